@@ -1,0 +1,3 @@
+module github.com/weftrace/weft/trace
+
+go 1.24
