@@ -1,0 +1,310 @@
+// Package loadgen sends realistic OTLP/HTTP protobuf load to a weft (or any OTLP receiver) at a set rate and
+// reports the spans per second accepted and the request latency. It is how the ingest target is measured, with
+// the generator on the same machine as the server, so it is built to cost little: batches are encoded once as
+// templates, and every send copies a template and writes fresh trace IDs into it.
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// Options says what load to send.
+type Options struct {
+	Endpoint      string        // the OTLP/HTTP traces URL, e.g. http://127.0.0.1:4318/v1/traces
+	Rate          int           // spans per second to offer; 0 sends as fast as the server accepts
+	Duration      time.Duration // how long to send
+	Concurrency   int           // requests in flight at once
+	SpansPerBatch int           // spans per request (whole traces, so roughly)
+	Templates     int           // distinct batches encoded up front
+	Token         string        // bearer token, if the server wants one
+	Seed          uint64
+}
+
+// Result is what a run measured.
+type Result struct {
+	Elapsed        time.Duration
+	SpansSent      int64
+	SpansAccepted  int64
+	Requests       int64
+	Rejected       int64 // requests answered with an error status (429 counted apart)
+	Throttled      int64 // requests answered 429
+	LatencyP50     time.Duration
+	LatencyP99     time.Duration
+	BytesSent      int64
+	AcceptedPerSec float64
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("%d spans accepted in %s: %.0f spans/s; %d requests (%d rejected, %d throttled), latency p50 %s p99 %s, %.1f MB sent",
+		r.SpansAccepted, r.Elapsed.Round(time.Millisecond), r.AcceptedPerSec, r.Requests, r.Rejected, r.Throttled,
+		r.LatencyP50.Round(10*time.Microsecond), r.LatencyP99.Round(10*time.Microsecond), float64(r.BytesSent)/1e6)
+}
+
+// template is one encoded request with the byte offsets of each trace's IDs, so copies can be given new traces.
+type template struct {
+	body    []byte
+	spans   int
+	idSpans [][]int // per trace: offsets of every occurrence of its trace ID
+}
+
+// Run sends load until opts.Duration passes or ctx ends.
+func Run(ctx context.Context, o Options) (Result, error) {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.SpansPerBatch <= 0 {
+		o.SpansPerBatch = 1000
+	}
+	if o.Templates <= 0 {
+		o.Templates = 32
+	}
+	rng := rand.New(rand.NewPCG(o.Seed, 0x9e3779b97f4a7c15))
+	tmpls := make([]template, o.Templates)
+	for i := range tmpls {
+		t, err := buildTemplate(rng, o.SpansPerBatch)
+		if err != nil {
+			return Result{}, err
+		}
+		tmpls[i] = t
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, o.Duration)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Concurrency * 2}, Timeout: 30 * time.Second}
+
+	var res Result
+	var mu sync.Mutex
+	var lat []time.Duration
+	// A token bucket in spans: each worker takes a batch's worth before sending.
+	var tokens chan struct{}
+	if o.Rate > 0 {
+		perSec := float64(o.Rate) / float64(o.SpansPerBatch)
+		tokens = make(chan struct{}, o.Concurrency)
+		go func() {
+			start := time.Now()
+			var sent float64
+			tick := time.NewTicker(time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case now := <-tick.C:
+					for due := time.Since(start).Seconds() * perSec; sent < due; sent++ {
+						select {
+						case tokens <- struct{}{}:
+						case <-ctx.Done():
+							return
+						}
+					}
+					_ = now
+				}
+			}
+		}()
+	}
+
+	start := time.Now()
+	var wg sync.WaitGroup
+	var seq atomic.Uint64
+	for w := 0; w < o.Concurrency; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			wr := rand.New(rand.NewPCG(o.Seed+uint64(w)+1, 7))
+			var buf []byte
+			var mine []time.Duration
+			for ctx.Err() == nil {
+				if tokens != nil {
+					select {
+					case <-tokens:
+					case <-ctx.Done():
+						continue
+					}
+				}
+				t := &tmpls[seq.Add(1)%uint64(len(tmpls))]
+				buf = append(buf[:0], t.body...)
+				var id [16]byte
+				for _, offs := range t.idSpans {
+					binary.LittleEndian.PutUint64(id[:8], wr.Uint64())
+					binary.LittleEndian.PutUint64(id[8:], wr.Uint64()|1)
+					for _, off := range offs {
+						copy(buf[off:off+16], id[:])
+					}
+				}
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.Endpoint, bytes.NewReader(buf))
+				if err != nil {
+					return
+				}
+				req.Header.Set("Content-Type", "application/x-protobuf")
+				if o.Token != "" {
+					req.Header.Set("Authorization", "Bearer "+o.Token)
+				}
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					if ctx.Err() == nil {
+						atomic.AddInt64(&res.Rejected, 1)
+					}
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				d := time.Since(t0)
+				atomic.AddInt64(&res.Requests, 1)
+				atomic.AddInt64(&res.SpansSent, int64(t.spans))
+				atomic.AddInt64(&res.BytesSent, int64(len(buf)))
+				switch {
+				case resp.StatusCode == http.StatusOK:
+					atomic.AddInt64(&res.SpansAccepted, int64(t.spans))
+					mine = append(mine, d)
+				case resp.StatusCode == http.StatusTooManyRequests:
+					atomic.AddInt64(&res.Throttled, 1)
+				default:
+					atomic.AddInt64(&res.Rejected, 1)
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}(w)
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	res.AcceptedPerSec = float64(res.SpansAccepted) / res.Elapsed.Seconds()
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		res.LatencyP50 = lat[len(lat)/2]
+		res.LatencyP99 = lat[len(lat)*99/100]
+	}
+	if res.Requests == 0 {
+		return res, fmt.Errorf("no request reached %s", o.Endpoint)
+	}
+	return res, nil
+}
+
+// Realistic names and cardinalities: a dozen services, a handful of operations each, attributes with low
+// (method, status, region), medium (route, version) and high (user id) cardinality.
+var (
+	services = []string{"frontend", "checkout", "cart", "payment", "shipping", "catalog", "recommendation",
+		"currency", "email", "ad", "auth", "inventory"}
+	operations = []string{"GET /api/products/{id}", "POST /api/cart", "GET /api/cart", "POST /api/checkout",
+		"SELECT products", "redis GET", "grpc.Charge", "grpc.GetQuote", "kafka.publish orders", "render",
+		"GET /api/recommendations", "validate", "POST /api/login"}
+	methods  = []string{"GET", "POST", "PUT", "DELETE"}
+	statuses = []int64{200, 200, 200, 200, 201, 204, 400, 404, 500, 503}
+	regions  = []string{"eu-west-1", "us-east-1", "us-west-2", "ap-south-1"}
+	versions = []string{"1.4.2", "1.4.3", "1.5.0"}
+)
+
+func str(k, v string) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
+}
+
+func num(k string, v int64) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v}}}
+}
+
+// buildTemplate encodes one request of about n spans in whole traces of 5 to 50 spans.
+func buildTemplate(rng *rand.Rand, n int) (template, error) {
+	byService := map[string]*tracepb.ScopeSpans{}
+	var traceIDs [][]byte
+	now := time.Now().UnixNano()
+	total := 0
+	for total < n {
+		size := 5 + rng.IntN(46)
+		tid := make([]byte, 16)
+		for i := range tid {
+			tid[i] = byte(rng.UintN(256))
+		}
+		tid[15] |= 1
+		traceIDs = append(traceIDs, tid)
+		start := now - int64(rng.IntN(int(time.Minute)))
+		var ids [][]byte
+		for i := 0; i < size; i++ {
+			sid := make([]byte, 8)
+			binary.LittleEndian.PutUint64(sid, rng.Uint64()|1)
+			var parent []byte
+			if i > 0 {
+				parent = ids[rng.IntN(len(ids))]
+			}
+			ids = append(ids, sid)
+			svc := services[rng.IntN(len(services))]
+			if i == 0 {
+				svc = "frontend"
+			}
+			dur := int64(50_000 + rng.IntN(200_000_000))
+			sp := &tracepb.Span{
+				TraceId: tid, SpanId: sid, ParentSpanId: parent,
+				Name:              operations[rng.IntN(len(operations))],
+				Kind:              tracepb.Span_SpanKind(1 + rng.IntN(3)),
+				StartTimeUnixNano: uint64(start + int64(i)*1000),
+				EndTimeUnixNano:   uint64(start + int64(i)*1000 + dur),
+				Attributes: []*commonpb.KeyValue{
+					str("http.request.method", methods[rng.IntN(len(methods))]),
+					str("http.route", operations[rng.IntN(len(operations))]),
+					num("http.response.status_code", statuses[rng.IntN(len(statuses))]),
+					str("user.id", fmt.Sprintf("user-%d", rng.IntN(10000))),
+					str("cloud.region", regions[rng.IntN(len(regions))]),
+					str("service.version", versions[rng.IntN(len(versions))]),
+					num("net.peer.port", int64(1024+rng.IntN(60000))),
+					str("net.peer.name", fmt.Sprintf("10.0.%d.%d", rng.IntN(4), rng.IntN(256))),
+					str("db.system", []string{"postgresql", "redis", "none"}[rng.IntN(3)]),
+					num("app.items", int64(rng.IntN(20))),
+				},
+			}
+			if rng.IntN(50) == 0 {
+				sp.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: "upstream unavailable"}
+			}
+			ss := byService[svc]
+			if ss == nil {
+				ss = &tracepb.ScopeSpans{Scope: &commonpb.InstrumentationScope{Name: "loadgen"}}
+				byService[svc] = ss
+			}
+			ss.Spans = append(ss.Spans, sp)
+		}
+		total += size
+	}
+	req := &collectorpb.ExportTraceServiceRequest{}
+	for _, svc := range services {
+		if ss := byService[svc]; ss != nil {
+			req.ResourceSpans = append(req.ResourceSpans, &tracepb.ResourceSpans{
+				Resource:   &resourcepb.Resource{Attributes: []*commonpb.KeyValue{str("service.name", svc), str("host.name", "host-"+svc)}},
+				ScopeSpans: []*tracepb.ScopeSpans{ss},
+			})
+		}
+	}
+	body, err := proto.Marshal(req)
+	if err != nil {
+		return template{}, err
+	}
+	t := template{body: body, spans: total}
+	for _, tid := range traceIDs {
+		var offs []int
+		for from := 0; ; {
+			i := bytes.Index(body[from:], tid)
+			if i < 0 {
+				break
+			}
+			offs = append(offs, from+i)
+			from += i + 16
+		}
+		t.idSpans = append(t.idSpans, offs)
+	}
+	return t, nil
+}
