@@ -1,0 +1,117 @@
+package ingest
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/zlib"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// TooLargeError says that a request body, as sent or once decompressed, was over the limit. Receivers answer
+// HTTP 413.
+type TooLargeError struct {
+	Limit        int64
+	Decompressed bool // the limit was passed while decompressing
+}
+
+func (e *TooLargeError) Error() string {
+	if e.Decompressed {
+		return fmt.Sprintf("request body is over the limit of %d bytes once decompressed", e.Limit)
+	}
+	return fmt.Sprintf("request body is over the limit of %d bytes", e.Limit)
+}
+
+// ErrTooLarge is matched by errors.Is for every *TooLargeError.
+var ErrTooLarge = errors.New("request body too large")
+
+// Is makes errors.Is(err, ErrTooLarge) true.
+func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+var gzipPool sync.Pool // *gzip.Reader
+
+// ReadBody reads a request body whole, undoing a Content-Encoding of gzip, deflate (zlib or raw) or identity.
+// The body is limited to o.Limit() bytes as sent and again once decompressed; past either it returns a
+// *TooLargeError. A body that does not decompress gives a *BadInputError (Protocol "http") saying why, and an
+// unknown encoding too. The work buffers and gzip readers are pooled; the returned slice is the caller's own.
+func ReadBody(w http.ResponseWriter, r *http.Request, o Options) ([]byte, error) {
+	limit := o.Limit()
+	if r.ContentLength > limit {
+		return nil, &TooLargeError{Limit: limit}
+	}
+	raw := bufPool.Get().(*bytes.Buffer)
+	raw.Reset()
+	defer putBuf(raw)
+	if r.ContentLength > 0 {
+		raw.Grow(int(r.ContentLength) + 1)
+	}
+	if _, err := raw.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
+		return nil, &BadInputError{Protocol: "http", Msg: "reading request body: " + err.Error()}
+	}
+	if int64(raw.Len()) > limit {
+		return nil, &TooLargeError{Limit: limit}
+	}
+
+	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	var dec io.Reader
+	switch enc {
+	case "", "identity":
+		return append(make([]byte, 0, raw.Len()), raw.Bytes()...), nil
+	case "gzip", "x-gzip":
+		zr, _ := gzipPool.Get().(*gzip.Reader)
+		var err error
+		if zr == nil {
+			zr, err = gzip.NewReader(bytes.NewReader(raw.Bytes()))
+		} else {
+			err = zr.Reset(bytes.NewReader(raw.Bytes()))
+		}
+		if err != nil {
+			return nil, &BadInputError{Protocol: "http", Msg: "body is not valid gzip: " + err.Error()}
+		}
+		defer gzipPool.Put(zr)
+		dec = zr
+	case "deflate":
+		// HTTP's "deflate" is zlib-wrapped, but some clients send raw deflate; the zlib header tells them apart.
+		b := raw.Bytes()
+		if len(b) >= 2 && b[0]&0x0f == 8 && (uint16(b[0])<<8|uint16(b[1]))%31 == 0 {
+			zr, err := zlib.NewReader(bytes.NewReader(b))
+			if err != nil {
+				return nil, &BadInputError{Protocol: "http", Msg: "body is not valid deflate: " + err.Error()}
+			}
+			defer zr.Close()
+			dec = zr
+		} else {
+			fr := flate.NewReader(bytes.NewReader(b))
+			defer fr.Close()
+			dec = fr
+		}
+	default:
+		return nil, &BadInputError{Protocol: "http", Msg: fmt.Sprintf("unsupported Content-Encoding %q (gzip, deflate or identity)", enc)}
+	}
+
+	out := bufPool.Get().(*bytes.Buffer)
+	out.Reset()
+	defer putBuf(out)
+	if _, err := out.ReadFrom(io.LimitReader(dec, limit+1)); err != nil {
+		return nil, &BadInputError{Protocol: "http", Msg: fmt.Sprintf("body is not valid %s: %v", enc, err)}
+	}
+	if int64(out.Len()) > limit {
+		return nil, &TooLargeError{Limit: limit, Decompressed: true}
+	}
+	return append(make([]byte, 0, out.Len()), out.Bytes()...), nil
+}
+
+// putBuf returns a buffer to the pool unless it grew past what is worth keeping.
+func putBuf(b *bytes.Buffer) {
+	if b.Cap() <= 4<<20 {
+		bufPool.Put(b)
+	}
+}

@@ -1,0 +1,147 @@
+package ingest
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/weftrace/weft/model"
+)
+
+// Normalize applies the conventions every receiver shares, after decoding and ExtractCausality. It fills
+// SpanResource and SpanType when the client left them empty, from the OpenTelemetry semantic conventions (old and
+// new attribute names alike):
+//
+//   - HTTP: http.route (or http.target, url.path, the path of url.full/http.url) with http.request.method (or
+//     http.method) gives "GET /route"; the type is "web" on a server span and "http" otherwise;
+//   - databases: db.query.text (or db.statement, else db.operation.name/db.operation) gives the resource; the
+//     type is "cache" for Redis and Memcached and "db" for the rest;
+//   - RPC: rpc.service and rpc.method give "service/method", type "rpc";
+//   - messaging: messaging.destination.name (or messaging.destination) gives the resource, type "queue".
+//
+// It also clamps a negative duration to zero and an unknown kind to unspecified. It is idempotent.
+func Normalize(s *model.Span) {
+	if s.Duration < 0 {
+		s.Duration = 0
+	}
+	if s.Kind > model.KindConsumer {
+		s.Kind = model.KindUnspecified
+	}
+	if s.SpanResource != "" && s.SpanType != "" {
+		return
+	}
+	var c conventions
+	for i := range s.Attrs {
+		c.see(&s.Attrs[i])
+	}
+	resource, typ := c.classify(s.Kind)
+	if s.SpanResource == "" {
+		s.SpanResource = resource
+	}
+	if s.SpanType == "" {
+		s.SpanType = typ
+	}
+}
+
+// conventions holds the string attributes Normalize looks at, found in one pass over a span's attributes.
+type conventions struct {
+	httpRoute, httpTarget, httpURL, httpMethod string
+	dbStatement, dbOperation, dbSystem         string
+	rpcService, rpcMethod                      string
+	msgDestination                             string
+	msgSystem                                  bool
+}
+
+func (c *conventions) see(a *model.Attr) {
+	if a.Value.Type != model.TypeString || a.Value.Str == "" {
+		return
+	}
+	v := a.Value.Str
+	switch a.Key {
+	case "http.route", "url.template":
+		c.httpRoute = v
+	case "http.target", "url.path":
+		if c.httpTarget == "" || a.Key == "url.path" {
+			c.httpTarget = v
+		}
+	case "url.full", "http.url":
+		c.httpURL = v
+	case "http.request.method", "http.method":
+		if c.httpMethod == "" || a.Key == "http.request.method" {
+			c.httpMethod = v
+		}
+	case "db.query.text", "db.statement":
+		if c.dbStatement == "" || a.Key == "db.query.text" {
+			c.dbStatement = v
+		}
+	case "db.operation.name", "db.operation":
+		if c.dbOperation == "" || a.Key == "db.operation.name" {
+			c.dbOperation = v
+		}
+	case "db.system", "db.system.name":
+		c.dbSystem = v
+	case "rpc.service":
+		c.rpcService = v
+	case "rpc.method":
+		c.rpcMethod = v
+	case "messaging.destination.name", "messaging.destination":
+		if c.msgDestination == "" || a.Key == "messaging.destination.name" {
+			c.msgDestination = v
+		}
+	case "messaging.system":
+		c.msgSystem = true
+	}
+}
+
+func (c *conventions) classify(kind model.Kind) (resource, typ string) {
+	switch {
+	case c.dbStatement != "" || c.dbOperation != "" || c.dbSystem != "":
+		resource = c.dbStatement
+		if resource == "" {
+			resource = c.dbOperation
+		}
+		switch strings.ToLower(c.dbSystem) {
+		case "redis", "memcached":
+			return resource, "cache"
+		}
+		return resource, "db"
+	case c.msgDestination != "" || c.msgSystem:
+		return c.msgDestination, "queue"
+	case c.rpcMethod != "" || c.rpcService != "":
+		switch {
+		case c.rpcService == "":
+			return c.rpcMethod, "rpc"
+		case c.rpcMethod == "":
+			return c.rpcService, "rpc"
+		}
+		return c.rpcService + "/" + c.rpcMethod, "rpc"
+	case c.httpMethod != "" || c.httpRoute != "" || c.httpTarget != "" || c.httpURL != "":
+		path := c.httpRoute
+		if path == "" {
+			path = stripQuery(c.httpTarget)
+		}
+		if path == "" && c.httpURL != "" {
+			if u, err := url.Parse(c.httpURL); err == nil {
+				path = u.Path
+			}
+		}
+		resource = c.httpMethod
+		if path != "" {
+			if resource != "" {
+				resource += " "
+			}
+			resource += path
+		}
+		if kind == model.KindServer {
+			return resource, "web"
+		}
+		return resource, "http"
+	}
+	return "", ""
+}
+
+func stripQuery(target string) string {
+	if i := strings.IndexAny(target, "?#"); i >= 0 {
+		return target[:i]
+	}
+	return target
+}

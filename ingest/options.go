@@ -1,0 +1,36 @@
+package ingest
+
+import (
+	"log/slog"
+)
+
+// DefaultMaxRequestBytes is the largest request body a receiver accepts when Options.MaxRequestBytes is zero
+// (the default of --max-request-bytes). The limit applies to the body as sent and again after decompression.
+const DefaultMaxRequestBytes = 16 << 20
+
+// Options are the settings every receiver shares. The zero value is usable: a 16 MiB limit, no metrics, and the
+// default logger.
+type Options struct {
+	// MaxRequestBytes bounds a request body, compressed and decompressed; 0 means DefaultMaxRequestBytes.
+	MaxRequestBytes int64
+	// Metrics counts requests and spans per receiver; nil counts nothing.
+	Metrics *Metrics
+	// Logger receives the receivers' logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Limit is the effective body limit in bytes.
+func (o Options) Limit() int64 {
+	if o.MaxRequestBytes <= 0 {
+		return DefaultMaxRequestBytes
+	}
+	return o.MaxRequestBytes
+}
+
+// Log is the effective logger.
+func (o Options) Log() *slog.Logger {
+	if o.Logger == nil {
+		return slog.Default()
+	}
+	return o.Logger
+}
