@@ -1,0 +1,679 @@
+package wal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/weftrace/weft/model"
+)
+
+// The span codec. One encoded batch is
+//
+//	uvarint nstrings, then each string as uvarint length + bytes
+//	uvarint nresources, then each resource as uvarint service-ref, attrs
+//	uvarint nspans, then the span records
+//
+// Strings are kept once per batch and referred to by index, resources likewise. A span record starts with its
+// trace ID and absolute start time when its trace differs from the previous record's, and with only a flag and a
+// start-time delta otherwise, so a batch whose spans are grouped by trace can be decoded from any trace's first
+// record (the store's blocks do that). The write-ahead log and the store's blocks share this codec.
+
+// Field presence bits in a record's header.
+const (
+	recSameTrace = 1 << iota
+	recParent
+	recStatusMsg
+	recSpanResource
+	recSpanType
+	recScope
+	recScopeVersion
+	recEvents
+	recLinks
+	recTraceState
+	recFlags
+	recCausality
+	recParentRef // the parent is an earlier span of the same trace run, referred to by its index in the run
+)
+
+// ErrCorrupt is returned (wrapped, with what was wrong) by the decoders for bytes that are not a valid batch.
+var ErrCorrupt = errors.New("wal: corrupt span batch")
+
+// Encoder builds one batch. The zero value is ready; Reset makes it reusable.
+type Encoder struct {
+	strIdx map[string]uint32
+	strs   []string
+	resIdx map[*model.Resource]uint32
+	resKey map[string]uint32
+	res    []byte // encoded resources
+	nres   int
+	rec    []byte
+	nspans int
+
+	prevTrace model.TraceID
+	prevStart int64
+	run       map[model.SpanID]uint32 // span IDs of the current trace run, by index
+	tmp       []byte
+}
+
+// Reset empties the encoder, keeping its buffers.
+func (e *Encoder) Reset() {
+	clear(e.strIdx)
+	clear(e.resIdx)
+	clear(e.resKey)
+	e.strs = e.strs[:0]
+	e.res = e.res[:0]
+	e.nres = 0
+	e.rec = e.rec[:0]
+	e.nspans = 0
+	e.prevTrace = model.TraceID{}
+	e.prevStart = 0
+	clear(e.run)
+}
+
+// Spans is the number of spans added since the last Reset.
+func (e *Encoder) Spans() int { return e.nspans }
+
+// RecordOffset is the offset the next span record will have within the records section. Blocks note it at each
+// trace's first span to decode that trace alone with Batch.Range.
+func (e *Encoder) RecordOffset() int { return len(e.rec) }
+
+// Size estimates the encoded size so far.
+func (e *Encoder) Size() int { return len(e.rec) + len(e.res) + 16*len(e.strs) }
+
+func (e *Encoder) str(s string) uint32 {
+	if i, ok := e.strIdx[s]; ok {
+		return i
+	}
+	if e.strIdx == nil {
+		e.strIdx = make(map[string]uint32)
+	}
+	i := uint32(len(e.strs))
+	e.strIdx[s] = i
+	e.strs = append(e.strs, s)
+	return i
+}
+
+func (e *Encoder) resource(r *model.Resource) uint32 {
+	if r == nil {
+		r = &model.Resource{}
+	}
+	if i, ok := e.resIdx[r]; ok {
+		return i
+	}
+	if e.resIdx == nil {
+		e.resIdx = make(map[*model.Resource]uint32)
+		e.resKey = make(map[string]uint32)
+	}
+	// Equal resources from different requests share one entry: key them by their encoding.
+	b := binary.AppendUvarint(e.tmp[:0], uint64(e.str(r.Service)))
+	b = e.appendAttrs(b, r.Attrs)
+	e.tmp = b
+	if i, ok := e.resKey[string(b)]; ok {
+		e.resIdx[r] = i
+		return i
+	}
+	i := uint32(e.nres)
+	e.nres++
+	e.resKey[string(b)] = i
+	e.resIdx[r] = i
+	e.res = append(e.res, b...)
+	return i
+}
+
+func (e *Encoder) appendAttrs(b []byte, attrs []model.Attr) []byte {
+	b = binary.AppendUvarint(b, uint64(len(attrs)))
+	for i := range attrs {
+		b = binary.AppendUvarint(b, uint64(e.str(attrs[i].Key)))
+		b = e.appendValue(b, &attrs[i].Value)
+	}
+	return b
+}
+
+func (e *Encoder) appendValue(b []byte, v *model.Value) []byte {
+	b = append(b, byte(v.Type))
+	switch v.Type {
+	case model.TypeString, model.TypeBytes:
+		b = binary.AppendUvarint(b, uint64(e.str(v.Str)))
+	case model.TypeInt:
+		b = binary.AppendVarint(b, int64(v.Num))
+	case model.TypeFloat:
+		b = binary.LittleEndian.AppendUint64(b, v.Num)
+	case model.TypeBool:
+		b = append(b, byte(v.Num&1))
+	case model.TypeArray:
+		b = binary.AppendUvarint(b, uint64(len(v.Array)))
+		for i := range v.Array {
+			b = e.appendValue(b, &v.Array[i])
+		}
+	case model.TypeMap:
+		b = e.appendAttrs(b, v.Map)
+	}
+	return b
+}
+
+func appendRef(b []byte, r model.EventRef) []byte {
+	if r.TraceID.IsZero() {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		b = append(b, r.TraceID[:]...)
+	}
+	b = binary.AppendUvarint(b, r.Unit)
+	return binary.AppendUvarint(b, uint64(r.Seq))
+}
+
+// Add appends one span.
+func (e *Encoder) Add(s *model.Span) {
+	var h uint64
+	same := e.nspans > 0 && s.TraceID == e.prevTrace
+	if same {
+		h |= recSameTrace
+	}
+	if !same {
+		if e.run == nil {
+			e.run = make(map[model.SpanID]uint32)
+		}
+		clear(e.run)
+	}
+	parentRef, parentInRun := uint32(0), false
+	if !s.ParentID.IsZero() {
+		parentRef, parentInRun = e.run[s.ParentID]
+		if parentInRun {
+			h |= recParentRef
+		} else {
+			h |= recParent
+		}
+	}
+	if _, dup := e.run[s.SpanID]; !dup {
+		e.run[s.SpanID] = uint32(len(e.run))
+	}
+	if s.StatusMessage != "" {
+		h |= recStatusMsg
+	}
+	if s.SpanResource != "" {
+		h |= recSpanResource
+	}
+	if s.SpanType != "" {
+		h |= recSpanType
+	}
+	if s.Scope != "" {
+		h |= recScope
+	}
+	if s.ScopeVersion != "" {
+		h |= recScopeVersion
+	}
+	if len(s.Events) > 0 {
+		h |= recEvents
+	}
+	if len(s.Links) > 0 {
+		h |= recLinks
+	}
+	if s.TraceState != "" {
+		h |= recTraceState
+	}
+	if s.Flags != 0 {
+		h |= recFlags
+	}
+	if s.Causality != (model.Causality{}) {
+		h |= recCausality
+	}
+	res := e.resource(s.Resource)
+	b := e.rec
+	b = binary.AppendUvarint(b, h)
+	b = append(b, byte(s.Kind)|byte(s.StatusCode)<<4)
+	if same {
+		b = binary.AppendVarint(b, s.Start-e.prevStart)
+	} else {
+		b = append(b, s.TraceID[:]...)
+		b = binary.AppendVarint(b, s.Start)
+	}
+	b = append(b, s.SpanID[:]...)
+	if h&recParent != 0 {
+		b = append(b, s.ParentID[:]...)
+	} else if h&recParentRef != 0 {
+		b = binary.AppendUvarint(b, uint64(parentRef))
+	}
+	b = binary.AppendUvarint(b, uint64(e.str(s.Name)))
+	b = binary.AppendUvarint(b, uint64(s.Duration))
+	b = binary.AppendUvarint(b, uint64(res))
+	if h&recStatusMsg != 0 {
+		b = binary.AppendUvarint(b, uint64(e.str(s.StatusMessage)))
+	}
+	if h&recSpanResource != 0 {
+		b = binary.AppendUvarint(b, uint64(e.str(s.SpanResource)))
+	}
+	if h&recSpanType != 0 {
+		b = binary.AppendUvarint(b, uint64(e.str(s.SpanType)))
+	}
+	if h&recScope != 0 {
+		b = binary.AppendUvarint(b, uint64(e.str(s.Scope)))
+	}
+	if h&recScopeVersion != 0 {
+		b = binary.AppendUvarint(b, uint64(e.str(s.ScopeVersion)))
+	}
+	b = e.appendAttrs(b, s.Attrs)
+	if h&recEvents != 0 {
+		b = binary.AppendUvarint(b, uint64(len(s.Events)))
+		for i := range s.Events {
+			ev := &s.Events[i]
+			b = binary.AppendVarint(b, ev.Time-s.Start)
+			b = binary.AppendUvarint(b, uint64(e.str(ev.Name)))
+			b = e.appendAttrs(b, ev.Attrs)
+			b = binary.AppendUvarint(b, ev.Unit)
+			b = binary.AppendUvarint(b, uint64(ev.Seq))
+			b = appendRef(b, ev.Cause)
+		}
+	}
+	if h&recLinks != 0 {
+		b = binary.AppendUvarint(b, uint64(len(s.Links)))
+		for i := range s.Links {
+			l := &s.Links[i]
+			b = append(b, l.TraceID[:]...)
+			b = append(b, l.SpanID[:]...)
+			b = binary.AppendUvarint(b, uint64(e.str(l.TraceState)))
+			b = e.appendAttrs(b, l.Attrs)
+		}
+	}
+	if h&recTraceState != 0 {
+		b = binary.AppendUvarint(b, uint64(e.str(s.TraceState)))
+	}
+	if h&recFlags != 0 {
+		b = binary.AppendUvarint(b, uint64(s.Flags))
+	}
+	if h&recCausality != 0 {
+		c := &s.Causality
+		b = binary.AppendUvarint(b, c.Unit)
+		b = binary.AppendUvarint(b, uint64(c.StartSeq))
+		b = binary.AppendUvarint(b, c.EndUnit)
+		b = binary.AppendUvarint(b, uint64(c.EndSeq))
+		b = appendRef(b, c.StartCause)
+	}
+	e.rec = b
+	e.nspans++
+	e.prevTrace = s.TraceID
+	e.prevStart = s.Start
+}
+
+// AppendTo appends the whole batch to dst.
+func (e *Encoder) AppendTo(dst []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(e.strs)))
+	for _, s := range e.strs {
+		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		dst = append(dst, s...)
+	}
+	dst = binary.AppendUvarint(dst, uint64(e.nres))
+	dst = append(dst, e.res...)
+	dst = binary.AppendUvarint(dst, uint64(e.nspans))
+	return append(dst, e.rec...)
+}
+
+// AppendSpans encodes spans as one batch appended to dst.
+func AppendSpans(dst []byte, spans []*model.Span) []byte {
+	var e Encoder
+	for _, s := range spans {
+		e.Add(s)
+	}
+	return e.AppendTo(dst)
+}
+
+// Batch is a parsed batch: its string and resource tables, and its records still encoded.
+type Batch struct {
+	strs []string
+	res  []*model.Resource
+	rec  []byte
+	n    int
+}
+
+// Spans is the number of spans in the batch.
+func (b *Batch) Spans() int { return b.n }
+
+// decoder reads varints and references with bounds checks; the first error sticks.
+type decoder struct {
+	b    []byte
+	err  error
+	bt   *Batch
+	slab []model.Attr // slab that attribute lists are cut from, to allocate once per many spans
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s", ErrCorrupt, what)
+	}
+	d.b = nil
+}
+
+func (d *decoder) uvarint(what string) uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint(what string) int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail(what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) byte1(what string) byte {
+	if len(d.b) < 1 {
+		d.fail(what)
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) fixed(dst []byte, what string) {
+	if len(d.b) < len(dst) {
+		d.fail(what)
+		return
+	}
+	copy(dst, d.b)
+	d.b = d.b[len(dst):]
+}
+
+// count reads a length that must be possible given the bytes left (each element takes at least min bytes).
+func (d *decoder) count(min int, what string) int {
+	v := d.uvarint(what)
+	if v > uint64(len(d.b)/min) {
+		d.fail(what + " count exceeds the data")
+		return 0
+	}
+	return int(v)
+}
+
+func (d *decoder) str(what string) string {
+	i := d.uvarint(what)
+	if i >= uint64(len(d.bt.strs)) {
+		d.fail(what + " string reference out of range")
+		return ""
+	}
+	return d.bt.strs[i]
+}
+
+func (d *decoder) attrs(depth int) []model.Attr {
+	n := d.count(2, "attribute")
+	if n == 0 {
+		return nil
+	}
+	if n > len(d.slab) {
+		d.slab = make([]model.Attr, max(n, 512))
+	}
+	a := d.slab[:n:n]
+	d.slab = d.slab[n:]
+	for i := range a {
+		a[i].Key = d.str("attribute key")
+		a[i].Value = d.value(depth)
+	}
+	if d.err != nil {
+		return nil
+	}
+	return a
+}
+
+func (d *decoder) value(depth int) model.Value {
+	if depth > 32 {
+		d.fail("values nested too deep")
+		return model.Value{}
+	}
+	t := model.Type(d.byte1("value type"))
+	v := model.Value{Type: t}
+	switch t {
+	case model.TypeEmpty:
+	case model.TypeString, model.TypeBytes:
+		v.Str = d.str("value")
+	case model.TypeInt:
+		v.Num = uint64(d.varint("int value"))
+	case model.TypeFloat:
+		var f [8]byte
+		d.fixed(f[:], "float value")
+		v.Num = binary.LittleEndian.Uint64(f[:])
+	case model.TypeBool:
+		v.Num = uint64(d.byte1("bool value") & 1)
+	case model.TypeArray:
+		n := d.count(1, "array")
+		if n > 0 {
+			v.Array = make([]model.Value, n)
+			for i := range v.Array {
+				v.Array[i] = d.value(depth + 1)
+			}
+		}
+	case model.TypeMap:
+		v.Map = d.attrs(depth + 1)
+	default:
+		d.fail(fmt.Sprintf("unknown value type %d", t))
+	}
+	return v
+}
+
+func (d *decoder) ref() model.EventRef {
+	var r model.EventRef
+	switch d.byte1("event reference") {
+	case 0:
+	case 1:
+		d.fixed(r.TraceID[:], "event reference trace id")
+	default:
+		d.fail("event reference marker")
+	}
+	r.Unit = d.uvarint("event reference unit")
+	r.Seq = uint32(d.uvarint("event reference seq"))
+	return r
+}
+
+// ParseBatch reads a batch's tables. The records are decoded by All or Range. b must not change afterwards.
+func ParseBatch(b []byte) (*Batch, error) {
+	bt := &Batch{}
+	d := &decoder{b: b, bt: bt}
+	ns := d.count(1, "string table")
+	// One conversion for the whole table; the strings are slices of it.
+	ends := make([]int, ns)
+	table := make([]byte, 0, len(d.b))
+	for i := 0; i < ns && d.err == nil; i++ {
+		l := d.count(1, "string length")
+		if d.err != nil {
+			break
+		}
+		if l > len(d.b) {
+			d.fail("string exceeds the data")
+			break
+		}
+		table = append(table, d.b[:l]...)
+		ends[i] = len(table)
+		d.b = d.b[l:]
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	all := string(table)
+	bt.strs = make([]string, ns)
+	prev := 0
+	for i, e := range ends {
+		bt.strs[i] = all[prev:e]
+		prev = e
+	}
+	nr := d.count(2, "resource table")
+	bt.res = make([]*model.Resource, nr)
+	for i := 0; i < nr && d.err == nil; i++ {
+		r := &model.Resource{Service: d.str("service")}
+		r.Attrs = d.attrs(0)
+		bt.res[i] = r
+	}
+	bt.n = d.count(14, "span")
+	if d.err != nil {
+		return nil, d.err
+	}
+	bt.rec = d.b
+	return bt, nil
+}
+
+// All decodes every span of the batch.
+func (b *Batch) All() ([]*model.Span, error) {
+	spans, _, err := b.decode(0, len(b.rec), b.n)
+	return spans, err
+}
+
+// Range decodes the records in [off, end) of the records section; off must be the offset of a trace's first
+// record (Encoder.RecordOffset at the time it was added).
+func (b *Batch) Range(off, end int) ([]*model.Span, error) {
+	if off < 0 || end > len(b.rec) || off > end {
+		return nil, fmt.Errorf("%w: record range %d..%d outside %d bytes", ErrCorrupt, off, end, len(b.rec))
+	}
+	spans, _, err := b.decode(off, end, -1)
+	return spans, err
+}
+
+func (b *Batch) decode(off, end, n int) ([]*model.Span, int, error) {
+	d := &decoder{b: b.rec[off:end], bt: b}
+	est := n
+	if est < 0 {
+		est = len(d.b) / 40
+	}
+	slab := make([]model.Span, 0, est)
+	out := make([]*model.Span, 0, est)
+	var prevTrace model.TraceID
+	var prevStart int64
+	var run []model.SpanID // distinct span IDs of the current trace run, in the encoder's order
+	inRun := map[model.SpanID]bool{}
+	for len(d.b) > 0 && d.err == nil && (n < 0 || len(out) < n) {
+		h := d.uvarint("record header")
+		if len(slab) == cap(slab) {
+			slab = make([]model.Span, 0, 64)
+		}
+		slab = slab[:len(slab)+1]
+		s := &slab[len(slab)-1]
+		ks := d.byte1("kind")
+		s.Kind = model.Kind(ks & 0xf)
+		s.StatusCode = model.StatusCode(ks >> 4)
+		if h&recSameTrace != 0 {
+			if len(out) == 0 {
+				d.fail("first record continues a trace")
+				break
+			}
+			s.TraceID = prevTrace
+			s.Start = prevStart + d.varint("start")
+		} else {
+			d.fixed(s.TraceID[:], "trace id")
+			s.Start = d.varint("start")
+			run = run[:0]
+			clear(inRun)
+		}
+		d.fixed(s.SpanID[:], "span id")
+		if h&recParent != 0 {
+			d.fixed(s.ParentID[:], "parent id")
+		} else if h&recParentRef != 0 {
+			k := d.uvarint("parent reference")
+			if k >= uint64(len(run)) {
+				d.fail("parent reference out of range")
+				break
+			}
+			s.ParentID = run[k]
+		}
+		if !inRun[s.SpanID] {
+			inRun[s.SpanID] = true
+			run = append(run, s.SpanID)
+		}
+		s.Name = d.str("name")
+		dur := d.uvarint("duration")
+		if dur > math.MaxInt64 {
+			d.fail("duration")
+		}
+		s.Duration = int64(dur)
+		ri := d.uvarint("resource")
+		if ri >= uint64(len(b.res)) {
+			d.fail("resource reference out of range")
+			break
+		}
+		s.Resource = b.res[ri]
+		if h&recStatusMsg != 0 {
+			s.StatusMessage = d.str("status message")
+		}
+		if h&recSpanResource != 0 {
+			s.SpanResource = d.str("span resource")
+		}
+		if h&recSpanType != 0 {
+			s.SpanType = d.str("span type")
+		}
+		if h&recScope != 0 {
+			s.Scope = d.str("scope")
+		}
+		if h&recScopeVersion != 0 {
+			s.ScopeVersion = d.str("scope version")
+		}
+		s.Attrs = d.attrs(0)
+		if h&recEvents != 0 {
+			ne := d.count(4, "event")
+			if ne > 0 {
+				s.Events = make([]model.Event, ne)
+				for i := range s.Events {
+					ev := &s.Events[i]
+					ev.Time = s.Start + d.varint("event time")
+					ev.Name = d.str("event name")
+					ev.Attrs = d.attrs(0)
+					ev.Unit = d.uvarint("event unit")
+					ev.Seq = uint32(d.uvarint("event seq"))
+					ev.Cause = d.ref()
+				}
+			}
+		}
+		if h&recLinks != 0 {
+			nl := d.count(26, "link")
+			if nl > 0 {
+				s.Links = make([]model.Link, nl)
+				for i := range s.Links {
+					l := &s.Links[i]
+					d.fixed(l.TraceID[:], "link trace id")
+					d.fixed(l.SpanID[:], "link span id")
+					l.TraceState = d.str("link tracestate")
+					l.Attrs = d.attrs(0)
+				}
+			}
+		}
+		if h&recTraceState != 0 {
+			s.TraceState = d.str("tracestate")
+		}
+		if h&recFlags != 0 {
+			s.Flags = model.Flags(d.uvarint("flags"))
+		}
+		if h&recCausality != 0 {
+			c := &s.Causality
+			c.Unit = d.uvarint("unit")
+			c.StartSeq = uint32(d.uvarint("start seq"))
+			c.EndUnit = d.uvarint("end unit")
+			c.EndSeq = uint32(d.uvarint("end seq"))
+			c.StartCause = d.ref()
+		}
+		if d.err != nil {
+			break
+		}
+		out = append(out, s)
+		prevTrace = s.TraceID
+		prevStart = s.Start
+	}
+	if d.err != nil {
+		return nil, 0, d.err
+	}
+	if n >= 0 && (len(out) != n || len(d.b) != 0) {
+		return nil, 0, fmt.Errorf("%w: %d spans announced, %d decoded, %d bytes left", ErrCorrupt, n, len(out), len(d.b))
+	}
+	return out, len(out), nil
+}
+
+// DecodeSpans decodes a whole batch written by AppendSpans or Encoder.AppendTo.
+func DecodeSpans(b []byte) ([]*model.Span, error) {
+	bt, err := ParseBatch(b)
+	if err != nil {
+		return nil, err
+	}
+	return bt.All()
+}

@@ -1,0 +1,504 @@
+// Package wal is weft's write-ahead log: the first thing an accepted span touches. Receivers hand spans to the
+// pipeline, which appends them here and acknowledges the request only once Append returns; the store's in-memory
+// head is rebuilt from the log after a crash, and the log is truncated once the store has written its head to
+// immutable blocks. It also holds the binary span codec that the log and the store's blocks share.
+//
+// The log is a directory of numbered segment files (00000001.wal, ...). Each record is framed as
+//
+//	uint32 little-endian payload length | uint32 CRC-32C of the payload | payload (one encoded span batch)
+//
+// Appends are group-committed: concurrent appenders share one write and one fsync.
+package wal
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weftrace/weft/model"
+)
+
+// FsyncPolicy says when appended records are forced to stable storage.
+type FsyncPolicy struct {
+	interval time.Duration // 0: fsync before Append returns
+}
+
+// FsyncAlways makes Append return only after its record is fsynced (shared with concurrent appends).
+func FsyncAlways() FsyncPolicy { return FsyncPolicy{} }
+
+// FsyncInterval makes Append return once its record is written to the operating system, which survives the
+// process being killed, and fsyncs every d, which bounds what a machine crash can lose.
+func FsyncInterval(d time.Duration) FsyncPolicy {
+	if d <= 0 {
+		return FsyncAlways()
+	}
+	return FsyncPolicy{interval: d}
+}
+
+// String is "always" or "interval(<d>)".
+func (p FsyncPolicy) String() string {
+	if p.interval == 0 {
+		return "always"
+	}
+	return "interval(" + p.interval.String() + ")"
+}
+
+// Options configure a log.
+type Options struct {
+	Fsync       FsyncPolicy
+	SegmentSize int64 // a segment is closed and a new one started past this size; default 128 MiB
+	Logger      *slog.Logger
+	// Registerer, if set, receives the log's metrics (append and fsync latencies, bytes written, segments).
+	Registerer prometheus.Registerer
+}
+
+const (
+	frameHeader     = 8
+	maxRecord       = 1 << 30
+	segmentSuffix   = ".wal"
+	defaultSegSize  = 128 << 20
+	recordSizeLimit = maxRecord
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("wal: closed")
+
+// WAL is an open write-ahead log. It is safe for concurrent use.
+type WAL struct {
+	dir string
+	o   Options
+	log *slog.Logger
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	pending  []byte // framed records not yet written
+	spare    []byte
+	appended uint64 // count of records appended
+	done     uint64 // records written (and fsynced under FsyncAlways)
+	flushing bool
+	err      error // sticky write error
+	closed   bool
+
+	f        *os.File
+	seg      int
+	segSize  int64
+	first    int // first segment present when opened (replay starts there)
+	stopSync chan struct{}
+	syncDone chan struct{}
+
+	m       metrics
+	flushes int // group flushes done, for tests
+}
+
+type metrics struct {
+	appendSeconds prometheus.Histogram
+	fsyncSeconds  prometheus.Histogram
+	bytes         prometheus.Counter
+	segments      prometheus.Gauge
+}
+
+func newMetrics(r prometheus.Registerer) metrics {
+	m := metrics{
+		appendSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "weft_wal_append_seconds", Help: "Time for a write-ahead log append to become durable.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+		fsyncSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "weft_wal_fsync_seconds", Help: "Time of one write-ahead log write and fsync.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weft_wal_bytes_written_total", Help: "Bytes written to the write-ahead log."}),
+		segments: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "weft_wal_segments", Help: "Write-ahead log segment files on disk."}),
+	}
+	if r != nil {
+		r.MustRegister(m.appendSeconds, m.fsyncSeconds, m.bytes, m.segments)
+	}
+	return m
+}
+
+func segName(i int) string { return fmt.Sprintf("%08d%s", i, segmentSuffix) }
+
+// segments lists the segment numbers in dir, ascending.
+func segments(dir string) ([]int, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var segs []int
+	for _, e := range ents {
+		n, ok := strings.CutSuffix(e.Name(), segmentSuffix)
+		if !ok {
+			continue
+		}
+		i, err := strconv.Atoi(n)
+		if err != nil || i <= 0 {
+			continue
+		}
+		segs = append(segs, i)
+	}
+	sort.Ints(segs)
+	return segs, nil
+}
+
+// Open opens (creating if needed) the log in dir and starts a new segment for appends. The segments already there
+// are read by Replay.
+func Open(dir string, o Options) (*WAL, error) {
+	if o.SegmentSize <= 0 {
+		o.SegmentSize = defaultSegSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("wal: %w", err)
+	}
+	segs, err := segments(dir)
+	if err != nil {
+		return nil, fmt.Errorf("wal: %w", err)
+	}
+	w := &WAL{dir: dir, o: o, log: o.Logger, m: newMetrics(o.Registerer)}
+	w.cond = sync.NewCond(&w.mu)
+	next := 1
+	if len(segs) > 0 {
+		w.first = segs[0]
+		next = segs[len(segs)-1] + 1
+	} else {
+		w.first = next
+	}
+	if err := w.openSegment(next); err != nil {
+		return nil, err
+	}
+	w.m.segments.Set(float64(len(segs) + 1))
+	if o.Fsync.interval > 0 {
+		w.stopSync = make(chan struct{})
+		w.syncDone = make(chan struct{})
+		go w.syncLoop(o.Fsync.interval)
+	}
+	return w, nil
+}
+
+func (w *WAL) openSegment(i int) error {
+	f, err := os.OpenFile(filepath.Join(w.dir, segName(i)), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	if err := syncDir(w.dir); err != nil {
+		f.Close()
+		return fmt.Errorf("wal: %w", err)
+	}
+	w.f, w.seg, w.segSize = f, i, 0
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Dir is the log's directory.
+func (w *WAL) Dir() string { return w.dir }
+
+// Append writes spans as one record and returns once it is durable under the fsync policy. Concurrent appends
+// share writes and fsyncs. An empty spans appends nothing.
+func (w *WAL) Append(ctx context.Context, spans []*model.Span) error {
+	if len(spans) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	var e Encoder
+	for _, s := range spans {
+		e.Add(s)
+	}
+	frame := make([]byte, frameHeader, frameHeader+e.Size()+64)
+	frame = e.AppendTo(frame)
+	payload := frame[frameHeader:]
+	if len(payload) > recordSizeLimit {
+		return fmt.Errorf("wal: record of %d bytes is over the %d byte limit", len(payload), recordSizeLimit)
+	}
+	binary.LittleEndian.PutUint32(frame[0:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(frame[4:], crc32.Checksum(payload, crcTable))
+
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	if w.err != nil {
+		err := w.err
+		w.mu.Unlock()
+		return err
+	}
+	w.pending = append(w.pending, frame...)
+	w.appended++
+	my := w.appended
+	err := w.waitDurable(my)
+	w.mu.Unlock()
+	w.m.appendSeconds.Observe(time.Since(t0).Seconds())
+	return err
+}
+
+// waitDurable makes record number my durable, leading a group flush if nobody is flushing. Called with mu held.
+func (w *WAL) waitDurable(my uint64) error {
+	for w.done < my && w.err == nil {
+		if w.flushing {
+			w.cond.Wait()
+			continue
+		}
+		w.flushLocked()
+	}
+	return w.err
+}
+
+// flushLocked writes everything pending (and fsyncs under FsyncAlways), releasing mu during the I/O.
+func (w *WAL) flushLocked() {
+	w.flushing = true
+	buf := w.pending
+	upto := w.appended
+	w.pending = w.spare[:0]
+	f := w.f
+	w.mu.Unlock()
+
+	t0 := time.Now()
+	_, err := f.Write(buf)
+	if err == nil && w.o.Fsync.interval == 0 {
+		err = f.Sync()
+	}
+	w.m.fsyncSeconds.Observe(time.Since(t0).Seconds())
+	w.m.bytes.Add(float64(len(buf)))
+
+	w.mu.Lock()
+	w.flushes++
+	w.spare = buf[:0]
+	w.flushing = false
+	if err != nil {
+		w.err = fmt.Errorf("wal: writing segment %d: %w", w.seg, err)
+		w.log.Error("write-ahead log write failed; appends will fail", "err", err)
+	} else {
+		w.done = upto
+		w.segSize += int64(len(buf))
+		if w.segSize >= w.o.SegmentSize {
+			if err := w.rotateLocked(); err != nil {
+				w.err = err
+			}
+		}
+	}
+	w.cond.Broadcast()
+}
+
+// rotateLocked closes the current segment (which must have nothing pending) and starts the next.
+func (w *WAL) rotateLocked() error {
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	if err := w.f.Close(); err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	if err := w.openSegment(w.seg + 1); err != nil {
+		return err
+	}
+	w.m.segments.Inc()
+	return nil
+}
+
+func (w *WAL) syncLoop(d time.Duration) {
+	defer close(w.syncDone)
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.stopSync:
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		f := w.f
+		w.mu.Unlock()
+		// Syncing a file that a rotation just closed fails harmlessly: rotation synced it.
+		_ = f.Sync()
+	}
+}
+
+// Rotate makes everything appended so far durable and starts a new segment, returning its number: every record
+// appended before Rotate was called lies in a segment below it. The pipeline calls it when the store seals its
+// head, and later passes the number to TruncateBefore once the head is in a block.
+func (w *WAL) Rotate() (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return 0, ErrClosed
+	}
+	if err := w.waitDurable(w.appended); err != nil {
+		return 0, err
+	}
+	for w.flushing {
+		w.cond.Wait()
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.segSize == 0 {
+		return w.seg, nil // nothing in the current segment: it already starts the new range
+	}
+	if err := w.rotateLocked(); err != nil {
+		w.err = err
+		return 0, err
+	}
+	return w.seg, nil
+}
+
+// TruncateBefore deletes the segments numbered below seg, whose records the store holds in blocks.
+func (w *WAL) TruncateBefore(seg int) error {
+	segs, err := segments(w.dir)
+	if err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	w.mu.Lock()
+	cur := w.seg
+	w.mu.Unlock()
+	n := 0
+	for _, i := range segs {
+		if i >= seg || i >= cur {
+			break
+		}
+		if err := os.Remove(filepath.Join(w.dir, segName(i))); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("wal: %w", err)
+		}
+		n++
+	}
+	if n > 0 {
+		w.m.segments.Sub(float64(n))
+		return syncDir(w.dir)
+	}
+	return nil
+}
+
+// Replay reads, oldest first, every record of the segments that existed when the log was opened, starting at
+// segment from (0 for all), and calls fn with each record's spans and its segment number. A torn or corrupt record
+// ends its segment: the file is truncated there with a logged warning, and replay goes on with the next segment.
+// Only an error from fn or an unreadable directory fails Replay.
+func (w *WAL) Replay(from int, fn func(seg int, spans []*model.Span) error) error {
+	segs, err := segments(w.dir)
+	if err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	w.mu.Lock()
+	cur := w.seg
+	w.mu.Unlock()
+	for _, i := range segs {
+		if i >= cur {
+			break
+		}
+		if i < from {
+			continue
+		}
+		if err := w.replaySegment(i, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *WAL) replaySegment(i int, fn func(seg int, spans []*model.Span) error) error {
+	path := filepath.Join(w.dir, segName(i))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		w.log.Warn("write-ahead log segment unreadable; skipped", "segment", path, "err", err)
+		return nil
+	}
+	off := 0
+	records := 0
+	for off < len(data) {
+		payload, n, why := readFrame(data[off:])
+		if why == "" {
+			spans, err := DecodeSpans(payload)
+			if err != nil {
+				why = err.Error()
+			} else {
+				if err := fn(i, spans); err != nil {
+					return err
+				}
+				records++
+				off += n
+				continue
+			}
+		}
+		w.log.Warn("write-ahead log has a torn or corrupt record; truncating the segment there",
+			"segment", path, "offset", off, "dropped_bytes", len(data)-off, "reason", why)
+		if err := os.Truncate(path, int64(off)); err != nil {
+			w.log.Warn("truncating write-ahead log segment failed", "segment", path, "err", err)
+		}
+		break
+	}
+	w.log.Debug("replayed write-ahead log segment", "segment", path, "records", records)
+	return nil
+}
+
+// readFrame checks one frame at the start of b; why is "" when it is whole and its checksum matches.
+func readFrame(b []byte) (payload []byte, n int, why string) {
+	if len(b) < frameHeader {
+		return nil, 0, "torn frame header"
+	}
+	l := binary.LittleEndian.Uint32(b)
+	if l > maxRecord {
+		return nil, 0, fmt.Sprintf("record length %d is impossible", l)
+	}
+	if int(l) > len(b)-frameHeader {
+		return nil, 0, "torn record"
+	}
+	payload = b[frameHeader : frameHeader+int(l)]
+	if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(b[4:]) {
+		return nil, 0, "checksum mismatch"
+	}
+	return payload, frameHeader + int(l), ""
+}
+
+// Close flushes and fsyncs what is pending and closes the current segment. Appends after Close fail.
+func (w *WAL) Close() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil
+	}
+	err := w.waitDurable(w.appended)
+	for w.flushing {
+		w.cond.Wait()
+	}
+	w.closed = true
+	f := w.f
+	w.mu.Unlock()
+	if w.stopSync != nil {
+		close(w.stopSync)
+		<-w.syncDone
+	}
+	if e := f.Sync(); err == nil {
+		err = e
+	}
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	return err
+}
+
+var _ io.Closer = (*WAL)(nil)
