@@ -1,0 +1,177 @@
+package trace
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures a Provider. The zero value works: every trace sampled, spans recorded and, with no
+// Exporter, thrown away at End.
+type Config struct {
+	// Resource describes the process; nil means a resource whose service is "unknown_service".
+	Resource *Resource
+	// Sampler decides which traces are recorded; nil means follow a remote parent's decision and sample every
+	// new trace (trace/sample has the others).
+	Sampler Sampler
+	// Exporter receives ended spans in batches, from a background goroutine; nil exports nothing.
+	Exporter Exporter
+
+	// QueueSize bounds the spans waiting for export; when it is full, ended spans are dropped and counted.
+	// Default 8192.
+	QueueSize int
+	// BatchSize is the most spans given to one ExportSpans call. Default 512.
+	BatchSize int
+	// BatchTimeout is the longest an ended span waits before its batch is sent. Default 1s.
+	BatchTimeout time.Duration
+	// ExportTimeout bounds each ExportSpans call. Default 10s.
+	ExportTimeout time.Duration
+
+	// MaxAttrs, MaxEvents and MaxLinks limit what one span keeps; more are dropped and counted in the span.
+	// Default 128 each.
+	MaxAttrs, MaxEvents, MaxLinks int
+}
+
+// Provider makes Tracers and owns what they share: the resource, the sampler, the span pool, the process
+// counters and the batcher that hands ended spans to the exporter.
+type Provider struct {
+	resource *Resource
+	sampler  Sampler
+	unitary  UnitarySampler // the sampler, if it can keep unitary spans
+	batcher  *batcher       // nil without an exporter
+	limits   struct{ attrs, events, links int }
+	pool     sync.Pool
+	shards   []counterShard
+	mask     uint32
+	tracer   *Tracer // the scope-less tracer of the package-level Start
+}
+
+// NewProvider makes a Provider and, if cfg has an Exporter, starts its batcher.
+func NewProvider(cfg Config) *Provider {
+	p := &Provider{resource: cfg.Resource, sampler: cfg.Sampler}
+	if p.resource == nil {
+		p.resource = &Resource{Service: "unknown_service"}
+	}
+	if p.sampler == nil {
+		p.sampler = parentOrAlways{}
+	}
+	p.unitary, _ = p.sampler.(UnitarySampler)
+	p.limits.attrs = orDefault(cfg.MaxAttrs, 128)
+	p.limits.events = orDefault(cfg.MaxEvents, 128)
+	p.limits.links = orDefault(cfg.MaxLinks, 128)
+	n := 1
+	for n < 2*runtime.GOMAXPROCS(0) {
+		n *= 2
+	}
+	p.shards = make([]counterShard, n)
+	p.mask = uint32(n - 1)
+	p.pool.New = func() any {
+		s := new(Span)
+		s.data.Attrs = s.data.attrBuf[:0]
+		return s
+	}
+	p.tracer = &Tracer{p: p}
+	if cfg.Exporter != nil {
+		p.batcher = newBatcher(p, cfg.Exporter, n, orDefault(cfg.QueueSize, 8192), orDefault(cfg.BatchSize, 512),
+			orDefaultDuration(cfg.BatchTimeout, time.Second), orDefaultDuration(cfg.ExportTimeout, 10*time.Second))
+	}
+	return p
+}
+
+func orDefault(v, d int) int {
+	if v <= 0 {
+		return d
+	}
+	return v
+}
+
+func orDefaultDuration(v, d time.Duration) time.Duration {
+	if v <= 0 {
+		return d
+	}
+	return v
+}
+
+// Tracer returns a Tracer whose spans name scope as their instrumentation scope. Keep it; each call allocates.
+func (p *Provider) Tracer(scope string) *Tracer { return &Tracer{p: p, scope: scope} }
+
+// Resource returns the provider's resource.
+func (p *Provider) Resource() *Resource { return p.resource }
+
+// Sampler returns the provider's sampler.
+func (p *Provider) Sampler() Sampler { return p.sampler }
+
+// Flush sends every span ended so far to the exporter and waits for that, or for ctx to end.
+func (p *Provider) Flush(ctx context.Context) error {
+	if p.batcher == nil {
+		return nil
+	}
+	return p.batcher.flush(ctx)
+}
+
+// Shutdown flushes, stops the batcher and shuts the exporter down, within ctx's deadline. Spans that end
+// afterwards are dropped and counted.
+func (p *Provider) Shutdown(ctx context.Context) error {
+	if p.batcher == nil {
+		return nil
+	}
+	return p.batcher.shutdown(ctx)
+}
+
+func (p *Provider) get() *Span {
+	s := p.pool.Get().(*Span)
+	s.p = p
+	return s
+}
+
+// release returns a span to the pool once nothing of the library refers to it.
+func (p *Provider) release(s *Span) {
+	s.data.reset()
+	s.ctx = node{}
+	s.own.id = 0
+	s.own.seq.Store(0)
+	s.unit = nil
+	s.origin = ""
+	s.candidate = false
+	s.ended.Store(false)
+	p.pool.Put(s)
+}
+
+// finish takes an ended span: keep it for export, or let it go.
+func (p *Provider) finish(s *Span) {
+	sh := p.shard(s.data.SpanID[7])
+	sh.ended.Add(1)
+	if s.candidate {
+		if !p.unitary.KeepUnitary(&s.data) {
+			p.release(s)
+			return
+		}
+		s.data.Unitary = true
+		sh.unitary.Add(1)
+	}
+	if p.batcher == nil {
+		p.release(s)
+		return
+	}
+	if !p.batcher.enqueue(s) {
+		sh.dropped.Add(1)
+		p.release(s)
+	}
+}
+
+var defaultProvider atomic.Pointer[Provider]
+
+// Default returns the provider that the package-level Start uses: the one given to SetDefault, or else a
+// provider made from a zero Config (which exports nothing).
+func Default() *Provider {
+	if p := defaultProvider.Load(); p != nil {
+		return p
+	}
+	defaultProvider.CompareAndSwap(nil, NewProvider(Config{}))
+	return defaultProvider.Load()
+}
+
+// SetDefault makes p the provider of the package-level Start.
+func SetDefault(p *Provider) { defaultProvider.Store(p) }

@@ -1,0 +1,514 @@
+package trace
+
+import (
+	"context"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// StartOption configures a span at Start. It is a small value, not a closure, so passing options allocates
+// nothing.
+type StartOption struct {
+	set      uint8
+	kind     Kind
+	attrs    []Attr
+	links    []Link
+	time     int64
+	service  string
+	resource string
+	typ      string
+	cause    EventRef
+}
+
+const (
+	optKind uint8 = 1 << iota
+	optTime
+	optService
+	optResource
+	optType
+	optNewRoot
+	optCause
+)
+
+// WithKind sets the span's kind (KindInternal if not given).
+func WithKind(k Kind) StartOption { return StartOption{set: optKind, kind: k} }
+
+// WithAttrs adds attributes at start; samplers see them (e.g. http.route for a rule).
+func WithAttrs(attrs ...Attr) StartOption { return StartOption{attrs: attrs} }
+
+// WithLinks adds links to other spans.
+func WithLinks(links ...Link) StartOption { return StartOption{links: links} }
+
+// WithStartTime sets the start time instead of now.
+func WithStartTime(t time.Time) StartOption { return StartOption{set: optTime, time: t.UnixNano()} }
+
+// WithService sets the span's own service name (Datadog style), overriding the resource's for this span.
+func WithService(service string) StartOption { return StartOption{set: optService, service: service} }
+
+// WithResource sets what the span served, Datadog style: a route, a query, a method.
+func WithResource(resource string) StartOption {
+	return StartOption{set: optResource, resource: resource}
+}
+
+// WithType sets the kind of work, Datadog style: http, db, cache, rpc, queue, custom.
+func WithType(spanType string) StartOption { return StartOption{set: optType, typ: spanType} }
+
+// WithNewRoot starts a new trace even if ctx has a current span.
+func WithNewRoot() StartOption { return StartOption{set: optNewRoot} }
+
+// WithCause names the event the span's start waited for (a message's send event, a lock's release), when the
+// library cannot know it from the context.
+func WithCause(cause EventRef) StartOption { return StartOption{set: optCause, cause: cause} }
+
+// Span is a recording span: an operation being timed. Start returns nil for a span that is not recorded (its
+// trace was not sampled); every method of a nil *Span does nothing, so callers never check. Methods are safe for
+// concurrent use. A Span must not be used after End: its memory is reused for later spans once exported.
+type Span struct {
+	data   SpanData
+	ctx    node // the context Start returns
+	own    unit // the execution unit of a span that started one
+	unit   *unit
+	p      *Provider
+	origin string
+	ended  atomic.Bool
+	// candidate marks a unitary candidate: recorded, not sampled, kept at End only if the sampler says so.
+	candidate bool
+	mu        sync.Mutex
+}
+
+// Tracer starts spans for one instrumentation scope (a library or a part of the program).
+type Tracer struct {
+	p     *Provider
+	scope string
+}
+
+// Provider returns the provider the tracer belongs to.
+func (t *Tracer) Provider() *Provider { return t.p }
+
+// Start starts a span named name as a child of the current span in ctx (or a root span if ctx has none) and
+// returns a context whose current span is the new one. It returns a nil *Span, whose methods do nothing, when
+// the span is not recorded; SpanContextFromContext still gives the trace's IDs for propagation.
+func Start(ctx context.Context, name string, opts ...StartOption) (context.Context, *Span) {
+	return Default().tracer.Start(ctx, name, opts...)
+}
+
+// Start starts a span; see the package-level Start.
+func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (context.Context, *Span) {
+	p := t.p
+	newRoot := false
+	for i := range opts {
+		if opts[i].set&optNewRoot != 0 {
+			newRoot = true
+		}
+	}
+	n := nodeFrom(ctx)
+	var parent *Span
+	var psc SpanContext
+	if n != nil && !newRoot {
+		parent = n.span
+		if parent == nil {
+			psc = n.sc
+			if psc.IsValid() && !psc.Remote && !psc.IsSampled() {
+				// The fast path: a local child of a span that was not recorded costs a lookup and a count.
+				p.shard(psc.SpanID[7]).started.Add(1)
+				return ctx, nil
+			}
+		}
+	}
+
+	s := p.get()
+	d := &s.data
+	t.apply(s, name, opts)
+	var remoteCause EventRef
+	if parent != nil {
+		pd := &parent.data
+		d.TraceID, d.ParentID = pd.TraceID, pd.SpanID
+		d.Flags, d.Priority, d.TraceState = pd.Flags, pd.Priority, pd.TraceState
+		s.origin, s.candidate = parent.origin, parent.candidate
+	} else {
+		if psc.IsValid() {
+			d.TraceID, d.ParentID, d.TraceState, d.Priority = psc.TraceID, psc.SpanID, psc.TraceState, psc.Priority
+			s.origin = psc.Origin
+			if psc.Cause.IsValid() {
+				remoteCause = EventRef{EventID: psc.Cause}
+			}
+		} else {
+			d.TraceID = newTraceID()
+			d.Priority = PriorityUnset
+		}
+		res := p.sampler.ShouldSample(SamplingParams{
+			TraceID: d.TraceID, Parent: psc, Name: name, Kind: d.Kind, Service: d.ServiceName(), Attrs: d.Attrs,
+		})
+		if res.Priority != PriorityUnset {
+			d.Priority = res.Priority
+		}
+		decision := res.Decision
+		if decision == UnitaryCandidate && p.unitary == nil {
+			decision = Drop
+		}
+		switch decision {
+		case RecordAndSample:
+			d.Flags |= FlagSampled
+			if d.Priority == PriorityUnset || d.Priority <= 0 {
+				d.Priority = 1
+			}
+		case UnitaryCandidate:
+			d.Flags &^= FlagSampled
+			s.candidate = true
+			if d.Priority == PriorityUnset {
+				d.Priority = 0
+			}
+		default:
+			return p.drop(ctx, n, s, psc)
+		}
+	}
+
+	d.SpanID = newSpanID()
+	var u *unit
+	var forkCause EventRef
+	if n != nil && !newRoot {
+		u, forkCause = n.unit, n.cause
+	}
+	if u == nil {
+		s.own.id = newUnitID()
+		u = &s.own
+	}
+	s.unit = u
+	d.Unit = u.id
+	d.StartSeq = u.seq.Add(1)
+	switch {
+	case d.StartCause.IsValid(): // WithCause
+	case remoteCause.IsValid():
+		d.StartCause = remoteCause
+	case d.StartSeq == 1 && forkCause.IsValid():
+		d.StartCause = forkCause
+	}
+	if d.Start == 0 {
+		d.Start = now()
+	}
+	s.ctx = node{Context: ctx, span: s, unit: u}
+
+	sh := p.shard(d.SpanID[7])
+	sh.started.Add(1)
+	if d.Flags&FlagSampled != 0 {
+		sh.sampled.Add(1)
+	}
+	return &s.ctx, s
+}
+
+// apply writes the name and options into a fresh span.
+func (t *Tracer) apply(s *Span, name string, opts []StartOption) {
+	d := &s.data
+	d.Name = name
+	d.Kind = KindInternal
+	d.Resource = t.p.resource
+	d.Scope = t.scope
+	for i := range opts {
+		o := &opts[i]
+		if o.set&optKind != 0 {
+			d.Kind = o.kind
+		}
+		if o.set&optTime != 0 {
+			d.Start = o.time
+		}
+		if o.set&optService != 0 {
+			d.Service = o.service
+		}
+		if o.set&optResource != 0 {
+			d.SpanResource = o.resource
+		}
+		if o.set&optType != 0 {
+			d.SpanType = o.typ
+		}
+		if o.set&optCause != 0 {
+			d.StartCause = o.cause
+		}
+		for _, a := range o.attrs {
+			if len(d.Attrs) >= t.p.limits.attrs {
+				d.DroppedAttrs++
+				continue
+			}
+			d.Attrs = append(d.Attrs, a)
+		}
+		for _, l := range o.links {
+			if len(d.Links) >= t.p.limits.links {
+				d.DroppedLinks++
+				continue
+			}
+			d.Links = append(d.Links, l)
+			ld := &d.Links[len(d.Links)-1]
+			ld.Attrs = append([]Attr(nil), l.Attrs...)
+		}
+	}
+}
+
+// drop ends the life of a span the sampler refused: the context returned carries the trace as not sampled.
+func (p *Provider) drop(ctx context.Context, n *node, s *Span, psc SpanContext) (context.Context, *Span) {
+	d := &s.data
+	sc := SpanContext{TraceID: d.TraceID, SpanID: psc.SpanID, TraceState: d.TraceState, Priority: d.Priority,
+		Origin: s.origin, Cause: psc.Cause}
+	if !psc.IsValid() {
+		sc.SpanID = newSpanID()
+	}
+	p.shard(sc.SpanID[7]).started.Add(1)
+	p.release(s)
+	// One small allocation per unsampled request, so that the spans started under it take the fast path.
+	dn := &node{Context: ctx, sc: sc}
+	if n != nil {
+		dn.unit = n.unit
+	}
+	return dn, nil
+}
+
+// SpanContext returns the span's context: what a propagator injects. Zero for a nil span.
+func (s *Span) SpanContext() SpanContext {
+	if s == nil {
+		return SpanContext{}
+	}
+	d := &s.data
+	return SpanContext{TraceID: d.TraceID, SpanID: d.SpanID, Flags: d.Flags, TraceState: d.TraceState,
+		Priority: d.Priority, Origin: s.origin}
+}
+
+// IsRecording reports whether the span records (it is not nil).
+func (s *Span) IsRecording() bool { return s != nil }
+
+// Unit returns the execution unit the span started on.
+func (s *Span) Unit() uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.data.Unit
+}
+
+// SetName changes the span's name.
+func (s *Span) SetName(name string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	if !s.ended.Load() {
+		s.data.Name = name
+	}
+	s.mu.Unlock()
+}
+
+// SetAttrs sets attributes, replacing any with the same key.
+func (s *Span) SetAttrs(attrs ...Attr) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended.Load() {
+		return
+	}
+	d := &s.data
+next:
+	for _, a := range attrs {
+		for i := range d.Attrs {
+			if d.Attrs[i].Key == a.Key {
+				d.Attrs[i].Value = a.Value
+				continue next
+			}
+		}
+		if len(d.Attrs) >= s.p.limits.attrs {
+			d.DroppedAttrs++
+			continue
+		}
+		d.Attrs = append(d.Attrs, a)
+	}
+}
+
+// SetStatus sets the outcome. An error status is not overwritten by OK's absence: SetStatus(StatusUnset, "")
+// is ignored once a status is set.
+func (s *Span) SetStatus(code StatusCode, message string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	if !s.ended.Load() && code != StatusUnset {
+		s.data.StatusCode = code
+		if code == StatusError {
+			s.data.StatusMessage = message
+		} else {
+			s.data.StatusMessage = ""
+		}
+	}
+	s.mu.Unlock()
+}
+
+// SetService sets the span's own service name (Datadog style).
+func (s *Span) SetService(service string) { s.setString(&s.data.Service, service) }
+
+// SetResource sets what the span served (Datadog style): a route, a query, a method.
+func (s *Span) SetResource(resource string) { s.setString(&s.data.SpanResource, resource) }
+
+// SetType sets the kind of work (Datadog style): http, db, cache, rpc, queue, custom.
+func (s *Span) SetType(spanType string) { s.setString(&s.data.SpanType, spanType) }
+
+func (s *Span) setString(field *string, v string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	if !s.ended.Load() {
+		*field = v
+	}
+	s.mu.Unlock()
+}
+
+// RecordError records err as an "exception" span event (exception.type, exception.message, and attrs) and sets
+// the span's status to error with err's message. A nil err does nothing.
+func (s *Span) RecordError(err error, attrs ...Attr) {
+	if s == nil || err == nil {
+		return
+	}
+	msg := err.Error()
+	all := make([]Attr, 0, 2+len(attrs))
+	all = append(all, String("exception.type", reflect.TypeOf(err).String()), String("exception.message", msg))
+	all = append(all, attrs...)
+	s.addEvent(s.unit, 0, "exception", EventRef{}, all)
+	s.SetStatus(StatusError, msg)
+}
+
+// AddEvent records a span event now, on the span's execution unit, and returns its event ID.
+func (s *Span) AddEvent(name string, attrs ...Attr) EventID {
+	if s == nil {
+		return EventID{}
+	}
+	return s.addEvent(s.unit, 0, name, EventRef{}, attrs)
+}
+
+// AddEventAt records a span event with the given time (for bridges from APIs that take one).
+func (s *Span) AddEventAt(t time.Time, name string, attrs ...Attr) EventID {
+	if s == nil {
+		return EventID{}
+	}
+	return s.addEvent(s.unit, t.UnixNano(), name, EventRef{}, attrs)
+}
+
+// AddCausalEvent records a span event that waited for cause (weft.receive with the send event, weft.lock.acquire
+// with the release), on the execution unit of ctx when it has one, else the span's.
+func (s *Span) AddCausalEvent(ctx context.Context, name string, cause EventRef, attrs ...Attr) EventID {
+	if s == nil {
+		return EventID{}
+	}
+	u := s.unit
+	if n := nodeFrom(ctx); n != nil && n.unit != nil {
+		u = n.unit
+	}
+	return s.addEvent(u, 0, name, cause, attrs)
+}
+
+func (s *Span) addEvent(u *unit, t int64, name string, cause EventRef, attrs []Attr) EventID {
+	if t == 0 {
+		t = now()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := &s.data
+	if s.ended.Load() {
+		return EventID{}
+	}
+	if len(d.Events) >= s.p.limits.events {
+		d.DroppedEvents++
+		return EventID{}
+	}
+	seq := u.seq.Add(1)
+	if len(d.Events) < cap(d.Events) {
+		d.Events = d.Events[:len(d.Events)+1]
+	} else {
+		d.Events = append(d.Events, Event{})
+	}
+	e := &d.Events[len(d.Events)-1]
+	e.Time, e.Name, e.Unit, e.Seq, e.Cause = t, name, u.id, seq, cause
+	e.Attrs = append(e.Attrs[:0], attrs...)
+	return EventID{Unit: u.id, Seq: seq}
+}
+
+// AddLink adds a link to another span.
+func (s *Span) AddLink(l Link) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := &s.data
+	if s.ended.Load() {
+		return
+	}
+	if len(d.Links) >= s.p.limits.links {
+		d.DroppedLinks++
+		return
+	}
+	l.Attrs = append([]Attr(nil), l.Attrs...)
+	d.Links = append(d.Links, l)
+}
+
+// AddBytesIn counts bytes received; written as weft.bytes.in at End. It never allocates.
+func (s *Span) AddBytesIn(n int64) {
+	if s != nil {
+		atomic.AddInt64(&s.data.Counters.BytesIn, n)
+	}
+}
+
+// AddBytesOut counts bytes sent; written as weft.bytes.out at End.
+func (s *Span) AddBytesOut(n int64) {
+	if s != nil {
+		atomic.AddInt64(&s.data.Counters.BytesOut, n)
+	}
+}
+
+// AddRetries counts retries of the span's operation; written as weft.retries at End.
+func (s *Span) AddRetries(n int64) {
+	if s != nil {
+		atomic.AddInt64(&s.data.Counters.Retries, n)
+	}
+}
+
+// End ends the span now. Calls after the first do nothing.
+func (s *Span) End() {
+	if s != nil {
+		s.end(0)
+	}
+}
+
+// EndAt ends the span at the given time.
+func (s *Span) EndAt(t time.Time) {
+	if s != nil {
+		s.end(t.UnixNano())
+	}
+}
+
+func (s *Span) end(t int64) {
+	if !s.ended.CompareAndSwap(false, true) {
+		return
+	}
+	if t == 0 {
+		t = now()
+	}
+	s.mu.Lock() // wait for a concurrent method that saw the span live
+	d := &s.data
+	d.End = t
+	d.EndSeq = s.unit.seq.Add(1)
+	c := &d.Counters
+	c.BytesIn, c.BytesOut, c.Retries = atomic.LoadInt64(&c.BytesIn), atomic.LoadInt64(&c.BytesOut), atomic.LoadInt64(&c.Retries)
+	if c.BytesIn != 0 {
+		d.Attrs = append(d.Attrs, Int64(AttrBytesIn, c.BytesIn))
+	}
+	if c.BytesOut != 0 {
+		d.Attrs = append(d.Attrs, Int64(AttrBytesOut, c.BytesOut))
+	}
+	if c.Retries != 0 {
+		d.Attrs = append(d.Attrs, Int64(AttrRetries, c.Retries))
+	}
+	s.mu.Unlock()
+	s.p.finish(s)
+}
+
+// spanOf returns the Span that holds d (SpanData is the first field of Span).
+func spanOf(d *SpanData) *Span { return (*Span)(unsafe.Pointer(d)) }

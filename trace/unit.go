@@ -1,0 +1,153 @@
+package trace
+
+import (
+	"context"
+	"encoding/binary"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+)
+
+// unit is an execution unit: one goroutine doing sequential work for a trace. Its events (span starts, span
+// ends, span events) are numbered from 1 in the order they happen.
+type unit struct {
+	id  uint64
+	seq atomic.Uint32
+}
+
+func newUnitID() uint64 {
+	for {
+		if id := rand.Uint64(); id != 0 {
+			return id
+		}
+	}
+}
+
+func newSpanID() (id SpanID) {
+	for {
+		if v := rand.Uint64(); v != 0 {
+			binary.BigEndian.PutUint64(id[:], v)
+			return id
+		}
+	}
+}
+
+func newTraceID() (id TraceID) {
+	for {
+		hi, lo := rand.Uint64(), rand.Uint64()
+		if hi|lo != 0 {
+			binary.BigEndian.PutUint64(id[:8], hi)
+			binary.BigEndian.PutUint64(id[8:], lo)
+			return id
+		}
+	}
+}
+
+// fork makes the context a new goroutine runs with: a new execution unit whose first event waits for a
+// weft.fork event recorded on the current span of ctx.
+func fork(ctx context.Context, u *unit) context.Context {
+	u.id = newUnitID()
+	child := &node{Context: ctx, unit: u}
+	n := nodeFrom(ctx)
+	if n == nil {
+		return child
+	}
+	child.span, child.sc = n.span, n.sc
+	if n.span != nil && n.unit != nil {
+		child.cause = EventRef{EventID: n.span.addEvent(n.unit, 0, EventFork, EventRef{}, nil)}
+	}
+	return child
+}
+
+// join records, on the current span of the waiting context, a weft.join event that names the last event of the
+// joined unit.
+func join(waiter context.Context, joined *unit) {
+	n := nodeFrom(waiter)
+	if n == nil || n.span == nil || n.unit == nil {
+		return
+	}
+	var cause EventRef
+	if last := joined.seq.Load(); last > 0 {
+		cause = EventRef{EventID: EventID{Unit: joined.id, Seq: last}}
+	}
+	n.span.addEvent(n.unit, 0, EventJoin, cause, nil)
+}
+
+// Task is a goroutine started by Go: a new execution unit that can be joined.
+type Task struct {
+	ctx  context.Context // the forking context: the one that waits in Join
+	unit unit
+	done chan struct{}
+	once sync.Once
+}
+
+// Go runs fn in a new goroutine as a new execution unit: it records a weft.fork event on the current span of
+// ctx, and the first span fn starts from the context it is given names that fork as its cause. Join waits for
+// fn and records the matching weft.join.
+func Go(ctx context.Context, fn func(ctx context.Context)) *Task {
+	t := &Task{ctx: ctx, done: make(chan struct{})}
+	child := fork(ctx, &t.unit)
+	go func() {
+		defer close(t.done)
+		fn(child)
+	}()
+	return t
+}
+
+// Join waits for the task's goroutine to return and records, once, a weft.join event on the current span of the
+// context given to Go, naming the last event of the task's unit.
+func (t *Task) Join() {
+	<-t.done
+	t.once.Do(func() { join(t.ctx, &t.unit) })
+}
+
+// Done is closed when the task's goroutine has returned.
+func (t *Task) Done() <-chan struct{} { return t.done }
+
+// Group runs goroutines as execution units and waits for them all, like errgroup.Group, recording a fork for
+// each and a join for each when Wait returns.
+type Group struct {
+	ctx   context.Context
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	units []*unit
+	err   error
+}
+
+// NewGroup makes a Group whose goroutines fork from, and whose Wait joins into, the current span of ctx.
+func NewGroup(ctx context.Context) *Group { return &Group{ctx: ctx} }
+
+// Go runs fn in a new goroutine as a new execution unit, with a context forked from the group's.
+func (g *Group) Go(fn func(ctx context.Context) error) {
+	u := new(unit)
+	child := fork(g.ctx, u)
+	g.mu.Lock()
+	g.units = append(g.units, u)
+	g.mu.Unlock()
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := fn(child); err != nil {
+			g.mu.Lock()
+			if g.err == nil {
+				g.err = err
+			}
+			g.mu.Unlock()
+		}
+	}()
+}
+
+// Wait waits for every goroutine started so far, records a weft.join event for each on the group's span, naming
+// that unit's last event, and returns the first error any of them returned.
+func (g *Group) Wait() error {
+	g.wg.Wait()
+	g.mu.Lock()
+	units := g.units
+	g.units = nil
+	err := g.err
+	g.mu.Unlock()
+	for _, u := range units {
+		join(g.ctx, u)
+	}
+	return err
+}
