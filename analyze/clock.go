@@ -1,0 +1,336 @@
+package analyze
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/weftrace/weft/model"
+)
+
+// Choice says which offset to take within the interval causality allows.
+type Choice uint8
+
+const (
+	// ChooseZero takes the value nearest 0: no adjustment when the raw times are already consistent.
+	ChooseZero Choice = iota
+	// ChooseMidpoint takes the middle of the interval (nearest 0 when it is unbounded on a side), which centres a
+	// server span in its client span as a symmetric network would.
+	ChooseMidpoint
+)
+
+// String is "zero" or "midpoint".
+func (c Choice) String() string {
+	if c == ChooseMidpoint {
+		return "midpoint"
+	}
+	return "zero"
+}
+
+// Kinds of causal constraint, as Inconsistency.Kind names them.
+const (
+	ConstraintCause           = "cause"             // an event is not earlier than the event it waited for
+	ConstraintParentStart     = "parent-start"      // a child span starts no earlier than its parent
+	ConstraintClientServerEnd = "client-server-end" // a server span ends no later than its client span
+)
+
+// Process is one service instance of a trace (spans with the same service and resource attributes) and its
+// estimated clock offset relative to the root span's process. Adjusted time = raw time + Offset.
+type Process struct {
+	ID      int
+	Service string
+	Attrs   []model.Attr
+	Root    bool // the root span's process, whose offset is 0 by definition
+	Spans   int
+
+	Offset int64 // nanoseconds
+	// Lower and Upper bound the offsets every causal constraint allows, when LowerBounded / UpperBounded.
+	Lower, Upper               int64
+	LowerBounded, UpperBounded bool
+	// Constrained says some chain of constraints links this process to the root's; if not, Offset is only
+	// chosen to agree with the processes it is linked to, or is 0.
+	Constrained bool
+}
+
+// Inconsistency is a causal constraint that the chosen offsets cannot satisfy (it contradicts others, or both
+// sides are in one process, where no offset helps).
+type Inconsistency struct {
+	Kind      string      // ConstraintCause, ConstraintParentStart or ConstraintClientServerEnd
+	Cause     *model.Span // the span whose event should come first
+	Effect    *model.Span // the span whose event should come after
+	Violation int64       // nanoseconds by which the effect precedes its cause after adjustment
+	Message   string
+}
+
+// MaxInconsistencies caps Clock.Inconsistencies; InconsistencyCount has the full number.
+const MaxInconsistencies = 100
+
+// Clock is the estimate of every process's clock offset for one trace.
+type Clock struct {
+	Choose             Choice
+	Processes          []Process // Processes[0] is the root's process
+	SpanProcess        []int     // the process of each span, by index into the spans given
+	Inconsistencies    []Inconsistency
+	InconsistencyCount int
+}
+
+// Offset is span i's offset (by index into the spans given).
+func (c *Clock) Offset(i int) int64 { return c.Processes[c.SpanProcess[i]].Offset }
+
+// EstimateClock estimates each process's clock offset relative to the root span's process, from the causal
+// constraints of the trace: cause edges between events (weft spans), client spans that contain their server
+// spans, and children that start no earlier than their parents.
+func EstimateClock(spans []*model.Span, choose Choice) *Clock {
+	t := buildTree(spans, nil)
+	return estimateClock(t, buildDAG(spans), choose)
+}
+
+type constraint struct {
+	kind          string
+	cause, effect int32 // span indexes
+	tc, te        int64 // raw times of the cause's and the effect's events
+}
+
+const inf = math.MaxInt64 / 4
+
+func estimateClock(t *tree, d *dag, choose Choice) *Clock {
+	spans := t.spans
+	c := &Clock{Choose: choose, SpanProcess: make([]int, len(spans))}
+	c.Processes, c.SpanProcess = processes(t)
+	n := len(c.Processes)
+
+	var cons []constraint
+	for u, evs := range d.events {
+		for k := range evs {
+			p := evPos{int32(u), int32(k)}
+			if q := d.cause(spans, p); q != noEvent {
+				ce := d.at(q)
+				cons = append(cons, constraint{ConstraintCause, ce.span, evs[k].span, ce.time, evs[k].time})
+			}
+		}
+	}
+	for i, s := range spans {
+		p := t.parent[i]
+		if p < 0 {
+			continue
+		}
+		ps := spans[p]
+		cons = append(cons, constraint{ConstraintParentStart, p, int32(i), ps.Start, s.Start})
+		if ps.Kind == model.KindClient && s.Kind == model.KindServer {
+			cons = append(cons, constraint{ConstraintClientServerEnd, int32(i), p, s.End(), ps.End()})
+		}
+	}
+
+	// Difference constraints: x[from] - x[to] <= te - tc, i.e. D[to][from] <= w where D[a][b] bounds x[b]-x[a].
+	type pair struct{ u, v int }
+	weights := map[pair][]int64{}
+	for _, k := range cons {
+		pf, pt := c.SpanProcess[k.cause], c.SpanProcess[k.effect]
+		if pf == pt {
+			continue
+		}
+		key := pair{pt, pf}
+		weights[key] = append(weights[key], k.te-k.tc)
+	}
+	type bound struct {
+		pair
+		w int64
+	}
+	tightest := make([]bound, 0, len(weights))
+	for key, ws := range weights {
+		tightest = append(tightest, bound{key, slices.Min(ws)})
+	}
+	// Loosest first, so that a constraint contradicting the others is the one left out.
+	slices.SortFunc(tightest, func(a, b bound) int {
+		if a.w != b.w {
+			return cmp.Compare(b.w, a.w)
+		}
+		if a.u != b.u {
+			return a.u - b.u
+		}
+		return a.v - b.v
+	})
+	D := make([][]int64, n)
+	for i := range D {
+		D[i] = make([]int64, n)
+		for j := range D[i] {
+			if i != j {
+				D[i][j] = inf
+			}
+		}
+	}
+	for _, b := range tightest {
+		w := b.w
+		if w+D[b.v][b.u] < 0 { // contradicts what is known: keep the tightest of this pair's bounds that fits
+			floor, best := -D[b.v][b.u], int64(inf)
+			for _, x := range weights[b.pair] {
+				if x >= floor && x < best {
+					best = x
+				}
+			}
+			w = best
+		}
+		if w >= D[b.u][b.v] {
+			continue
+		}
+		for i := 0; i < n; i++ {
+			if D[i][b.u] >= inf {
+				continue
+			}
+			for j := 0; j < n; j++ {
+				if D[b.v][j] >= inf {
+					continue
+				}
+				if x := D[i][b.u] + w + D[b.v][j]; x < D[i][j] {
+					D[i][j] = x
+				}
+			}
+		}
+	}
+
+	for v := range c.Processes {
+		p := &c.Processes[v]
+		p.LowerBounded, p.UpperBounded = D[v][0] < inf, D[0][v] < inf
+		if p.LowerBounded {
+			p.Lower = -D[v][0]
+		}
+		if p.UpperBounded {
+			p.Upper = D[0][v]
+		}
+		p.Constrained = p.LowerBounded || p.UpperBounded || v == 0
+	}
+	// Choose one process at a time; each choice narrows the others through D, so all choices agree.
+	for v := 1; v < n; v++ {
+		lo, hi := int64(-inf), int64(inf)
+		for f := 0; f < v; f++ {
+			x := c.Processes[f].Offset
+			if D[v][f] < inf {
+				lo = max(lo, x-D[v][f])
+			}
+			if D[f][v] < inf {
+				hi = min(hi, x+D[f][v])
+			}
+		}
+		if hi < lo { // cannot happen for consistent D; keep the estimate defined anyway
+			hi = lo
+		}
+		x := min(max(0, lo), hi)
+		if choose == ChooseMidpoint && lo > -inf && hi < inf {
+			x = lo + (hi-lo)/2
+		}
+		c.Processes[v].Offset = x
+	}
+
+	for _, k := range cons {
+		of, ot := c.Processes[c.SpanProcess[k.cause]].Offset, c.Processes[c.SpanProcess[k.effect]].Offset
+		viol := (k.tc + of) - (k.te + ot)
+		if viol <= 0 {
+			continue
+		}
+		c.InconsistencyCount++
+		if len(c.Inconsistencies) < MaxInconsistencies {
+			c.Inconsistencies = append(c.Inconsistencies, inconsistency(k, spans, viol, c.SpanProcess[k.cause] != c.SpanProcess[k.effect]))
+		}
+	}
+	return c
+}
+
+func inconsistency(k constraint, spans []*model.Span, viol int64, crossProcess bool) Inconsistency {
+	cs, es := spans[k.cause], spans[k.effect]
+	where := "within one process"
+	if crossProcess {
+		where = "even at the best offsets"
+	}
+	var msg string
+	switch k.kind {
+	case ConstraintCause:
+		msg = fmt.Sprintf("an event of %s precedes by %s the event of %s it waited for, %s", label(es), fmtDur(viol), label(cs), where)
+	case ConstraintParentStart:
+		msg = fmt.Sprintf("%s starts %s before its parent %s, %s", label(es), fmtDur(viol), label(cs), where)
+	default:
+		msg = fmt.Sprintf("server span %s ends %s after its client span %s, %s", label(cs), fmtDur(viol), label(es), where)
+	}
+	return Inconsistency{Kind: k.kind, Cause: cs, Effect: es, Violation: viol, Message: msg}
+}
+
+func label(s *model.Span) string { return s.Service() + ":" + s.Name }
+
+func fmtDur(ns int64) string { return fmt.Sprintf("%gµs", float64(ns)/1e3) }
+
+// processes groups spans by service instance; the root span's process comes first, the others by their first
+// span's start.
+func processes(t *tree) ([]Process, []int) {
+	spans := t.spans
+	byRes := map[*model.Resource]int{}
+	byKey := map[string]int{}
+	var procs []Process
+	first := []int64{}
+	of := make([]int, len(spans))
+	for i, s := range spans {
+		p, ok := byRes[s.Resource]
+		if !ok {
+			key := resourceKey(s.Resource)
+			if p, ok = byKey[key]; !ok {
+				p = len(procs)
+				byKey[key] = p
+				pr := Process{ID: p, Service: s.Service()}
+				if s.Resource != nil {
+					pr.Attrs = s.Resource.Attrs
+				}
+				procs = append(procs, pr)
+				first = append(first, s.Start)
+			}
+			byRes[s.Resource] = p
+		}
+		of[i] = p
+		procs[p].Spans++
+		first[p] = min(first[p], s.Start)
+	}
+	if len(procs) == 0 {
+		return []Process{{Root: true, Constrained: true}}, of
+	}
+	root := 0
+	if r := t.mainRoot(); r >= 0 {
+		root = of[r]
+	}
+	perm := make([]int, len(procs)) // perm[new] = old
+	for i := range perm {
+		perm[i] = i
+	}
+	slices.SortStableFunc(perm, func(a, b int) int {
+		if (a == root) != (b == root) {
+			if a == root {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(first[a], first[b])
+	})
+	newID := make([]int, len(procs))
+	sorted := make([]Process, len(procs))
+	for n, o := range perm {
+		newID[o] = n
+		sorted[n] = procs[o]
+		sorted[n].ID = n
+	}
+	sorted[0].Root = true
+	for i := range of {
+		of[i] = newID[of[i]]
+	}
+	return sorted, of
+}
+
+// resourceKey identifies a service instance by its service and resource attributes, in any order.
+func resourceKey(r *model.Resource) string {
+	if r == nil {
+		return ""
+	}
+	parts := make([]string, 0, len(r.Attrs))
+	for _, a := range r.Attrs {
+		parts = append(parts, a.Key+"="+a.Value.AsString())
+	}
+	slices.Sort(parts)
+	return r.Service + "\x00" + strings.Join(parts, "\x00")
+}

@@ -1,0 +1,232 @@
+package analyze
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/weftrace/weft/model"
+)
+
+// How a critical path was found.
+const (
+	MethodCausal    = "causal"    // on the event DAG of weft spans: exact
+	MethodHeuristic = "heuristic" // on the span tree of foreign spans, which carry no events
+)
+
+// Kinds of critical-path segment.
+const (
+	SegmentRun     = "run"     // work on one execution unit (or, for foreign spans, in the span itself)
+	SegmentTransit = "transit" // between a cause and the event that waited for it on another unit: scheduling, network
+)
+
+// Segment is one stretch of a critical path, attributed to the span that was running (run) or waiting (transit).
+type Segment struct {
+	Span       *model.Span
+	Index      int    // the span's index in the spans given
+	Unit       uint64 // the execution unit (weft spans); 0 for foreign spans
+	Kind       string // SegmentRun or SegmentTransit
+	Start, End int64  // on the root process's clock
+}
+
+// SpanTime is one span's share of the critical path and its self time (its duration less the union of its
+// children's time inside it).
+type SpanTime struct {
+	Span     *model.Span
+	Index    int
+	Critical int64
+	Self     int64
+}
+
+// Path is the critical path of one trace: the chain of work that set its end-to-end latency.
+type Path struct {
+	Method     string
+	Root       *model.Span // nil for an empty trace
+	Start, End int64       // the root span's, on its own (the reference) clock
+	Length     int64       // the sum of the segments
+	// Complete says the walk reached the root's start; it does not when an event's cause is missing.
+	Complete bool
+	Segments []Segment  // in time order, contiguous, never overlapping
+	Spans    []SpanTime // spans on the path, most critical time first
+	Clock    *Clock     // the offsets used to compare times across processes
+}
+
+// CriticalPath finds the critical path of one trace. For a weft trace (its root span carries causality) it walks
+// the event DAG back from the root's end along the dependency satisfied last: the previous event on the unit,
+// the event's cause, and, for a client span's end, the end of its remote child server spans. For foreign traces it
+// walks the span tree back from the root's end, taking at each point the child that ended last before it. Times of
+// different processes are compared after the clock adjustment of EstimateClock with choose.
+func CriticalPath(spans []*model.Span, choose Choice) *Path {
+	t := buildTree(spans, nil)
+	d := buildDAG(spans)
+	clock := estimateClock(t, d, choose)
+	w := &pathWalker{t: t, d: d, as: make([]int64, len(spans)), ae: make([]int64, len(spans))}
+	for i, s := range spans {
+		off := clock.Offset(i)
+		w.as[i], w.ae[i] = s.Start+off, s.End()+off
+	}
+	p := &Path{Method: MethodHeuristic, Clock: clock}
+	root := t.mainRoot()
+	if root < 0 {
+		p.Complete = true
+		return p
+	}
+	p.Root, p.Start, p.End = spans[root], w.as[root], w.ae[root]
+	w.floor = w.as[root]
+	if !spans[root].Causality.IsZero() && d.endAt[root] != noEvent {
+		p.Method = MethodCausal
+		p.Complete = w.causal(root)
+	} else {
+		w.heuristic(root, w.ae[root], w.floor)
+		p.Complete = true
+	}
+	slices.Reverse(w.segs)
+	p.Segments = w.segs
+	crit := map[int32]int64{}
+	for _, s := range w.segs {
+		p.Length += s.End - s.Start
+		crit[int32(s.Index)] += s.End - s.Start
+	}
+	for i, c := range crit {
+		if c > 0 {
+			p.Spans = append(p.Spans, SpanTime{Span: spans[i], Index: int(i), Critical: c, Self: t.selfTime(i, w.as, w.ae)})
+		}
+	}
+	slices.SortFunc(p.Spans, func(a, b SpanTime) int {
+		if a.Critical != b.Critical {
+			return cmp.Compare(b.Critical, a.Critical)
+		}
+		return cmp.Compare(a.Index, b.Index)
+	})
+	return p
+}
+
+type pathWalker struct {
+	t       *tree
+	d       *dag
+	as, ae  []int64 // adjusted start and end per span
+	floor   int64   // the root's start: nothing before it is on the path
+	segs    []Segment
+	scratch []int32
+}
+
+// emit records [from, to] for span i, walking backwards; adjacent stretches of one span merge.
+func (w *pathWalker) emit(i int32, unit uint64, kind string, from, to int64) {
+	from = max(from, w.floor)
+	if to <= from {
+		return
+	}
+	if n := len(w.segs); n > 0 {
+		last := &w.segs[n-1]
+		if last.Index == int(i) && last.Unit == unit && last.Kind == kind && last.Start == to {
+			last.Start = from
+			return
+		}
+	}
+	w.segs = append(w.segs, Segment{Span: w.t.spans[i], Index: int(i), Unit: unit, Kind: kind, Start: from, End: to})
+}
+
+func (w *pathWalker) evTime(p evPos) int64 {
+	e := w.d.at(p)
+	return e.time + (w.as[e.span] - w.t.spans[e.span].Start)
+}
+
+// causal walks the event DAG from the root's end; it reports whether it reached the root's start.
+func (w *pathWalker) causal(root int32) bool {
+	d, spans := w.d, w.t.spans
+	pos, cur := d.endAt[root], w.ae[root]
+	budget := len(spans) * 4
+	for _, evs := range d.events {
+		budget += len(evs)
+	}
+	for ; budget > 0; budget-- {
+		if cur <= w.floor || pos == d.startAt[root] {
+			return true
+		}
+		e := d.at(pos)
+		best, bestT, transit, foreign := noEvent, int64(-inf), false, int32(-1)
+		if pos.k > 0 {
+			best = evPos{pos.unit, pos.k - 1}
+			bestT = w.evTime(best)
+		}
+		if c := d.cause(spans, pos); c != noEvent {
+			if t := w.evTime(c); t >= bestT {
+				best, bestT, transit = c, t, true
+			}
+		}
+		if e.kind == evEnd && spans[e.span].Kind == model.KindClient {
+			for _, s := range w.t.children(e.span) {
+				if spans[s].Kind != model.KindServer || w.ae[s] < bestT {
+					continue
+				}
+				if end := d.endAt[s]; end != noEvent {
+					best, bestT, transit, foreign = end, w.ae[s], true, -1
+				} else {
+					best, bestT, transit, foreign = noEvent, w.ae[s], true, s
+				}
+			}
+		}
+		if best == noEvent && foreign < 0 {
+			return false
+		}
+		td := min(bestT, cur)
+		unit := d.unitIDs[pos.unit]
+		if transit {
+			w.emit(e.span, unit, SegmentTransit, td, cur)
+		} else {
+			w.emit(d.owner[pos.unit][pos.k], unit, SegmentRun, td, cur)
+		}
+		cur = td
+		if foreign >= 0 {
+			// A server span without events: the tree heuristic inside it, then back to the client's unit at the
+			// latest event before the server started (its request was sent after that event).
+			lo := max(w.as[foreign], w.floor)
+			w.heuristic(foreign, cur, lo)
+			cur = min(cur, lo)
+			k := pos.k - 1
+			for k >= 0 && w.evTime(evPos{pos.unit, k}) > cur {
+				k--
+			}
+			if k < 0 {
+				return cur <= w.floor
+			}
+			best = evPos{pos.unit, k}
+			td = min(w.evTime(best), cur)
+			w.emit(foreign, 0, SegmentTransit, td, cur)
+			cur = td
+		}
+		pos = best
+	}
+	return cur <= w.floor
+}
+
+// heuristic walks span i's subtree back from cur down to lo (the span's start, clipped to its parent's), taking
+// the child that ended last before the current point; children that start at or after the current point (those
+// that began after their parent ended: asynchronous consumers, fire-and-forget work) are not on the path, and a
+// child running past the current point counts only up to it.
+func (w *pathWalker) heuristic(i int32, cur, lo int64) {
+	lo = max(lo, w.as[i])
+	cur = min(cur, w.ae[i])
+	kids := w.t.children(i)
+	if len(kids) > 0 {
+		base := len(w.scratch)
+		w.scratch = append(w.scratch, kids...)
+		sorted := w.scratch[base:]
+		slices.SortFunc(sorted, func(a, b int32) int { return cmp.Compare(w.ae[b], w.ae[a]) })
+		for j := 0; j < len(sorted) && cur > lo; j++ {
+			c := w.scratch[base+j] // re-read: recursion may grow scratch and move it
+			cs := max(w.as[c], lo)
+			if cs >= cur {
+				continue
+			}
+			ce := min(w.ae[c], cur)
+			if ce <= lo {
+				break // this and every later child ended before the span started
+			}
+			w.emit(i, 0, SegmentRun, ce, cur)
+			w.heuristic(c, ce, cs)
+			cur = cs
+		}
+		w.scratch = w.scratch[:base]
+	}
+	w.emit(i, 0, SegmentRun, lo, cur)
+}

@@ -1,0 +1,132 @@
+package analyze
+
+import (
+	"math"
+	"slices"
+)
+
+// percentile is the nearest-rank q-quantile (0 < q <= 1) of sorted values; 0 for none.
+func percentile(sorted []int64, q float64) int64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[rankIndex(len(sorted), q)]
+}
+
+func rankIndex(n int, q float64) int {
+	k := int(math.Ceil(q*float64(n))) - 1
+	return min(max(k, 0), n-1)
+}
+
+func mean(vs []int64) int64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, v := range vs {
+		sum += float64(v)
+	}
+	return int64(sum / float64(len(vs)))
+}
+
+// MannWhitney tests whether two samples come from one distribution, against the alternative that one tends to
+// be larger. a and b must be sorted. It returns the U statistic of a and the two-sided p-value from the normal
+// approximation with tie correction and continuity correction; p is 1 when either sample is empty.
+func MannWhitney(a, b []int64) (u float64, p float64) {
+	n1, n2 := len(a), len(b)
+	if n1 == 0 || n2 == 0 {
+		return 0, 1
+	}
+	// Merge the sorted samples, giving tied values their average rank.
+	var r1, tieSum float64
+	i, j, rank := 0, 0, 0
+	for i < n1 || j < n2 {
+		var v int64
+		if j >= n2 || (i < n1 && a[i] <= b[j]) {
+			v = a[i]
+		} else {
+			v = b[j]
+		}
+		ca, cb := 0, 0
+		for i < n1 && a[i] == v {
+			i++
+			ca++
+		}
+		for j < n2 && b[j] == v {
+			j++
+			cb++
+		}
+		t := ca + cb
+		avg := float64(rank) + float64(t+1)/2
+		r1 += avg * float64(ca)
+		rank += t
+		if t > 1 {
+			tf := float64(t)
+			tieSum += tf*tf*tf - tf
+		}
+	}
+	f1, f2 := float64(n1), float64(n2)
+	n := f1 + f2
+	u = r1 - f1*(f1+1)/2
+	mu := f1 * f2 / 2
+	variance := f1 * f2 / 12 * ((n + 1) - tieSum/(n*(n-1)))
+	if variance <= 0 {
+		return u, 1
+	}
+	z := math.Max(math.Abs(u-mu)-0.5, 0) / math.Sqrt(variance)
+	return u, math.Erfc(z / math.Sqrt2)
+}
+
+// TwoProportions tests whether x1 of n1 and x2 of n2 are the same proportion (two-sided z-test, pooled).
+func TwoProportions(x1, n1, x2, n2 int) float64 {
+	if n1 == 0 || n2 == 0 {
+		return 1
+	}
+	p1, p2 := float64(x1)/float64(n1), float64(x2)/float64(n2)
+	pool := float64(x1+x2) / float64(n1+n2)
+	se := math.Sqrt(pool * (1 - pool) * (1/float64(n1) + 1/float64(n2)))
+	if se == 0 {
+		if p1 == p2 {
+			return 1
+		}
+		return 0
+	}
+	return math.Erfc(math.Abs(p2-p1) / se / math.Sqrt2)
+}
+
+// sample is one duration and the trace it came from (by index into the traces aggregated).
+type sample struct {
+	d     int64
+	trace int32
+}
+
+// distribution summarises samples: it sorts them and keeps the sorted durations.
+type distribution struct {
+	sorted             []int64
+	p50, p90, p99, avg int64
+	exemplars          []int32 // traces at p50, p90, p99 and the maximum, without repeats
+}
+
+func summarise(ss []sample) distribution {
+	slices.SortFunc(ss, func(a, b sample) int { return cmpInt64(a.d, b.d) })
+	d := distribution{sorted: make([]int64, len(ss))}
+	for i, s := range ss {
+		d.sorted[i] = s.d
+	}
+	d.p50, d.p90, d.p99, d.avg = percentile(d.sorted, .5), percentile(d.sorted, .9), percentile(d.sorted, .99), mean(d.sorted)
+	if len(ss) > 0 {
+		for _, q := range []float64{.5, .9, .99, 1} {
+			t := ss[rankIndex(len(ss), q)].trace
+			if !slices.Contains(d.exemplars, t) {
+				d.exemplars = append(d.exemplars, t)
+			}
+		}
+	}
+	return d
+}
+
+// sortedDurations sorts durations in place and returns p50, p90 and p99.
+func sortedDurations(ds []int64) (p50, p90, p99 int64) {
+	slices.Sort(ds)
+	return percentile(ds, .5), percentile(ds, .9), percentile(ds, .99)
+}

@@ -1,0 +1,213 @@
+// Package analyze computes what a waterfall cannot show: the critical path of a trace (exactly, on the event DAG
+// of weft-instrumented traces; by a heuristic on the span tree for foreign ones), each process's clock offset
+// within the bounds causality allows, and views over many traces — calling-context trees, request-flow graphs,
+// structure groups, comparisons of two populations or two traces, the service graph and per-operation RED
+// metrics.
+//
+// It sits after the store in weft's flow (receive → write-ahead log → store → query → analysis → UI): its
+// functions are pure computations over spans ([]*model.Span, never modified) and the package analyze/api serves
+// them as JSON under /api/weft/v1/. Times inside the package are Unix nanoseconds and durations nanoseconds.
+package analyze
+
+import (
+	"slices"
+
+	"github.com/weftrace/weft/model"
+)
+
+// tree is one trace's spans arranged as a forest: parent and children by index into spans. A span whose parent is
+// absent but which links to a span of the same trace (a follows-from reference, as producers and consumers often
+// have) hangs under the linked span. Parent cycles in bad input are broken, so every span is reached from a root.
+type tree struct {
+	spans  []*model.Span
+	parent []int32 // -1 for a root
+	first  []int32 // children of i are kids[first[i]:first[i+1]], sorted by start
+	kids   []int32
+	roots  []int32 // sorted: the main root first (see mainRoot)
+	order  []int32 // every span, parents before children (pre-order from the roots)
+}
+
+// buildTree indexes spans. ids is scratch space that the caller may reuse between traces (it is cleared).
+func buildTree(spans []*model.Span, ids map[model.SpanID]int32) *tree {
+	n := len(spans)
+	t := &tree{spans: spans, parent: make([]int32, n), first: make([]int32, n+1)}
+	if ids == nil {
+		ids = make(map[model.SpanID]int32, n)
+	} else {
+		clear(ids)
+	}
+	for i, s := range spans {
+		ids[s.SpanID] = int32(i)
+	}
+	for i, s := range spans {
+		p := int32(-1)
+		if !s.ParentID.IsZero() {
+			if j, ok := ids[s.ParentID]; ok && int(j) != i {
+				p = j
+			}
+		}
+		if p < 0 {
+			for _, l := range s.Links {
+				if l.TraceID != s.TraceID && !l.TraceID.IsZero() {
+					continue
+				}
+				if j, ok := ids[l.SpanID]; ok && int(j) != i {
+					p = j
+					break
+				}
+			}
+		}
+		t.parent[i] = p
+	}
+	t.link()
+	return t
+}
+
+// link fills children, roots and order from parent, breaking cycles.
+func (t *tree) link() {
+	n := len(t.spans)
+	clear(t.first)
+	for _, p := range t.parent {
+		if p >= 0 {
+			t.first[p+1]++
+		}
+	}
+	for i := 0; i < n; i++ {
+		t.first[i+1] += t.first[i]
+	}
+	t.kids = make([]int32, n)
+	fill := slices.Clone(t.first[:n])
+	t.roots = t.roots[:0]
+	for i, p := range t.parent {
+		if p >= 0 {
+			t.kids[fill[p]] = int32(i)
+			fill[p]++
+		} else {
+			t.roots = append(t.roots, int32(i))
+		}
+	}
+	byStart := func(a, b int32) int {
+		sa, sb := t.spans[a], t.spans[b]
+		if sa.Start != sb.Start {
+			return cmpInt64(sa.Start, sb.Start)
+		}
+		return cmpInt64(sb.Duration, sa.Duration)
+	}
+	for i := 0; i < n; i++ {
+		if k := t.kids[t.first[i]:t.first[i+1]]; len(k) > 1 {
+			slices.SortFunc(k, byStart)
+		}
+	}
+	slices.SortFunc(t.roots, t.rootOrder)
+	t.order = t.order[:0]
+	seen := make([]bool, n)
+	t.walk(seen)
+	if len(t.order) < n {
+		// Spans left unreached sit on parent cycles: cut each cycle at one span and walk again.
+		for i := 0; i < n; i++ {
+			if !seen[i] {
+				t.parent[i] = -1
+				t.link()
+				return
+			}
+		}
+	}
+}
+
+// walk appends spans reachable from the roots in pre-order.
+func (t *tree) walk(seen []bool) {
+	stack := make([]int32, 0, 64)
+	for r := len(t.roots) - 1; r >= 0; r-- {
+		stack = append(stack, t.roots[r])
+	}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[i] {
+			continue
+		}
+		seen[i] = true
+		t.order = append(t.order, i)
+		k := t.children(i)
+		for j := len(k) - 1; j >= 0; j-- {
+			stack = append(stack, k[j])
+		}
+	}
+}
+
+// rootOrder puts true roots (no parent ID at all) before orphans whose parent is missing, then earlier starts,
+// then longer spans.
+func (t *tree) rootOrder(a, b int32) int {
+	sa, sb := t.spans[a], t.spans[b]
+	ta, tb := sa.ParentID.IsZero(), sb.ParentID.IsZero()
+	if ta != tb {
+		if ta {
+			return -1
+		}
+		return 1
+	}
+	if sa.Start != sb.Start {
+		return cmpInt64(sa.Start, sb.Start)
+	}
+	return cmpInt64(sb.Duration, sa.Duration)
+}
+
+func (t *tree) children(i int32) []int32 { return t.kids[t.first[i]:t.first[i+1]] }
+
+// mainRoot is the span that stands for the whole trace, or -1 for an empty trace.
+func (t *tree) mainRoot() int32 {
+	if len(t.roots) == 0 {
+		return -1
+	}
+	return t.roots[0]
+}
+
+// selfTime is span i's duration less the union of its children's intervals clipped to it; start and end give
+// each span's (possibly clock-adjusted) times.
+func (t *tree) selfTime(i int32, start, end []int64) int64 {
+	s, e := start[i], end[i]
+	kids := t.children(i)
+	sorted := true
+	for j := 1; j < len(kids); j++ {
+		if start[kids[j]] < start[kids[j-1]] {
+			sorted = false
+			break
+		}
+	}
+	if !sorted { // adjusted times of children in other processes may reorder them
+		kids = slices.Clone(kids)
+		slices.SortFunc(kids, func(a, b int32) int { return cmpInt64(start[a], start[b]) })
+	}
+	covered, cur := int64(0), s
+	for _, c := range kids {
+		cs, ce := max(start[c], cur), min(end[c], e)
+		if ce > cs {
+			covered += ce - cs
+			cur = ce
+		}
+	}
+	return max(e-s-covered, 0)
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// traceBounds is the earliest start and latest end of spans.
+func traceBounds(spans []*model.Span) (start, end int64) {
+	for i, s := range spans {
+		if i == 0 || s.Start < start {
+			start = s.Start
+		}
+		if i == 0 || s.End() > end {
+			end = s.End()
+		}
+	}
+	return start, end
+}
