@@ -1,0 +1,63 @@
+package datadog
+
+import (
+	"fmt"
+	"testing"
+)
+
+// benchTraces are 100 traces of 10 spans, each span with 10 meta entries and 3 metrics, as a busy web service
+// sends them: the shape of the collector ingest benchmark.
+func benchTraces() [][]ddSpan {
+	traces := make([][]ddSpan, 100)
+	for i := range traces {
+		tid := uint64(0x5eed0000_00000000) + uint64(i)
+		for j := 0; j < 10; j++ {
+			s := ddSpan{
+				Service: "matchmaker", Name: "http.request", Resource: fmt.Sprintf("GET /pair/%d", j%4), Type: "web",
+				TraceID: tid, SpanID: tid<<8 + uint64(j) + 1, Start: t0 + int64(j)*1000, Duration: 1_500_000,
+				Meta: map[string]string{
+					"_dd.p.tid": "6763a5c400000000", "env": "prod", "version": "1.4.2", "span.kind": "server",
+					"http.method": "GET", "http.url": fmt.Sprintf("/pair/%d?beer=stout&n=%d", j%4, i),
+					"http.status_code": "200", "http.useragent": "Mozilla/5.0 (X11; Linux x86_64)",
+					"component": "net/http", "runtime-id": "4f3c2b1a-0000-4000-8000-000000000001",
+				},
+				Metrics: map[string]float64{"_sampling_priority_v1": 1, "_dd.top_level": 1, "process_id": 4242},
+			}
+			if j > 0 {
+				s.ParentID = tid<<8 + 1
+			}
+			traces[i] = append(traces[i], s)
+		}
+	}
+	return traces
+}
+
+func BenchmarkDecodeV04(b *testing.B) {
+	body := encodeV04(b, benchTraces())
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		spans, err := decodeV04(body, goldenHeader)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += len(spans)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "spans/s")
+}
+
+func BenchmarkDecodeV05(b *testing.B) {
+	body := encodeV05(b, benchTraces())
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		spans, err := decodeV05(body, goldenHeader)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += len(spans)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "spans/s")
+}

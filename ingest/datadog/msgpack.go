@@ -1,0 +1,736 @@
+package datadog
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
+
+	"github.com/weftrace/weft/model"
+)
+
+// reader streams msgpack values out of one request body. It takes strings straight from the body and interns
+// the short ones, so the keys and values that repeat from span to span (meta keys, services, names, types) are
+// allocated once per request. Every length prefix is checked against the bytes left before anything is
+// allocated for it, so a hostile prefix costs nothing.
+type reader struct {
+	body   []byte
+	r      *bytes.Reader
+	d      *msgpack.Decoder
+	intern map[string]string
+}
+
+// internMax is the longest string worth interning; longer values (queries, stacks, URLs) rarely repeat.
+const internMax = 64
+
+func newReader(body []byte) *reader {
+	r := bytes.NewReader(body)
+	// bytes.Reader is an io.ByteScanner, so the decoder reads it directly without buffering and r.Len() is
+	// exactly what is left.
+	return &reader{body: body, r: r, d: msgpack.NewDecoder(r), intern: make(map[string]string, 64)}
+}
+
+func (m *reader) left() int { return m.r.Len() }
+
+// arrayLen reads an array header (nil reads as empty). Each element takes at least min bytes, which bounds the
+// length by what is left.
+func (m *reader) arrayLen(min int) (int, error) {
+	n, err := m.d.DecodeArrayLen()
+	if err != nil {
+		return 0, m.typeErr("an array", err)
+	}
+	if n < 0 {
+		return 0, nil
+	}
+	if n*min > m.left() {
+		return 0, fmt.Errorf("array length %d exceeds the %d bytes left (truncated or corrupt)", n, m.left())
+	}
+	return n, nil
+}
+
+// mapLen reads a map header (nil reads as empty); each entry takes at least two bytes.
+func (m *reader) mapLen() (int, error) {
+	n, err := m.d.DecodeMapLen()
+	if err != nil {
+		return 0, m.typeErr("a map", err)
+	}
+	if n < 0 {
+		return 0, nil
+	}
+	if 2*n > m.left() {
+		return 0, fmt.Errorf("map length %d exceeds the %d bytes left (truncated or corrupt)", n, m.left())
+	}
+	return n, nil
+}
+
+// bytes reads a str or bin value (nil reads as empty). It returns a slice of the body itself, valid while the
+// body is: the decoder only parses the length, and the reader skips over the bytes without copying them.
+func (m *reader) bytes() ([]byte, error) {
+	n, err := m.d.DecodeBytesLen()
+	if err != nil {
+		return nil, m.typeErr("a string", err)
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	left := m.left()
+	if n > left {
+		return nil, fmt.Errorf("string length %d exceeds the %d bytes left (truncated or corrupt)", n, left)
+	}
+	off := len(m.body) - left
+	if _, err := m.r.Seek(int64(n), io.SeekCurrent); err != nil {
+		return nil, err
+	}
+	return m.body[off : off+n : off+n], nil
+}
+
+// str reads a string, interning the short ones.
+func (m *reader) str() (string, error) {
+	b, err := m.bytes()
+	if err != nil || len(b) == 0 {
+		return "", err
+	}
+	if len(b) > internMax {
+		return string(b), nil
+	}
+	if s, ok := m.intern[string(b)]; ok {
+		return s, nil
+	}
+	s := string(b)
+	m.intern[s] = s
+	return s, nil
+}
+
+func (m *reader) uint64() (uint64, error) {
+	v, err := m.d.DecodeUint64()
+	return v, m.typeErr("an integer", err)
+}
+
+// typeErr rewrites the decoder's "invalid code" error as what was wanted and what came. The decoder fails on a
+// wrong type right after reading the type byte, so that byte is the last one read.
+func (m *reader) typeErr(want string, err error) error {
+	if err == nil || !strings.Contains(err.Error(), "invalid code") {
+		return err
+	}
+	if m.r.UnreadByte() != nil {
+		return err
+	}
+	c, _ := m.r.ReadByte()
+	return fmt.Errorf("want %s, got %s", want, typeOf(c))
+}
+
+// typeOf names the msgpack type that code c starts.
+func typeOf(c byte) string {
+	switch {
+	case msgpcode.IsFixedNum(c), c >= msgpcode.Uint8 && c <= msgpcode.Int64:
+		return "an integer"
+	case msgpcode.IsFixedString(c), c == msgpcode.Str8, c == msgpcode.Str16, c == msgpcode.Str32:
+		return "a string"
+	case c == msgpcode.Bin8, c == msgpcode.Bin16, c == msgpcode.Bin32:
+		return "binary data"
+	case msgpcode.IsFixedArray(c), c == msgpcode.Array16, c == msgpcode.Array32:
+		return "an array"
+	case msgpcode.IsFixedMap(c), c == msgpcode.Map16, c == msgpcode.Map32:
+		return "a map"
+	case c == msgpcode.Float, c == msgpcode.Double:
+		return "a float"
+	case c == msgpcode.True, c == msgpcode.False:
+		return "a bool"
+	case c == msgpcode.Nil:
+		return "nil"
+	}
+	return fmt.Sprintf("msgpack code 0x%02x", c)
+}
+
+func (m *reader) int64() (int64, error) {
+	c, err := m.d.PeekCode()
+	if err != nil {
+		return 0, err
+	}
+	if c == msgpcode.Uint64 {
+		u, err := m.d.DecodeUint64()
+		if err == nil && u > math.MaxInt64 {
+			err = fmt.Errorf("%d overflows int64", u)
+		}
+		return int64(u), err
+	}
+	v, err := m.d.DecodeInt64()
+	return v, m.typeErr("an integer", err)
+}
+
+func (m *reader) float64() (float64, error) {
+	v, err := m.d.DecodeFloat64()
+	return v, m.typeErr("a number", err)
+}
+
+// errorFlag reads Datadog's error field: an int32, or a bool from lenient encoders.
+func (m *reader) errorFlag() (int32, error) {
+	c, err := m.d.PeekCode()
+	if err != nil {
+		return 0, err
+	}
+	if c == msgpcode.True || c == msgpcode.False {
+		b, err := m.d.DecodeBool()
+		if b {
+			return 1, err
+		}
+		return 0, err
+	}
+	v, err := m.int64()
+	if err == nil && (v > math.MaxInt32 || v < math.MinInt32) {
+		err = fmt.Errorf("%d overflows int32", v)
+	}
+	return int32(v), err
+}
+
+func (m *reader) skip() error { return m.d.Skip() }
+
+// wrapEOF turns the decoder's bare EOF into words a client can act on.
+func wrapEOF(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("payload ends early (truncated msgpack)")
+	}
+	return err
+}
+
+// decodeV04 decodes the body of /v0.3/traces or /v0.4/traces in msgpack: an array of traces, each an array of
+// spans, each a map keyed by field name.
+func decodeV04(body []byte, h header) ([]*model.Span, error) {
+	m := newReader(body)
+	b := newBuilder(h)
+	nt, err := m.arrayLen(1)
+	if err != nil {
+		return nil, badInput("traces: %v", wrapEOF(err))
+	}
+	for ti := 0; ti < nt; ti++ {
+		ns, err := m.arrayLen(1)
+		if err != nil {
+			return nil, badInput("trace %d: %v", ti, wrapEOF(err))
+		}
+		for si := 0; si < ns; si++ {
+			if err := decodeSpanV04(m, b, ti, si); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if m.left() != 0 {
+		return nil, badInput("%d trailing bytes after the traces", m.left())
+	}
+	return b.spans, nil
+}
+
+func decodeSpanV04(m *reader, b *builder, ti, si int) error {
+	where := func() string { return fmt.Sprintf("trace %d span %d", ti, si) }
+	fail := func(field string, err error) error {
+		return badInput("%s: %s: %v", where(), field, wrapEOF(err))
+	}
+	n, err := m.mapLen()
+	if err != nil {
+		return fail("span", err)
+	}
+	b.begin()
+	var r rawSpan
+	for i := 0; i < n; i++ {
+		k, err := m.bytes()
+		if err != nil {
+			return fail("field name", err)
+		}
+		var field string
+		switch string(k) { // compiles to comparisons, without allocating
+		case "service":
+			field = "service"
+			r.service, err = m.str()
+		case "name":
+			field = "name"
+			r.name, err = m.str()
+		case "resource":
+			field = "resource"
+			r.resource, err = m.str()
+		case "type":
+			field = "type"
+			r.typ, err = m.str()
+		case "trace_id":
+			field = "trace_id"
+			r.traceID, err = m.uint64()
+		case "span_id":
+			field = "span_id"
+			r.spanID, err = m.uint64()
+		case "parent_id":
+			field = "parent_id"
+			r.parentID, err = m.uint64()
+		case "start":
+			field = "start"
+			r.start, err = m.int64()
+		case "duration":
+			field = "duration"
+			r.duration, err = m.int64()
+		case "error":
+			field = "error"
+			r.err, err = m.errorFlag()
+		case "meta":
+			field = "meta"
+			err = decodeMetaV04(m, b)
+		case "metrics":
+			field = "metrics"
+			err = decodeMetricsV04(m, b)
+		case "span_links":
+			field = "span_links"
+			err = decodeLinksV04(m, b)
+		case "span_events":
+			field = "span_events"
+			err = decodeEventsV04(m, b)
+		default: // meta_struct and whatever comes next
+			field = fieldName(k)
+			err = m.skip()
+		}
+		if err != nil {
+			return fail(strconv.Quote(field), err)
+		}
+	}
+	return b.finish(&r, ti, si)
+}
+
+// fieldName is an unknown field's name for an error message, cut short if it is long.
+func fieldName(k []byte) string {
+	if len(k) > 40 {
+		return string(k[:40]) + "..."
+	}
+	return string(k)
+}
+
+func decodeMetaV04(m *reader, b *builder) error {
+	n, err := m.mapLen()
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		k, err := m.str()
+		if err != nil {
+			return err
+		}
+		v, err := m.str()
+		if err != nil {
+			return fmt.Errorf("%q: %w", k, err)
+		}
+		b.meta(k, v)
+	}
+	return nil
+}
+
+func decodeMetricsV04(m *reader, b *builder) error {
+	n, err := m.mapLen()
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		k, err := m.str()
+		if err != nil {
+			return err
+		}
+		f, err := m.float64()
+		if err != nil {
+			return fmt.Errorf("%q: %w", k, err)
+		}
+		b.metric(k, f)
+	}
+	return nil
+}
+
+// decodeLinksV04 reads span_links: an array of maps with trace_id, trace_id_high, span_id, attributes (a string
+// map), tracestate and flags.
+func decodeLinksV04(m *reader, b *builder) error {
+	n, err := m.arrayLen(1)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		nf, err := m.mapLen()
+		if err != nil {
+			return err
+		}
+		var l model.Link
+		var lo, hi, sid uint64
+		for j := 0; j < nf; j++ {
+			k, err := m.bytes()
+			if err != nil {
+				return err
+			}
+			field := "flags"
+			switch string(k) {
+			case "trace_id":
+				field = "trace_id"
+				lo, err = m.uint64()
+			case "trace_id_high":
+				field = "trace_id_high"
+				hi, err = m.uint64()
+			case "span_id":
+				field = "span_id"
+				sid, err = m.uint64()
+			case "tracestate":
+				field = "tracestate"
+				l.TraceState, err = m.str()
+			case "attributes":
+				field = "attributes"
+				var na int
+				if na, err = m.mapLen(); err == nil {
+					for a := 0; a < na && err == nil; a++ {
+						var ak, av string
+						if ak, err = m.str(); err == nil {
+							if av, err = m.str(); err == nil {
+								l.Attrs = append(l.Attrs, model.Attr{Key: ak, Value: model.String(av)})
+							}
+						}
+					}
+				}
+			default: // flags
+				field = fieldName(k)
+				err = m.skip()
+			}
+			if err != nil {
+				return fmt.Errorf("link %d: %q: %w", i, field, err)
+			}
+		}
+		binary.BigEndian.PutUint64(l.TraceID[:8], hi)
+		binary.BigEndian.PutUint64(l.TraceID[8:], lo)
+		binary.BigEndian.PutUint64(l.SpanID[:], sid)
+		b.links = append(b.links, l)
+	}
+	return nil
+}
+
+// decodeEventsV04 reads span_events: an array of maps with name, time_unix_nano and attributes, whose values are
+// maps of a type code and a string_value, bool_value, int_value, double_value or array_value.
+func decodeEventsV04(m *reader, b *builder) error {
+	n, err := m.arrayLen(1)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		nf, err := m.mapLen()
+		if err != nil {
+			return err
+		}
+		var e model.Event
+		for j := 0; j < nf; j++ {
+			k, err := m.bytes()
+			if err != nil {
+				return err
+			}
+			var field string
+			switch string(k) {
+			case "name":
+				field = "name"
+				e.Name, err = m.str()
+			case "time_unix_nano":
+				field = "time_unix_nano"
+				e.Time, err = m.int64()
+			case "attributes":
+				field = "attributes"
+				var na int
+				if na, err = m.mapLen(); err == nil {
+					for a := 0; a < na && err == nil; a++ {
+						var ak string
+						var v model.Value
+						if ak, err = m.str(); err == nil {
+							if v, err = decodeAnyValue(m, 0); err == nil {
+								e.Attrs = append(e.Attrs, model.Attr{Key: ak, Value: v})
+							}
+						}
+					}
+				}
+			default:
+				field = fieldName(k)
+				err = m.skip()
+			}
+			if err != nil {
+				return fmt.Errorf("event %d: %q: %w", i, field, err)
+			}
+		}
+		b.events = append(b.events, e)
+	}
+	return nil
+}
+
+// decodeAnyValue reads a span event attribute value: {type, string_value|bool_value|int_value|double_value|
+// array_value: {values: [...]}}. The value field decides the type; the type code is not needed.
+func decodeAnyValue(m *reader, depth int) (model.Value, error) {
+	var v model.Value
+	n, err := m.mapLen()
+	if err != nil {
+		return v, err
+	}
+	for i := 0; i < n; i++ {
+		k, err := m.bytes()
+		if err != nil {
+			return v, err
+		}
+		switch string(k) {
+		case "string_value":
+			var s string
+			s, err = m.str()
+			v = model.String(s)
+		case "bool_value":
+			var bv bool
+			bv, err = m.d.DecodeBool()
+			v = model.Bool(bv)
+		case "int_value":
+			var iv int64
+			iv, err = m.int64()
+			v = model.Int(iv)
+		case "double_value":
+			var f float64
+			f, err = m.float64()
+			v = model.Float(f)
+		case "array_value":
+			if depth > 0 {
+				return v, errors.New("nested array_value")
+			}
+			v, err = decodeArrayValue(m)
+		default:
+			err = m.skip()
+		}
+		if err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+func decodeArrayValue(m *reader) (model.Value, error) {
+	v := model.Value{Type: model.TypeArray}
+	n, err := m.mapLen()
+	if err != nil {
+		return v, err
+	}
+	for i := 0; i < n; i++ {
+		k, err := m.bytes()
+		if err != nil {
+			return v, err
+		}
+		if string(k) != "values" {
+			if err := m.skip(); err != nil {
+				return v, err
+			}
+			continue
+		}
+		ne, err := m.arrayLen(1)
+		if err != nil {
+			return v, err
+		}
+		for j := 0; j < ne; j++ {
+			e, err := decodeAnyValue(m, 1)
+			if err != nil {
+				return v, err
+			}
+			v.Array = append(v.Array, e)
+		}
+	}
+	return v, nil
+}
+
+// decodeV05 decodes the body of /v0.5/traces: [ [string...], [ [ span... ]... ] ], where each span is an array of
+// 12 elements — service, name, resource (string indexes), trace_id, span_id, parent_id, start, duration, error,
+// meta (index to index), metrics (index to float), type (index) — and every string is an index into the table.
+func decodeV05(body []byte, h header) ([]*model.Span, error) {
+	m := newReader(body)
+	n, err := m.arrayLen(1)
+	if err != nil {
+		return nil, badInput("payload: %v", wrapEOF(err))
+	}
+	if n != 2 {
+		return nil, badInput("payload: want an array of 2 (strings, traces), got %d elements", n)
+	}
+	table, err := readStringTable(m)
+	if err != nil {
+		return nil, badInput("string table: %v", wrapEOF(err))
+	}
+	b := newBuilder(h)
+	nt, err := m.arrayLen(1)
+	if err != nil {
+		return nil, badInput("traces: %v", wrapEOF(err))
+	}
+	for ti := 0; ti < nt; ti++ {
+		ns, err := m.arrayLen(1)
+		if err != nil {
+			return nil, badInput("trace %d: %v", ti, wrapEOF(err))
+		}
+		for si := 0; si < ns; si++ {
+			if err := decodeSpanV05(m, b, &table, ti, si); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if m.left() != 0 {
+		return nil, badInput("%d trailing bytes after the traces", m.left())
+	}
+	return b.spans, nil
+}
+
+// stringTable holds v0.5's strings as one string and the end offset of each, so that a table of many strings
+// costs one allocation and four bytes a string.
+type stringTable struct {
+	all  string
+	ends []uint32
+}
+
+func (t *stringTable) get(i uint64) (string, bool) {
+	if i >= uint64(len(t.ends)) {
+		return "", false
+	}
+	var start uint32
+	if i > 0 {
+		start = t.ends[i-1]
+	}
+	return t.all[start:t.ends[i]], true
+}
+
+func readStringTable(m *reader) (stringTable, error) {
+	var t stringTable
+	n, err := m.arrayLen(1)
+	if err != nil {
+		return t, err
+	}
+	t.ends = make([]uint32, n)
+	var all []byte
+	for i := range t.ends {
+		b, err := m.bytes()
+		if err != nil {
+			return t, fmt.Errorf("string %d: %w", i, err)
+		}
+		all = append(all, b...)
+		t.ends[i] = uint32(len(all))
+	}
+	t.all = string(all)
+	return t, nil
+}
+
+func decodeSpanV05(m *reader, b *builder, t *stringTable, ti, si int) error {
+	where := func() string { return fmt.Sprintf("trace %d span %d", ti, si) }
+	n, err := m.arrayLen(1)
+	if err != nil {
+		return badInput("%s: %v", where(), wrapEOF(err))
+	}
+	if n != 12 {
+		return badInput("%s: want an array of 12 elements, got %d", where(), n)
+	}
+	field := ""
+	str := func(name string) (string, error) {
+		field = name
+		i, err := m.uint64()
+		if err != nil {
+			return "", err
+		}
+		s, ok := t.get(i)
+		if !ok {
+			return "", fmt.Errorf("string index %d out of range (table has %d)", i, len(t.ends))
+		}
+		return s, nil
+	}
+	b.begin()
+	var r rawSpan
+	err = func() (err error) {
+		if r.service, err = str("service"); err != nil {
+			return err
+		}
+		if r.name, err = str("name"); err != nil {
+			return err
+		}
+		if r.resource, err = str("resource"); err != nil {
+			return err
+		}
+		field = "trace_id"
+		if r.traceID, err = m.uint64(); err != nil {
+			return err
+		}
+		field = "span_id"
+		if r.spanID, err = m.uint64(); err != nil {
+			return err
+		}
+		field = "parent_id"
+		if r.parentID, err = m.uint64(); err != nil {
+			return err
+		}
+		field = "start"
+		if r.start, err = m.int64(); err != nil {
+			return err
+		}
+		field = "duration"
+		if r.duration, err = m.int64(); err != nil {
+			return err
+		}
+		field = "error"
+		if r.err, err = m.errorFlag(); err != nil {
+			return err
+		}
+		field = "meta"
+		nm, err := m.mapLen()
+		if err != nil {
+			return err
+		}
+		for i := 0; i < nm; i++ {
+			k, err := str("meta key")
+			if err != nil {
+				return err
+			}
+			v, err := str("meta value")
+			if err != nil {
+				return err
+			}
+			b.meta(k, v)
+		}
+		field = "metrics"
+		nm, err = m.mapLen()
+		if err != nil {
+			return err
+		}
+		for i := 0; i < nm; i++ {
+			k, err := str("metrics key")
+			if err != nil {
+				return err
+			}
+			field = "metrics value"
+			f, err := m.float64()
+			if err != nil {
+				return err
+			}
+			b.metric(k, f)
+		}
+		r.typ, err = str("type")
+		return err
+	}()
+	if err != nil {
+		return badInput("%s: %s: %v", where(), field, wrapEOF(err))
+	}
+	return b.finish(&r, ti, si)
+}
+
+// isJSON reports whether a v0.3/v0.4 body is JSON: by its content type, or, when there is none, by its first
+// byte (a msgpack array of traces never starts with '[' or white space).
+func isJSON(contentType string, body []byte) bool {
+	ct := strings.ToLower(contentType)
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	switch strings.TrimSpace(ct) {
+	case "application/json", "text/json":
+		return true
+	case "":
+		for _, c := range body {
+			switch c {
+			case ' ', '\t', '\r', '\n':
+				continue
+			case '[':
+				return true
+			}
+			return false
+		}
+	}
+	return false
+}

@@ -1,0 +1,223 @@
+package datadog
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+
+	"github.com/weftrace/weft/ingest"
+	"github.com/weftrace/weft/model"
+)
+
+// Resource attribute keys set from Datadog's span fields and request headers.
+const (
+	attrEnv            = "deployment.environment.name"
+	attrVersion        = "service.version"
+	attrSDKName        = "telemetry.sdk.name"
+	attrSDKLanguage    = "telemetry.sdk.language"
+	attrSDKVersion     = "telemetry.sdk.version"
+	attrRuntimeName    = "process.runtime.name"
+	attrRuntimeVersion = "process.runtime.version"
+	attrContainerID    = "container.id"
+)
+
+// Meta keys with a meaning of their own in the model.
+const (
+	metaTraceIDHigh = "_dd.p.tid"
+	metaSpanKind    = "span.kind"
+	metaErrorMsg    = "error.msg"
+	metaErrorMsg2   = "error.message"
+	metaEnv         = "env"
+	metaVersion     = "version"
+)
+
+// header is what the request's Datadog-Meta-* headers say about the tracer; it goes into every Resource.
+type header struct {
+	lang, langVersion, interpreter, tracerVersion, containerID string
+}
+
+// rawSpan holds a Datadog span's scalar fields while its maps stream into the builder.
+type rawSpan struct {
+	service, name, resource, typ string
+	traceID, spanID, parentID    uint64
+	start, duration              int64
+	err                          int32
+}
+
+type resourceKey struct{ service, env, version string }
+
+// builder turns Datadog spans into model spans for one request. Attributes of the span being decoded collect in
+// scratch and are copied into a shared slab when the span ends, so a request costs few allocations whatever its
+// size.
+type builder struct {
+	hdr       header
+	resources map[resourceKey]*model.Resource
+	spans     []*model.Span
+	slab      []model.Span
+	attrSlab  []model.Attr
+
+	// state of the span being decoded
+	scratch []model.Attr
+	tidHigh uint64
+	kind    model.Kind
+	errMsg  string
+	env     string
+	version string
+	events  []model.Event
+	links   []model.Link
+}
+
+func newBuilder(h header) *builder {
+	return &builder{hdr: h, resources: make(map[resourceKey]*model.Resource, 4)}
+}
+
+// begin clears the per-span state.
+func (b *builder) begin() {
+	b.scratch = b.scratch[:0]
+	b.tidHigh = 0
+	b.kind = model.KindUnspecified
+	b.errMsg, b.env, b.version = "", "", ""
+	b.events, b.links = nil, nil
+}
+
+// meta takes one entry of a span's meta map.
+func (b *builder) meta(k, v string) {
+	switch k {
+	case metaTraceIDHigh:
+		if h, ok := parseHex64(v); ok {
+			b.tidHigh = h
+			return
+		}
+	case metaSpanKind:
+		if kind := model.ParseKind(v); kind != model.KindUnspecified {
+			b.kind = kind
+			return
+		}
+	case metaEnv:
+		b.env = v
+		return
+	case metaVersion:
+		b.version = v
+		return
+	case metaErrorMsg, metaErrorMsg2:
+		if b.errMsg == "" || k == metaErrorMsg {
+			b.errMsg = v
+		}
+	}
+	b.scratch = append(b.scratch, model.Attr{Key: k, Value: model.String(v)})
+}
+
+// metric takes one entry of a span's metrics map. _sampling_priority_v1 and every other metric stay attributes.
+func (b *builder) metric(k string, f float64) {
+	b.scratch = append(b.scratch, model.Attr{Key: k, Value: model.Float(f)})
+}
+
+// finish validates the span and appends it to the request's spans; ti and si place it in error messages.
+func (b *builder) finish(r *rawSpan, ti, si int) error {
+	where := func() string { return fmt.Sprintf("trace %d span %d", ti, si) }
+	switch {
+	case r.traceID == 0:
+		return badInput("%s: trace_id is zero", where())
+	case r.spanID == 0:
+		return badInput("%s: span_id is zero", where())
+	case r.duration < 0:
+		return badInput("%s: duration %d is negative", where(), r.duration)
+	case r.start < 0:
+		return badInput("%s: start %d is negative", where(), r.start)
+	}
+	if len(b.slab) == cap(b.slab) {
+		b.slab = make([]model.Span, 0, 64)
+	}
+	b.slab = b.slab[:len(b.slab)+1]
+	s := &b.slab[len(b.slab)-1]
+	binary.BigEndian.PutUint64(s.TraceID[:8], b.tidHigh)
+	binary.BigEndian.PutUint64(s.TraceID[8:], r.traceID)
+	binary.BigEndian.PutUint64(s.SpanID[:], r.spanID)
+	if r.parentID != 0 {
+		binary.BigEndian.PutUint64(s.ParentID[:], r.parentID)
+	}
+	s.Name = r.name
+	s.SpanResource = r.resource
+	s.SpanType = r.typ
+	s.Kind = b.kind
+	s.Start = r.start
+	s.Duration = r.duration
+	if r.err != 0 {
+		s.StatusCode = model.StatusError
+		s.StatusMessage = b.errMsg
+	}
+	s.Resource = b.resource(r.service)
+	s.Attrs = b.takeAttrs()
+	s.Events = b.events
+	s.Links = b.links
+	ingest.ExtractCausality(s)
+	ingest.Normalize(s)
+	b.spans = append(b.spans, s)
+	return nil
+}
+
+// takeAttrs copies the scratch attributes into the slab and returns them with a capped capacity, so that an
+// append by a later stage cannot overwrite the next span's attributes.
+func (b *builder) takeAttrs() []model.Attr {
+	n := len(b.scratch)
+	if n == 0 {
+		return nil
+	}
+	if cap(b.attrSlab)-len(b.attrSlab) < n {
+		b.attrSlab = make([]model.Attr, 0, max(1024, n))
+	}
+	start := len(b.attrSlab)
+	b.attrSlab = append(b.attrSlab, b.scratch...)
+	return b.attrSlab[start : start+n : start+n]
+}
+
+// resource returns the request's Resource for the span's service, env and version, making it on first use.
+func (b *builder) resource(service string) *model.Resource {
+	k := resourceKey{service, b.env, b.version}
+	if r, ok := b.resources[k]; ok {
+		return r
+	}
+	r := &model.Resource{Service: service}
+	add := func(key, v string) {
+		if v != "" {
+			r.Attrs = append(r.Attrs, model.Attr{Key: key, Value: model.String(v)})
+		}
+	}
+	add(attrEnv, b.env)
+	add(attrVersion, b.version)
+	add(attrSDKName, "datadog")
+	add(attrSDKLanguage, strings.ToLower(b.hdr.lang))
+	add(attrSDKVersion, b.hdr.tracerVersion)
+	add(attrRuntimeName, b.hdr.interpreter)
+	add(attrRuntimeVersion, b.hdr.langVersion)
+	add(attrContainerID, b.hdr.containerID)
+	b.resources[k] = r
+	return r
+}
+
+// parseHex64 reads 1 to 16 hex digits.
+func parseHex64(s string) (uint64, bool) {
+	if len(s) == 0 || len(s) > 16 {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint64(c)
+	}
+	return v, true
+}
+
+func badInput(format string, args ...any) error {
+	return &ingest.BadInputError{Protocol: "datadog", Msg: fmt.Sprintf(format, args...)}
+}
