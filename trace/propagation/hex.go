@@ -1,0 +1,144 @@
+package propagation
+
+// Hex and decimal helpers shared by the formats. They work on strings in place so that parsing a header costs
+// no allocation.
+
+const hexDigits = "0123456789abcdef"
+
+// hexVal maps a byte to its value as a hex digit; lowerOnly rejects A-F, as W3C and B3 require.
+func hexVal(c byte, lowerOnly bool) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case !lowerOnly && c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// decodeHex fills dst from exactly 2*len(dst) hex digits.
+func decodeHex(dst []byte, s string, lowerOnly bool) bool {
+	if len(s) != 2*len(dst) {
+		return false
+	}
+	for i := range dst {
+		hi, ok1 := hexVal(s[2*i], lowerOnly)
+		lo, ok2 := hexVal(s[2*i+1], lowerOnly)
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}
+
+// decodeHexPadded fills dst from 1 to 2*len(dst) hex digits, right-aligned (left-padded with zeroes), as Jaeger
+// writes IDs without their leading zeroes.
+func decodeHexPadded(dst []byte, s string, lowerOnly bool) bool {
+	if len(s) == 0 || len(s) > 2*len(dst) {
+		return false
+	}
+	clear(dst)
+	// Walk from the last digit backwards, two digits per byte.
+	for i := 0; i < len(s); i++ {
+		v, ok := hexVal(s[len(s)-1-i], lowerOnly)
+		if !ok {
+			return false
+		}
+		dst[len(dst)-1-i/2] |= v << (4 * (i % 2))
+	}
+	return true
+}
+
+// appendHex appends the lowercase hex form of src.
+func appendHex(b []byte, src []byte) []byte {
+	for _, c := range src {
+		b = append(b, hexDigits[c>>4], hexDigits[c&0x0f])
+	}
+	return b
+}
+
+// appendHex64 appends v as 16 lowercase hex digits.
+func appendHex64(b []byte, v uint64) []byte {
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, hexDigits[(v>>uint(shift))&0x0f])
+	}
+	return b
+}
+
+// parseHex64 parses exactly 16 lowercase hex digits.
+func parseHex64(s string) (uint64, bool) {
+	if len(s) != 16 {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < 16; i++ {
+		d, ok := hexVal(s[i], true)
+		if !ok {
+			return 0, false
+		}
+		v = v<<4 | uint64(d)
+	}
+	return v, true
+}
+
+// parseUint parses a decimal number of at most 20 digits that fits in 64 bits, with no sign and no leading '+'.
+func parseUint(s string) (uint64, bool) {
+	if len(s) == 0 || len(s) > 20 {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	return v, true
+}
+
+// parseInt8 parses a small signed decimal number (a sampling priority).
+func parseInt8(s string) (int8, bool) {
+	neg := false
+	if len(s) > 0 && s[0] == '-' {
+		neg, s = true, s[1:]
+	}
+	u, ok := parseUint(s)
+	if !ok || u > 127 {
+		return 0, false
+	}
+	if neg {
+		return -int8(u), true
+	}
+	return int8(u), true
+}
+
+// trimOWS removes the optional white space (spaces and tabs) that HTTP allows around a header value.
+func trimOWS(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func beUint64(b []byte) uint64 {
+	_ = b[7]
+	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
+		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
+}
+
+func putBEUint64(b []byte, v uint64) {
+	_ = b[7]
+	b[0], b[1], b[2], b[3] = byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32)
+	b[4], b[5], b[6], b[7] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+}

@@ -1,0 +1,393 @@
+package propagation
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/weftrace/weft/trace"
+)
+
+const (
+	hTraceparent = "traceparent"
+	hTracestate  = "tracestate"
+
+	// weftKey is weft's tracestate member: the event that sent the request, "<unit16hex>:<seq>".
+	weftKey = trace.TraceStateKey
+	// ddKey is Datadog's tracestate member; weft reads and writes its sampling priority (s) and origin (o) so
+	// that a priority travels through W3C-only hops.
+	ddKey = "dd"
+
+	maxTracestateMembers = 32
+)
+
+var w3cFields = []string{hTraceparent, hTracestate}
+
+// W3C propagates the W3C trace context: the traceparent and tracestate headers
+// (https://www.w3.org/TR/trace-context/). On inject it puts weft's own tracestate member first,
+// weft=<unit16hex>:<seq>, naming the event that sent the request, so that the receiving span's start can name
+// it as its cause; on extract it reads that member into SpanContext.Cause. A Datadog sampling priority that the
+// sampled flag cannot express (user keep or reject) and a Datadog origin travel in the dd member, as Datadog's
+// own tracers write it.
+type W3C struct{}
+
+// Fields returns traceparent and tracestate.
+func (W3C) Fields() []string { return w3cFields }
+
+// Inject writes traceparent and, when there is anything to say, tracestate.
+func (W3C) Inject(ctx context.Context, c Carrier) {
+	sc := injectContext(ctx)
+	if !sc.IsValid() {
+		return
+	}
+	// The send event is recorded only when a recording span sends; a process that merely passes a remote
+	// context on keeps the original sender's weft member.
+	send := trace.RecordSend(ctx)
+	var buf [55]byte
+	c.Set(hTraceparent, string(AppendTraceparent(buf[:0], sc)))
+	if ts := outgoingTracestate(sc, send); ts != "" {
+		c.Set(hTracestate, ts)
+	}
+}
+
+// Extract reads traceparent and tracestate. A traceparent that is missing, repeated or malformed yields no
+// context; a malformed tracestate is dropped while the traceparent is kept, as the specification asks.
+func (p W3C) Extract(ctx context.Context, c Carrier) context.Context {
+	if sc, ok := p.extract(c); ok {
+		return contextWithRemote(ctx, sc)
+	}
+	return ctx
+}
+
+func (W3C) extract(c Carrier) (trace.SpanContext, bool) {
+	var tp string
+	var states []string
+	if vc, ok := c.(ValuesCarrier); ok {
+		tps := vc.Values(hTraceparent)
+		if len(tps) > 1 {
+			fail(failTraceparent)
+			return trace.SpanContext{}, false
+		}
+		if len(tps) == 1 {
+			tp = tps[0]
+		}
+		states = vc.Values(hTracestate)
+	} else {
+		tp = c.Get(hTraceparent)
+	}
+	if tp == "" {
+		return trace.SpanContext{}, false
+	}
+	sc, err := ParseTraceparent(tp)
+	if err != nil {
+		fail(failTraceparent)
+		return trace.SpanContext{}, false
+	}
+	var ts string
+	if states != nil {
+		ts = joinList(states)
+	} else {
+		ts = c.Get(hTracestate)
+	}
+	if ts = trimOWS(ts); ts != "" {
+		if err := ValidateTracestate(ts); err != nil {
+			fail(failTracestate)
+		} else {
+			sc.TraceState = ts
+			readTracestate(&sc)
+		}
+	}
+	return sc, true
+}
+
+// joinList combines repeated list headers (tracestate, baggage) into one list, skipping empty ones.
+func joinList(vs []string) string {
+	switch len(vs) {
+	case 0:
+		return ""
+	case 1:
+		return vs[0]
+	}
+	var n int
+	for _, v := range vs {
+		n += len(v) + 1
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, v := range vs {
+		if v = trimOWS(v); v == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(v)
+	}
+	return b.String()
+}
+
+// ParseError says which header did not parse and why.
+type ParseError struct {
+	Header string // the header's name, lowercase
+	Value  string // the value that was rejected, cut to 64 bytes
+	Reason string
+}
+
+func (e *ParseError) Error() string {
+	return "propagation: malformed " + e.Header + " " + strconv.Quote(e.Value) + ": " + e.Reason
+}
+
+func parseError(header, value, reason string) error {
+	if len(value) > 64 {
+		value = value[:64]
+	}
+	return &ParseError{Header: header, Value: value, Reason: reason}
+}
+
+// ParseTraceparent parses a W3C traceparent header value: version-traceid-parentid-flags. Versions above 00 are
+// accepted when their first four fields have the version 00 layout; version ff is invalid. The result is marked
+// Remote, with no priority.
+func ParseTraceparent(s string) (trace.SpanContext, error) {
+	s = trimOWS(s)
+	sc := trace.SpanContext{Remote: true, Priority: trace.PriorityUnset}
+	if len(s) < 55 {
+		return sc, parseError(hTraceparent, s, "shorter than 55 characters")
+	}
+	var ver [1]byte
+	if !decodeHex(ver[:], s[0:2], true) {
+		return sc, parseError(hTraceparent, s, "version is not two lowercase hex digits")
+	}
+	if ver[0] == 0xff {
+		return sc, parseError(hTraceparent, s, "version ff is invalid")
+	}
+	if ver[0] == 0 && len(s) != 55 {
+		return sc, parseError(hTraceparent, s, "version 00 must be exactly 55 characters")
+	}
+	if len(s) > 55 && s[55] != '-' {
+		return sc, parseError(hTraceparent, s, "future version's fields must be separated by '-'")
+	}
+	if s[2] != '-' || s[35] != '-' || s[52] != '-' {
+		return sc, parseError(hTraceparent, s, "fields must be separated by '-'")
+	}
+	if !decodeHex(sc.TraceID[:], s[3:35], true) || !sc.TraceID.IsValid() {
+		return sc, parseError(hTraceparent, s, "trace-id must be 32 lowercase hex digits, not all zero")
+	}
+	if !decodeHex(sc.SpanID[:], s[36:52], true) || !sc.SpanID.IsValid() {
+		return sc, parseError(hTraceparent, s, "parent-id must be 16 lowercase hex digits, not all zero")
+	}
+	var flags [1]byte
+	if !decodeHex(flags[:], s[53:55], true) {
+		return sc, parseError(hTraceparent, s, "trace-flags must be two lowercase hex digits")
+	}
+	sc.Flags = trace.TraceFlags(flags[0])
+	return sc, nil
+}
+
+// AppendTraceparent appends sc's traceparent header value (version 00) to b.
+func AppendTraceparent(b []byte, sc trace.SpanContext) []byte {
+	b = append(b, "00-"...)
+	b = appendHex(b, sc.TraceID[:])
+	b = append(b, '-')
+	b = appendHex(b, sc.SpanID[:])
+	// Only the sampled and random bits are defined; the others must be sent as zero.
+	f := byte(sc.Flags) & 0x03
+	return append(b, '-', hexDigits[f>>4], hexDigits[f&0x0f])
+}
+
+// ValidateTracestate checks a tracestate header value against the W3C grammar: at most 32 members, each a valid
+// key (simple or tenant@system) and value, no key twice. Empty members and white space around commas are allowed.
+func ValidateTracestate(s string) error {
+	var keys [maxTracestateMembers]string
+	n := 0
+	for rest := s; rest != ""; {
+		var m string
+		m, rest, _ = strings.Cut(rest, ",")
+		if m = trimOWS(m); m == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(m, "=")
+		if !ok {
+			return parseError(hTracestate, s, "member without '='")
+		}
+		if !validTracestateKey(k) {
+			return parseError(hTracestate, s, "invalid key "+strconv.Quote(k))
+		}
+		if !validTracestateValue(v) {
+			return parseError(hTracestate, s, "invalid value for key "+strconv.Quote(k))
+		}
+		if n == maxTracestateMembers {
+			return parseError(hTracestate, s, "more than 32 members")
+		}
+		for _, prev := range keys[:n] {
+			if prev == k {
+				return parseError(hTracestate, s, "key "+strconv.Quote(k)+" appears twice")
+			}
+		}
+		keys[n] = k
+		n++
+	}
+	return nil
+}
+
+func keyChar(c byte) bool {
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '*' || c == '/'
+}
+
+func validKeyPart(s string, max int, digitFirst bool) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	if c := s[0]; !(c >= 'a' && c <= 'z') && !(digitFirst && c >= '0' && c <= '9') {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !keyChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// validTracestateKey: simple-key = lcalpha 0*255(keychar); multi-tenant-key = (lcalpha/DIGIT) 0*240(keychar)
+// "@" lcalpha 0*13(keychar).
+func validTracestateKey(k string) bool {
+	tenant, system, multi := strings.Cut(k, "@")
+	if !multi {
+		return validKeyPart(k, 256, false)
+	}
+	return validKeyPart(tenant, 241, true) && validKeyPart(system, 14, false)
+}
+
+// validTracestateValue: 0*255(chr) nblk-chr, chr = %x20 / nblk-chr, nblk-chr = %x21-2B / %x2D-3C / %x3E-7E.
+func validTracestateValue(v string) bool {
+	if len(v) == 0 || len(v) > 256 || v[len(v)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < 0x20 || c > 0x7e || c == ',' || c == '=' {
+			return false
+		}
+	}
+	return true
+}
+
+// readTracestate fills sc.Cause from the weft member and, when it agrees with the sampled flag, sc.Priority and
+// sc.Origin from the dd member. ts has been validated.
+func readTracestate(sc *trace.SpanContext) {
+	for rest := sc.TraceState; rest != ""; {
+		var m string
+		m, rest, _ = strings.Cut(rest, ",")
+		k, v, _ := strings.Cut(trimOWS(m), "=")
+		switch k {
+		case weftKey:
+			ev, err := trace.ParseEventID(v)
+			if err != nil {
+				fail(failTracestate)
+				continue
+			}
+			sc.Cause = ev
+		case ddKey:
+			readDatadogMember(sc, v)
+		}
+	}
+}
+
+func readDatadogMember(sc *trace.SpanContext, v string) {
+	for rest := v; rest != ""; {
+		var f string
+		f, rest, _ = strings.Cut(rest, ";")
+		name, val, _ := strings.Cut(f, ":")
+		switch name {
+		case "s":
+			// The sampled flag is authoritative: a priority that contradicts it is stale.
+			if p, ok := parseInt8(val); ok && (p > 0) == sc.IsSampled() {
+				sc.Priority = p
+			}
+		case "o":
+			sc.Origin = val
+		}
+	}
+}
+
+// priorityNeedsDD reports whether sc carries sampling information that the sampled flag alone cannot: a user
+// decision (priority 2 or -1) or an origin.
+func priorityNeedsDD(sc trace.SpanContext) bool {
+	if sc.Origin != "" {
+		return true
+	}
+	switch sc.Priority {
+	case trace.PriorityUnset:
+		return false
+	case 0:
+		return sc.IsSampled()
+	case 1:
+		return !sc.IsSampled()
+	}
+	return true
+}
+
+// outgoingTracestate is sc's tracestate with weft's member (naming send) and, when needed, the dd member moved to
+// the front, as the specification asks of a vendor that updates its own member; the list is cut to 32 members.
+func outgoingTracestate(sc trace.SpanContext, send trace.EventID) string {
+	addWeft := send.IsValid()
+	addDD := priorityNeedsDD(sc)
+	if !addWeft && !addDD {
+		return sc.TraceState
+	}
+	var buf [256]byte
+	b := buf[:0]
+	n := 0
+	if addWeft {
+		b = append(b, weftKey+"="...)
+		b = send.AppendText(b)
+		n++
+	}
+	if addDD {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, ddKey+"="...)
+		sep := false
+		if sc.Priority != trace.PriorityUnset {
+			b = append(b, "s:"...)
+			b = strconv.AppendInt(b, int64(sc.Priority), 10)
+			sep = true
+		}
+		if sc.Origin != "" {
+			if sep {
+				b = append(b, ';')
+			}
+			b = append(b, "o:"...)
+			b = appendDDValue(b, sc.Origin)
+		}
+		n++
+	}
+	for rest := sc.TraceState; rest != "" && n < maxTracestateMembers; {
+		var m string
+		m, rest, _ = strings.Cut(rest, ",")
+		if m = trimOWS(m); m == "" {
+			continue
+		}
+		k, _, _ := strings.Cut(m, "=")
+		if (k == weftKey && addWeft) || (k == ddKey && addDD) {
+			continue
+		}
+		b = append(b, ',')
+		b = append(b, m...)
+		n++
+	}
+	return string(b)
+}
+
+// appendDDValue appends s with the characters a dd member value cannot hold replaced by '_'.
+func appendDDValue(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == ',' || c == ';' || c == '=' {
+			c = '_'
+		}
+		b = append(b, c)
+	}
+	return b
+}
