@@ -196,10 +196,6 @@ func (p *parser) lexString(start int) {
 		p.fail(start, "bad string %s: use Go escapes (\\\" \\\\ \\n \\t \\u00e9)", s[start:i+1])
 		return
 	}
-	if !utf8.ValidString(v) {
-		p.fail(start, "invalid UTF-8 in string")
-		return
-	}
 	p.off = i + 1
 	p.tok = token{kind: tkString, pos: start, text: v}
 }

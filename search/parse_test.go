@@ -275,7 +275,7 @@ func FuzzParse(f *testing.F) {
 		`http.status_code >= 500 || status = error`,
 		`resource.host.name =~ "^web" AND span."a b" != 1.5`,
 		`."x y" exists`, `exists(.a)`, `x > -1e-7`, `duration < 1h2m3.5s`, `kind = client`,
-		`a = "\u00e9\x41"`, `!a`, `名前 = 値`, `x = 9223372036854775807`, `x < -9223372036854775808`,
+		`a = "\u00e9\x41"`, `a = "\x80"`, `!a`, `名前 = 値`, `x = 9223372036854775807`, `x < -9223372036854775808`,
 	} {
 		f.Add(s)
 	}
