@@ -11,7 +11,7 @@ import (
 // SpanResource and SpanType when the client left them empty, from the OpenTelemetry semantic conventions (old and
 // new attribute names alike):
 //
-//   - HTTP: http.route (or http.target, url.path, the path of url.full/http.url) with http.request.method (or
+//   - HTTP: http.route (or http.target, url.path, Zipkin's http.path, the path of url.full/http.url) with http.request.method (or
 //     http.method) gives "GET /route"; the type is "web" on a server span and "http" otherwise;
 //   - databases: db.query.text (or db.statement, else db.operation.name/db.operation) gives the resource; the
 //     type is "cache" for Redis and Memcached and "db" for the rest;
@@ -59,7 +59,7 @@ func (c *conventions) see(a *model.Attr) {
 	switch a.Key {
 	case "http.route", "url.template":
 		c.httpRoute = v
-	case "http.target", "url.path":
+	case "http.target", "url.path", "http.path":
 		if c.httpTarget == "" || a.Key == "url.path" {
 			c.httpTarget = v
 		}
