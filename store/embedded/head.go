@@ -1,0 +1,83 @@
+package embedded
+
+import (
+	"bytes"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/weftrace/weft/model"
+)
+
+// head holds recent spans in memory, by trace, until it is sealed and written to a block.
+type head struct {
+	mu      sync.RWMutex
+	traces  map[model.TraceID]*headTrace
+	spans   int
+	created time.Time
+	walSeg  int // set when sealed: log segments below it are all in this head or older blocks
+}
+
+type headTrace struct {
+	spans              []*model.Span
+	minStart, maxStart int64
+}
+
+func newHead() *head {
+	return &head{traces: map[model.TraceID]*headTrace{}, created: time.Now()}
+}
+
+func (h *head) write(spans []*model.Span) {
+	h.mu.Lock()
+	for _, s := range spans {
+		t := h.traces[s.TraceID]
+		if t == nil {
+			t = &headTrace{minStart: math.MaxInt64, maxStart: math.MinInt64}
+			h.traces[s.TraceID] = t
+		}
+		t.spans = append(t.spans, s)
+		t.minStart = min(t.minStart, s.Start)
+		t.maxStart = max(t.maxStart, s.Start)
+	}
+	h.spans += len(spans)
+	h.mu.Unlock()
+}
+
+func (h *head) trace(id model.TraceID) []*model.Span {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if t := h.traces[id]; t != nil {
+		return t.spans[:len(t.spans):len(t.spans)]
+	}
+	return nil
+}
+
+func (h *head) has(id model.TraceID) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.traces[id] != nil
+}
+
+// sortedIDs lists the head's traces in ascending ID order, the order blocks are written in.
+func (h *head) sortedIDs() []model.TraceID {
+	h.mu.RLock()
+	ids := make([]model.TraceID, 0, len(h.traces))
+	for id := range h.traces {
+		ids = append(ids, id)
+	}
+	h.mu.RUnlock()
+	slices.SortFunc(ids, func(a, b model.TraceID) int { return bytes.Compare(a[:], b[:]) })
+	return ids
+}
+
+// each calls f for every trace of the head, under the read lock.
+func (h *head) each(f func(id model.TraceID, t *headTrace) bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for id, t := range h.traces {
+		if !f(id, t) {
+			return
+		}
+	}
+}

@@ -1,0 +1,459 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/weftrace/weft/model"
+	"github.com/weftrace/weft/search"
+	"github.com/weftrace/weft/store"
+)
+
+// DefaultLimit is the number of traces FindTraces answers when the query sets no limit.
+const DefaultLimit = 20
+
+// ordSet is a set of trace ordinals of one block: sorted ords, or every trace when all is set.
+type ordSet struct {
+	all  bool
+	ords []uint32
+}
+
+var everything = ordSet{all: true}
+
+func intersect(a, b ordSet) ordSet {
+	if a.all {
+		return b
+	}
+	if b.all {
+		return a
+	}
+	out := make([]uint32, 0, min(len(a.ords), len(b.ords)))
+	i, j := 0, 0
+	for i < len(a.ords) && j < len(b.ords) {
+		switch {
+		case a.ords[i] < b.ords[j]:
+			i++
+		case a.ords[i] > b.ords[j]:
+			j++
+		default:
+			out = append(out, a.ords[i])
+			i++
+			j++
+		}
+	}
+	return ordSet{ords: out}
+}
+
+func union(a, b ordSet) ordSet {
+	if a.all || b.all {
+		return everything
+	}
+	out := make([]uint32, 0, len(a.ords)+len(b.ords))
+	i, j := 0, 0
+	for i < len(a.ords) || j < len(b.ords) {
+		switch {
+		case j == len(b.ords) || i < len(a.ords) && a.ords[i] < b.ords[j]:
+			out = append(out, a.ords[i])
+			i++
+		case i == len(a.ords) || b.ords[j] < a.ords[i]:
+			out = append(out, b.ords[j])
+			j++
+		default:
+			out = append(out, a.ords[i])
+			i++
+			j++
+		}
+	}
+	return ordSet{ords: out}
+}
+
+// termSet looks one term up; a term the block lacks gives the empty set.
+func termSet(b *block, term string) (ordSet, error) {
+	pl, ok, err := b.lookup(term)
+	if err != nil || !ok {
+		return ordSet{}, err
+	}
+	return ordSet{ords: pl.ords}, nil
+}
+
+// querySet is the traces of block b that may hold a span matching q: a superset, exact for the index's terms.
+func querySet(b *block, q *search.Query) (ordSet, error) {
+	set := everything
+	if q.Service != "" && q.Operation != "" {
+		pl, ok, err := b.lookup(string(termOperation) + q.Service + "\x00" + q.Operation)
+		if err != nil || !ok {
+			return ordSet{}, err
+		}
+		if q.MinDuration > 0 || q.MaxDuration > 0 {
+			lo, hi := durBucket(q.MinDuration, false), durBucket(q.MaxDuration, true)
+			ords := pl.ords[:0:0]
+			for i, o := range pl.ords {
+				if (q.MinDuration <= 0 || pl.dmax[i] >= lo) && (q.MaxDuration <= 0 || pl.dmin[i] <= hi) {
+					ords = append(ords, o)
+				}
+			}
+			pl.ords = ords
+		}
+		set = ordSet{ords: pl.ords}
+	} else if q.Service != "" {
+		s, err := termSet(b, string(termService)+q.Service)
+		if err != nil {
+			return ordSet{}, err
+		}
+		set = s
+	} else if q.Operation != "" {
+		s, err := termSet(b, string(termName)+q.Operation)
+		if err != nil {
+			return ordSet{}, err
+		}
+		set = s
+	}
+	if q.Kind != model.KindUnspecified && (set.all || len(set.ords) > 0) {
+		s, err := termSet(b, string(termKind)+q.Kind.String())
+		if err != nil {
+			return ordSet{}, err
+		}
+		set = intersect(set, s)
+	}
+	if q.Expr != nil && (set.all || len(set.ords) > 0) {
+		s, err := exprSet(b, q.Expr)
+		if err != nil {
+			return ordSet{}, err
+		}
+		set = intersect(set, s)
+	}
+	return set, nil
+}
+
+// exprSet is a superset of the traces with a span matching e, from the index where e allows.
+func exprSet(b *block, e search.Expr) (ordSet, error) {
+	switch x := e.(type) {
+	case *search.And:
+		set := everything
+		for _, c := range x.Exprs {
+			s, err := exprSet(b, c)
+			if err != nil {
+				return ordSet{}, err
+			}
+			set = intersect(set, s)
+			if !set.all && len(set.ords) == 0 {
+				break
+			}
+		}
+		return set, nil
+	case *search.Or:
+		set := ordSet{}
+		for _, c := range x.Exprs {
+			s, err := exprSet(b, c)
+			if err != nil {
+				return ordSet{}, err
+			}
+			if set = union(set, s); set.all {
+				break
+			}
+		}
+		return set, nil
+	case *search.Compare:
+		terms := compareTerms(x)
+		if terms == nil {
+			return everything, nil
+		}
+		set := ordSet{}
+		for _, t := range terms {
+			s, err := termSet(b, t)
+			if err != nil {
+				return ordSet{}, err
+			}
+			set = union(set, s)
+		}
+		return set, nil
+	}
+	return everything, nil
+}
+
+// compareTerms lists the index terms whose union holds every trace with a span matching c, or nil when the index
+// cannot answer c.
+func compareTerms(c *search.Compare) []string {
+	if c.Op != search.OpEq {
+		return nil
+	}
+	if c.Field.Scope == search.ScopeIntrinsic {
+		if c.Value.Type != model.TypeString {
+			return nil
+		}
+		switch c.Field.Name {
+		case search.FieldService:
+			return []string{string(termService) + c.Value.Str}
+		case search.FieldName:
+			return []string{string(termName) + c.Value.Str}
+		case search.FieldStatus:
+			return []string{string(termStatus) + c.Value.Str}
+		case search.FieldKind:
+			return []string{string(termKind) + c.Value.Str}
+		}
+		return nil
+	}
+	key := c.Field.Name
+	serviceToo := key == "service.name" && c.Field.Scope != search.ScopeSpan
+	switch c.Value.Type {
+	case model.TypeString:
+		terms := []string{string(termAttr) + key + "\x00" + c.Value.Str}
+		if serviceToo {
+			terms = append(terms, string(termService)+c.Value.Str)
+		}
+		return terms
+	case model.TypeInt, model.TypeFloat:
+		if serviceToo {
+			return nil
+		}
+		if c.Value.Type == model.TypeInt && (c.Value.Int() >= 1<<53 || c.Value.Int() <= -1<<53) {
+			return nil
+		}
+		n, ok := canonicalNumber(c.Value)
+		if !ok {
+			return nil
+		}
+		return []string{string(termAttr) + key + "\x00" + n, string(termNumber) + key + "\x00" + n}
+	}
+	return nil
+}
+
+// candidate is a trace that may match, keyed by the earliest start of its spans in the part that proposed it,
+// which is never earlier than the trace's own start.
+type candidate struct {
+	id  model.TraceID
+	key int64
+}
+
+func newer(aStart int64, aID model.TraceID, bStart int64, bID model.TraceID) bool {
+	if aStart != bStart {
+		return aStart > bStart
+	}
+	return bytes.Compare(aID[:], bID[:]) < 0
+}
+
+// FindTraces answers a search, newest traces first.
+func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSummary, error) {
+	defer s.observe("find_traces", time.Now())
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	sn, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	defer sn.release()
+
+	var cands []candidate
+	for _, b := range sn.blocks {
+		if q.Start != 0 && b.meta.MaxStart < q.Start || q.End != 0 && b.meta.MinStart > q.End {
+			continue
+		}
+		set, err := querySet(b, &q)
+		if err != nil {
+			return nil, err
+		}
+		add := func(o uint32) {
+			if q.Start != 0 && b.tMax[o] < q.Start || q.End != 0 && b.tMin[o] > q.End {
+				return
+			}
+			cands = append(cands, candidate{b.ids[o], b.tMin[o]})
+		}
+		if set.all {
+			for o := range b.ids {
+				add(uint32(o))
+			}
+		} else {
+			for _, o := range set.ords {
+				add(o)
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	for _, h := range sn.heads {
+		h.each(func(id model.TraceID, t *headTrace) bool {
+			for _, sp := range t.spans {
+				if q.MatchSpan(sp) {
+					cands = append(cands, candidate{id, t.minStart})
+					break
+				}
+			}
+			return true
+		})
+	}
+	sort.Slice(cands, func(i, j int) bool { return newer(cands[i].key, cands[i].id, cands[j].key, cands[j].id) })
+
+	seen := make(map[model.TraceID]bool)
+	var out []store.TraceSummary
+	for _, c := range cands {
+		if len(out) >= limit {
+			// Every later candidate's trace starts no later than its key: none can displace the results.
+			last := out[len(out)-1]
+			if last.Start > c.key {
+				break
+			}
+		}
+		if seen[c.id] {
+			continue
+		}
+		seen[c.id] = true
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		spans, err := s.trace(sn, c.id)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(spans, q.MatchSpan) {
+			continue
+		}
+		sum := Summarize(c.id, spans)
+		i := sort.Search(len(out), func(i int) bool { return newer(sum.Start, sum.TraceID, out[i].Start, out[i].TraceID) })
+		out = slices.Insert(out, i, sum)
+		if len(out) > limit {
+			out = out[:limit]
+		}
+	}
+	return out, nil
+}
+
+// Summarize makes the search result for one whole trace.
+func Summarize(id model.TraceID, spans []*model.Span) store.TraceSummary {
+	sum := store.TraceSummary{TraceID: id, SpanCount: len(spans)}
+	if len(spans) == 0 {
+		return sum
+	}
+	var root, first *model.Span
+	var end int64
+	counts := map[string]int{}
+	for i, sp := range spans {
+		if i == 0 || sp.Start < first.Start {
+			first = sp
+		}
+		if sp.ParentID.IsZero() && (root == nil || sp.Start < root.Start) {
+			root = sp
+		}
+		if i == 0 || sp.End() > end {
+			end = sp.End()
+		}
+		if sp.IsError() {
+			sum.ErrorCount++
+		}
+		counts[sp.Service()]++
+	}
+	if root == nil {
+		root = first
+	}
+	sum.RootService, sum.RootName = root.Service(), root.Name
+	sum.Start, sum.Duration = first.Start, end-first.Start
+	for svc, n := range counts {
+		sum.Services = append(sum.Services, store.ServiceCount{Service: svc, Spans: n})
+	}
+	sort.Slice(sum.Services, func(i, j int) bool { return sum.Services[i].Service < sum.Services[j].Service })
+	return sum
+}
+
+// Dependencies returns the service call graph of spans that started between start and end (0 for no bound):
+// an edge for each span whose parent, in the same trace, belongs to another service.
+func (s *Store) Dependencies(ctx context.Context, start, end int64) ([]store.Dependency, error) {
+	defer s.observe("dependencies", time.Now())
+	sn, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	defer sn.release()
+	if end == 0 {
+		end = math.MaxInt64
+	}
+	seen := map[model.TraceID]bool{}
+	edges := map[[2]string]*store.Dependency{}
+	visit := func(id model.TraceID) error {
+		if seen[id] {
+			return nil
+		}
+		seen[id] = true
+		spans, err := s.trace(sn, id)
+		if err != nil {
+			return err
+		}
+		addEdges(edges, spans, start, end)
+		return ctx.Err()
+	}
+	for _, b := range sn.blocks {
+		if b.meta.MaxStart < start || b.meta.MinStart > end {
+			continue
+		}
+		for o, id := range b.ids {
+			if b.tMax[o] < start || b.tMin[o] > end {
+				continue
+			}
+			if err := visit(id); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var ids []model.TraceID
+	for _, h := range sn.heads {
+		h.each(func(id model.TraceID, t *headTrace) bool {
+			if t.maxStart >= start && t.minStart <= end {
+				ids = append(ids, id)
+			}
+			return true
+		})
+	}
+	for _, id := range ids {
+		if err := visit(id); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]store.Dependency, 0, len(edges))
+	for _, d := range edges {
+		out = append(out, *d)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Parent != out[j].Parent {
+			return out[i].Parent < out[j].Parent
+		}
+		return out[i].Child < out[j].Child
+	})
+	return out, nil
+}
+
+func addEdges(edges map[[2]string]*store.Dependency, spans []*model.Span, start, end int64) {
+	byID := make(map[model.SpanID]*model.Span, len(spans))
+	for _, sp := range spans {
+		// Zipkin's shared spans: the server side (marked shared) is the child of the client side.
+		if prev, ok := byID[sp.SpanID]; !ok || sp.Flags&model.FlagShared != 0 && prev.Flags&model.FlagShared == 0 {
+			byID[sp.SpanID] = sp
+		}
+	}
+	for _, sp := range spans {
+		if sp.ParentID.IsZero() || sp.Start < start || sp.Start > end {
+			continue
+		}
+		parent, ok := byID[sp.ParentID]
+		if !ok || parent == sp {
+			continue
+		}
+		ps, cs := parent.Service(), sp.Service()
+		if ps == cs || ps == "" || cs == "" {
+			continue
+		}
+		d := edges[[2]string{ps, cs}]
+		if d == nil {
+			d = &store.Dependency{Parent: ps, Child: cs}
+			edges[[2]string{ps, cs}] = d
+		}
+		d.CallCount++
+		if sp.IsError() {
+			d.ErrorCount++
+		}
+	}
+}

@@ -1,0 +1,589 @@
+// Package embedded is the span store weft runs on by default: nothing to install, everything under one
+// directory. It sits after the write-ahead log (package wal): the pipeline appends spans to the log, then writes
+// them here.
+//
+// Spans land in an in-memory head. When the head is big or old enough the pipeline seals it (after rotating the
+// log) and the store writes it as an immutable block file sorted by trace ID, with a trace table for lookups by ID
+// and an index of terms (service, operation with duration buckets, name, status, kind, attribute key=value) to
+// posting lists of traces for search. Small blocks are compacted into bigger ones; blocks older than the
+// retention are deleted whole. See docs/storage.md for the format and the measurements behind it.
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weftrace/weft/model"
+	"github.com/weftrace/weft/store"
+)
+
+// Options configure a store. The zero value gives the defaults.
+type Options struct {
+	// Retention is how long spans are kept (default 7 days). Whole blocks whose every span started before
+	// now-Retention are deleted.
+	Retention time.Duration
+	// BlockSpans and BlockAge say when the head should be cut into a block: at this many spans, or when its
+	// oldest write is this old (defaults 200000 spans, 1 minute).
+	BlockSpans int
+	BlockAge   time.Duration
+	// CompactSpans is the size blocks are compacted up to (default 2,000,000 spans); CompactFanIn the number of
+	// small blocks that triggers a compaction (default 4); CompactInterval how often compaction and retention
+	// run in the background (default 30 s; negative disables the background loop, for tests).
+	CompactSpans    int
+	CompactFanIn    int
+	CompactInterval time.Duration
+	// PageCacheBytes bounds the cache of decompressed block pages (default 64 MiB).
+	PageCacheBytes int
+	Logger         *slog.Logger
+	// Registerer, if set, receives the store's metrics: write and query latencies, blocks, bytes on disk, head
+	// spans, compactions.
+	Registerer prometheus.Registerer
+	// Now is the clock (default time.Now), for tests of retention.
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.Retention <= 0 {
+		o.Retention = 7 * 24 * time.Hour
+	}
+	if o.BlockSpans <= 0 {
+		o.BlockSpans = 200_000
+	}
+	if o.BlockAge <= 0 {
+		o.BlockAge = time.Minute
+	}
+	if o.CompactSpans <= 0 {
+		o.CompactSpans = 2_000_000
+	}
+	if o.CompactFanIn < 2 {
+		o.CompactFanIn = 4
+	}
+	if o.CompactInterval == 0 {
+		o.CompactInterval = 30 * time.Second
+	}
+	if o.PageCacheBytes == 0 {
+		o.PageCacheBytes = 64 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Store is the embedded store. It is safe for concurrent use.
+type Store struct {
+	dir   string
+	o     Options
+	log   *slog.Logger
+	cache *pageCache
+	m     storeMetrics
+
+	mu     sync.RWMutex
+	head   *head
+	sealed []*head  // cut, not yet written; oldest first
+	blocks []*block // sorted by MinStart
+	closed bool
+
+	flushMu   sync.Mutex // one flush or compaction writes at a time
+	nextBlock int
+	stop      chan struct{}
+	done      chan struct{}
+}
+
+var _ store.Store = (*Store)(nil)
+
+type storeMetrics struct {
+	write       prometheus.Histogram
+	query       *prometheus.HistogramVec
+	blocks      prometheus.Gauge
+	bytes       prometheus.Gauge
+	headSpans   prometheus.Gauge
+	compactions prometheus.Counter
+}
+
+func newStoreMetrics(r prometheus.Registerer) storeMetrics {
+	b := prometheus.ExponentialBuckets(0.00005, 2, 18)
+	m := storeMetrics{
+		write: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "weft_store_write_seconds",
+			Help: "Time to write one batch of spans into the store's head.", Buckets: b}),
+		query: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "weft_store_query_seconds",
+			Help: "Time to answer a store query, by operation.", Buckets: b}, []string{"op"}),
+		blocks: prometheus.NewGauge(prometheus.GaugeOpts{Name: "weft_store_blocks",
+			Help: "Block files in the store."}),
+		bytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "weft_store_bytes",
+			Help: "Bytes of block files on disk."}),
+		headSpans: prometheus.NewGauge(prometheus.GaugeOpts{Name: "weft_store_head_spans",
+			Help: "Spans held in memory, not yet in blocks."}),
+		compactions: prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_store_compactions_total",
+			Help: "Block compactions done."}),
+	}
+	if r != nil {
+		r.MustRegister(m.write, m.query, m.blocks, m.bytes, m.headSpans, m.compactions)
+	}
+	return m
+}
+
+// Open opens (creating if needed) the store in dir. Block files that cannot be read are renamed to *.bad with a
+// logged warning, so that a damaged file never stops the server from starting.
+func Open(dir string, o Options) (*Store, error) {
+	o.defaults()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	s := &Store{dir: dir, o: o, log: o.Logger, cache: newPageCache(o.PageCacheBytes), m: newStoreMetrics(o.Registerer),
+		head: newHead(), stop: make(chan struct{}), done: make(chan struct{})}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		path := filepath.Join(dir, name)
+		switch {
+		case strings.HasSuffix(name, ".tmp"):
+			os.Remove(path) // a block being written when the process stopped
+		case strings.HasSuffix(name, blockSuffix):
+			var n int
+			fmt.Sscanf(name, "%d", &n)
+			s.nextBlock = max(s.nextBlock, n)
+			b, err := openBlock(path)
+			if err != nil {
+				s.log.Warn("block file unreadable; set aside", "file", path, "err", err)
+				os.Rename(path, path+".bad")
+				continue
+			}
+			s.blocks = append(s.blocks, b)
+		}
+	}
+	s.sortBlocks()
+	s.updateGauges()
+	if o.CompactInterval > 0 {
+		go s.loop()
+	} else {
+		close(s.done)
+	}
+	return s, nil
+}
+
+func (s *Store) sortBlocks() {
+	sort.Slice(s.blocks, func(i, j int) bool { return s.blocks[i].meta.MinStart < s.blocks[j].meta.MinStart })
+}
+
+// updateGauges refreshes the block metrics; called with mu held or before the store is shared.
+func (s *Store) updateGauges() {
+	var bytes int64
+	for _, b := range s.blocks {
+		bytes += b.size
+	}
+	s.m.blocks.Set(float64(len(s.blocks)))
+	s.m.bytes.Set(float64(bytes))
+}
+
+func (s *Store) loop() {
+	defer close(s.done)
+	t := time.NewTicker(s.o.CompactInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if err := s.ApplyRetention(); err != nil {
+			s.log.Warn("retention failed", "err", err)
+		}
+		if err := s.Compact(); err != nil {
+			s.log.Warn("compaction failed", "err", err)
+		}
+	}
+}
+
+// ErrClosed is returned by calls on a closed store.
+var ErrClosed = errors.New("embedded: store closed")
+
+// Write puts spans (already durable in the write-ahead log) into the head.
+func (s *Store) Write(ctx context.Context, spans []*model.Span) error {
+	t0 := time.Now()
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	h := s.head
+	h.write(spans)
+	s.mu.RUnlock()
+	s.m.write.Observe(time.Since(t0).Seconds())
+	s.m.headSpans.Add(float64(len(spans)))
+	return nil
+}
+
+// ShouldCut reports whether the head has reached the block size or age and should be sealed.
+func (s *Store) ShouldCut() bool {
+	s.mu.RLock()
+	h := s.head
+	s.mu.RUnlock()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.spans >= s.o.BlockSpans || h.spans > 0 && time.Since(h.created) >= s.o.BlockAge
+}
+
+// Seal cuts the head: it stops taking writes and waits for Flush to become a block; a new head takes writes.
+// walSegment is the write-ahead log segment that the log rotated to just before: every span in the segments below
+// it is in this head or in older ones. The caller must keep writes out while it rotates the log and seals, so the
+// two happen at the same point of the stream.
+func (s *Store) Seal(walSegment int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.head
+	h.walSeg = walSegment
+	s.sealed = append(s.sealed, h)
+	s.head = newHead()
+}
+
+// Flush writes every sealed head to a block. When it returns without error the log segments below the newest
+// sealed head's walSegment may be deleted.
+func (s *Store) Flush() error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	for {
+		s.mu.RLock()
+		if len(s.sealed) == 0 {
+			s.mu.RUnlock()
+			return nil
+		}
+		h := s.sealed[0]
+		s.mu.RUnlock()
+		var b *block
+		if h.spans > 0 {
+			var err error
+			if b, err = s.writeHead(h); err != nil {
+				return err
+			}
+		}
+		s.mu.Lock()
+		s.sealed = s.sealed[1:]
+		if b != nil {
+			s.blocks = append(s.blocks, b)
+			s.sortBlocks()
+		}
+		s.updateGauges()
+		s.mu.Unlock()
+		s.m.headSpans.Sub(float64(h.spans))
+	}
+}
+
+func (s *Store) newBlockPath() string {
+	s.nextBlock++
+	return filepath.Join(s.dir, fmt.Sprintf("%08d%s", s.nextBlock, blockSuffix))
+}
+
+func (s *Store) writeHead(h *head) (*block, error) {
+	t0 := time.Now()
+	bw, err := newBlockWriter(s.newBlockPath(), false)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	for _, id := range h.sortedIDs() {
+		bw.addTrace(h.trace(id))
+	}
+	b, err := bw.finish(h.walSeg, 0)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Debug("head written to block", "block", b.path, "spans", b.meta.Spans, "bytes", b.size,
+		"took", time.Since(t0))
+	return b, nil
+}
+
+// WALCheckpoint is the first write-ahead log segment whose spans may not be in a block: replay starts there.
+func (s *Store) WALCheckpoint() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	cp := 0
+	for _, b := range s.blocks {
+		cp = max(cp, b.meta.WAL)
+	}
+	return cp
+}
+
+// snapshot is a consistent view of the store's parts for one query; release it when done.
+type snapshot struct {
+	heads  []*head
+	blocks []*block
+}
+
+func (s *Store) snapshot() (*snapshot, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	sn := &snapshot{blocks: make([]*block, len(s.blocks))}
+	copy(sn.blocks, s.blocks)
+	for _, b := range sn.blocks {
+		b.refs.Add(1)
+	}
+	sn.heads = append(append(sn.heads, s.sealed...), s.head)
+	return sn, nil
+}
+
+func (sn *snapshot) release() {
+	for _, b := range sn.blocks {
+		b.release()
+	}
+}
+
+// trace gathers every span of id from all parts.
+func (s *Store) trace(sn *snapshot, id model.TraceID) ([]*model.Span, error) {
+	var out []*model.Span
+	for _, b := range sn.blocks {
+		if i := b.find(id); i >= 0 {
+			spans, err := b.traceSpans(s.cache, i)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, spans...)
+		}
+	}
+	for _, h := range sn.heads {
+		out = append(out, h.trace(id)...)
+	}
+	return out, nil
+}
+
+func (s *Store) observe(op string, t0 time.Time) {
+	s.m.query.WithLabelValues(op).Observe(time.Since(t0).Seconds())
+}
+
+// Trace returns every span of one trace, or store.ErrNotFound.
+func (s *Store) Trace(ctx context.Context, id model.TraceID) ([]*model.Span, error) {
+	defer s.observe("trace", time.Now())
+	sn, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	defer sn.release()
+	spans, err := s.trace(sn, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(spans) == 0 {
+		return nil, store.ErrNotFound
+	}
+	return spans, nil
+}
+
+// Traces returns the spans of many traces; missing IDs are absent from the map.
+func (s *Store) Traces(ctx context.Context, ids []model.TraceID) (map[model.TraceID][]*model.Span, error) {
+	defer s.observe("traces", time.Now())
+	sn, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	defer sn.release()
+	out := make(map[model.TraceID][]*model.Span, len(ids))
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		spans, err := s.trace(sn, id)
+		if err != nil {
+			return nil, err
+		}
+		if len(spans) > 0 {
+			out[id] = spans
+		}
+	}
+	return out, nil
+}
+
+// Services lists every service name seen, sorted.
+func (s *Store) Services(ctx context.Context) ([]string, error) {
+	defer s.observe("services", time.Now())
+	sn, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	defer sn.release()
+	set := map[string]bool{}
+	for _, b := range sn.blocks {
+		for _, svc := range b.meta.Services {
+			set[svc] = true
+		}
+	}
+	for _, h := range sn.heads {
+		h.each(func(_ model.TraceID, t *headTrace) bool {
+			for _, sp := range t.spans {
+				if svc := sp.Service(); svc != "" {
+					set[svc] = true
+				}
+			}
+			return true
+		})
+	}
+	return sortedKeys(set), nil
+}
+
+// Operations lists the span names of a service with their kinds; KindUnspecified lists all kinds.
+func (s *Store) Operations(ctx context.Context, service string, kind model.Kind) ([]store.Operation, error) {
+	defer s.observe("operations", time.Now())
+	sn, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	defer sn.release()
+	set := map[store.Operation]bool{}
+	add := func(svc, name string, k model.Kind) {
+		if (service == "" || svc == service) && (kind == model.KindUnspecified || k == kind) {
+			set[store.Operation{Name: name, Kind: k}] = true
+		}
+	}
+	for _, b := range sn.blocks {
+		for _, o := range b.meta.Ops {
+			add(o.Service, o.Name, o.Kind)
+		}
+	}
+	for _, h := range sn.heads {
+		h.each(func(_ model.TraceID, t *headTrace) bool {
+			for _, sp := range t.spans {
+				add(sp.Service(), sp.Name, sp.Kind)
+			}
+			return true
+		})
+	}
+	out := make([]store.Operation, 0, len(set))
+	for op := range set {
+		out = append(out, op)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].Kind < out[j].Kind
+	})
+	return out, nil
+}
+
+// AttributeKeys lists span and resource attribute keys seen, sorted.
+func (s *Store) AttributeKeys(ctx context.Context) ([]string, error) {
+	defer s.observe("attribute_keys", time.Now())
+	sn, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	defer sn.release()
+	set := map[string]bool{}
+	for _, b := range sn.blocks {
+		for _, k := range b.meta.Keys {
+			set[k] = true
+		}
+	}
+	for _, h := range sn.heads {
+		h.each(func(_ model.TraceID, t *headTrace) bool {
+			for _, sp := range t.spans {
+				for _, a := range sp.Attrs {
+					set[a.Key] = true
+				}
+				if sp.Resource != nil {
+					for _, a := range sp.Resource.Attrs {
+						set[a.Key] = true
+					}
+				}
+			}
+			return true
+		})
+	}
+	return sortedKeys(set), nil
+}
+
+// AttributeValues lists up to limit values seen for key that start with prefix, sorted.
+func (s *Store) AttributeValues(ctx context.Context, key, prefix string, limit int) ([]string, error) {
+	defer s.observe("attribute_values", time.Now())
+	sn, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	defer sn.release()
+	set := map[string]bool{}
+	tp := string(termAttr) + key + "\x00"
+	for _, b := range sn.blocks {
+		n := 0
+		err := b.termsWithPrefix(tp+prefix, func(term string) bool {
+			set[term[len(tp):]] = true
+			n++
+			return limit <= 0 || n < limit
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	add := func(attrs []model.Attr) {
+		for _, a := range attrs {
+			if a.Key == key {
+				if v := a.Value.AsString(); strings.HasPrefix(v, prefix) {
+					set[v] = true
+				}
+			}
+		}
+	}
+	for _, h := range sn.heads {
+		h.each(func(_ model.TraceID, t *headTrace) bool {
+			for _, sp := range t.spans {
+				add(sp.Attrs)
+				if sp.Resource != nil {
+					add(sp.Resource.Attrs)
+				}
+			}
+			return true
+		})
+	}
+	out := sortedKeys(set)
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func sortedKeys(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Close stops the background work and releases the files. The head is not written: the write-ahead log holds it,
+// and the pipeline flushes before closing the store when it shuts down cleanly.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.stop)
+	<-s.done
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range s.blocks {
+		b.release()
+	}
+	s.blocks = nil
+	return nil
+}

@@ -1,0 +1,267 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/weftrace/weft/model"
+	"github.com/weftrace/weft/search"
+	"github.com/weftrace/weft/store"
+	"github.com/weftrace/weft/store/embedded/spangen"
+	"github.com/weftrace/weft/store/memstore"
+)
+
+var ctx = context.Background()
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)) }
+
+func testOptions() Options {
+	return Options{Logger: quiet(), CompactInterval: -1, BlockSpans: 1 << 30, CompactFanIn: 2, CompactSpans: 1 << 30}
+}
+
+// batches cuts spans into shuffled batches, so a trace's spans arrive in several writes, as they do from
+// several services.
+func batches(rng *rand.Rand, spans []*model.Span, n int) [][]*model.Span {
+	sh := slices.Clone(spans)
+	rng.Shuffle(len(sh), func(i, j int) { sh[i], sh[j] = sh[j], sh[i] })
+	out := make([][]*model.Span, n)
+	for i, s := range sh {
+		out[i%n] = append(out[i%n], s)
+	}
+	return out
+}
+
+func sortSpans(spans []*model.Span) []*model.Span {
+	spans = slices.Clone(spans)
+	slices.SortFunc(spans, func(a, b *model.Span) int {
+		if c := bytes.Compare(a.SpanID[:], b.SpanID[:]); c != 0 {
+			return c
+		}
+		return int(a.Start - b.Start)
+	})
+	return spans
+}
+
+func mustParse(t *testing.T, text string) search.Expr {
+	t.Helper()
+	e, err := search.Parse(text)
+	if err != nil {
+		t.Fatalf("parse %q: %v", text, err)
+	}
+	return e
+}
+
+// compareWithOracle asks both stores the same questions and fails on any difference.
+func compareWithOracle(t *testing.T, stage string, got store.Store, want *memstore.Store, traces [][]*model.Span, now int64) {
+	t.Helper()
+	// Trace and Traces.
+	var ids []model.TraceID
+	for i, tr := range traces {
+		if i%7 != 0 {
+			continue
+		}
+		id := tr[0].TraceID
+		w, werr := want.Trace(ctx, id)
+		g, err := got.Trace(ctx, id)
+		if !errors.Is(err, werr) {
+			t.Fatalf("%s: Trace: %v, want %v", stage, err, werr)
+		}
+		if werr == nil {
+			ids = append(ids, id)
+		}
+		if !reflect.DeepEqual(sortSpans(g), sortSpans(w)) {
+			t.Fatalf("%s: Trace %s: %d spans, want %d (or contents differ)", stage, id, len(g), len(w))
+		}
+	}
+	if _, err := got.Trace(ctx, model.TraceID{1}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("%s: Trace of a missing ID: %v, want ErrNotFound", stage, err)
+	}
+	gm, err := got.Traces(ctx, append(ids, model.TraceID{2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gm) != len(ids) {
+		t.Fatalf("%s: Traces gave %d traces, want %d", stage, len(gm), len(ids))
+	}
+	// Listings.
+	eq := func(what string, g, w any, gerr, werr error) {
+		t.Helper()
+		if gerr != nil || werr != nil {
+			t.Fatalf("%s: %s: %v / %v", stage, what, gerr, werr)
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Fatalf("%s: %s:\n got %v\nwant %v", stage, what, g, w)
+		}
+	}
+	g1, e1 := got.Services(ctx)
+	w1, e2 := want.Services(ctx)
+	eq("Services", g1, w1, e1, e2)
+	for _, svc := range []string{"", "cart", "frontend", "nope"} {
+		for _, k := range []model.Kind{model.KindUnspecified, model.KindServer} {
+			g, e1 := got.Operations(ctx, svc, k)
+			w, e2 := want.Operations(ctx, svc, k)
+			eq("Operations "+svc, g, w, e1, e2)
+		}
+	}
+	g2, e1 := got.AttributeKeys(ctx)
+	w2, e2 := want.AttributeKeys(ctx)
+	eq("AttributeKeys", g2, w2, e1, e2)
+	for _, c := range []struct {
+		key, prefix string
+		limit       int
+	}{{"user.id", "user-1", 15}, {"http.request.method", "", 0}, {"http.response.status_code", "5", 0},
+		{"host.name", "host-c", 10}, {"cache.hit", "", 0}, {"missing", "", 5}, {"tags", "", 0}} {
+		g, e1 := got.AttributeValues(ctx, c.key, c.prefix, c.limit)
+		w, e2 := want.AttributeValues(ctx, c.key, c.prefix, c.limit)
+		if len(g) == 0 && len(w) == 0 {
+			continue
+		}
+		eq("AttributeValues "+c.key, g, w, e1, e2)
+	}
+	for _, win := range [][2]int64{{0, 0}, {now - 1800e9, now - 600e9}} {
+		g, e1 := got.Dependencies(ctx, win[0], win[1])
+		w, e2 := want.Dependencies(ctx, win[0], win[1])
+		eq("Dependencies", g, w, e1, e2)
+	}
+	// Searches.
+	queries := []search.Query{
+		{},
+		{Limit: 5},
+		{Service: "cart"},
+		{Service: "cart", Operation: "POST /api/cart"},
+		{Service: "payment", Operation: "grpc.Charge", MinDuration: 150e6},
+		{Service: "payment", Operation: "grpc.Charge", MaxDuration: 10e6},
+		{Service: "payment", Operation: "grpc.Charge", MinDuration: 50e6, MaxDuration: 60e6},
+		{Service: "frontend", MinDuration: 380e6, Limit: 50},
+		{Operation: "render", Kind: model.KindClient},
+		{Kind: model.KindServer, Start: now - 1200e9, End: now - 600e9, Limit: 100},
+		{Expr: mustParse(t, `user.id = "user-12"`), Limit: 100},
+		{Expr: mustParse(t, `http.response.status_code = 500 AND cloud.region = "eu-west-1"`)},
+		{Expr: mustParse(t, `http.response.status_code = "503"`)},
+		{Expr: mustParse(t, `status = error`), Limit: 40},
+		{Expr: mustParse(t, `db.system = "redis" AND (http.request.method = "PUT" OR http.request.method = "DELETE")`)},
+		{Expr: mustParse(t, `NOT db.system = "none" AND app.items > 17`)},
+		{Expr: mustParse(t, `http.route =~ "cart$" AND duration > 150ms`)},
+		{Expr: mustParse(t, `service.name = "cart" AND name = "validate"`)},
+		{Expr: mustParse(t, `resource.host.name = "host-ad" AND kind = server`)},
+		{Expr: mustParse(t, `cache.hit = true AND load < 0.5`)},
+		{Expr: mustParse(t, `link.kind`)},
+		{Service: "auth", Expr: mustParse(t, `net.peer.name = "10.0.1.17"`), Limit: 100},
+		{Expr: mustParse(t, `service = "email" AND app.items = 3`)},
+	}
+	for _, q := range queries {
+		g, e1 := got.FindTraces(ctx, q)
+		w, e2 := want.FindTraces(ctx, q)
+		name := "FindTraces"
+		if q.Expr != nil {
+			name += " " + q.Expr.String()
+		}
+		eq(name, g, w, e1, e2)
+	}
+}
+
+func TestOracle(t *testing.T) {
+	now := time.Now().UnixNano()
+	g := spangen.New(11, now)
+	g.Extras = true
+	g.Users = 200
+	rng := rand.New(rand.NewPCG(1, 2))
+	var traces [][]*model.Span
+	var all []*model.Span
+	for len(all) < 12000 {
+		tr := g.Trace()
+		traces = append(traces, tr)
+		all = append(all, tr...)
+	}
+	dir := t.TempDir()
+	s, err := Open(dir, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	oracle := memstore.New()
+	bs := batches(rng, all, 40)
+	for i, b := range bs {
+		if err := s.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		oracle.Write(ctx, b)
+		if i == 9 {
+			compareWithOracle(t, "head only", s, oracle, traces, now)
+		}
+		if i%10 == 9 {
+			s.Seal(i)
+			if err := s.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i == 24 {
+			compareWithOracle(t, "head and blocks", s, oracle, traces, now)
+		}
+	}
+	if n := len(s.blocks); n != 4 {
+		t.Fatalf("%d blocks, want 4", n)
+	}
+	compareWithOracle(t, "blocks", s, oracle, traces, now)
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.blocks); n != 1 {
+		t.Fatalf("%d blocks after compaction, want 1", n)
+	}
+	compareWithOracle(t, "compacted", s, oracle, traces, now)
+	if cp := s.WALCheckpoint(); cp != 39 {
+		t.Fatalf("WAL checkpoint %d, want 39", cp)
+	}
+	s.Close()
+	s2, err := Open(dir, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	compareWithOracle(t, "reopened", s2, oracle, traces, now)
+}
+
+func TestRetentionDropsOldBlocks(t *testing.T) {
+	now := time.Now()
+	o := testOptions()
+	o.Retention = 2 * time.Hour
+	clock := now
+	o.Now = func() time.Time { return clock }
+	s, err := Open(t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	g := spangen.New(5, now.UnixNano())
+	g.Spread = 600e9
+	old := g.Spans(500)
+	g.Now = now.Add(time.Hour).UnixNano()
+	young := g.Spans(500)
+	for _, b := range [][]*model.Span{old, young} {
+		s.Write(ctx, b)
+		s.Seal(0)
+		if err := s.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock = now.Add(150 * time.Minute) // past the old block's spans, not the young one's
+	if err := s.ApplyRetention(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Trace(ctx, old[0].TraceID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("old trace: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Trace(ctx, young[0].TraceID); err != nil {
+		t.Fatalf("young trace: %v", err)
+	}
+	if len(s.blocks) != 1 {
+		t.Fatalf("%d blocks, want 1", len(s.blocks))
+	}
+}
