@@ -109,7 +109,9 @@ type responseError struct {
 func (h *handler) write(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	if err := json.NewEncoder(w).Encode(v); err != nil {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		h.o.Logger.Warn("jaeger api: writing response", "err", err)
 	}
 }
