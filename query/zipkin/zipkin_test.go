@@ -42,7 +42,7 @@ func fixture(t testing.TB) *memstore.Store {
 	s := memstore.New()
 	spans := []*model.Span{
 		{TraceID: traceA, SpanID: sid(1), Name: "get /cart", Kind: model.KindServer, Start: base, Duration: 5_000_000, Resource: frontend,
-			Attrs: []model.Attr{{Key: "http.method", Value: model.String("GET")}, {Key: "http.status_code", Value: model.Int(200)}, {Key: "größe", Value: model.String("groß")}},
+			Attrs:     []model.Attr{{Key: "http.method", Value: model.String("GET")}, {Key: "http.status_code", Value: model.Int(200)}, {Key: "größe", Value: model.String("groß")}},
 			Causality: model.Causality{Unit: 0x1111, StartSeq: 1, EndSeq: 4, StartCause: model.EventRef{TraceID: traceB, Unit: 0x99, Seq: 2}}},
 		{TraceID: traceA, SpanID: sid(2), ParentID: sid(1), Name: "getcart", Kind: model.KindServer, Start: base + 1_000_000, Duration: 3_000_000,
 			Resource: cafe, StatusCode: model.StatusError, StatusMessage: "no cart",
