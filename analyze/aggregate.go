@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"cmp"
+	"fmt"
 	"hash/fnv"
 	"slices"
 	"strconv"
@@ -401,7 +402,7 @@ func (a *aggregator) finish() *Aggregation {
 
 	for _, g := range a.groups {
 		d := summarise(g.samples)
-		agg.Groups = append(agg.Groups, &Group{ID: strconv.FormatUint(g.signature|1<<63, 16)[1:], Shape: Shape(a.traces[g.first]),
+		agg.Groups = append(agg.Groups, &Group{ID: fmt.Sprintf("%016x", g.signature), Shape: Shape(a.traces[g.first]),
 			Spans: g.spans, Count: len(d.sorted), Errors: g.errors, Latency: Latency{d.p50, d.p90, d.p99, d.avg},
 			Exemplars: a.exemplars(d.exemplars)})
 	}
