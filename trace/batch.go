@@ -8,19 +8,19 @@ import (
 	"time"
 )
 
-// batcher is the span processor between End and the Exporter. Ended spans go into one of several bounded
-// queues (chosen by span ID, so that there is no global lock); one background goroutine swaps each queue for an
-// empty one, hands the spans to the exporter in batches, and returns them to the pool. The application never
-// waits on it: when a queue is full the span is dropped and counted.
+// batcher is the span processor between End and the Exporter. An ended span goes into the ring of the P its
+// goroutine runs on (no lock, no shared cache line); one background goroutine empties the rings, hands the spans
+// to the exporter in batches, and gives each span back to the free ring of the P it came from, for reuse. The
+// application never waits on it: when a ring is full the span is dropped and counted.
 type batcher struct {
 	p         *Provider
 	exp       Exporter
-	queues    []spanQueue
-	mask      uint32
 	batchSize int
-	kickAt    int
+	kickAt    uint64
 	timeout   time.Duration
 	expTO     time.Duration
+
+	over overflow
 
 	kick    chan struct{}
 	flushes chan chan struct{}
@@ -31,65 +31,63 @@ type batcher struct {
 
 	exported, errors, failed atomic.Uint64
 
-	// owned by the background goroutine
-	spare [][]*Span
-	batch []*SpanData
+	batch []*SpanData // owned by the background goroutine
+	from  []int32     // the P each span of batch came from, or -1
 }
 
-type spanQueue struct {
-	mu  sync.Mutex
-	buf []*Span
-	_   [32]byte
-}
-
-func newBatcher(p *Provider, exp Exporter, shards, queueSize, batchSize int, timeout, exportTimeout time.Duration) *batcher {
-	per := (queueSize + shards - 1) / shards
+func newBatcher(p *Provider, exp Exporter, batchSize int, timeout, exportTimeout time.Duration) *batcher {
 	b := &batcher{
-		p: p, exp: exp, queues: make([]spanQueue, shards), mask: uint32(shards - 1),
-		batchSize: batchSize, timeout: timeout, expTO: exportTimeout,
+		p: p, exp: exp, batchSize: batchSize, timeout: timeout, expTO: exportTimeout,
 		kick: make(chan struct{}, 1), flushes: make(chan chan struct{}), stop: make(chan struct{}),
-		done: make(chan struct{}), spare: make([][]*Span, shards), batch: make([]*SpanData, 0, batchSize),
+		done: make(chan struct{}), batch: make([]*SpanData, 0, batchSize), from: make([]int32, 0, batchSize),
 	}
-	b.kickAt = max(1, min(per/2, batchSize/shards))
-	for i := range b.queues {
-		b.queues[i].buf = make([]*Span, 0, per)
-		b.spare[i] = make([]*Span, 0, per)
-	}
+	per := uint64(len(p.ps[0].queue.slots))
+	b.kickAt = max(1, min(per/2, uint64(batchSize)))
 	go b.run()
 	return b
 }
 
+// enqueue queues an ended span for export; false means the queue was full (or shut down) and the span was not
+// taken.
 func (b *batcher) enqueue(s *Span) bool {
 	if b.closed.Load() {
 		return false
 	}
-	q := &b.queues[uint32(s.data.SpanID[0])&b.mask]
-	q.mu.Lock()
-	n := len(q.buf)
-	if n == cap(q.buf) {
-		q.mu.Unlock()
-		return false
+	pid := procPin()
+	if pid >= len(b.p.ps) {
+		procUnpin()
+		b.over.mu.Lock()
+		defer b.over.mu.Unlock()
+		if len(b.over.spans) >= len(b.p.ps[0].queue.slots) {
+			return false
+		}
+		s.pid = -1
+		b.over.spans = append(b.over.spans, s)
+		return true
 	}
-	q.buf = append(q.buf, s)
-	q.mu.Unlock()
-	if n+1 == b.kickAt {
+	s.pid = int32(pid)
+	q := &b.p.ps[pid].queue
+	ok := q.push(s)
+	n := q.len()
+	procUnpin()
+	if ok && n == b.kickAt {
 		select {
 		case b.kick <- struct{}{}:
 		default:
 		}
 	}
-	return true
+	return ok
 }
 
 func (b *batcher) depth() uint64 {
-	var n int
-	for i := range b.queues {
-		q := &b.queues[i]
-		q.mu.Lock()
-		n += len(q.buf)
-		q.mu.Unlock()
+	var n uint64
+	for i := range b.p.ps {
+		n += b.p.ps[i].queue.len()
 	}
-	return uint64(n)
+	b.over.mu.Lock()
+	n += uint64(len(b.over.spans))
+	b.over.mu.Unlock()
+	return n
 }
 
 func (b *batcher) run() {
@@ -114,22 +112,29 @@ func (b *batcher) run() {
 
 // drain takes everything queued and exports it.
 func (b *batcher) drain() {
-	for i := range b.queues {
-		q := &b.queues[i]
-		q.mu.Lock()
-		spans := q.buf
-		q.buf = b.spare[i]
-		q.mu.Unlock()
-		for _, s := range spans {
-			b.batch = append(b.batch, &s.data)
-			if len(b.batch) == b.batchSize {
-				b.export()
-			}
+	for i := range b.p.ps {
+		q := &b.p.ps[i].queue
+		// Take only what is there now, so that a busy P cannot keep the batcher here forever.
+		for n := q.len(); n > 0; n-- {
+			b.add(q.pop())
 		}
-		clear(spans)
-		b.spare[i] = spans[:0]
+	}
+	b.over.mu.Lock()
+	over := b.over.spans
+	b.over.spans = nil
+	b.over.mu.Unlock()
+	for _, s := range over {
+		b.add(s)
 	}
 	if len(b.batch) > 0 {
+		b.export()
+	}
+}
+
+func (b *batcher) add(s *Span) {
+	b.batch = append(b.batch, &s.data)
+	b.from = append(b.from, s.pid)
+	if len(b.batch) == b.batchSize {
 		b.export()
 	}
 }
@@ -145,10 +150,15 @@ func (b *batcher) export() {
 		b.exported.Add(uint64(len(b.batch)))
 	}
 	for i, d := range b.batch {
-		b.p.release(spanOf(d))
+		s := spanOf(d)
+		// Back to the P that made it, where it is reused without a lock; to the pool if that ring is full.
+		if pid := b.from[i]; pid < 0 || !b.p.ps[pid].free.push(s) {
+			b.p.release(s)
+		}
 		b.batch[i] = nil
 	}
 	b.batch = b.batch[:0]
+	b.from = b.from[:0]
 }
 
 func (b *batcher) flush(ctx context.Context) error {

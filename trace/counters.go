@@ -1,16 +1,5 @@
 package trace
 
-import "sync/atomic"
-
-// counterShard holds one share of the process counters. Spans pick a shard by span ID, so that goroutines on
-// different CPUs rarely write the same cache line.
-type counterShard struct {
-	started, sampled, ended, unitary, dropped atomic.Uint64
-	_                                         [24]byte // to 64 bytes
-}
-
-func (p *Provider) shard(b byte) *counterShard { return &p.shards[uint32(b)&p.mask] }
-
 // ProcessCounters is a snapshot of a Provider's counters, kept apart from spans (trace/promcounters exports
 // them to Prometheus). Every counter only grows, except QueueDepth.
 type ProcessCounters struct {
@@ -27,13 +16,14 @@ type ProcessCounters struct {
 // Counters returns a snapshot of the provider's counters.
 func (p *Provider) Counters() ProcessCounters {
 	var c ProcessCounters
-	for i := range p.shards {
-		sh := &p.shards[i]
-		c.SpansStarted += sh.started.Load()
-		c.SpansSampled += sh.sampled.Load()
-		c.SpansEnded += sh.ended.Load()
-		c.SpansUnitary += sh.unitary.Load()
-		c.SpansDropped += sh.dropped.Load()
+	for i := range p.ps {
+		pp := &p.ps[i]
+		rec, cand := pp.recorded.Load(), pp.candidates.Load()
+		c.SpansStarted += rec + pp.unrecorded.Load()
+		c.SpansSampled += rec - cand
+		c.SpansEnded += pp.ended.Load()
+		c.SpansUnitary += pp.unitary.Load()
+		c.SpansDropped += pp.dropped.Load()
 	}
 	if b := p.batcher; b != nil {
 		c.SpansDropped += b.failed.Load()

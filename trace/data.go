@@ -154,8 +154,6 @@ type SpanData struct {
 
 	// DroppedAttrs, DroppedEvents and DroppedLinks count what the span's limits turned away.
 	DroppedAttrs, DroppedEvents, DroppedLinks int
-
-	attrBuf [8]Attr // the first attributes live here; Attrs spills to the heap after that
 }
 
 // ServiceName is the span's service: its own Service if set, else its resource's.
@@ -192,7 +190,6 @@ func (d *SpanData) Clone() *SpanData {
 		l.Attrs = cloneAttrs(l.Attrs)
 		c.Links = append(c.Links, l)
 	}
-	c.attrBuf = [8]Attr{}
 	return c
 }
 
@@ -231,14 +228,14 @@ func (d *SpanData) reset() {
 	links := d.Links
 	clear(links)
 	*d = SpanData{}
-	if cap(attrs) <= 64 && cap(attrs) > len(d.attrBuf) {
+	if cap(attrs) <= 64 {
 		d.Attrs = attrs[:0]
-	} else {
-		d.Attrs = d.attrBuf[:0]
 	}
+	d.Events = nil
 	if cap(events) <= 32 {
 		d.Events = events[:0]
 	}
+	d.Links = nil
 	if cap(links) <= 32 {
 		d.Links = links[:0]
 	}

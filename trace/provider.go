@@ -2,7 +2,6 @@ package trace
 
 import (
 	"context"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,9 +41,8 @@ type Provider struct {
 	unitary  UnitarySampler // the sampler, if it can keep unitary spans
 	batcher  *batcher       // nil without an exporter
 	limits   struct{ attrs, events, links int }
-	pool     sync.Pool
-	shards   []counterShard
-	mask     uint32
+	pool     sync.Pool // spans not handed back to a P's free ring
+	ps       []perP
 	tracer   *Tracer // the scope-less tracer of the package-level Start
 }
 
@@ -61,20 +59,15 @@ func NewProvider(cfg Config) *Provider {
 	p.limits.attrs = orDefault(cfg.MaxAttrs, 128)
 	p.limits.events = orDefault(cfg.MaxEvents, 128)
 	p.limits.links = orDefault(cfg.MaxLinks, 128)
-	n := 1
-	for n < 2*runtime.GOMAXPROCS(0) {
-		n *= 2
-	}
-	p.shards = make([]counterShard, n)
-	p.mask = uint32(n - 1)
+	p.ps = newPerP(numP(), orDefault(cfg.QueueSize, 8192))
 	p.pool.New = func() any {
 		s := new(Span)
-		s.data.Attrs = s.data.attrBuf[:0]
+		s.data.Attrs = s.attrBuf[:0]
 		return s
 	}
 	p.tracer = &Tracer{p: p}
 	if cfg.Exporter != nil {
-		p.batcher = newBatcher(p, cfg.Exporter, n, orDefault(cfg.QueueSize, 8192), orDefault(cfg.BatchSize, 512),
+		p.batcher = newBatcher(p, cfg.Exporter, orDefault(cfg.BatchSize, 512),
 			orDefaultDuration(cfg.BatchTimeout, time.Second), orDefaultDuration(cfg.ExportTimeout, 10*time.Second))
 	}
 	return p
@@ -120,45 +113,82 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 	return p.batcher.shutdown(ctx)
 }
 
+// get takes a span to record: one exported earlier from this P's free ring, else one from the pool, and counts
+// it as started.
 func (p *Provider) get() *Span {
-	s := p.pool.Get().(*Span)
+	var s *Span
+	pid := procPin()
+	if pid < len(p.ps) {
+		pp := &p.ps[pid]
+		s = pp.free.pop()
+		pp.recorded.Add(1)
+	} else {
+		p.ps[pid%len(p.ps)].recorded.Add(1)
+	}
+	procUnpin()
+	if s == nil {
+		s = p.pool.Get().(*Span)
+	}
+	s.reset()
 	s.p = p
 	return s
 }
 
-// release returns a span to the pool once nothing of the library refers to it.
-func (p *Provider) release(s *Span) {
+// release returns a span to the pool once nothing of the library refers to it. It does not touch the span's
+// memory: the batcher releases spans from another CPU, and the span is cleared by the goroutine that reuses it,
+// whose cache it is more likely to be in.
+func (p *Provider) release(s *Span) { p.pool.Put(s) }
+
+// reset clears a span from the pool for reuse.
+func (s *Span) reset() {
 	s.data.reset()
-	s.ctx = node{}
+	if s.data.Attrs == nil {
+		s.data.Attrs = s.attrBuf[:0]
+	}
+	s.ctx.Context, s.ctx.span, s.ctx.unit = nil, nil, nil
 	s.own.id = 0
 	s.own.seq.Store(0)
 	s.unit = nil
 	s.origin = ""
 	s.candidate = false
 	s.ended.Store(false)
-	p.pool.Put(s)
 }
 
 // finish takes an ended span: keep it for export, or let it go.
 func (p *Provider) finish(s *Span) {
-	sh := p.shard(s.data.SpanID[7])
-	sh.ended.Add(1)
+	p.count(func(pp *perP) { pp.ended.Add(1) })
 	if s.candidate {
 		if !p.unitary.KeepUnitary(&s.data) {
 			p.release(s)
 			return
 		}
 		s.data.Unitary = true
-		sh.unitary.Add(1)
+		p.count(func(pp *perP) { pp.unitary.Add(1) })
 	}
 	if p.batcher == nil {
 		p.release(s)
 		return
 	}
 	if !p.batcher.enqueue(s) {
-		sh.dropped.Add(1)
+		p.count(func(pp *perP) { pp.dropped.Add(1) })
 		p.release(s)
 	}
+}
+
+func countUnrecorded(pp *perP) { pp.unrecorded.Add(1) }
+func countCandidate(pp *perP)  { pp.candidates.Add(1) }
+
+// countDropped moves a span the sampler refused from recorded to unrecorded.
+func countDropped(pp *perP) {
+	pp.recorded.Add(^uint64(0))
+	pp.unrecorded.Add(1)
+}
+
+// count applies f to this P's counters.
+func (p *Provider) count(f func(*perP)) {
+	pid := procPin()
+	f(&p.ps[pid%len(p.ps)])
+	procUnpin()
 }
 
 var defaultProvider atomic.Pointer[Provider]

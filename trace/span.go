@@ -9,12 +9,14 @@ import (
 	"unsafe"
 )
 
-// StartOption configures a span at Start. It is a small value, not a closure, so passing options allocates
-// nothing.
+// StartOption configures a span at Start. It is a value, not a closure, and holds the first attributes inline,
+// so that passing options allocates nothing.
 type StartOption struct {
 	set      uint8
 	kind     Kind
-	attrs    []Attr
+	nattrs   uint8
+	attrs    [inlineOptAttrs]Attr // the first attributes of WithAttrs
+	more     []Attr               // the rest, copied
 	links    []Link
 	time     int64
 	service  string
@@ -36,8 +38,19 @@ const (
 // WithKind sets the span's kind (KindInternal if not given).
 func WithKind(k Kind) StartOption { return StartOption{set: optKind, kind: k} }
 
-// WithAttrs adds attributes at start; samplers see them (e.g. http.route for a rule).
-func WithAttrs(attrs ...Attr) StartOption { return StartOption{attrs: attrs} }
+const inlineOptAttrs = 5
+
+// WithAttrs adds attributes at start; samplers see them (e.g. http.route for a rule). Up to five cost no
+// allocation.
+func WithAttrs(attrs ...Attr) StartOption {
+	// Copying, rather than keeping the slice, lets the compiler leave the caller's attrs on its stack.
+	o := StartOption{nattrs: uint8(min(len(attrs), inlineOptAttrs))}
+	copy(o.attrs[:], attrs)
+	if len(attrs) > inlineOptAttrs {
+		o.more = append([]Attr(nil), attrs[inlineOptAttrs:]...)
+	}
+	return o
+}
 
 // WithLinks adds links to other spans.
 func WithLinks(links ...Link) StartOption { return StartOption{links: links} }
@@ -67,15 +80,17 @@ func WithCause(cause EventRef) StartOption { return StartOption{set: optCause, c
 // trace was not sampled); every method of a nil *Span does nothing, so callers never check. Methods are safe for
 // concurrent use. A Span must not be used after End: its memory is reused for later spans once exported.
 type Span struct {
-	data   SpanData
-	ctx    node // the context Start returns
-	own    unit // the execution unit of a span that started one
-	unit   *unit
-	p      *Provider
-	origin string
-	ended  atomic.Bool
+	data    SpanData
+	attrBuf [8]Attr // the first attributes live here; data.Attrs spills to the heap after that
+	ctx     node    // the context Start returns
+	own     unit    // the execution unit of a span that started one
+	unit    *unit
+	p       *Provider
+	origin  string
+	ended   atomic.Bool
 	// candidate marks a unitary candidate: recorded, not sampled, kept at End only if the sampler says so.
 	candidate bool
+	pid       int32 // the P whose ring the span was queued on, or -1
 	mu        sync.Mutex
 }
 
@@ -113,7 +128,7 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 			psc = n.sc
 			if psc.IsValid() && !psc.Remote && !psc.IsSampled() {
 				// The fast path: a local child of a span that was not recorded costs a lookup and a count.
-				p.shard(psc.SpanID[7]).started.Add(1)
+				p.count(countUnrecorded)
 				return ctx, nil
 			}
 		}
@@ -128,6 +143,9 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 		d.TraceID, d.ParentID = pd.TraceID, pd.SpanID
 		d.Flags, d.Priority, d.TraceState = pd.Flags, pd.Priority, pd.TraceState
 		s.origin, s.candidate = parent.origin, parent.candidate
+		if s.candidate {
+			p.count(countCandidate)
+		}
 	} else {
 		if psc.IsValid() {
 			d.TraceID, d.ParentID, d.TraceState, d.Priority = psc.TraceID, psc.SpanID, psc.TraceState, psc.Priority
@@ -158,6 +176,7 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 		case UnitaryCandidate:
 			d.Flags &^= FlagSampled
 			s.candidate = true
+			p.count(countCandidate)
 			if d.Priority == PriorityUnset {
 				d.Priority = 0
 			}
@@ -189,13 +208,7 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 	if d.Start == 0 {
 		d.Start = now()
 	}
-	s.ctx = node{Context: ctx, span: s, unit: u}
-
-	sh := p.shard(d.SpanID[7])
-	sh.started.Add(1)
-	if d.Flags&FlagSampled != 0 {
-		sh.sampled.Add(1)
-	}
+	s.ctx.Context, s.ctx.span, s.ctx.unit = ctx, s, u // the rest of the node stays zero
 	return &s.ctx, s
 }
 
@@ -226,12 +239,9 @@ func (t *Tracer) apply(s *Span, name string, opts []StartOption) {
 		if o.set&optCause != 0 {
 			d.StartCause = o.cause
 		}
-		for _, a := range o.attrs {
-			if len(d.Attrs) >= t.p.limits.attrs {
-				d.DroppedAttrs++
-				continue
-			}
-			d.Attrs = append(d.Attrs, a)
+		if o.nattrs > 0 {
+			d.addAttrs(o.attrs[:o.nattrs], t.p.limits.attrs)
+			d.addAttrs(o.more, t.p.limits.attrs)
 		}
 		for _, l := range o.links {
 			if len(d.Links) >= t.p.limits.links {
@@ -245,6 +255,16 @@ func (t *Tracer) apply(s *Span, name string, opts []StartOption) {
 	}
 }
 
+// addAttrs appends attributes within the limit, counting those it drops.
+func (d *SpanData) addAttrs(attrs []Attr, limit int) {
+	room := limit - len(d.Attrs)
+	if room < len(attrs) {
+		d.DroppedAttrs += len(attrs) - max(room, 0)
+		attrs = attrs[:max(room, 0)]
+	}
+	d.Attrs = append(d.Attrs, attrs...)
+}
+
 // drop ends the life of a span the sampler refused: the context returned carries the trace as not sampled.
 func (p *Provider) drop(ctx context.Context, n *node, s *Span, psc SpanContext) (context.Context, *Span) {
 	d := &s.data
@@ -253,7 +273,7 @@ func (p *Provider) drop(ctx context.Context, n *node, s *Span, psc SpanContext) 
 	if !psc.IsValid() {
 		sc.SpanID = newSpanID()
 	}
-	p.shard(sc.SpanID[7]).started.Add(1)
+	p.count(countDropped)
 	p.release(s)
 	// One small allocation per unsampled request, so that the spans started under it take the fast path.
 	dn := &node{Context: ctx, sc: sc}

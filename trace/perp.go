@@ -1,0 +1,89 @@
+package trace
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	_ "unsafe" // for go:linkname
+)
+
+// The hot path keeps its state per P (the Go scheduler's processor): each P has its own ring of ended spans
+// waiting for export, its own ring of exported spans to reuse, and its own counters, so that two CPUs never
+// write the same cache line for a span and no lock is taken. procPin (the same call sync.Pool makes) keeps the
+// goroutine on its P while it touches that state.
+
+//go:linkname procPin runtime.procPin
+func procPin() int
+
+//go:linkname procUnpin runtime.procUnpin
+func procUnpin()
+
+// perP is one P's share of a provider's state.
+type perP struct {
+	queue ring // ended spans: written by this P, read by the batcher
+	free  ring // exported spans: written by the batcher, read by this P
+
+	unrecorded, recorded, candidates, ended, unitary, dropped atomic.Uint64
+	_                                                         [16]byte
+}
+
+func newPerP(n, queueSize int) []perP {
+	ps := make([]perP, n)
+	size := 1
+	for size < (queueSize+n-1)/n {
+		size *= 2
+	}
+	for i := range ps {
+		ps[i].queue.init(size)
+		ps[i].free.init(size)
+	}
+	return ps
+}
+
+func numP() int { return max(runtime.GOMAXPROCS(0), runtime.NumCPU()) }
+
+// ring is a bounded single-producer single-consumer queue of spans.
+type ring struct {
+	head  atomic.Uint64 // next slot to read; written by the consumer
+	_     [56]byte
+	tail  atomic.Uint64 // next slot to write; written by the producer
+	_     [56]byte
+	mask  uint64
+	slots []*Span // ordered by head and tail: a slot is written before tail (or head) moves past it
+}
+
+func (r *ring) init(size int) {
+	r.slots = make([]*Span, size)
+	r.mask = uint64(size - 1)
+}
+
+// push adds s, reporting false when the ring is full. Only the producer calls it.
+func (r *ring) push(s *Span) bool {
+	t := r.tail.Load()
+	if t-r.head.Load() > r.mask {
+		return false
+	}
+	r.slots[t&r.mask] = s
+	r.tail.Store(t + 1)
+	return true
+}
+
+// pop takes the oldest span, or nil. Only the consumer calls it.
+func (r *ring) pop() *Span {
+	h := r.head.Load()
+	if h == r.tail.Load() {
+		return nil
+	}
+	s := r.slots[h&r.mask]
+	r.slots[h&r.mask] = nil
+	r.head.Store(h + 1)
+	return s
+}
+
+func (r *ring) len() uint64 { return r.tail.Load() - r.head.Load() }
+
+// overflow is the queue used when a goroutine runs on a P beyond those counted at start (GOMAXPROCS grew).
+type overflow struct {
+	mu    sync.Mutex
+	spans []*Span
+}
