@@ -239,6 +239,20 @@ func (s *Store) ShouldCut() bool {
 	return h.spans >= s.o.BlockSpans || h.spans > 0 && time.Since(h.created) >= s.o.BlockAge
 }
 
+// Pending is the number of spans held in memory: the head's and those of sealed heads not yet in blocks.
+func (s *Store) Pending() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	for _, h := range s.sealed {
+		n += h.spans
+	}
+	s.head.mu.RLock()
+	n += s.head.spans
+	s.head.mu.RUnlock()
+	return n
+}
+
 // Seal cuts the head: it stops taking writes and waits for Flush to become a block; a new head takes writes.
 // walSegment is the write-ahead log segment that the log rotated to just before: every span in the segments below
 // it is in this head or in older ones. The caller must keep writes out while it rotates the log and seals, so the

@@ -1,0 +1,284 @@
+// Package pipeline takes what the receivers decode and makes it durable: it is the ingest.Consumer that
+// weft serve hands every request to. A request's spans are appended to the write-ahead log (package wal); once
+// the append is durable the request may be acknowledged, and the spans go on, through an optional Stage (where
+// tail sampling will sit), to the store. The pipeline also decides when the store's in-memory head becomes a
+// block, and truncates the log once a block holds what the log held, so that a crash at any moment loses nothing
+// acknowledged: what is not yet in a block is still in the log, and replays on the next start.
+//
+// Memory is bounded: spans being appended count against MaxInFlightBytes, spans in the store's head against
+// MaxPendingSpans, and past either bound Consume answers *ingest.OverloadError with a retry hint.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weftrace/weft/ingest"
+	"github.com/weftrace/weft/model"
+	"github.com/weftrace/weft/store"
+	"github.com/weftrace/weft/wal"
+)
+
+// Head is what a store with an in-memory head (the embedded store) offers so that the pipeline can cut it into
+// blocks in step with the log. Stores that make every write durable themselves (ClickHouse) need not implement it.
+type Head interface {
+	// ShouldCut reports whether the head is big or old enough to seal.
+	ShouldCut() bool
+	// Seal cuts the head at this point of the stream; walSegment is the log segment just rotated to.
+	Seal(walSegment int)
+	// Flush writes sealed heads to blocks; after it returns nil, log segments below the last sealed walSegment
+	// may be deleted.
+	Flush() error
+	// WALCheckpoint is the first log segment that may hold spans not in a block: replay starts there.
+	WALCheckpoint() int
+	// Pending is the number of spans held in memory, not yet in blocks.
+	Pending() int
+}
+
+// Stage wraps the writer that durable spans go to. Tail sampling will be one: it holds a trace's spans until it
+// decides, then writes the kept ones to next. Receivers do not change when a stage is added.
+type Stage func(next store.Writer) store.Writer
+
+// Options configure a pipeline. The zero value gives the defaults.
+type Options struct {
+	// MaxInFlightBytes bounds the estimated memory of spans being appended to the log at once (default 256 MiB).
+	MaxInFlightBytes int64
+	// MaxPendingSpans bounds the spans held in the store's head and in sealed heads waiting for their block
+	// (default 600,000); past it Consume answers overload until blocks catch up.
+	MaxPendingSpans int
+	// RetryAfter is the hint given with an overload answer (default 1 s).
+	RetryAfter time.Duration
+	// CutCheck is how often the store's head is checked for cutting (default 250 ms). For a store without a head,
+	// the log is rotated and truncated every CutCheck*40.
+	CutCheck time.Duration
+	// Stage, if set, sits between the log and the store.
+	Stage  Stage
+	Logger *slog.Logger
+	// Registerer, if set, receives the pipeline's metrics: in-flight bytes, pending spans, overloads, cuts.
+	Registerer prometheus.Registerer
+}
+
+// Pipeline is the durable ingest path. It implements ingest.Consumer.
+type Pipeline struct {
+	log   *wal.WAL
+	store store.Store
+	head  Head // nil when the store has none
+	next  store.Writer
+	o     Options
+	lg    *slog.Logger
+
+	mu       sync.RWMutex // Consume holds it shared from log append to store write; a cut holds it alone
+	closed   bool
+	inflight atomic.Int64
+
+	stop    chan struct{}
+	done    chan struct{}
+	flushMu sync.Mutex
+
+	m pipelineMetrics
+}
+
+var _ ingest.Consumer = (*Pipeline)(nil)
+
+type pipelineMetrics struct {
+	inflight  prometheus.GaugeFunc
+	pending   prometheus.GaugeFunc
+	overloads *prometheus.CounterVec
+	cuts      prometheus.Counter
+	replayed  prometheus.Counter
+}
+
+// New replays the log into the store (from the store's checkpoint when it has a head), then starts cutting the
+// head into blocks in the background. The pipeline owns w from now on and closes it in Close; s stays the
+// caller's to close, after the pipeline.
+func New(w *wal.WAL, s store.Store, o Options) (*Pipeline, error) {
+	if o.MaxInFlightBytes <= 0 {
+		o.MaxInFlightBytes = 256 << 20
+	}
+	if o.MaxPendingSpans <= 0 {
+		o.MaxPendingSpans = 600_000
+	}
+	if o.RetryAfter <= 0 {
+		o.RetryAfter = time.Second
+	}
+	if o.CutCheck <= 0 {
+		o.CutCheck = 250 * time.Millisecond
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	p := &Pipeline{log: w, store: s, o: o, lg: o.Logger, next: s, stop: make(chan struct{}), done: make(chan struct{})}
+	p.head, _ = s.(Head)
+	if o.Stage != nil {
+		p.next = o.Stage(s)
+	}
+	p.m = pipelineMetrics{
+		inflight: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weft_pipeline_inflight_bytes",
+			Help: "Estimated bytes of spans being appended to the write-ahead log."},
+			func() float64 { return float64(p.inflight.Load()) }),
+		pending: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weft_pipeline_pending_spans",
+			Help: "Spans in the store's memory, not yet in blocks."},
+			func() float64 {
+				if p.head == nil {
+					return 0
+				}
+				return float64(p.head.Pending())
+			}),
+		overloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weft_pipeline_overloads_total",
+			Help: "Requests refused because memory bounds were reached, by bound."}, []string{"bound"}),
+		cuts: prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_pipeline_head_cuts_total",
+			Help: "Times the store's head was sealed and flushed to a block."}),
+		replayed: prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_pipeline_replayed_spans_total",
+			Help: "Spans replayed from the write-ahead log at start."}),
+	}
+	if o.Registerer != nil {
+		o.Registerer.MustRegister(p.m.inflight, p.m.pending, p.m.overloads, p.m.cuts, p.m.replayed)
+	}
+	from := 0
+	if p.head != nil {
+		from = p.head.WALCheckpoint()
+	}
+	t0 := time.Now()
+	n := 0
+	err := w.Replay(from, func(_ int, spans []*model.Span) error {
+		n += len(spans)
+		return p.next.Write(context.Background(), spans)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: replaying the write-ahead log: %w", err)
+	}
+	p.m.replayed.Add(float64(n))
+	if n > 0 {
+		p.lg.Info("write-ahead log replayed", "spans", n, "from_segment", from, "took", time.Since(t0).Round(time.Millisecond))
+	}
+	go p.loop()
+	return p, nil
+}
+
+// estimate is a cheap guess of the memory a span takes.
+func estimate(spans []*model.Span) int64 {
+	var n int64
+	for _, s := range spans {
+		n += 240 + int64(len(s.Name)+len(s.StatusMessage)+len(s.SpanResource))
+		for i := range s.Attrs {
+			n += 72 + int64(len(s.Attrs[i].Key)+len(s.Attrs[i].Value.Str))
+		}
+		n += int64(len(s.Events))*96 + int64(len(s.Links))*96
+	}
+	return n
+}
+
+// ErrClosed is returned by Consume after Close.
+var ErrClosed = errors.New("pipeline: closed")
+
+// Consume appends the spans to the log and returns nil once they are durable; then they are in the store. It
+// answers *ingest.OverloadError, storing nothing, when memory bounds are reached.
+func (p *Pipeline) Consume(ctx context.Context, spans []*model.Span) error {
+	if len(spans) == 0 {
+		return nil
+	}
+	if p.head != nil && p.head.Pending() >= p.o.MaxPendingSpans {
+		p.m.overloads.WithLabelValues("pending_spans").Inc()
+		return &ingest.OverloadError{RetryAfter: p.o.RetryAfter,
+			Reason: fmt.Sprintf("%d spans wait to be written to blocks", p.head.Pending())}
+	}
+	size := estimate(spans)
+	if cur := p.inflight.Add(size); cur > p.o.MaxInFlightBytes && cur != size {
+		p.inflight.Add(-size)
+		p.m.overloads.WithLabelValues("inflight_bytes").Inc()
+		return &ingest.OverloadError{RetryAfter: p.o.RetryAfter,
+			Reason: fmt.Sprintf("%d bytes of spans in flight, limit %d", cur-size, p.o.MaxInFlightBytes)}
+	}
+	defer p.inflight.Add(-size)
+
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return ErrClosed
+	}
+	if err := p.log.Append(ctx, spans); err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
+	// The spans are durable: the request may be acknowledged whatever happens next. A failure to hand them to
+	// the store is logged; the log replays them on the next start.
+	if err := p.next.Write(ctx, spans); err != nil {
+		p.lg.Error("spans durable in the log but not written to the store", "spans", len(spans), "err", err)
+	}
+	return nil
+}
+
+func (p *Pipeline) loop() {
+	defer close(p.done)
+	t := time.NewTicker(p.o.CutCheck)
+	defer t.Stop()
+	ticks := 0
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		}
+		ticks++
+		if p.head != nil {
+			if p.head.ShouldCut() {
+				if err := p.Cut(); err != nil {
+					p.lg.Error("cutting the store's head into a block failed; will retry", "err", err)
+				}
+			}
+		} else if ticks%40 == 0 {
+			if err := p.Cut(); err != nil {
+				p.lg.Error("truncating the write-ahead log failed; will retry", "err", err)
+			}
+		}
+	}
+}
+
+// Cut seals the store's head at the current point of the log, writes it to a block, and deletes the log segments
+// the block now holds. For a store without a head it just rotates and truncates the log.
+func (p *Pipeline) Cut() error {
+	p.flushMu.Lock()
+	defer p.flushMu.Unlock()
+	p.mu.Lock()
+	seg, err := p.log.Rotate()
+	if err != nil {
+		p.mu.Unlock()
+		return err
+	}
+	if p.head != nil {
+		p.head.Seal(seg)
+	}
+	p.mu.Unlock()
+	if p.head != nil {
+		if err := p.head.Flush(); err != nil {
+			return err
+		}
+		p.m.cuts.Inc()
+	}
+	return p.log.TruncateBefore(seg)
+}
+
+// Close stops taking spans, writes the store's head to a block, truncates and closes the log. It does not close
+// the store.
+func (p *Pipeline) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.mu.Unlock()
+	close(p.stop)
+	<-p.done
+	err := p.Cut()
+	if e := p.log.Close(); err == nil {
+		err = e
+	}
+	return err
+}
