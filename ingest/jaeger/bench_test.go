@@ -1,0 +1,57 @@
+package jaeger
+
+import (
+	"fmt"
+	"testing"
+
+	jaegerthrift "github.com/jaegertracing/jaeger-idl/thrift-gen/jaeger"
+)
+
+// benchBatch is a batch of 1,000 spans (100 traces of 10), each with 10 tags, as a jaeger-client HTTP sender
+// posts them: the shape of the collector ingest benchmark.
+func benchBatch() *jaegerthrift.Batch {
+	b := &jaegerthrift.Batch{Process: &jaegerthrift.Process{
+		ServiceName: "matchmaker",
+		Tags:        []*jaegerthrift.Tag{strTag("hostname", "brewery-01"), strTag("jaeger.version", "Go-2.30.0")},
+	}}
+	for i := 0; i < 100; i++ {
+		tid := int64(0x5eed0000_00000000) + int64(i)
+		for j := 0; j < 10; j++ {
+			s := &jaegerthrift.Span{
+				TraceIdLow: tid, TraceIdHigh: 0x6763a5c4, SpanId: tid<<8 + int64(j) + 1,
+				OperationName: fmt.Sprintf("HTTP GET /pair/%d", j%4), Flags: 1,
+				StartTime: t0us + int64(j), Duration: 1500,
+				Tags: []*jaegerthrift.Tag{
+					strTag("span.kind", "server"), strTag("http.method", "GET"),
+					strTag("http.url", fmt.Sprintf("/pair/%d?beer=stout&n=%d", j%4, i)), longTag("http.status_code", 200),
+					strTag("component", "net/http"), strTag("peer.address", "10.0.0.9:51234"),
+					boolTag("sampler.param", true), strTag("sampler.type", "probabilistic"),
+					doubleTag("load", 0.42), strTag("user_agent", "Mozilla/5.0 (X11; Linux x86_64)"),
+				},
+			}
+			if j > 0 {
+				s.ParentSpanId = tid<<8 + 1
+			}
+			b.Spans = append(b.Spans, s)
+		}
+	}
+	return b
+}
+
+func benchDecode(b *testing.B, compact bool) {
+	body := encode(b, benchBatch(), compact)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		spans, err := decodeBatch(body, compact)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += len(spans)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "spans/s")
+}
+
+func BenchmarkDecodeBinary(b *testing.B)  { benchDecode(b, false) }
+func BenchmarkDecodeCompact(b *testing.B) { benchDecode(b, true) }
