@@ -87,8 +87,17 @@ func EstimateClock(spans []*model.Span, choose Choice) *Clock {
 	return estimateClock(t, buildDAG(spans), choose)
 }
 
+// Constraint kinds, indexing constraintKinds.
+const (
+	kindCause uint8 = iota
+	kindParentStart
+	kindClientServerEnd
+)
+
+var constraintKinds = [...]string{ConstraintCause, ConstraintParentStart, ConstraintClientServerEnd}
+
 type constraint struct {
-	kind          string
+	kind          uint8
 	cause, effect int32 // span indexes
 	tc, te        int64 // raw times of the cause's and the effect's events
 }
@@ -101,14 +110,11 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 	c.Processes, c.SpanProcess = processes(t)
 	n := len(c.Processes)
 
-	var cons []constraint
-	for u, evs := range d.events {
-		for k := range evs {
-			p := evPos{int32(u), int32(k)}
-			if q := d.cause(spans, p); q != noEvent {
-				ce := d.at(q)
-				cons = append(cons, constraint{ConstraintCause, ce.span, evs[k].span, ce.time, evs[k].time})
-			}
+	cons := make([]constraint, 0, 2*len(spans)+len(d.events)/2)
+	for i := range d.events {
+		if e := &d.events[i]; e.cause >= 0 {
+			ce := &d.events[e.cause]
+			cons = append(cons, constraint{kindCause, ce.span, e.span, ce.time, e.time})
 		}
 	}
 	for i, s := range spans {
@@ -117,9 +123,9 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 			continue
 		}
 		ps := spans[p]
-		cons = append(cons, constraint{ConstraintParentStart, p, int32(i), ps.Start, s.Start})
+		cons = append(cons, constraint{kindParentStart, p, int32(i), ps.Start, s.Start})
 		if ps.Kind == model.KindClient && s.Kind == model.KindServer {
-			cons = append(cons, constraint{ConstraintClientServerEnd, int32(i), p, s.End(), ps.End()})
+			cons = append(cons, constraint{kindClientServerEnd, int32(i), p, s.End(), ps.End()})
 		}
 	}
 
@@ -245,14 +251,14 @@ func inconsistency(k constraint, spans []*model.Span, viol int64, crossProcess b
 	}
 	var msg string
 	switch k.kind {
-	case ConstraintCause:
+	case kindCause:
 		msg = fmt.Sprintf("an event of %s precedes by %s the event of %s it waited for, %s", label(es), fmtDur(viol), label(cs), where)
-	case ConstraintParentStart:
+	case kindParentStart:
 		msg = fmt.Sprintf("%s starts %s before its parent %s, %s", label(es), fmtDur(viol), label(cs), where)
 	default:
 		msg = fmt.Sprintf("server span %s ends %s after its client span %s, %s", label(cs), fmtDur(viol), label(es), where)
 	}
-	return Inconsistency{Kind: k.kind, Cause: cs, Effect: es, Violation: viol, Message: msg}
+	return Inconsistency{Kind: constraintKinds[k.kind], Cause: cs, Effect: es, Violation: viol, Message: msg}
 }
 
 func label(s *model.Span) string { return s.Service() + ":" + s.Name }

@@ -72,7 +72,7 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 	}
 	p.Root, p.Start, p.End = spans[root], w.as[root], w.ae[root]
 	w.floor = w.as[root]
-	if !spans[root].Causality.IsZero() && d.endAt[root] != noEvent {
+	if !spans[root].Causality.IsZero() && d.endAt[root] >= 0 {
 		p.Method = MethodCausal
 		p.Complete = w.causal(root)
 	} else {
@@ -81,14 +81,14 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 	}
 	slices.Reverse(w.segs)
 	p.Segments = w.segs
-	crit := map[int32]int64{}
+	crit := make([]int64, len(spans))
 	for _, s := range w.segs {
 		p.Length += s.End - s.Start
-		crit[int32(s.Index)] += s.End - s.Start
+		crit[s.Index] += s.End - s.Start
 	}
 	for i, c := range crit {
 		if c > 0 {
-			p.Spans = append(p.Spans, SpanTime{Span: spans[i], Index: int(i), Critical: c, Self: t.selfTime(i, w.as, w.ae)})
+			p.Spans = append(p.Spans, SpanTime{Span: spans[i], Index: i, Critical: c, Self: t.selfTime(int32(i), w.as, w.ae)})
 		}
 	}
 	slices.SortFunc(p.Spans, func(a, b SpanTime) int {
@@ -125,8 +125,9 @@ func (w *pathWalker) emit(i int32, unit uint64, kind string, from, to int64) {
 	w.segs = append(w.segs, Segment{Span: w.t.spans[i], Index: int(i), Unit: unit, Kind: kind, Start: from, End: to})
 }
 
-func (w *pathWalker) evTime(p evPos) int64 {
-	e := w.d.at(p)
+// evTime is event i's time on the root process's clock.
+func (w *pathWalker) evTime(i int32) int64 {
+	e := &w.d.events[i]
 	return e.time + (w.as[e.span] - w.t.spans[e.span].Start)
 }
 
@@ -134,23 +135,18 @@ func (w *pathWalker) evTime(p evPos) int64 {
 func (w *pathWalker) causal(root int32) bool {
 	d, spans := w.d, w.t.spans
 	pos, cur := d.endAt[root], w.ae[root]
-	budget := len(spans) * 4
-	for _, evs := range d.events {
-		budget += len(evs)
-	}
-	for ; budget > 0; budget-- {
+	for budget := len(d.events) + 4*len(spans); budget > 0; budget-- {
 		if cur <= w.floor || pos == d.startAt[root] {
 			return true
 		}
-		e := d.at(pos)
-		best, bestT, transit, foreign := noEvent, int64(-inf), false, int32(-1)
-		if pos.k > 0 {
-			best = evPos{pos.unit, pos.k - 1}
+		e := &d.events[pos]
+		best, bestT, transit, foreign := d.prev(pos), int64(-inf), false, int32(-1)
+		if best >= 0 {
 			bestT = w.evTime(best)
 		}
-		if c := d.cause(spans, pos); c != noEvent {
-			if t := w.evTime(c); t >= bestT {
-				best, bestT, transit = c, t, true
+		if e.cause >= 0 {
+			if t := w.evTime(e.cause); t >= bestT {
+				best, bestT, transit = e.cause, t, true
 			}
 		}
 		if e.kind == evEnd && spans[e.span].Kind == model.KindClient {
@@ -158,22 +154,22 @@ func (w *pathWalker) causal(root int32) bool {
 				if spans[s].Kind != model.KindServer || w.ae[s] < bestT {
 					continue
 				}
-				if end := d.endAt[s]; end != noEvent {
+				if end := d.endAt[s]; end >= 0 {
 					best, bestT, transit, foreign = end, w.ae[s], true, -1
 				} else {
-					best, bestT, transit, foreign = noEvent, w.ae[s], true, s
+					best, bestT, transit, foreign = -1, w.ae[s], true, s
 				}
 			}
 		}
-		if best == noEvent && foreign < 0 {
+		if best < 0 && foreign < 0 {
 			return false
 		}
 		td := min(bestT, cur)
-		unit := d.unitIDs[pos.unit]
+		unit := d.unitIDs[e.unit]
 		if transit {
 			w.emit(e.span, unit, SegmentTransit, td, cur)
 		} else {
-			w.emit(d.owner[pos.unit][pos.k], unit, SegmentRun, td, cur)
+			w.emit(e.owner, unit, SegmentRun, td, cur)
 		}
 		cur = td
 		if foreign >= 0 {
@@ -182,14 +178,14 @@ func (w *pathWalker) causal(root int32) bool {
 			lo := max(w.as[foreign], w.floor)
 			w.heuristic(foreign, cur, lo)
 			cur = min(cur, lo)
-			k := pos.k - 1
-			for k >= 0 && w.evTime(evPos{pos.unit, k}) > cur {
-				k--
+			k := d.prev(pos)
+			for k >= 0 && w.evTime(k) > cur {
+				k = d.prev(k)
 			}
 			if k < 0 {
 				return cur <= w.floor
 			}
-			best = evPos{pos.unit, k}
+			best = k
 			td = min(w.evTime(best), cur)
 			w.emit(foreign, 0, SegmentTransit, td, cur)
 			cur = td

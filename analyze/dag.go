@@ -15,102 +15,136 @@ const (
 
 // event is one node of the event DAG.
 type event struct {
-	seq  uint32
-	kind uint8
-	span int32 // index of the span the event belongs to
-	ev   int32 // index into the span's Events for evSpan
-	time int64 // raw time, on the span's process clock
+	seq     uint32
+	kind    uint8
+	handoff bool  // a start event of a span that ends on another unit
+	unit    int32 // index into dag.unitIDs
+	span    int32 // index of the span the event belongs to
+	ev      int32 // index into the span's Events for evSpan
+	cause   int32 // index of the event this one waited for, -1 when it names none in this trace
+	ref     int32 // while building: index into the references collected, -1 for none
+	owner   int32 // the span running on the unit between the previous event and this one
+	time    int64 // raw time, on the span's process clock
 }
 
-// evPos places an event: events[unit][k].
-type evPos struct{ unit, k int32 }
-
-var noEvent = evPos{-1, -1}
-
-// dag is a weft trace's events, per execution unit in sequence order.
+// dag is a weft trace's events in one array, grouped by execution unit and in sequence order within a unit.
 type dag struct {
-	trace   model.TraceID
-	units   map[uint64]int32
-	unitIDs []uint64 // unitIDs[u] is the execution unit numbered u here
-	events  [][]event
-	owner   [][]int32 // owner[u][k]: the span that was running on unit u between events k-1 and k
-	startAt []evPos   // per span; noEvent for a foreign span
-	endAt   []evPos
+	trace     model.TraceID
+	units     map[uint64]int32
+	unitIDs   []uint64 // unitIDs[u] is the execution unit numbered u here
+	unitStart []int32  // the events of unit u are events[unitStart[u]:unitStart[u+1]]
+	events    []event
+	startAt   []int32 // per span, its start event; -1 for a foreign span
+	endAt     []int32
 }
 
-// buildDAG indexes the events of spans that carry causality.
+// buildDAG indexes the events of spans that carry causality and resolves every cause.
 func buildDAG(spans []*model.Span) *dag {
-	d := &dag{units: make(map[uint64]int32), startAt: make([]evPos, len(spans)), endAt: make([]evPos, len(spans))}
+	d := &dag{units: make(map[uint64]int32), startAt: make([]int32, len(spans)), endAt: make([]int32, len(spans))}
 	if len(spans) > 0 {
 		d.trace = spans[0].TraceID
 	}
-	add := func(unit uint64, e event) {
-		u, ok := d.units[unit]
-		if !ok {
-			u = int32(len(d.events))
-			d.units[unit] = u
-			d.events = append(d.events, nil)
-			d.unitIDs = append(d.unitIDs, unit)
+	lastID, lastU := uint64(0), int32(-1)
+	unit := func(id uint64) int32 {
+		if id == lastID && lastU >= 0 {
+			return lastU
 		}
-		d.events[u] = append(d.events[u], e)
+		u, ok := d.units[id]
+		if !ok {
+			u = int32(len(d.unitIDs))
+			d.units[id] = u
+			d.unitIDs = append(d.unitIDs, id)
+		}
+		lastID, lastU = id, u
+		return u
+	}
+	n := 0
+	for _, s := range spans {
+		if !s.Causality.IsZero() {
+			n += 2 + len(s.Events)
+		}
+	}
+	raw := make([]event, 0, n)
+	var refs []model.EventRef
+	ref := func(r model.EventRef) int32 {
+		if r.IsZero() {
+			return -1
+		}
+		refs = append(refs, r)
+		return int32(len(refs) - 1)
 	}
 	for i, s := range spans {
+		d.startAt[i], d.endAt[i] = -1, -1
 		c := &s.Causality
 		if c.IsZero() {
 			continue
 		}
-		add(c.Unit, event{seq: c.StartSeq, kind: evStart, span: int32(i), time: s.Start})
-		endUnit := c.EndUnit
-		if endUnit == 0 {
-			endUnit = c.Unit
-		}
-		add(endUnit, event{seq: c.EndSeq, kind: evEnd, span: int32(i), time: s.End()})
+		handoff := c.EndUnit != 0 && c.EndUnit != c.Unit
+		raw = append(raw, event{seq: c.StartSeq, kind: evStart, handoff: handoff, unit: unit(c.Unit), span: int32(i), ref: ref(c.StartCause), time: s.Start})
 		for j := range s.Events {
 			e := &s.Events[j]
 			if e.Seq == 0 {
 				continue
 			}
-			unit := e.Unit
-			if unit == 0 {
-				unit = c.Unit
+			u := e.Unit
+			if u == 0 {
+				u = c.Unit
 			}
-			add(unit, event{seq: e.Seq, kind: evSpan, span: int32(i), ev: int32(j), time: e.Time})
+			raw = append(raw, event{seq: e.Seq, kind: evSpan, unit: unit(u), span: int32(i), ev: int32(j), ref: ref(e.Cause), time: e.Time})
 		}
+		endUnit := c.EndUnit
+		if endUnit == 0 {
+			endUnit = c.Unit
+		}
+		raw = append(raw, event{seq: c.EndSeq, kind: evEnd, unit: unit(endUnit), span: int32(i), ref: -1, time: s.End()})
 	}
-	for i := range d.startAt {
-		d.startAt[i], d.endAt[i] = noEvent, noEvent
+	// Counting sort by unit, then each unit's events by sequence number.
+	d.unitStart = make([]int32, len(d.unitIDs)+1)
+	for _, e := range raw {
+		d.unitStart[e.unit+1]++
 	}
-	d.owner = make([][]int32, len(d.events))
+	for u := range d.unitIDs {
+		d.unitStart[u+1] += d.unitStart[u]
+	}
+	d.events = make([]event, len(raw))
+	fill := slices.Clone(d.unitStart[:len(d.unitIDs)])
+	for _, e := range raw {
+		d.events[fill[e.unit]] = e
+		fill[e.unit]++
+	}
+	bySeq := func(a, b event) int {
+		if a.seq != b.seq {
+			return cmpInt64(int64(a.seq), int64(b.seq))
+		}
+		return int(a.kind) - int(b.kind)
+	}
 	var stack []int32
-	for u, evs := range d.events {
-		slices.SortFunc(evs, func(a, b event) int {
-			if a.seq != b.seq {
-				return int(int64(a.seq) - int64(b.seq))
-			}
-			return int(a.kind) - int(b.kind)
-		})
-		own := make([]int32, len(evs))
+	for u := range d.unitIDs {
+		evs := d.events[d.unitStart[u]:d.unitStart[u+1]]
+		if !slices.IsSortedFunc(evs, bySeq) {
+			slices.SortFunc(evs, bySeq)
+		}
 		stack = stack[:0]
 		for k := range evs {
 			e := &evs[k]
 			switch {
 			case len(stack) > 0:
-				own[k] = stack[len(stack)-1]
+				e.owner = stack[len(stack)-1]
 			case e.kind != evStart || k == 0:
-				own[k] = e.span
+				e.owner = e.span
 			default:
-				own[k] = evs[k-1].span
+				e.owner = evs[k-1].span
 			}
-			s := spans[e.span]
+			idx := d.unitStart[u] + int32(k)
 			switch e.kind {
 			case evStart:
-				d.startAt[e.span] = evPos{int32(u), int32(k)}
+				d.startAt[e.span] = idx
 				// A span that ends on another unit is not pushed: after handing it off, this unit runs its parent.
-				if s.Causality.EndUnit == 0 || s.Causality.EndUnit == s.Causality.Unit {
+				if !e.handoff {
 					stack = append(stack, e.span)
 				}
 			case evEnd:
-				d.endAt[e.span] = evPos{int32(u), int32(k)}
+				d.endAt[e.span] = idx
 				for j := len(stack) - 1; j >= 0; j-- {
 					if stack[j] == e.span {
 						stack = append(stack[:j], stack[j+1:]...)
@@ -119,39 +153,38 @@ func buildDAG(spans []*model.Span) *dag {
 				}
 			}
 		}
-		d.owner[u] = own
+	}
+	for i := range d.events {
+		e := &d.events[i]
+		e.cause = -1
+		if e.ref >= 0 {
+			e.cause = d.find(refs[e.ref])
+		}
 	}
 	return d
 }
 
-func (d *dag) at(p evPos) *event { return &d.events[p.unit][p.k] }
-
-// find locates the event a reference names in this trace; references into other traces are not followed.
-func (d *dag) find(r model.EventRef) evPos {
+// find locates the event a reference names in this trace, or -1; references into other traces are not followed.
+func (d *dag) find(r model.EventRef) int32 {
 	if r.IsZero() || (!r.TraceID.IsZero() && r.TraceID != d.trace) {
-		return noEvent
+		return -1
 	}
 	u, ok := d.units[r.Unit]
 	if !ok {
-		return noEvent
+		return -1
 	}
-	evs := d.events[u]
-	k, found := slices.BinarySearchFunc(evs, r.Seq, func(e event, seq uint32) int { return int(int64(e.seq) - int64(seq)) })
+	lo, hi := d.unitStart[u], d.unitStart[u+1]
+	k, found := slices.BinarySearchFunc(d.events[lo:hi], r.Seq, func(e event, seq uint32) int { return cmpInt64(int64(e.seq), int64(seq)) })
 	if !found {
-		return noEvent
+		return -1
 	}
-	return evPos{u, int32(k)}
+	return lo + int32(k)
 }
 
-// cause is the event that event p waited for, if it names one in this trace.
-func (d *dag) cause(spans []*model.Span, p evPos) evPos {
-	e := d.at(p)
-	s := spans[e.span]
-	switch e.kind {
-	case evStart:
-		return d.find(s.Causality.StartCause)
-	case evSpan:
-		return d.find(s.Events[e.ev].Cause)
+// prev is the event before i on the same unit, or -1.
+func (d *dag) prev(i int32) int32 {
+	if i > d.unitStart[d.events[i].unit] {
+		return i - 1
 	}
-	return noEvent
+	return -1
 }
