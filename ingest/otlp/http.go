@@ -83,16 +83,16 @@ func (h *httpHandler) export(ctx context.Context, w http.ResponseWriter, r *http
 		return err
 	}
 	h.o.Metrics.Bytes(ReceiverHTTP, len(body))
-	req := &coltracepb.ExportTraceServiceRequest{}
+	var d decoded
 	if isJSON {
-		err = UnmarshalJSON(body, req)
-	} else {
-		err = UnmarshalProto(body, req)
-	}
-	if err != nil {
+		req := &coltracepb.ExportTraceServiceRequest{}
+		if err = UnmarshalJSON(body, req); err != nil {
+			return err
+		}
+		d = fromProto(req.GetResourceSpans())
+	} else if d, err = decodeWire(body); err != nil {
 		return err
 	}
-	d := fromProto(req.GetResourceSpans())
 	h.o.Metrics.Rejected(ReceiverHTTP, ingest.ReasonBadInput, int(d.rejected))
 	if err := ingest.Deliver(ctx, h.c, h.o, ReceiverHTTP, d.spans); err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/weftrace/weft/model"
@@ -401,3 +402,81 @@ func BenchmarkDecodeJSON(b *testing.B) {
 }
 
 var _ = context.Background
+
+// sameAsOfficial checks that DecodeProto gives exactly what the official types and the conversion give.
+func sameAsOfficial(t *testing.T, b []byte) {
+	t.Helper()
+	req := &coltracepb.ExportTraceServiceRequest{}
+	officialErr := UnmarshalProto(b, req)
+	fast, fastErr := decodeWire(b)
+	if (officialErr == nil) != (fastErr == nil) {
+		t.Fatalf("official decoder error %v, DecodeProto error %v", officialErr, fastErr)
+	}
+	if officialErr != nil {
+		return
+	}
+	official := fromProto(req.GetResourceSpans())
+	if official.rejected != fast.rejected || official.reason != fast.reason {
+		t.Fatalf("rejected %d %q by the official path, %d %q by DecodeProto", official.rejected, official.reason, fast.rejected, fast.reason)
+	}
+	diffSpans(t, fast.spans, official.spans)
+}
+
+func TestDecodeProtoMatchesOfficial(t *testing.T) {
+	sameAsOfficial(t, readGolden(t, "request.pb"))
+	sameAsOfficial(t, realisticRequest(200))
+	// Invalid IDs, merged repeated messages, an unknown field and an out-of-range kind.
+	var b []byte
+	span := func(fields ...[]byte) []byte {
+		var s []byte
+		for _, f := range fields {
+			s = append(s, f...)
+		}
+		return s
+	}
+	bytesF := func(num protowire.Number, v []byte) []byte {
+		return protowire.AppendBytes(protowire.AppendTag(nil, num, protowire.BytesType), v)
+	}
+	varintF := func(num protowire.Number, v uint64) []byte {
+		return protowire.AppendVarint(protowire.AppendTag(nil, num, protowire.VarintType), v)
+	}
+	tidB := bytes.Repeat([]byte{7}, 16)
+	ok := span(bytesF(1, tidB), bytesF(2, []byte{1, 2, 3, 4, 5, 6, 7, 8}), varintF(6, 1<<33|2), bytesF(99, []byte("x")),
+		bytesF(15, span(varintF(3, 2))), bytesF(15, bytesF(2, []byte("merged"))),
+		bytesF(9, span(bytesF(1, []byte("a")), bytesF(2, bytesF(5, bytesF(1, varintF(3, 1)))), bytesF(2, bytesF(5, bytesF(1, varintF(2, 1)))))))
+	badID := span(bytesF(1, tidB[:15]), bytesF(2, []byte{1, 2, 3, 4, 5, 6, 7, 8}))
+	badLink := span(bytesF(1, tidB), bytesF(2, []byte{1, 2, 3, 4, 5, 6, 7, 9}), bytesF(13, bytesF(1, tidB)))
+	scope := span(bytesF(2, ok), bytesF(2, badID), bytesF(2, badLink), bytesF(1, bytesF(1, []byte("scope"))))
+	rs := span(bytesF(2, scope), bytesF(1, bytesF(1, span(bytesF(1, []byte("service.name")), bytesF(2, bytesF(1, []byte("svc")))))))
+	b = bytesF(1, rs)
+	sameAsOfficial(t, b)
+	fast, _ := decodeWire(b)
+	if len(fast.spans) != 1 || fast.rejected != 2 || fast.spans[0].Kind != model.KindServer || fast.spans[0].StatusMessage != "merged" {
+		t.Errorf("decoded %+v", fast)
+	}
+}
+
+func FuzzDecodeProtoMatchesOfficial(f *testing.F) {
+	f.Add(readGolden(f, "request.pb"))
+	f.Add(realisticRequest(3))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sameAsOfficial(t, b)
+	})
+}
+
+// BenchmarkDecodeProtoWire is BenchmarkDecodeProto's batch through DecodeProto, the OTLP/HTTP path.
+func BenchmarkDecodeProtoWire(b *testing.B) {
+	const n = 500
+	body := realisticRequest(n)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		spans, _, _, err := DecodeProto(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sink = spans
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "spans/s")
+}

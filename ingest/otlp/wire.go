@@ -1,0 +1,690 @@
+package otlp
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/weftrace/weft/ingest"
+	"github.com/weftrace/weft/model"
+)
+
+// DecodeProto decodes an ExportTraceServiceRequest (or TracesData) in protobuf straight into model spans, without
+// the official generated types in between: the hot path of OTLP/HTTP ingest. It gives exactly what UnmarshalProto
+// followed by the conversion gives (a test holds it to that): spans with invalid IDs are refused alone and counted
+// in rejected, with the first reason; a payload that is not valid protobuf, or has a string that is not UTF-8,
+// fails whole with a *ingest.BadInputError.
+func DecodeProto(b []byte) (spans []*model.Span, rejected int64, reason string, err error) {
+	d, err := decodeWire(b)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	return d.spans, d.rejected, d.reason, nil
+}
+
+func decodeWire(b []byte) (decoded, error) {
+	w := wireDecoder{intern: make(map[string]string, 64)}
+	err := w.request(b)
+	if err != nil {
+		return decoded{}, &ingest.BadInputError{Protocol: "otlp", Msg: "body is not a valid ExportTraceServiceRequest in protobuf: " + err.Error()}
+	}
+	return w.d, nil
+}
+
+type wireDecoder struct {
+	d      decoded
+	chunk  []model.Span // spans are allocated in blocks
+	intern map[string]string
+	ri, si int // indexes of the current resource and scope spans, for reasons
+}
+
+var (
+	errUTF8  = errors.New("string field contains invalid UTF-8")
+	errDepth = errors.New("values nested too deep")
+)
+
+// maxWireDepth bounds the nesting of attribute values that is decoded at all (protobuf-go allows 10,000 levels
+// of messages; weft keeps 32 and refuses past this).
+const maxWireDepth = 1000
+
+// field reads one field: its number, wire type, and value (v for varint and fixed, data for bytes). Groups are
+// skipped whole; as protobuf-go does, a field with an unexpected wire type is skipped as unknown by the callers.
+func field(b []byte) (num protowire.Number, typ protowire.Type, v uint64, data []byte, n int, err error) {
+	num, typ, tn := protowire.ConsumeTag(b)
+	if tn < 0 {
+		return 0, 0, 0, nil, 0, protowire.ParseError(tn)
+	}
+	var m int
+	switch typ {
+	case protowire.VarintType:
+		v, m = protowire.ConsumeVarint(b[tn:])
+	case protowire.Fixed64Type:
+		v, m = protowire.ConsumeFixed64(b[tn:])
+	case protowire.Fixed32Type:
+		var v32 uint32
+		v32, m = protowire.ConsumeFixed32(b[tn:])
+		v = uint64(v32)
+	case protowire.BytesType:
+		data, m = protowire.ConsumeBytes(b[tn:])
+	default:
+		m = protowire.ConsumeFieldValue(num, typ, b[tn:])
+	}
+	if m < 0 {
+		return 0, 0, 0, nil, 0, protowire.ParseError(m)
+	}
+	return num, typ, v, data, tn + m, nil
+}
+
+func (w *wireDecoder) str(b []byte) (string, error) {
+	if !utf8.Valid(b) {
+		return "", errUTF8
+	}
+	return string(b), nil
+}
+
+// internStr is str for strings that repeat across spans (keys, names): one copy per request.
+func (w *wireDecoder) internStr(b []byte) (string, error) {
+	if s, ok := w.intern[string(b)]; ok {
+		return s, nil
+	}
+	if !utf8.Valid(b) {
+		return "", errUTF8
+	}
+	s := string(b)
+	if len(w.intern) < 4096 {
+		w.intern[s] = s
+	}
+	return s, nil
+}
+
+func (w *wireDecoder) request(b []byte) error {
+	for len(b) > 0 {
+		num, typ, _, data, n, err := field(b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+		if num == 1 && typ == protowire.BytesType {
+			if err := w.resourceSpans(data); err != nil {
+				return err
+			}
+			w.ri++
+		}
+	}
+	return nil
+}
+
+// resourceSpans reads the resource first, wherever it is in the message, so that its spans can point at it.
+func (w *wireDecoder) resourceSpans(b []byte) error {
+	res := &model.Resource{}
+	var dropped uint32
+	for rest := b; len(rest) > 0; {
+		num, typ, _, data, n, err := field(rest)
+		if err != nil {
+			return err
+		}
+		rest = rest[n:]
+		if typ != protowire.BytesType {
+			continue
+		}
+		switch num {
+		case 1:
+			if err := w.resource(data, res, &dropped); err != nil {
+				return err
+			}
+		case 3:
+			if !utf8.Valid(data) {
+				return errUTF8
+			}
+		}
+	}
+	if dropped > 0 {
+		res.Attrs = append(res.Attrs, model.Attr{Key: AttrDroppedAttributes, Value: model.Int(int64(dropped))})
+	}
+	if res.Service == "" {
+		res.Service = unknownService
+	}
+	if len(res.Attrs) == 0 {
+		res.Attrs = nil
+	}
+	w.si = 0
+	for len(b) > 0 {
+		num, typ, _, data, n, _ := field(b)
+		b = b[n:]
+		if num == 2 && typ == protowire.BytesType {
+			if err := w.scopeSpans(data, res); err != nil {
+				return err
+			}
+			w.si++
+		}
+	}
+	return nil
+}
+
+func (w *wireDecoder) resource(b []byte, res *model.Resource, dropped *uint32) error {
+	for len(b) > 0 {
+		num, typ, v, data, n, err := field(b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+		switch {
+		case num == 1 && typ == protowire.BytesType:
+			a, err := w.keyValue(data, 0)
+			if err != nil {
+				return err
+			}
+			if a.Key == "service.name" && res.Service == "" && a.Value.Type == model.TypeString {
+				res.Service = a.Value.Str
+				continue
+			}
+			res.Attrs = append(res.Attrs, a)
+		case num == 2 && typ == protowire.VarintType:
+			*dropped = uint32(v)
+		case num == 3 && typ == protowire.BytesType:
+			if err := validateEntityRef(data); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// validateEntityRef checks the strings of a resource's entity reference, which weft does not keep, so that a
+// payload is refused exactly when the official decoder refuses it.
+func validateEntityRef(b []byte) error {
+	for len(b) > 0 {
+		num, typ, _, data, n, err := field(b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+		if num >= 1 && num <= 4 && typ == protowire.BytesType && !utf8.Valid(data) {
+			return errUTF8
+		}
+	}
+	return nil
+}
+
+func (w *wireDecoder) scopeSpans(b []byte, res *model.Resource) error {
+	var scope, version string
+	for rest := b; len(rest) > 0; {
+		num, typ, _, data, n, err := field(rest)
+		if err != nil {
+			return err
+		}
+		rest = rest[n:]
+		if typ != protowire.BytesType {
+			continue
+		}
+		switch num {
+		case 1:
+			if err := w.scope(data, &scope, &version); err != nil {
+				return err
+			}
+		case 3:
+			if !utf8.Valid(data) {
+				return errUTF8
+			}
+		}
+	}
+	pi := 0
+	for len(b) > 0 {
+		num, typ, _, data, n, _ := field(b)
+		b = b[n:]
+		if num != 2 || typ != protowire.BytesType {
+			continue
+		}
+		if len(w.chunk) == cap(w.chunk) {
+			w.chunk = make([]model.Span, 0, 64)
+		}
+		w.chunk = w.chunk[:len(w.chunk)+1]
+		s := &w.chunk[len(w.chunk)-1]
+		msg, err := w.span(data, s)
+		if err != nil {
+			return err
+		}
+		if msg != "" {
+			*s = model.Span{}
+			w.chunk = w.chunk[:len(w.chunk)-1]
+			w.d.reject("resourceSpans[%d].scopeSpans[%d].spans[%d]: %s", w.ri, w.si, pi, msg)
+		} else {
+			s.Resource, s.Scope, s.ScopeVersion = res, scope, version
+			ingest.ExtractCausality(s)
+			ingest.Normalize(s)
+			w.d.spans = append(w.d.spans, s)
+		}
+		pi++
+	}
+	return nil
+}
+
+func (w *wireDecoder) scope(b []byte, name, version *string) error {
+	for len(b) > 0 {
+		num, typ, _, data, n, err := field(b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+		if typ != protowire.BytesType {
+			continue
+		}
+		switch num {
+		case 1:
+			if *name, err = w.internStr(data); err != nil {
+				return err
+			}
+		case 2:
+			if *version, err = w.internStr(data); err != nil {
+				return err
+			}
+		case 3:
+			if _, err := w.keyValue(data, 0); err != nil { // scope attributes are not kept, but must be valid
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// span fills s from one Span message. A malformed message is an error; a well-formed span that weft refuses
+// (invalid IDs, times past 2^63) gives a reason instead.
+func (w *wireDecoder) span(b []byte, s *model.Span) (reason string, err error) {
+	var traceID, spanID, parentID []byte
+	var start, end uint64
+	var droppedAttrs, droppedEvents, droppedLinks uint32
+	var statusCode int32
+	var linkErr string
+	// Count the repeated fields first so that each slice is allocated once at its size.
+	var nAttrs, nEvents, nLinks int
+	for rest := b; len(rest) > 0; {
+		num, typ, v, _, n, err := field(rest)
+		if err != nil {
+			return "", err
+		}
+		rest = rest[n:]
+		switch {
+		case num == 9 && typ == protowire.BytesType:
+			nAttrs++
+		case num == 11 && typ == protowire.BytesType:
+			nEvents++
+		case num == 13 && typ == protowire.BytesType:
+			nLinks++
+		case (num == 10 || num == 12 || num == 14) && typ == protowire.VarintType && uint32(v) != 0:
+			nAttrs++
+		}
+	}
+	if nAttrs > 0 {
+		s.Attrs = make([]model.Attr, 0, nAttrs)
+	}
+	if nEvents > 0 {
+		s.Events = make([]model.Event, 0, nEvents)
+	}
+	if nLinks > 0 {
+		s.Links = make([]model.Link, 0, nLinks)
+	}
+	for len(b) > 0 {
+		num, typ, v, data, n, err := field(b)
+		if err != nil {
+			return "", err
+		}
+		b = b[n:]
+		switch typ {
+		case protowire.BytesType:
+			switch num {
+			case 1:
+				traceID = data
+			case 2:
+				spanID = data
+			case 3:
+				if s.TraceState, err = w.str(data); err != nil {
+					return "", err
+				}
+			case 4:
+				parentID = data
+			case 5:
+				if s.Name, err = w.internStr(data); err != nil {
+					return "", err
+				}
+			case 9:
+				a, err := w.keyValue(data, 0)
+				if err != nil {
+					return "", err
+				}
+				s.Attrs = append(s.Attrs, a)
+			case 11:
+				e, err := w.event(data)
+				if err != nil {
+					return "", err
+				}
+				s.Events = append(s.Events, e)
+			case 13:
+				l, msg, err := w.link(data)
+				if err != nil {
+					return "", err
+				}
+				if msg != "" && linkErr == "" {
+					linkErr = fmt.Sprintf("links[%d].%s", len(s.Links), msg)
+				}
+				s.Links = append(s.Links, l)
+			case 15:
+				if err := w.status(data, &statusCode, &s.StatusMessage); err != nil {
+					return "", err
+				}
+			}
+		case protowire.VarintType:
+			switch num {
+			case 6:
+				if k := int32(v); k >= 0 && k <= 5 {
+					s.Kind = model.Kind(k)
+				} else {
+					s.Kind = model.KindUnspecified
+				}
+			case 10:
+				droppedAttrs = uint32(v)
+			case 12:
+				droppedEvents = uint32(v)
+			case 14:
+				droppedLinks = uint32(v)
+			}
+		case protowire.Fixed64Type:
+			switch num {
+			case 7:
+				start = v
+			case 8:
+				end = v
+			}
+		}
+	}
+	var ok bool
+	if s.TraceID, ok = traceID16(traceID); !ok {
+		return fmt.Sprintf("traceId must be 16 bytes and not all zero, got %d bytes %x", len(traceID), traceID), nil
+	}
+	if s.SpanID, ok = spanID8(spanID); !ok {
+		return fmt.Sprintf("spanId must be 8 bytes and not all zero, got %d bytes %x", len(spanID), spanID), nil
+	}
+	if len(parentID) != 0 {
+		if len(parentID) != 8 {
+			return fmt.Sprintf("parentSpanId must be 8 bytes or empty, got %d bytes", len(parentID)), nil
+		}
+		copy(s.ParentID[:], parentID)
+	}
+	if start > math.MaxInt64 || end > math.MaxInt64 {
+		return "startTimeUnixNano and endTimeUnixNano must be below 2^63", nil
+	}
+	s.Start = int64(start)
+	if end > start {
+		s.Duration = int64(end - start)
+	}
+	switch statusCode {
+	case 1:
+		s.StatusCode = model.StatusOK
+	case 2:
+		s.StatusCode = model.StatusError
+	}
+	for i := range s.Events {
+		if s.Events[i].Time < 0 {
+			return fmt.Sprintf("events[%d].timeUnixNano must be below 2^63", i), nil
+		}
+	}
+	if linkErr != "" {
+		return linkErr, nil
+	}
+	if droppedAttrs > 0 {
+		s.Attrs = append(s.Attrs, model.Attr{Key: AttrDroppedAttributes, Value: model.Int(int64(droppedAttrs))})
+	}
+	if droppedEvents > 0 {
+		s.Attrs = append(s.Attrs, model.Attr{Key: AttrDroppedEvents, Value: model.Int(int64(droppedEvents))})
+	}
+	if droppedLinks > 0 {
+		s.Attrs = append(s.Attrs, model.Attr{Key: AttrDroppedLinks, Value: model.Int(int64(droppedLinks))})
+	}
+	return "", nil
+}
+
+func traceID16(b []byte) (model.TraceID, bool) {
+	var t model.TraceID
+	if len(b) != 16 {
+		return t, false
+	}
+	copy(t[:], b)
+	return t, !t.IsZero()
+}
+
+func spanID8(b []byte) (model.SpanID, bool) {
+	var s model.SpanID
+	if len(b) != 8 {
+		return s, false
+	}
+	copy(s[:], b)
+	return s, !s.IsZero()
+}
+
+func (w *wireDecoder) status(b []byte, code *int32, msg *string) error {
+	for len(b) > 0 {
+		num, typ, v, data, n, err := field(b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+		switch {
+		case num == 2 && typ == protowire.BytesType:
+			if *msg, err = w.str(data); err != nil {
+				return err
+			}
+		case num == 3 && typ == protowire.VarintType:
+			*code = int32(v)
+		}
+	}
+	return nil
+}
+
+// event reads a Span.Event; a time past 2^63 is left negative for span to refuse.
+func (w *wireDecoder) event(b []byte) (model.Event, error) {
+	var e model.Event
+	var dropped uint32
+	for len(b) > 0 {
+		num, typ, v, data, n, err := field(b)
+		if err != nil {
+			return e, err
+		}
+		b = b[n:]
+		switch {
+		case num == 1 && typ == protowire.Fixed64Type:
+			e.Time = int64(v)
+			if v > math.MaxInt64 {
+				e.Time = -1
+			}
+		case num == 2 && typ == protowire.BytesType:
+			if e.Name, err = w.internStr(data); err != nil {
+				return e, err
+			}
+		case num == 3 && typ == protowire.BytesType:
+			a, err := w.keyValue(data, 0)
+			if err != nil {
+				return e, err
+			}
+			e.Attrs = append(e.Attrs, a)
+		case num == 4 && typ == protowire.VarintType:
+			dropped = uint32(v)
+		}
+	}
+	if dropped > 0 {
+		e.Attrs = append(e.Attrs, model.Attr{Key: AttrDroppedAttributes, Value: model.Int(int64(dropped))})
+	}
+	return e, nil
+}
+
+func (w *wireDecoder) link(b []byte) (model.Link, string, error) {
+	var l model.Link
+	var traceID, spanID []byte
+	for len(b) > 0 {
+		num, typ, _, data, n, err := field(b)
+		if err != nil {
+			return l, "", err
+		}
+		b = b[n:]
+		if typ != protowire.BytesType {
+			continue
+		}
+		switch num {
+		case 1:
+			traceID = data
+		case 2:
+			spanID = data
+		case 3:
+			if l.TraceState, err = w.str(data); err != nil {
+				return l, "", err
+			}
+		case 4:
+			a, err := w.keyValue(data, 0)
+			if err != nil {
+				return l, "", err
+			}
+			l.Attrs = append(l.Attrs, a)
+		}
+	}
+	var ok bool
+	if l.TraceID, ok = traceID16(traceID); !ok {
+		return l, "traceId must be 16 bytes and not all zero", nil
+	}
+	if l.SpanID, ok = spanID8(spanID); !ok {
+		return l, "spanId must be 8 bytes and not all zero", nil
+	}
+	return l, "", nil
+}
+
+func (w *wireDecoder) keyValue(b []byte, depth int) (model.Attr, error) {
+	var a model.Attr
+	for len(b) > 0 {
+		num, typ, _, data, n, err := field(b)
+		if err != nil {
+			return a, err
+		}
+		b = b[n:]
+		if typ != protowire.BytesType {
+			continue
+		}
+		switch num {
+		case 1:
+			if a.Key, err = w.internStr(data); err != nil {
+				return a, err
+			}
+		case 2:
+			// A repeated message field merges; for AnyValue, whose fields are one oneof, the last one set wins.
+			if a.Value, err = w.anyValue(data, depth, a.Value); err != nil {
+				return a, err
+			}
+		}
+	}
+	return a, nil
+}
+
+// anyValue reads an AnyValue into prev (a second occurrence of the same field merges into the first).
+func (w *wireDecoder) anyValue(b []byte, depth int, prev model.Value) (model.Value, error) {
+	if depth > maxWireDepth {
+		return model.Value{}, errDepth
+	}
+	v := prev
+	for len(b) > 0 {
+		num, typ, x, data, n, err := field(b)
+		if err != nil {
+			return v, err
+		}
+		b = b[n:]
+		switch {
+		case num == 1 && typ == protowire.BytesType:
+			var s string
+			if len(data) <= 64 { // short values repeat (methods, routes, status texts): share one copy
+				s, err = w.internStr(data)
+			} else {
+				s, err = w.str(data)
+			}
+			if err != nil {
+				return v, err
+			}
+			v = model.String(s)
+		case num == 2 && typ == protowire.VarintType:
+			v = model.Bool(x != 0)
+		case num == 3 && typ == protowire.VarintType:
+			v = model.Int(int64(x))
+		case num == 4 && typ == protowire.Fixed64Type:
+			v = model.Float(math.Float64frombits(x))
+		case num == 5 && typ == protowire.BytesType:
+			var prevArr []model.Value
+			if v.Type == model.TypeArray {
+				prevArr = v.Array
+			}
+			arr, err := w.array(data, depth+1, prevArr)
+			if err != nil {
+				return v, err
+			}
+			v = model.Value{Type: model.TypeArray, Array: arr}
+		case num == 6 && typ == protowire.BytesType:
+			var prevMap []model.Attr
+			if v.Type == model.TypeMap {
+				prevMap = v.Map
+			}
+			m, err := w.kvlist(data, depth+1, prevMap)
+			if err != nil {
+				return v, err
+			}
+			v = model.Value{Type: model.TypeMap, Map: m}
+		case num == 7 && typ == protowire.BytesType:
+			v = model.Bytes(data)
+		case num == 8 && typ == protowire.VarintType:
+			v = model.Value{} // string_value_strindex: a profiles dictionary index, meaningless here
+		}
+	}
+	if depth >= maxValueDepth && (v.Type == model.TypeArray || v.Type == model.TypeMap) {
+		return model.Value{}, nil
+	}
+	return v, nil
+}
+
+func (w *wireDecoder) array(b []byte, depth int, prev []model.Value) ([]model.Value, error) {
+	out := prev
+	if out == nil {
+		out = []model.Value{}
+	}
+	for len(b) > 0 {
+		num, typ, _, data, n, err := field(b)
+		if err != nil {
+			return nil, err
+		}
+		b = b[n:]
+		if num == 1 && typ == protowire.BytesType {
+			v, err := w.anyValue(data, depth, model.Value{})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+func (w *wireDecoder) kvlist(b []byte, depth int, prev []model.Attr) ([]model.Attr, error) {
+	out := prev
+	if out == nil {
+		out = []model.Attr{}
+	}
+	for len(b) > 0 {
+		num, typ, _, data, n, err := field(b)
+		if err != nil {
+			return nil, err
+		}
+		b = b[n:]
+		if num == 1 && typ == protowire.BytesType {
+			a, err := w.keyValue(data, depth)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
