@@ -362,18 +362,27 @@ func (s *Span) SetStatus(code StatusCode, message string) {
 }
 
 // SetService sets the span's own service name (Datadog style).
-func (s *Span) SetService(service string) { s.setString(&s.data.Service, service) }
+func (s *Span) SetService(service string) {
+	if s != nil {
+		s.setString(&s.data.Service, service)
+	}
+}
 
 // SetResource sets what the span served (Datadog style): a route, a query, a method.
-func (s *Span) SetResource(resource string) { s.setString(&s.data.SpanResource, resource) }
+func (s *Span) SetResource(resource string) {
+	if s != nil {
+		s.setString(&s.data.SpanResource, resource)
+	}
+}
 
 // SetType sets the kind of work (Datadog style): http, db, cache, rpc, queue, custom.
-func (s *Span) SetType(spanType string) { s.setString(&s.data.SpanType, spanType) }
+func (s *Span) SetType(spanType string) {
+	if s != nil {
+		s.setString(&s.data.SpanType, spanType)
+	}
+}
 
 func (s *Span) setString(field *string, v string) {
-	if s == nil {
-		return
-	}
 	s.mu.Lock()
 	if !s.ended.Load() {
 		*field = v
