@@ -48,7 +48,7 @@ func FuzzDecodeV04(f *testing.F) {
 }
 
 func FuzzDecodeV05(f *testing.F) {
-	seeds(f, "/v0.5/traces", encodeV05(f, goldenTraces()))
+	seeds(f, "/v0.5/traces", encodeV05(f, goldenTraces()), encodeV05(f, metaJSONTraces()))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		spans, err := decodeV05(body, header{})
 		checkDecoded(t, spans, err)

@@ -415,3 +415,61 @@ func TestGoldenDDTraceGo(t *testing.T) {
 		"exception.message": "rating failed", "exception.escaped": "true", "scores": "[3,5]",
 	})
 }
+
+// metaJSONTraces carry span events and links as a /v0.5 tracer must, in meta as JSON, next to an "events" tag
+// that is not such JSON and stays an attribute.
+func metaJSONTraces() [][]ddSpan {
+	return [][]ddSpan{{
+		{
+			Service: "taster", Name: "kafka.consume", Resource: "ratings", Type: "queue",
+			TraceID: 42, SpanID: 43, Start: t0, Duration: 1000,
+			Meta: map[string]string{
+				"events": `[{"name":"retry","time_unix_nano":1732000000000000500,` +
+					`"attributes":{"attempt":2,"backoff":0.25,"final":false,"topic":"ratings","ids":[1,2]}}]`,
+				"_dd.span_links": `[{"trace_id":"67a1b2c3000000000fedcba987654321","span_id":"00000000000000ff",` +
+					`"attributes":{"link.kind":"batch"},"tracestate":"dd=s:1"}]`,
+			},
+		},
+		{
+			Service: "taster", Name: "worker", TraceID: 42, SpanID: 44, ParentID: 43, Start: t0, Duration: 10,
+			Meta: map[string]string{"events": "three of them"},
+		},
+	}}
+}
+
+func TestGoldenMetaJSON(t *testing.T) {
+	body := golden(t, "meta-json.v05.msgpack", func() []byte { return encodeV05(t, metaJSONTraces()) })
+	spans, err := decodeV05(body, header{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spans) != 2 {
+		t.Fatalf("%d spans", len(spans))
+	}
+	s := spans[0]
+	if len(s.Attrs) != 0 {
+		t.Errorf("events and links JSON left as attributes: %v", attrMap(s.Attrs))
+	}
+	if len(s.Events) != 1 || s.Events[0].Name != "retry" || s.Events[0].Time != t0+500 {
+		t.Fatalf("events = %+v", s.Events)
+	}
+	got := map[string]string{}
+	for _, a := range s.Events[0].Attrs {
+		got[a.Key] = a.Value.Type.String() + ":" + a.Value.AsString()
+	}
+	checkMap(t, 0, "event attrs", got, map[string]string{
+		"attempt": "int64:2", "backoff": "float64:0.25", "final": "bool:false", "topic": "string:ratings",
+		"ids": "array:[1,2]",
+	})
+	if len(s.Links) != 1 {
+		t.Fatalf("links = %+v", s.Links)
+	}
+	l := s.Links[0]
+	if l.TraceID.String() != "67a1b2c3000000000fedcba987654321" || l.SpanID.String() != "00000000000000ff" ||
+		l.TraceState != "dd=s:1" || attrMap(l.Attrs)["link.kind"] != "batch" {
+		t.Errorf("link = %+v", l)
+	}
+	if v := attrMap(spans[1].Attrs)["events"]; v != "three of them" || len(spans[1].Events) != 0 {
+		t.Errorf("a non-JSON events tag: attr %q, %d events", v, len(spans[1].Events))
+	}
+}

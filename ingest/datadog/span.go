@@ -99,6 +99,16 @@ func (b *builder) meta(k, v string) {
 	case metaVersion:
 		b.version = v
 		return
+	case metaEvents:
+		if ev, ok := metaEventsJSON(v); ok {
+			b.events = append(b.events, ev...)
+			return
+		}
+	case metaLinks:
+		if ls, ok := metaLinksJSON(v); ok {
+			b.links = append(b.links, ls...)
+			return
+		}
 	case metaErrorMsg, metaErrorMsg2:
 		if b.errMsg == "" || k == metaErrorMsg {
 			b.errMsg = v
