@@ -176,7 +176,9 @@ func TestEndpoints(t *testing.T) {
 	}
 }
 
-func esc(s string) string { return strings.ReplaceAll(strings.ReplaceAll(urlQuery(s), "+", "%20"), " ", "%20") }
+func esc(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(urlQuery(s), "+", "%20"), " ", "%20")
+}
 
 func TestGolden(t *testing.T) {
 	h := newHandler(t)
@@ -318,4 +320,6 @@ func FuzzParseTime(f *testing.F) {
 	})
 }
 
-func urlQuery(s string) string { return (&url.URL{RawQuery: url.Values{"x": {s}}.Encode()}).RawQuery[2:] }
+func urlQuery(s string) string {
+	return (&url.URL{RawQuery: url.Values{"x": {s}}.Encode()}).RawQuery[2:]
+}
