@@ -8,7 +8,7 @@ import (
 type discardExporter struct{}
 
 func (discardExporter) ExportSpans(context.Context, []*SpanData) error { return nil }
-func (discardExporter) Shutdown(context.Context) error                { return nil }
+func (discardExporter) Shutdown(context.Context) error                 { return nil }
 
 // recorded makes a provider that records into a Recorder, and returns a function that flushes and returns the
 // spans by name.
