@@ -278,6 +278,8 @@ func badInputs(t testing.TB) []struct {
 			"want an array of 12 elements, got 11"},
 		{"v05 not a pair", "/v0.5/traces", "application/msgpack", mp([]any{[]string{}}), "want an array of 2"},
 		{"v04 trailing bytes", "/v0.4/traces", "application/msgpack", append(bytes.Clone(v04), 0xc0), "1 trailing bytes"},
+		{"v04 unknown field nested too deep", "/v0.4/traces", "application/msgpack",
+			append([]byte{0x91, 0x91, 0x81, 0xa1, 'x'}, bytes.Repeat([]byte{0x91}, 100000)...), "nested too deep"},
 		{"json wrong type", "/v0.3/traces", "application/json", []byte(`[[{"trace_id":"abc"}]]`), `"trace_id"`},
 		{"json truncated", "/v0.3/traces", "application/json", []byte(`[[{"trace_id":1,`), "truncated"},
 		{"json zero span_id", "/v0.3/traces", "application/json",
@@ -303,5 +305,27 @@ func TestHandlerBadInput(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestHandlerEmpty: tracers flush empty payloads; they are answered without troubling the consumer.
+func TestHandlerEmpty(t *testing.T) {
+	rec := &recorder{}
+	srv := serve(t, rec, ingest.Options{})
+	for _, c := range []struct {
+		path string
+		body []byte
+	}{
+		{"/v0.4/traces", []byte{0x90}},
+		{"/v0.5/traces", []byte{0x92, 0x90, 0x90}},
+		{"/v0.3/traces", []byte("[]")},
+	} {
+		resp, body := send(t, srv, http.MethodPut, c.path, "", c.body)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "rate_by_service") {
+			t.Errorf("%s: status %d body %q", c.path, resp.StatusCode, body)
+		}
+	}
+	if rec.calls != 0 {
+		t.Errorf("consumer called %d times for empty payloads", rec.calls)
 	}
 }

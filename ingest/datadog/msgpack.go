@@ -190,7 +190,42 @@ func (m *reader) errorFlag() (int32, error) {
 	return int32(v), err
 }
 
-func (m *reader) skip() error { return m.d.Skip() }
+// maxDepth bounds the nesting of the arrays and maps skip follows: the decoder's own Skip recurses without a
+// limit, and a body of nothing but nested array headers would exhaust the stack.
+const maxDepth = 32
+
+// skip passes over one value of any type, for fields weft does not read.
+func (m *reader) skip() error { return m.skipDepth(0) }
+
+func (m *reader) skipDepth(depth int) error {
+	c, err := m.d.PeekCode()
+	if err != nil {
+		return err
+	}
+	n := 0
+	switch {
+	case msgpcode.IsFixedArray(c), c == msgpcode.Array16, c == msgpcode.Array32:
+		if n, err = m.arrayLen(1); err != nil {
+			return err
+		}
+	case msgpcode.IsFixedMap(c), c == msgpcode.Map16, c == msgpcode.Map32:
+		if n, err = m.mapLen(); err != nil {
+			return err
+		}
+		n *= 2
+	default: // scalars, strings, binary and extensions do not nest
+		return m.d.Skip()
+	}
+	if depth >= maxDepth {
+		return errors.New("values nested too deep")
+	}
+	for i := 0; i < n; i++ {
+		if err := m.skipDepth(depth + 1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // wrapEOF turns the decoder's bare EOF into words a client can act on.
 func wrapEOF(err error) error {
