@@ -69,6 +69,16 @@ func ContextWithRemoteSpanContext(ctx context.Context, sc SpanContext) context.C
 	return &node{Context: ctx, sc: sc}
 }
 
+// ContextWithSpanContext returns a copy of ctx whose current span is sc as given (local unless sc.Remote is
+// set), without a recording span: for bridges that receive a bare span context. An invalid sc returns ctx
+// unchanged.
+func ContextWithSpanContext(ctx context.Context, sc SpanContext) context.Context {
+	if !sc.IsValid() {
+		return ctx
+	}
+	return &node{Context: ctx, sc: sc}
+}
+
 // ContextWithSpan returns a copy of ctx whose current span is s, on the execution unit s started on. Start
 // already returns such a context; this is for bridges and callbacks that hold only the span.
 func ContextWithSpan(ctx context.Context, s *Span) context.Context {

@@ -513,7 +513,22 @@ func (s *Span) EndAt(t time.Time) {
 	}
 }
 
-func (s *Span) end(t int64) {
+// EndIn ends the span now, recording its end event on the execution unit of ctx: for a span started on one
+// goroutine and ended on another (an asynchronous call's callback), so that its end is placed where it happened.
+func (s *Span) EndIn(ctx context.Context) {
+	if s == nil {
+		return
+	}
+	u := s.unit
+	if n := nodeFrom(ctx); n != nil && n.unit != nil {
+		u = n.unit
+	}
+	s.endOn(0, u)
+}
+
+func (s *Span) end(t int64) { s.endOn(t, s.unit) }
+
+func (s *Span) endOn(t int64, u *unit) {
 	if !s.ended.CompareAndSwap(false, true) {
 		return
 	}
@@ -523,7 +538,10 @@ func (s *Span) end(t int64) {
 	s.mu.Lock() // wait for a concurrent method that saw the span live
 	d := &s.data
 	d.End = t
-	d.EndSeq = s.unit.seq.Add(1)
+	d.EndSeq = u.seq.Add(1)
+	if u != s.unit {
+		d.EndUnit = u.id
+	}
 	c := &d.Counters
 	c.BytesIn, c.BytesOut, c.Retries = atomic.LoadInt64(&c.BytesIn), atomic.LoadInt64(&c.BytesOut), atomic.LoadInt64(&c.Retries)
 	if c.BytesIn != 0 {

@@ -208,3 +208,52 @@ func TestSendAndCausalEvents(t *testing.T) {
 		t.Error("events from a context without a span")
 	}
 }
+
+func TestEndIn(t *testing.T) {
+	p, spans := recorded(t, Config{})
+	tr := p.Tracer("")
+	ctx, root := tr.Start(context.Background(), "root")
+	_, call := tr.Start(ctx, "async call")
+	Go(ctx, func(ctx context.Context) {
+		call.EndIn(ctx) // the callback runs on another unit
+	}).Join()
+	root.EndIn(ctx) // the same unit: no EndUnit
+	got := spans()
+	c, r := got["async call"], got["root"]
+	if c.EndUnit == 0 || c.EndUnit == c.Unit || c.EndSeq != 1 {
+		t.Errorf("async call ended on unit %x seq %d (started on %x)", c.EndUnit, c.EndSeq, c.Unit)
+	}
+	if r.EndUnit != 0 || r.EndSeq != 5 {
+		t.Errorf("root: end unit %x seq %d", r.EndUnit, r.EndSeq)
+	}
+}
+
+func TestContextWithSpanContext(t *testing.T) {
+	p, spans := recorded(t, Config{})
+	tr := p.Tracer("")
+	local := SpanContext{TraceID: TraceID{3}, SpanID: SpanID{4}}
+	ctx := ContextWithSpanContext(context.Background(), local)
+	if got := SpanContextFromContext(ctx); got != local {
+		t.Errorf("SpanContextFromContext = %+v", got)
+	}
+	if _, s := tr.Start(ctx, "child of unsampled"); s != nil {
+		t.Error("a child of a local unsampled span context is recording")
+	}
+	local.Flags = FlagSampled
+	_, s := tr.Start(ContextWithSpanContext(context.Background(), local), "child of sampled")
+	s.End()
+	if d := spans()["child of sampled"]; d == nil || d.ParentID != local.SpanID || d.TraceID != local.TraceID {
+		t.Errorf("child of a sampled span context: %+v", d)
+	}
+	if ContextWithSpanContext(context.Background(), SpanContext{}) != context.Background() {
+		t.Error("an invalid span context was stored")
+	}
+	if SpanFromContext(ctx) != nil || SpanFromContext(context.Background()) != nil {
+		t.Error("a span from a context without one")
+	}
+	_, r := tr.Start(context.Background(), "r")
+	if SpanFromContext(ContextWithSpan(context.Background(), r)) != r || ContextWithSpan(ctx, nil) != ctx {
+		t.Error("ContextWithSpan")
+	}
+	r.End()
+}
