@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,9 +16,11 @@ import (
 type Aggregation struct {
 	Traces int
 	Spans  int
-	Tree   []*Node // one root per distinct root service:operation, most frequent first
-	Graph  FlowGraph
-	Groups []*Group // most frequent first
+	// PrunedNodes and PrunedGroups count what the Limits left out.
+	PrunedNodes, PrunedGroups int
+	Tree                      []*Node // one root per distinct root service:operation, most frequent first
+	Graph                     FlowGraph
+	Groups                    []*Group // most frequent first
 }
 
 // Latency summarises a set of durations (nanoseconds).
@@ -136,6 +139,7 @@ type groupAcc struct {
 }
 
 type aggregator struct {
+	limits   Limits
 	traces   [][]*model.Span
 	labels   map[labelKey]int32
 	labelOf  []labelKey
@@ -149,6 +153,7 @@ type aggregator struct {
 
 	// scratch reused between traces
 	ids         map[model.SpanID]int32
+	tree        tree
 	nodeOf, lab []int32
 	as, ae      []int64
 	sig         []uint64
@@ -156,10 +161,39 @@ type aggregator struct {
 	overlap     []bool
 }
 
+// Limits caps what an aggregation keeps. Zero fields take the defaults; negative ones mean no cap.
+type Limits struct {
+	// Nodes caps the calling-context tree: the paths present in the most traces are kept (a path is in at least
+	// as many traces as any path below it, so what is kept is a tree). Default DefaultMaxNodes.
+	Nodes int
+	// Groups caps the structure groups: the largest are kept. Default DefaultMaxGroups.
+	Groups int
+}
+
+// Default caps of an aggregation: beyond them a tree or a list is too large to read, and to send.
+const (
+	DefaultMaxNodes  = 2000
+	DefaultMaxGroups = 200
+)
+
+func (l Limits) nodes() int  { return limit(l.Nodes, DefaultMaxNodes) }
+func (l Limits) groups() int { return limit(l.Groups, DefaultMaxGroups) }
+
+func limit(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return math.MaxInt
+	}
+	return v
+}
+
 // Aggregate builds the calling-context tree, the request-flow graph and the structure groups of traces (each
-// the spans of one trace).
-func Aggregate(traces [][]*model.Span) *Aggregation {
+// the spans of one trace), within the limits l.
+func Aggregate(traces [][]*model.Span, l Limits) *Aggregation {
 	a := &aggregator{
+		limits:  l,
 		traces:  traces,
 		labels:  map[labelKey]int32{},
 		cct:     []cctAcc{{parent: -1, label: -1}},
@@ -201,7 +235,7 @@ func (a *aggregator) add(ti int32, spans []*model.Span) {
 		return
 	}
 	a.spans += len(spans)
-	t := buildTree(spans, a.ids)
+	t := a.tree.build(spans, a.ids)
 	n := len(spans)
 	a.nodeOf, a.lab = grow(a.nodeOf, n), grow(a.lab, n)
 	a.as, a.ae = grow(a.as, n), grow(a.ae, n)
@@ -335,7 +369,31 @@ func (a *aggregator) exemplars(ts []int32) []model.TraceID {
 func (a *aggregator) finish() *Aggregation {
 	agg := &Aggregation{Traces: len(a.traces), Spans: a.spans}
 	nodes := make([]*Node, len(a.cct))
+	keep := make([]bool, len(a.cct))
+	if n := len(a.cct) - 1; n > a.limits.nodes() {
+		depth := make([]int, len(a.cct))
+		rank := make([]int32, 0, n)
+		for i := 1; i < len(a.cct); i++ {
+			depth[i] = depth[a.cct[i].parent] + 1
+			rank = append(rank, int32(i))
+		}
+		// Most traces first, then shallower paths, then older nodes: every kept node's parent is kept.
+		slices.SortFunc(rank, func(x, y int32) int {
+			return cmp.Or(cmp.Compare(len(a.cct[y].perTrace), len(a.cct[x].perTrace)), cmp.Compare(depth[x], depth[y]), cmp.Compare(x, y))
+		})
+		for _, i := range rank[:a.limits.nodes()] {
+			keep[i] = true
+		}
+		agg.PrunedNodes = n - a.limits.nodes()
+	} else {
+		for i := range keep {
+			keep[i] = true
+		}
+	}
 	for i := 1; i < len(a.cct); i++ {
+		if !keep[i] {
+			continue
+		}
 		c := &a.cct[i]
 		d := summarise(c.samples)
 		c.samples = nil
@@ -352,6 +410,9 @@ func (a *aggregator) finish() *Aggregation {
 	// Parents were created before their children, so one pass in order sets paths and depths.
 	for i := 1; i < len(a.cct); i++ {
 		n, p := nodes[i], a.cct[i].parent
+		if n == nil {
+			continue
+		}
 		own := n.Service + ":" + n.Name
 		if p == 0 {
 			n.Path = own
@@ -369,18 +430,20 @@ func (a *aggregator) finish() *Aggregation {
 	}
 	slices.SortFunc(agg.Tree, byCount)
 	for _, n := range nodes[1:] {
-		slices.SortFunc(n.Children, byCount)
+		if n != nil {
+			slices.SortFunc(n.Children, byCount)
+		}
 	}
 
 	for l, f := range a.nodes {
 		k := a.labelOf[l]
-		p50, p90, p99 := sortedDurations(f.durations)
+		p50, p90, p99 := quantiles(f.durations)
 		agg.Graph.Nodes = append(agg.Graph.Nodes, &FlowNode{ID: k.service + ":" + k.name, Service: k.service, Name: k.name,
 			Count: len(f.durations), Errors: f.errors, Latency: Latency{p50, p90, p99, mean(f.durations)}, Overlap: f.overlap})
 	}
 	for key, e := range a.edges {
 		from, to := a.labelOf[key[0]], a.labelOf[key[1]]
-		p50, p90, p99 := sortedDurations(e.durations)
+		p50, p90, p99 := quantiles(e.durations)
 		agg.Graph.Edges = append(agg.Graph.Edges, &FlowEdge{From: from.service + ":" + from.name, To: to.service + ":" + to.name,
 			Count: len(e.durations), Errors: e.errors, Latency: Latency{p50, p90, p99, mean(e.durations)}, Overlap: e.overlap})
 	}
@@ -400,18 +463,23 @@ func (a *aggregator) finish() *Aggregation {
 		return strings.Compare(x.To, y.To)
 	})
 
+	groups := make([]*groupAcc, 0, len(a.groups))
 	for _, g := range a.groups {
+		groups = append(groups, g)
+	}
+	slices.SortFunc(groups, func(x, y *groupAcc) int {
+		return cmp.Or(cmp.Compare(len(y.samples), len(x.samples)), cmp.Compare(x.first, y.first))
+	})
+	if len(groups) > a.limits.groups() {
+		agg.PrunedGroups = len(groups) - a.limits.groups()
+		groups = groups[:a.limits.groups()]
+	}
+	for _, g := range groups {
 		d := summarise(g.samples)
 		agg.Groups = append(agg.Groups, &Group{ID: fmt.Sprintf("%016x", g.signature), Shape: Shape(a.traces[g.first]),
 			Spans: g.spans, Count: len(d.sorted), Errors: g.errors, Latency: Latency{d.p50, d.p90, d.p99, d.avg},
 			Exemplars: a.exemplars(d.exemplars)})
 	}
-	slices.SortFunc(agg.Groups, func(x, y *Group) int {
-		if x.Count != y.Count {
-			return cmp.Compare(y.Count, x.Count)
-		}
-		return strings.Compare(x.Shape, y.Shape)
-	})
 	return agg
 }
 

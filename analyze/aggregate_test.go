@@ -30,7 +30,7 @@ func population() [][]*model.Span {
 func TestAggregateKnown(t *testing.T) {
 	traces := population()
 	id := func(i int) model.TraceID { return traces[i][0].TraceID }
-	a := Aggregate(traces)
+	a := Aggregate(traces, Limits{})
 	if a.Traces != 3 || a.Spans != 8 || len(a.Tree) != 1 {
 		t.Fatalf("traces %d spans %d roots %d", a.Traces, a.Spans, len(a.Tree))
 	}
@@ -85,7 +85,7 @@ func TestAggregateKnown(t *testing.T) {
 	for _, tr := range traces {
 		slices.Reverse(tr)
 	}
-	if b := Aggregate(traces); b.Groups[0].ID != g0.ID {
+	if b := Aggregate(traces, Limits{}); b.Groups[0].ID != g0.ID {
 		t.Errorf("group ID changed: %s then %s", g0.ID, b.Groups[0].ID)
 	}
 }
@@ -104,7 +104,7 @@ func TestSequentialVersusConcurrentModes(t *testing.T) {
 		}
 		traces = append(traces, b.spans)
 	}
-	a := Aggregate(traces)
+	a := Aggregate(traces, Limits{})
 	modes := map[string]string{}
 	for _, e := range a.Graph.Edges {
 		modes[e.To] = e.Overlap.Mode()
@@ -146,10 +146,10 @@ func latencyPopulation(seed uint64, n int, factor float64, extra bool) [][]*mode
 }
 
 func TestComparePopulations(t *testing.T) {
-	base := Aggregate(latencyPopulation(1, 300, 1, false))
+	base := Aggregate(latencyPopulation(1, 300, 1, false), Limits{Nodes: -1})
 	t.Run("noise is not change", func(t *testing.T) {
 		for seed := uint64(2); seed < 12; seed++ {
-			d := ComparePopulations(base, Aggregate(latencyPopulation(seed, 300, 1, false)), 0.1)
+			d := ComparePopulations(base, Aggregate(latencyPopulation(seed, 300, 1, false), Limits{Nodes: -1}), 0.1)
 			for _, c := range d.Changes {
 				if c.Significant {
 					t.Errorf("seed %d: noise reported as change: %+v", seed, c)
@@ -158,7 +158,7 @@ func TestComparePopulations(t *testing.T) {
 		}
 	})
 	t.Run("a 50% slower db is found", func(t *testing.T) {
-		d := ComparePopulations(base, Aggregate(latencyPopulation(3, 300, 1.5, false)), 0.1)
+		d := ComparePopulations(base, Aggregate(latencyPopulation(3, 300, 1.5, false), Limits{Nodes: -1}), 0.1)
 		db := d.Tree[0].Children[0]
 		if db.Path != "front:GET /x/back:db" || !db.Latency.Significant || db.Latency.PValue > 1e-10 ||
 			db.Latency.Ratio < 1.3 || db.Latency.Ratio > 1.7 || db.Calls.Significant {
@@ -169,13 +169,13 @@ func TestComparePopulations(t *testing.T) {
 		}
 	})
 	t.Run("a small shift below the minimum effect is not reported", func(t *testing.T) {
-		d := ComparePopulations(base, Aggregate(latencyPopulation(4, 3000, 1.05, false)), 0.1)
+		d := ComparePopulations(base, Aggregate(latencyPopulation(4, 3000, 1.05, false), Limits{Nodes: -1}), 0.1)
 		if db := d.Tree[0].Children[0]; db.Latency.Significant {
 			t.Errorf("5%% shift flagged with minEffect 10%%: %+v", db.Latency)
 		}
 	})
 	t.Run("an appeared path", func(t *testing.T) {
-		d := ComparePopulations(base, Aggregate(latencyPopulation(5, 300, 1, true)), 0.1)
+		d := ComparePopulations(base, Aggregate(latencyPopulation(5, 300, 1, true), Limits{Nodes: -1}), 0.1)
 		var found *DiffNode
 		for _, c := range d.Tree[0].Children {
 			if c.Name == "get" {
@@ -188,7 +188,7 @@ func TestComparePopulations(t *testing.T) {
 		if d.Changes[0].What != StatusAppeared || d.Changes[0].Path != "front:GET /x/cache:get" {
 			t.Errorf("changes %+v", d.Changes)
 		}
-		back := ComparePopulations(Aggregate(latencyPopulation(5, 300, 1, true)), base, 0.1)
+		back := ComparePopulations(Aggregate(latencyPopulation(5, 300, 1, true), Limits{Nodes: -1}), base, 0.1)
 		if back.Tree[0].Children[len(back.Tree[0].Children)-1].Status != StatusDisappeared &&
 			back.Tree[0].Children[0].Status != StatusDisappeared {
 			t.Errorf("disappeared not found: %+v", back.Tree[0].Children)
@@ -295,5 +295,29 @@ func TestServicesAndOperations(t *testing.T) {
 	}
 	if bucketOf(999) != 0 || bucketOf(1000) != 1 || bucketOf(1999) != 1 || bucketOf(2000) != 2 {
 		t.Errorf("buckets")
+	}
+}
+
+func TestQuantilesAgreeWithSorting(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for n := 1; n < 3000; n += 1 + n/3 {
+		ds := make([]int64, n)
+		for i := range ds {
+			ds[i] = rng.Int64N(int64(n/2 + 1)) // many ties
+		}
+		sorted := slices.Clone(ds)
+		slices.Sort(sorted)
+		p50, p90, p99 := quantiles(ds)
+		if p50 != percentile(sorted, .5) || p90 != percentile(sorted, .9) || p99 != percentile(sorted, .99) {
+			t.Fatalf("n=%d: %d %d %d, want %d %d %d", n, p50, p90, p99, percentile(sorted, .5), percentile(sorted, .9), percentile(sorted, .99))
+		}
+	}
+}
+
+func TestAggregateLimits(t *testing.T) {
+	a := Aggregate(population(), Limits{Nodes: 2, Groups: 1})
+	if a.PrunedNodes != 1 || a.PrunedGroups != 1 || len(a.Groups) != 1 || len(a.Tree) != 1 || len(a.Tree[0].Children) != 1 ||
+		a.Tree[0].Children[0].Name != "db" {
+		t.Errorf("pruned %d nodes %d groups; tree %+v", a.PrunedNodes, a.PrunedGroups, a.Tree)
 	}
 }

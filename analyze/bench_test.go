@@ -1,6 +1,10 @@
 package analyze
 
 import (
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"slices"
 	"syscall"
 	"testing"
 
@@ -45,38 +49,79 @@ func BenchmarkCriticalPath(b *testing.B) {
 	}
 }
 
-// aggregateInput is 10K traces of about 100 spans each (1M spans).
-func aggregateInput(traces, spans int) [][]*model.Span {
+// aggregateInput is traces of about spans spans each, made from shapes different simulated traces (half of them
+// weft, half foreign) with every time scaled by a log-normal factor per trace, as a search's traces would be: a few
+// shapes, many latencies.
+func aggregateInput(traces, spans, shapes int) [][]*model.Span {
+	templates := make([][]*model.Span, shapes)
+	for i := range templates {
+		templates[i] = genTrace(uint64(i+1), 3, spans, 0, i%2 == 0)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
 	out := make([][]*model.Span, traces)
 	for i := range out {
-		out[i] = genTrace(uint64(i+1), 3, spans, 0, i%2 == 0)
+		tpl := templates[i%shapes]
+		f := math.Exp(rng.NormFloat64() * 0.3)
+		base := tpl[0].Start
+		for _, s := range tpl {
+			base = min(base, s.Start)
+		}
+		copies := make([]model.Span, len(tpl))
+		out[i] = make([]*model.Span, len(tpl))
+		for j, s := range tpl {
+			c := &copies[j]
+			*c = *s
+			binary.BigEndian.PutUint64(c.TraceID[:8], uint64(i+1))
+			c.Start = base + int64(float64(s.Start-base)*f)
+			c.Duration = int64(float64(s.Duration) * f)
+			if len(s.Events) > 0 {
+				c.Events = slices.Clone(s.Events)
+				for k := range c.Events {
+					c.Events[k].Time = base + int64(float64(s.Events[k].Time-base)*f)
+				}
+			}
+			out[i][j] = c
+		}
 	}
 	return out
 }
 
-// BenchmarkAggregate is the calling-context tree, flow graph and structure groups of 10K traces / 1M spans.
+// BenchmarkAggregate is the calling-context tree, flow graph and structure groups of 10K traces / 1M spans of
+// 50 shapes; "unique" is the worst case, 1K traces / 100K spans that all differ in shape.
 func BenchmarkAggregate(b *testing.B) {
-	traces := aggregateInput(10_000, 100)
+	b.Run("10K-traces-1M-spans", func(b *testing.B) {
+		traces := aggregateInput(10_000, 100, 50)
+		b.ResetTimer()
+		loop(b, func() { Aggregate(traces, Limits{}) })
+		b.ReportMetric(float64(countSpans(traces)), "spans")
+	})
+	b.Run("unique-1K-traces-100K-spans", func(b *testing.B) {
+		traces := aggregateInput(1000, 100, 1000)
+		b.ResetTimer()
+		loop(b, func() { Aggregate(traces, Limits{}) })
+		b.ReportMetric(float64(countSpans(traces)), "spans")
+	})
+}
+
+func countSpans(traces [][]*model.Span) int {
 	n := 0
 	for _, t := range traces {
 		n += len(t)
 	}
-	b.ResetTimer()
-	loop(b, func() { Aggregate(traces) })
-	b.ReportMetric(float64(n), "spans")
+	return n
 }
 
 // BenchmarkComparePopulations merges and tests two aggregations of 5K traces each.
 func BenchmarkComparePopulations(b *testing.B) {
-	traces := aggregateInput(10_000, 100)
-	a, c := Aggregate(traces[:5000]), Aggregate(traces[5000:])
+	traces := aggregateInput(10_000, 100, 50)
+	a, c := Aggregate(traces[:5000], Limits{Nodes: -1}), Aggregate(traces[5000:], Limits{Nodes: -1})
 	b.ResetTimer()
 	loop(b, func() { ComparePopulations(a, c, 0.1) })
 }
 
 // BenchmarkServices is the service graph and per-operation statistics of 10K traces / 1M spans.
 func BenchmarkServices(b *testing.B) {
-	traces := aggregateInput(10_000, 100)
+	traces := aggregateInput(10_000, 100, 50)
 	b.Run("graph", func(b *testing.B) {
 		loop(b, func() { Services(traces, 0, 0) })
 	})

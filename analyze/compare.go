@@ -27,7 +27,8 @@ const (
 // PopulationDiff compares two populations of traces over their merged calling-context tree.
 type PopulationDiff struct {
 	A, B    Population
-	Tree    []*DiffNode
+	Tree    []*DiffNode  // at most DefaultMaxNodes paths, those in the most traces of either side
+	Pruned  int          // paths left out of Tree (Changes still lists their changes)
 	Changes []ChangeItem // significant changes and appeared/disappeared paths, most significant first
 }
 
@@ -79,9 +80,12 @@ type ChangeItem struct {
 
 // ComparePopulations merges the calling-context trees of two aggregations and tests, per path, the change in
 // latency and in calls per trace. minEffect is the smallest relative change reported as significant (0.1 = 10%).
+// The aggregations should be made without a cap on nodes (Limits{Nodes: -1}), or a path pruned from one side
+// reads as appeared or disappeared.
 func ComparePopulations(a, b *Aggregation, minEffect float64) *PopulationDiff {
 	d := &PopulationDiff{A: Population{a.Traces, a.Spans}, B: Population{b.Traces, b.Spans}}
 	d.Tree = mergeNodes(a.Tree, b.Tree, a.Traces, b.Traces, minEffect, d)
+	d.Tree, d.Pruned = pruneDiff(d.Tree, DefaultMaxNodes)
 	slices.SortFunc(d.Changes, func(x, y ChangeItem) int {
 		if x.Significant != y.Significant {
 			if x.Significant {
@@ -165,6 +169,56 @@ func mergeNodes(as, bs []*Node, na, nb int, minEffect float64, d *PopulationDiff
 		out = append(out, dn)
 	}
 	return out
+}
+
+// pruneDiff keeps the max paths present in the most traces of either side (an ancestor is in at least as many
+// traces as its descendants, so what is kept is a tree) and says how many it left out.
+func pruneDiff(tree []*DiffNode, max int) ([]*DiffNode, int) {
+	var all []*DiffNode
+	var collect func([]*DiffNode)
+	collect = func(ns []*DiffNode) {
+		for _, n := range ns {
+			all = append(all, n)
+			collect(n.Children)
+		}
+	}
+	collect(tree)
+	if len(all) <= max {
+		return tree, 0
+	}
+	traces := func(n *DiffNode) int {
+		t := 0
+		if n.A != nil {
+			t = n.A.Traces
+		}
+		if n.B != nil && n.B.Traces > t {
+			t = n.B.Traces
+		}
+		return t
+	}
+	order := make([]int, len(all)) // all is in pre-order: a parent comes before its children
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(x, y int) int {
+		return cmp.Or(cmp.Compare(traces(all[y]), traces(all[x])), cmp.Compare(all[x].Depth, all[y].Depth), cmp.Compare(x, y))
+	})
+	keep := make(map[*DiffNode]bool, max)
+	for _, i := range order[:max] {
+		keep[all[i]] = true
+	}
+	var filter func([]*DiffNode) []*DiffNode
+	filter = func(ns []*DiffNode) []*DiffNode {
+		out := ns[:0]
+		for _, n := range ns {
+			if keep[n] {
+				n.Children = filter(n.Children)
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	return filter(tree), len(all) - max
 }
 
 func side(n *Node, traces int) *Side {

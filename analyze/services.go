@@ -97,7 +97,7 @@ func Services(traces [][]*model.Span, start, end int64) *ServiceGraph {
 		g.Nodes = append(g.Nodes, n)
 	}
 	for _, a := range edges {
-		p50, p90, p99 := sortedDurations(a.durations)
+		p50, p90, p99 := quantiles(a.durations)
 		a.e.Latency = Latency{p50, p90, p99, mean(a.durations)}
 		a.e.Rate = perSecond(a.e.Count, start, end)
 		g.Edges = append(g.Edges, a.e)
@@ -185,10 +185,10 @@ func Operations(traces [][]*model.Span, service, operation string, start, end in
 	}
 	out := make([]*OperationStats, 0, len(ops))
 	for _, a := range ops {
-		p50, p90, p99 := sortedDurations(a.durations)
+		p50, p90, p99 := quantiles(a.durations)
 		a.o.Latency = Latency{p50, p90, p99, mean(a.durations)}
 		a.o.Rate = perSecond(a.o.Count, start, end)
-		lo, hi := bucketOf(a.durations[0]), bucketOf(a.durations[len(a.durations)-1])
+		lo, hi := bucketOf(slices.Min(a.durations)), bucketOf(slices.Max(a.durations))
 		for k := lo; k <= hi; k++ {
 			b := a.buckets[k]
 			if b == nil {

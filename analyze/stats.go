@@ -125,8 +125,60 @@ func summarise(ss []sample) distribution {
 	return d
 }
 
-// sortedDurations sorts durations in place and returns p50, p90 and p99.
-func sortedDurations(ds []int64) (p50, p90, p99 int64) {
-	slices.Sort(ds)
-	return percentile(ds, .5), percentile(ds, .9), percentile(ds, .99)
+// quantiles returns the nearest-rank p50, p90 and p99 of ds. It reorders ds (a partial sort by selection, which is
+// linear where sorting is not).
+func quantiles(ds []int64) (p50, p90, p99 int64) {
+	n := len(ds)
+	if n == 0 {
+		return 0, 0, 0
+	}
+	k50, k90, k99 := rankIndex(n, .5), rankIndex(n, .9), rankIndex(n, .99)
+	selectNth(ds, k50)
+	selectNth(ds[k50:], k90-k50)
+	selectNth(ds[k90:], k99-k90)
+	return ds[k50], ds[k90], ds[k99]
+}
+
+// selectNth reorders a so that a[k] is the value a sorted a would have there, with nothing larger before it and
+// nothing smaller after it (Hoare's selection).
+func selectNth(a []int64, k int) {
+	lo, hi := 0, len(a)-1
+	for hi-lo > 16 {
+		mid := lo + (hi-lo)/2
+		if a[mid] < a[lo] {
+			a[mid], a[lo] = a[lo], a[mid]
+		}
+		if a[hi] < a[lo] {
+			a[hi], a[lo] = a[lo], a[hi]
+		}
+		if a[hi] < a[mid] {
+			a[hi], a[mid] = a[mid], a[hi]
+		}
+		pivot := a[mid]
+		i, j := lo, hi
+		for i <= j {
+			for a[i] < pivot {
+				i++
+			}
+			for a[j] > pivot {
+				j--
+			}
+			if i <= j {
+				a[i], a[j] = a[j], a[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return // a[j+1:i] all equal the pivot
+		}
+	}
+	if hi > lo {
+		slices.Sort(a[lo : hi+1])
+	}
 }

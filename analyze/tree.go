@@ -25,12 +25,21 @@ type tree struct {
 	kids   []int32
 	roots  []int32 // sorted: the main root first (see mainRoot)
 	order  []int32 // every span, parents before children (pre-order from the roots)
+
+	// scratch for link and walk
+	fill, stack []int32
+	seen        []bool
 }
 
 // buildTree indexes spans. ids is scratch space that the caller may reuse between traces (it is cleared).
 func buildTree(spans []*model.Span, ids map[model.SpanID]int32) *tree {
+	return new(tree).build(spans, ids)
+}
+
+// build indexes spans into t, reusing t's memory from an earlier trace.
+func (t *tree) build(spans []*model.Span, ids map[model.SpanID]int32) *tree {
 	n := len(spans)
-	t := &tree{spans: spans, parent: make([]int32, n), first: make([]int32, n+1)}
+	t.spans, t.parent, t.first = spans, grow(t.parent, n), grow(t.first, n+1)
 	if ids == nil {
 		ids = make(map[model.SpanID]int32, n)
 	} else {
@@ -75,8 +84,9 @@ func (t *tree) link() {
 	for i := 0; i < n; i++ {
 		t.first[i+1] += t.first[i]
 	}
-	t.kids = make([]int32, n)
-	fill := slices.Clone(t.first[:n])
+	t.kids = grow(t.kids, n)
+	t.fill = append(t.fill[:0], t.first[:n]...)
+	fill := t.fill
 	t.roots = t.roots[:0]
 	for i, p := range t.parent {
 		if p >= 0 {
@@ -100,7 +110,9 @@ func (t *tree) link() {
 	}
 	slices.SortFunc(t.roots, t.rootOrder)
 	t.order = t.order[:0]
-	seen := make([]bool, n)
+	t.seen = grow(t.seen, n)
+	clear(t.seen)
+	seen := t.seen
 	t.walk(seen)
 	if len(t.order) < n {
 		// Spans left unreached sit on parent cycles: cut each cycle at one span and walk again.
@@ -116,7 +128,8 @@ func (t *tree) link() {
 
 // walk appends spans reachable from the roots in pre-order.
 func (t *tree) walk(seen []bool) {
-	stack := make([]int32, 0, 64)
+	stack := t.stack[:0]
+	defer func() { t.stack = stack[:0] }()
 	for r := len(t.roots) - 1; r >= 0; r-- {
 		stack = append(stack, t.roots[r])
 	}

@@ -292,8 +292,12 @@ func (h *handler) aggregate(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	writeJSON(w, aggregationJSON(analyze.Aggregate(p.traces), p.truncated))
+	writeJSON(w, aggregationJSON(analyze.Aggregate(p.traces, analyze.Limits{}), p.truncated))
 }
+
+// unlimited aggregates a population for a comparison: pruning one side's tree would make its paths read as
+// appeared or disappeared; the comparison prunes the merged tree instead.
+var unlimited = analyze.Limits{Nodes: -1, Groups: 1}
 
 func (h *handler) compare(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
@@ -355,7 +359,7 @@ func (h *handler) compare(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	d := analyze.ComparePopulations(analyze.Aggregate(pa.traces), analyze.Aggregate(pb.traces), minEffect)
+	d := analyze.ComparePopulations(analyze.Aggregate(pa.traces, unlimited), analyze.Aggregate(pb.traces, unlimited), minEffect)
 	writeJSON(w, populationDiffJSON(d, pa.truncated, pb.truncated))
 }
 

@@ -249,12 +249,14 @@ type groupJSON struct {
 }
 
 type aggregationOut struct {
-	Traces    int         `json:"traces"`
-	Spans     int         `json:"spans"`
-	Truncated bool        `json:"truncated"`
-	Tree      []nodeJSON  `json:"tree"`
-	Graph     graphJSON   `json:"graph"`
-	Groups    []groupJSON `json:"groups"`
+	Traces       int         `json:"traces"`
+	Spans        int         `json:"spans"`
+	Truncated    bool        `json:"truncated"`
+	PrunedNodes  int         `json:"prunedNodes"`
+	PrunedGroups int         `json:"prunedGroups"`
+	Tree         []nodeJSON  `json:"tree"`
+	Graph        graphJSON   `json:"graph"`
+	Groups       []groupJSON `json:"groups"`
 }
 
 func ratio(a, b int) float64 {
@@ -265,7 +267,7 @@ func ratio(a, b int) float64 {
 }
 
 func aggregationJSON(a *analyze.Aggregation, truncated bool) aggregationOut {
-	out := aggregationOut{Traces: a.Traces, Spans: a.Spans, Truncated: truncated, Tree: nodes(a.Tree),
+	out := aggregationOut{Traces: a.Traces, Spans: a.Spans, Truncated: truncated, PrunedNodes: a.PrunedNodes, PrunedGroups: a.PrunedGroups, Tree: nodes(a.Tree),
 		Graph: graphJSON{Nodes: []flowNodeJSON{}, Edges: []flowEdgeJSON{}}, Groups: []groupJSON{}}
 	for _, n := range a.Graph.Nodes {
 		out.Graph.Nodes = append(out.Graph.Nodes, flowNodeJSON{n.ID, n.Service, n.Name, n.Count, n.Errors, ratio(n.Errors, n.Count),
@@ -381,6 +383,7 @@ type populationDiffOut struct {
 	Mode    string           `json:"mode"`
 	A       populationJSON   `json:"a"`
 	B       populationJSON   `json:"b"`
+	Pruned  int              `json:"pruned"`
 	Tree    []diffNodeJSON   `json:"tree"`
 	Changes []changeItemJSON `json:"changes"`
 }
@@ -408,7 +411,7 @@ func diffNodes(ns []*analyze.DiffNode) []diffNodeJSON {
 
 func populationDiffJSON(d *analyze.PopulationDiff, truncA, truncB bool) populationDiffOut {
 	out := populationDiffOut{Mode: "populations", A: populationJSON{d.A.Traces, d.A.Spans, truncA},
-		B: populationJSON{d.B.Traces, d.B.Spans, truncB}, Tree: diffNodes(d.Tree), Changes: []changeItemJSON{}}
+		B: populationJSON{d.B.Traces, d.B.Spans, truncB}, Pruned: d.Pruned, Tree: diffNodes(d.Tree), Changes: []changeItemJSON{}}
 	for _, c := range d.Changes {
 		delta := c.Delta
 		if c.What == "latency" {
