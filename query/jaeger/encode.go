@@ -1,6 +1,7 @@
 package jaeger
 
 import (
+	"bytes"
 	"encoding/hex"
 	"math"
 	"sort"
@@ -92,17 +93,23 @@ func EncodeTrace(id model.TraceID, spans []*model.Span) Trace {
 		if sorted[i].Start != sorted[j].Start {
 			return sorted[i].Start < sorted[j].Start
 		}
-		return strings.Compare(sorted[i].SpanID.String(), sorted[j].SpanID.String()) < 0
+		return bytes.Compare(sorted[i].SpanID[:], sorted[j].SpanID[:]) < 0
 	})
 	ids, parents := dedupeSharedIDs(sorted)
 	t := Trace{TraceID: traceIDText(id), Spans: make([]Span, 0, len(sorted)), Processes: map[string]Process{}}
-	procs := map[string]string{} // process key → process ID
+	procs := map[string]string{}          // process key → process ID
+	byPtr := map[*model.Resource]string{} // the spans of one batch share a *Resource
 	for i, s := range sorted {
-		key := processKey(s.Resource)
-		pid, ok := procs[key]
+		pid, ok := byPtr[s.Resource]
 		if !ok {
-			pid = "p" + strconv.Itoa(len(procs)+1)
-			procs[key] = pid
+			key := processKey(s.Resource)
+			if pid, ok = procs[key]; !ok {
+				pid = "p" + strconv.Itoa(len(procs)+1)
+				procs[key] = pid
+			}
+			byPtr[s.Resource] = pid
+		}
+		if _, ok := t.Processes[pid]; !ok {
 			p := Process{Tags: []KeyValue{}}
 			if s.Resource != nil {
 				p.ServiceName = s.Resource.Service

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -310,4 +311,47 @@ func TestLimits(t *testing.T) {
 			t.Errorf("%q: %d traces, want %d", tt.query, len(resp.Data), tt.n)
 		}
 	}
+}
+
+func TestServiceNameWithSlash(t *testing.T) {
+	s := memstore.New()
+	s.Write(context.Background(), []*model.Span{{TraceID: model.TraceID{15: 1}, SpanID: sid(1), Name: "op", Resource: &model.Resource{Service: "a/b c"}}})
+	rec := httptest.NewRecorder()
+	NewHandler(s, Options{}).ServeHTTP(rec, httptest.NewRequest("GET", "/api/services/a%2Fb%20c/operations", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"data":["op"]`) {
+		t.Errorf("%d %s", rec.Code, rec.Body)
+	}
+}
+
+func BenchmarkEncodeTrace(b *testing.B) {
+	spans := bigTrace(10000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := json.Marshal(EncodeTrace(spans[0].TraceID, spans)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// bigTrace makes a trace of n spans over 10 services, each with 10 attributes and one event.
+func bigTrace(n int) []*model.Span {
+	var res []*model.Resource
+	for i := 0; i < 10; i++ {
+		res = append(res, &model.Resource{Service: "svc-" + strconv.Itoa(i), Attrs: []model.Attr{{Key: "host.name", Value: model.String("h" + strconv.Itoa(i))}}})
+	}
+	tid := model.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	spans := make([]*model.Span, n)
+	for i := range spans {
+		s := &model.Span{TraceID: tid, SpanID: model.SpanID{0xb0, 0, 0, 0, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}, Name: "op-" + strconv.Itoa(i%50),
+			Kind: model.KindServer, Start: base + int64(i)*1000, Duration: 5000, Resource: res[i%10]}
+		if i > 0 {
+			s.ParentID = spans[(i-1)/2].SpanID
+		}
+		for k := 0; k < 10; k++ {
+			s.Attrs = append(s.Attrs, model.Attr{Key: "attr." + strconv.Itoa(k), Value: model.String("value-" + strconv.Itoa(i%100))})
+		}
+		s.Events = []model.Event{{Time: s.Start + 10, Name: "ev"}}
+		spans[i] = s
+	}
+	return spans
 }

@@ -97,18 +97,15 @@ type otlpKvlist struct {
 // resource and one scopeSpans per scope, in the order of the spans' start times.
 func EncodeOTLP(spans []*model.Span) any {
 	req := otlpRequest{ResourceSpans: []otlpResourceSpans{}}
-	resIndex := map[string]int{}
+	rs := newResources()
 	type scopeKey struct {
 		res           int
 		name, version string
 	}
 	scopeIndex := map[scopeKey]int{}
 	for _, s := range sortSpans(spans) {
-		rk := resourceKey(s.Resource)
-		ri, ok := resIndex[rk]
-		if !ok {
-			ri = len(req.ResourceSpans)
-			resIndex[rk] = ri
+		ri, isNew := rs.index(s.Resource)
+		if isNew {
 			var r otlpResource
 			if s.Resource != nil {
 				if s.Resource.Service != "" {

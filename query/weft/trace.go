@@ -1,6 +1,7 @@
 package weft
 
 import (
+	"bytes"
 	"encoding/hex"
 	"math"
 	"sort"
@@ -159,9 +160,35 @@ func sortSpans(spans []*model.Span) []*model.Span {
 		if sorted[i].Start != sorted[j].Start {
 			return sorted[i].Start < sorted[j].Start
 		}
-		return strings.Compare(sorted[i].SpanID.String(), sorted[j].SpanID.String()) < 0
+		return bytes.Compare(sorted[i].SpanID[:], sorted[j].SpanID[:]) < 0
 	})
 	return sorted
+}
+
+// resources numbers distinct resources in order of first use: by pointer first (the spans of one batch share a
+// *Resource), then by content (equal resources from other batches get the same number).
+type resources struct {
+	byPtr map[*model.Resource]int
+	byKey map[string]int
+}
+
+func newResources() *resources {
+	return &resources{byPtr: map[*model.Resource]int{}, byKey: map[string]int{}}
+}
+
+// index returns r's number, and whether r is the first of its content.
+func (rs *resources) index(r *model.Resource) (i int, isNew bool) {
+	if i, ok := rs.byPtr[r]; ok {
+		return i, false
+	}
+	key := resourceKey(r)
+	i, ok := rs.byKey[key]
+	if !ok {
+		i, isNew = len(rs.byKey), true
+		rs.byKey[key] = i
+	}
+	rs.byPtr[r] = i
+	return i, isNew
 }
 
 // resourceKey identifies a resource by content, so that equal resources decoded from different batches are one.
@@ -193,7 +220,7 @@ func EncodeTrace(id model.TraceID, spans []*model.Span) Trace {
 	}
 	t.Start, t.End, t.Duration = nsText(start), nsText(end), end-start
 
-	resIndex := map[string]int{}
+	rs := newResources()
 	services := map[string]int{}
 	units := map[uint64]*Unit{}
 	var unitOrder []uint64
@@ -215,11 +242,8 @@ func EncodeTrace(id model.TraceID, spans []*model.Span) Trace {
 	startsOn := map[uint64][]started{}
 
 	for _, s := range sorted {
-		key := resourceKey(s.Resource)
-		ri, ok := resIndex[key]
-		if !ok {
-			ri = len(t.Resources)
-			resIndex[key] = ri
+		ri, isNew := rs.index(s.Resource)
+		if isNew {
 			r := Resource{Attributes: []Attr{}}
 			if s.Resource != nil {
 				r.Service, r.Attributes = s.Resource.Service, attrs(s.Resource.Attrs)

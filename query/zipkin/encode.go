@@ -1,6 +1,7 @@
 package zipkin
 
 import (
+	"bytes"
 	"encoding/hex"
 	"sort"
 	"strconv"
@@ -71,7 +72,7 @@ func EncodeTrace(spans []*model.Span) []Span {
 		if sorted[i].Start != sorted[j].Start {
 			return sorted[i].Start < sorted[j].Start
 		}
-		return strings.Compare(sorted[i].SpanID.String(), sorted[j].SpanID.String()) < 0
+		return bytes.Compare(sorted[i].SpanID[:], sorted[j].SpanID[:]) < 0
 	})
 	out := make([]Span, len(sorted))
 	for i, s := range sorted {
