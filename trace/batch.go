@@ -47,28 +47,26 @@ func newBatcher(p *Provider, exp Exporter, batchSize int, timeout, exportTimeout
 	return b
 }
 
-// enqueue queues an ended span for export; false means the queue was full (or shut down) and the span was not
-// taken.
+// enqueue queues an ended span for export and counts it as ended; false means the queue was full (or shut
+// down), the span was not taken, and it was counted as dropped.
 func (b *batcher) enqueue(s *Span) bool {
 	if b.closed.Load() {
+		b.p.count(countEndedDropped)
 		return false
 	}
 	pid := procPin()
 	if pid >= len(b.p.ps) {
 		procUnpin()
-		b.over.mu.Lock()
-		defer b.over.mu.Unlock()
-		if len(b.over.spans) >= len(b.p.ps[0].queue.slots) {
-			return false
-		}
-		s.pid = -1
-		b.over.spans = append(b.over.spans, s)
-		return true
+		return b.enqueueOverflow(s)
 	}
 	s.pid = int32(pid)
-	q := &b.p.ps[pid].queue
-	ok := q.push(s)
-	n := q.len()
+	pp := &b.p.ps[pid]
+	pp.ended.Add(1)
+	ok := pp.queue.push(s)
+	if !ok {
+		pp.dropped.Add(1)
+	}
+	n := pp.queue.len()
 	procUnpin()
 	if ok && n == b.kickAt {
 		select {
@@ -77,6 +75,19 @@ func (b *batcher) enqueue(s *Span) bool {
 		}
 	}
 	return ok
+}
+
+func (b *batcher) enqueueOverflow(s *Span) bool {
+	b.over.mu.Lock()
+	defer b.over.mu.Unlock()
+	if len(b.over.spans) >= len(b.p.ps[0].queue.slots) {
+		b.p.count(countEndedDropped)
+		return false
+	}
+	b.p.count(countEnded)
+	s.pid = -1
+	b.over.spans = append(b.over.spans, s)
+	return true
 }
 
 func (b *batcher) depth() uint64 {

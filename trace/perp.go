@@ -20,8 +20,8 @@ func procUnpin()
 
 // perP is one P's share of a provider's state.
 type perP struct {
-	queue ring // ended spans: written by this P, read by the batcher
-	free  ring // exported spans: written by the batcher, read by this P
+	queue ring      // ended spans: written by this P, read by the batcher
+	free  freeStack // exported spans: pushed by the batcher, popped by this P
 
 	unrecorded, recorded, candidates, ended, unitary, dropped atomic.Uint64
 	_                                                         [16]byte
@@ -35,7 +35,6 @@ func newPerP(n, queueSize int) []perP {
 	}
 	for i := range ps {
 		ps[i].queue.init(size)
-		ps[i].free.init(size)
 	}
 	return ps
 }
@@ -86,4 +85,45 @@ func (r *ring) len() uint64 { return r.tail.Load() - r.head.Load() }
 type overflow struct {
 	mu    sync.Mutex
 	spans []*Span
+}
+
+// freeStack is a lock-free stack (LIFO, so that the span reused next is the one most likely still in this CPU's
+// cache) of spans for one P. The batcher is the only pusher and the P the only popper; with a single popper a
+// node cannot be popped and pushed back between a pop's read and its compare-and-swap, so there is no ABA.
+type freeStack struct {
+	head atomic.Pointer[Span]
+	n    atomic.Int64
+	_    [48]byte
+}
+
+// maxFree bounds the spans kept per P; more go back to the sync.Pool, which the garbage collector trims.
+const maxFree = 1024
+
+// push adds s unless the stack is full.
+func (f *freeStack) push(s *Span) bool {
+	if f.n.Load() >= maxFree {
+		return false
+	}
+	f.n.Add(1)
+	for {
+		old := f.head.Load()
+		s.next = old
+		if f.head.CompareAndSwap(old, s) {
+			return true
+		}
+	}
+}
+
+// pop takes the span pushed last, or nil.
+func (f *freeStack) pop() *Span {
+	for {
+		h := f.head.Load()
+		if h == nil {
+			return nil
+		}
+		if f.head.CompareAndSwap(h, h.next) {
+			f.n.Add(-1)
+			return h
+		}
+	}
 }

@@ -156,27 +156,33 @@ func (s *Span) reset() {
 
 // finish takes an ended span: keep it for export, or let it go.
 func (p *Provider) finish(s *Span) {
-	p.count(func(pp *perP) { pp.ended.Add(1) })
 	if s.candidate {
 		if !p.unitary.KeepUnitary(&s.data) {
+			p.count(countEnded)
 			p.release(s)
 			return
 		}
 		s.data.Unitary = true
-		p.count(func(pp *perP) { pp.unitary.Add(1) })
+		p.count(countUnitary)
 	}
 	if p.batcher == nil {
+		p.count(countEnded)
 		p.release(s)
 		return
 	}
-	if !p.batcher.enqueue(s) {
-		p.count(func(pp *perP) { pp.dropped.Add(1) })
+	if !p.batcher.enqueue(s) { // which counts the span ended, and dropped if it was
 		p.release(s)
 	}
 }
 
 func countUnrecorded(pp *perP) { pp.unrecorded.Add(1) }
-func countCandidate(pp *perP)  { pp.candidates.Add(1) }
+func countEnded(pp *perP)      { pp.ended.Add(1) }
+func countUnitary(pp *perP)    { pp.unitary.Add(1) }
+func countEndedDropped(pp *perP) {
+	pp.ended.Add(1)
+	pp.dropped.Add(1)
+}
+func countCandidate(pp *perP) { pp.candidates.Add(1) }
 
 // countDropped moves a span the sampler refused from recorded to unrecorded.
 func countDropped(pp *perP) {
