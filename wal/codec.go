@@ -13,7 +13,12 @@ import (
 //
 //	uvarint nstrings, then each string as uvarint length + bytes
 //	uvarint nresources, then each resource as uvarint service-ref, attrs
-//	uvarint nspans, then the span records
+//	uvarint nspans
+//	uvarint length + the records stream: per span its structure (flags, references, attribute keys and types)
+//	uvarint length + the numbers stream: per span its start, duration and integer attribute values, as varints
+//	the span IDs, 8 bytes each
+//
+// Splitting the numbers and the random span IDs from the structure lets zstd find the structure's repetitions.
 //
 // Strings are kept once per batch and referred to by index, resources likewise. A span record starts with its
 // trace ID and absolute start time when its trace differs from the previous record's, and with only a flag and a
@@ -40,8 +45,36 @@ const (
 // ErrCorrupt is returned (wrapped, with what was wrong) by the decoders for bytes that are not a valid batch.
 var ErrCorrupt = errors.New("wal: corrupt span batch")
 
+// Dict is a string table shared by many batches (the store's blocks keep one per block, for the values that
+// recur across pages). References below its length name its strings; the batch's own table follows them.
+type Dict struct {
+	idx  map[string]uint32
+	strs []string
+}
+
+// NewDict makes a shared dictionary of strs, in that order.
+func NewDict(strs []string) *Dict {
+	d := &Dict{idx: make(map[string]uint32, len(strs)), strs: strs}
+	for i, s := range strs {
+		d.idx[s] = uint32(i)
+	}
+	return d
+}
+
+// Strings are the dictionary's strings, in reference order.
+func (d *Dict) Strings() []string {
+	if d == nil {
+		return nil
+	}
+	return d.strs
+}
+
 // Encoder builds one batch. The zero value is ready; Reset makes it reusable.
 type Encoder struct {
+	// Shared, if set before the first Add, is consulted before the batch's own string table; the batch must then
+	// be parsed with the same dictionary's strings.
+	Shared *Dict
+
 	strIdx map[string]uint32
 	strs   []string
 	resIdx map[*model.Resource]uint32
@@ -49,6 +82,9 @@ type Encoder struct {
 	res    []byte // encoded resources
 	nres   int
 	rec    []byte
+	nums   []byte
+	ids    []byte
+	inRec  bool // encoding a record (integers go to nums), not the resource table
 	nspans int
 
 	prevTrace model.TraceID
@@ -66,6 +102,8 @@ func (e *Encoder) Reset() {
 	e.res = e.res[:0]
 	e.nres = 0
 	e.rec = e.rec[:0]
+	e.nums = e.nums[:0]
+	e.ids = e.ids[:0]
 	e.nspans = 0
 	e.prevTrace = model.TraceID{}
 	e.prevStart = 0
@@ -75,21 +113,33 @@ func (e *Encoder) Reset() {
 // Spans is the number of spans added since the last Reset.
 func (e *Encoder) Spans() int { return e.nspans }
 
-// RecordOffset is the offset the next span record will have within the records section. Blocks note it at each
-// trace's first span to decode that trace alone with Batch.Range.
-func (e *Encoder) RecordOffset() int { return len(e.rec) }
+// Pos is where a span record starts in a batch's streams.
+type Pos struct{ Rec, Num, Row int }
+
+// Pos is the position the next span will have. Blocks note it at each trace's first span to decode that trace
+// alone with Batch.Range.
+func (e *Encoder) Pos() Pos { return Pos{len(e.rec), len(e.nums), e.nspans} }
 
 // Size estimates the encoded size so far.
-func (e *Encoder) Size() int { return len(e.rec) + len(e.res) + 16*len(e.strs) }
+func (e *Encoder) Size() int {
+	return len(e.rec) + len(e.nums) + len(e.ids) + len(e.res) + 16*len(e.strs)
+}
 
 func (e *Encoder) str(s string) uint32 {
+	base := uint32(0)
+	if e.Shared != nil {
+		if i, ok := e.Shared.idx[s]; ok {
+			return i
+		}
+		base = uint32(len(e.Shared.strs))
+	}
 	if i, ok := e.strIdx[s]; ok {
 		return i
 	}
 	if e.strIdx == nil {
 		e.strIdx = make(map[string]uint32)
 	}
-	i := uint32(len(e.strs))
+	i := base + uint32(len(e.strs))
 	e.strIdx[s] = i
 	e.strs = append(e.strs, s)
 	return i
@@ -137,7 +187,11 @@ func (e *Encoder) appendValue(b []byte, v *model.Value) []byte {
 	case model.TypeString, model.TypeBytes:
 		b = binary.AppendUvarint(b, uint64(e.str(v.Str)))
 	case model.TypeInt:
-		b = binary.AppendVarint(b, int64(v.Num))
+		if e.inRec {
+			e.nums = binary.AppendVarint(e.nums, int64(v.Num))
+		} else {
+			b = binary.AppendVarint(b, int64(v.Num))
+		}
 	case model.TypeFloat:
 		b = binary.LittleEndian.AppendUint64(b, v.Num)
 	case model.TypeBool:
@@ -220,23 +274,24 @@ func (e *Encoder) Add(s *model.Span) {
 		h |= recCausality
 	}
 	res := e.resource(s.Resource)
+	e.inRec = true
 	b := e.rec
 	b = binary.AppendUvarint(b, h)
 	b = append(b, byte(s.Kind)|byte(s.StatusCode)<<4)
 	if same {
-		b = binary.AppendVarint(b, s.Start-e.prevStart)
+		e.nums = binary.AppendVarint(e.nums, s.Start-e.prevStart)
 	} else {
 		b = append(b, s.TraceID[:]...)
-		b = binary.AppendVarint(b, s.Start)
+		e.nums = binary.AppendVarint(e.nums, s.Start)
 	}
-	b = append(b, s.SpanID[:]...)
+	e.ids = append(e.ids, s.SpanID[:]...)
+	e.nums = binary.AppendUvarint(e.nums, uint64(s.Duration))
 	if h&recParent != 0 {
 		b = append(b, s.ParentID[:]...)
 	} else if h&recParentRef != 0 {
 		b = binary.AppendUvarint(b, uint64(parentRef))
 	}
 	b = binary.AppendUvarint(b, uint64(e.str(s.Name)))
-	b = binary.AppendUvarint(b, uint64(s.Duration))
 	b = binary.AppendUvarint(b, uint64(res))
 	if h&recStatusMsg != 0 {
 		b = binary.AppendUvarint(b, uint64(e.str(s.StatusMessage)))
@@ -291,6 +346,7 @@ func (e *Encoder) Add(s *model.Span) {
 		b = appendRef(b, c.StartCause)
 	}
 	e.rec = b
+	e.inRec = false
 	e.nspans++
 	e.prevTrace = s.TraceID
 	e.prevStart = s.Start
@@ -306,7 +362,11 @@ func (e *Encoder) AppendTo(dst []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(e.nres))
 	dst = append(dst, e.res...)
 	dst = binary.AppendUvarint(dst, uint64(e.nspans))
-	return append(dst, e.rec...)
+	dst = binary.AppendUvarint(dst, uint64(len(e.rec)))
+	dst = append(dst, e.rec...)
+	dst = binary.AppendUvarint(dst, uint64(len(e.nums)))
+	dst = append(dst, e.nums...)
+	return append(dst, e.ids...)
 }
 
 // AppendSpans encodes spans as one batch appended to dst.
@@ -320,10 +380,13 @@ func AppendSpans(dst []byte, spans []*model.Span) []byte {
 
 // Batch is a parsed batch: its string and resource tables, and its records still encoded.
 type Batch struct {
-	strs []string
-	res  []*model.Resource
-	rec  []byte
-	n    int
+	shared []string
+	strs   []string
+	res    []*model.Resource
+	rec    []byte
+	nums   []byte
+	ids    []byte
+	n      int
 }
 
 // Spans is the number of spans in the batch.
@@ -331,6 +394,7 @@ func (b *Batch) Spans() int { return b.n }
 
 // decoder reads varints and references with bounds checks; the first error sticks.
 type decoder struct {
+	nums *decoder // where integer values come from; nil: this stream
 	b    []byte
 	err  error
 	bt   *Batch
@@ -395,6 +459,10 @@ func (d *decoder) count(min int, what string) int {
 
 func (d *decoder) str(what string) string {
 	i := d.uvarint(what)
+	if i < uint64(len(d.bt.shared)) {
+		return d.bt.shared[i]
+	}
+	i -= uint64(len(d.bt.shared))
 	if i >= uint64(len(d.bt.strs)) {
 		d.fail(what + " string reference out of range")
 		return ""
@@ -434,7 +502,11 @@ func (d *decoder) value(depth int) model.Value {
 	case model.TypeString, model.TypeBytes:
 		v.Str = d.str("value")
 	case model.TypeInt:
-		v.Num = uint64(d.varint("int value"))
+		if d.nums != nil {
+			v.Num = uint64(d.nums.varint("int value"))
+		} else {
+			v.Num = uint64(d.varint("int value"))
+		}
 	case model.TypeFloat:
 		var f [8]byte
 		d.fixed(f[:], "float value")
@@ -471,9 +543,21 @@ func (d *decoder) ref() model.EventRef {
 	return r
 }
 
+func (d *decoder) section(what string) []byte {
+	l := d.uvarint(what + " length")
+	if l > uint64(len(d.b)) {
+		d.fail(what + " exceed the data")
+		return nil
+	}
+	b := d.b[:l]
+	d.b = d.b[l:]
+	return b
+}
+
 // ParseBatch reads a batch's tables. The records are decoded by All or Range. b must not change afterwards.
-func ParseBatch(b []byte) (*Batch, error) {
-	bt := &Batch{}
+// shared is the dictionary the batch was encoded with (nil for none).
+func ParseBatch(b []byte, shared []string) (*Batch, error) {
+	bt := &Batch{shared: shared}
 	d := &decoder{b: b, bt: bt}
 	ns := d.count(1, "string table")
 	// One conversion for the whole table; the strings are slices of it.
@@ -509,32 +593,40 @@ func ParseBatch(b []byte) (*Batch, error) {
 		r.Attrs = d.attrs(0)
 		bt.res[i] = r
 	}
-	bt.n = d.count(14, "span")
+	bt.n = d.count(10, "span")
+	bt.rec = d.section("records")
+	bt.nums = d.section("numbers")
+	if d.err == nil && len(d.b) != 8*bt.n {
+		d.fail(fmt.Sprintf("%d bytes of span IDs for %d spans", len(d.b), bt.n))
+	}
 	if d.err != nil {
 		return nil, d.err
 	}
-	bt.rec = d.b
+	bt.ids = d.b
 	return bt, nil
 }
 
 // All decodes every span of the batch.
 func (b *Batch) All() ([]*model.Span, error) {
-	spans, _, err := b.decode(0, len(b.rec), b.n)
+	spans, _, err := b.decode(Pos{}, len(b.rec), b.n)
 	return spans, err
 }
 
-// Range decodes the records in [off, end) of the records section; off must be the offset of a trace's first
-// record (Encoder.RecordOffset at the time it was added).
-func (b *Batch) Range(off, end int) ([]*model.Span, error) {
-	if off < 0 || end > len(b.rec) || off > end {
-		return nil, fmt.Errorf("%w: record range %d..%d outside %d bytes", ErrCorrupt, off, end, len(b.rec))
+// Range decodes the spans from position from (Encoder.Pos at a trace's first span) up to the record that starts
+// at recEnd (the next trace's Pos.Rec, or the end).
+func (b *Batch) Range(from Pos, recEnd int) ([]*model.Span, error) {
+	if from.Rec < 0 || recEnd > len(b.rec) || from.Rec > recEnd || from.Num < 0 || from.Num > len(b.nums) ||
+		from.Row < 0 || from.Row > b.n {
+		return nil, fmt.Errorf("%w: range %+v..%d outside the batch", ErrCorrupt, from, recEnd)
 	}
-	spans, _, err := b.decode(off, end, -1)
+	spans, _, err := b.decode(from, recEnd, -1)
 	return spans, err
 }
 
-func (b *Batch) decode(off, end, n int) ([]*model.Span, int, error) {
-	d := &decoder{b: b.rec[off:end], bt: b}
+func (b *Batch) decode(from Pos, end, n int) ([]*model.Span, int, error) {
+	dn := &decoder{b: b.nums[from.Num:], bt: b}
+	d := &decoder{b: b.rec[from.Rec:end], bt: b, nums: dn}
+	ids := b.ids[8*from.Row:]
 	est := n
 	if est < 0 {
 		est = len(d.b) / 40
@@ -561,14 +653,24 @@ func (b *Batch) decode(off, end, n int) ([]*model.Span, int, error) {
 				break
 			}
 			s.TraceID = prevTrace
-			s.Start = prevStart + d.varint("start")
+			s.Start = prevStart + dn.varint("start")
 		} else {
 			d.fixed(s.TraceID[:], "trace id")
-			s.Start = d.varint("start")
+			s.Start = dn.varint("start")
 			run = run[:0]
 			clear(inRun)
 		}
-		d.fixed(s.SpanID[:], "span id")
+		if len(ids) < 8 {
+			d.fail("span ids run out")
+			break
+		}
+		copy(s.SpanID[:], ids)
+		ids = ids[8:]
+		dur := dn.uvarint("duration")
+		if dur > math.MaxInt64 {
+			d.fail("duration")
+		}
+		s.Duration = int64(dur)
 		if h&recParent != 0 {
 			d.fixed(s.ParentID[:], "parent id")
 		} else if h&recParentRef != 0 {
@@ -584,11 +686,6 @@ func (b *Batch) decode(off, end, n int) ([]*model.Span, int, error) {
 			run = append(run, s.SpanID)
 		}
 		s.Name = d.str("name")
-		dur := d.uvarint("duration")
-		if dur > math.MaxInt64 {
-			d.fail("duration")
-		}
-		s.Duration = int64(dur)
 		ri := d.uvarint("resource")
 		if ri >= uint64(len(b.res)) {
 			d.fail("resource reference out of range")
@@ -653,6 +750,9 @@ func (b *Batch) decode(off, end, n int) ([]*model.Span, int, error) {
 			c.EndSeq = uint32(d.uvarint("end seq"))
 			c.StartCause = d.ref()
 		}
+		if d.err == nil && dn.err != nil {
+			d.err = dn.err
+		}
 		if d.err != nil {
 			break
 		}
@@ -663,7 +763,7 @@ func (b *Batch) decode(off, end, n int) ([]*model.Span, int, error) {
 	if d.err != nil {
 		return nil, 0, d.err
 	}
-	if n >= 0 && (len(out) != n || len(d.b) != 0) {
+	if n >= 0 && (len(out) != n || len(d.b) != 0 || len(dn.b) != 0 || len(ids) != 0) {
 		return nil, 0, fmt.Errorf("%w: %d spans announced, %d decoded, %d bytes left", ErrCorrupt, n, len(out), len(d.b))
 	}
 	return out, len(out), nil
@@ -671,7 +771,7 @@ func (b *Batch) decode(off, end, n int) ([]*model.Span, int, error) {
 
 // DecodeSpans decodes a whole batch written by AppendSpans or Encoder.AppendTo.
 func DecodeSpans(b []byte) ([]*model.Span, error) {
-	bt, err := ParseBatch(b)
+	bt, err := ParseBatch(b, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -48,24 +48,27 @@ func TestCodecRoundTrip(t *testing.T) {
 func TestCodecRange(t *testing.T) {
 	g := spangen.New(2, time.Now().UnixNano())
 	var e Encoder
-	type rng struct{ off, end, n int }
+	type rng struct {
+		from   Pos
+		end, n int
+	}
 	var ranges []rng
 	var traces [][]*model.Span
 	for i := 0; i < 20; i++ {
 		tr := g.Trace()
-		off := e.RecordOffset()
+		from := e.Pos()
 		for _, s := range tr {
 			e.Add(s)
 		}
-		ranges = append(ranges, rng{off, e.RecordOffset(), len(tr)})
+		ranges = append(ranges, rng{from, e.Pos().Rec, len(tr)})
 		traces = append(traces, tr)
 	}
-	bt, err := ParseBatch(e.AppendTo(nil))
+	bt, err := ParseBatch(e.AppendTo(nil), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, r := range ranges {
-		got, err := bt.Range(r.off, r.end)
+		got, err := bt.Range(r.from, r.end)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -64,6 +64,8 @@ type blockMeta struct {
 	Level     int        `json:"level"`
 	Pages     [][2]int64 `json:"pages"` // offset, length
 	Chunks    []chunkRef `json:"chunks"`
+	DictOff   int64      `json:"dict_off"`
+	DictLen   int64      `json:"dict_len"`
 	TraceOff  int64      `json:"trace_off"`
 	TraceLen  int64      `json:"trace_len"`
 	Services  []string   `json:"services"`
@@ -131,7 +133,11 @@ type blockWriter struct {
 	tPage    []uint32
 	tOff     []uint32
 	tEnd     []uint32
+	tNum     []uint32
+	tRow     []uint32
 	terms    map[string]*posting
+	attrs    map[string]*attrPostings
+	dict     []string
 	services map[string]bool
 	ops      map[opMeta]bool
 	keys     map[string]bool
@@ -139,15 +145,24 @@ type blockWriter struct {
 	first    bool
 }
 
-func newBlockWriter(path string, better bool) (*blockWriter, error) {
+// attrPostings are the postings of one attribute key, by value: texts, and ints kept as numbers until the end
+// so that indexing does not format every one.
+type attrPostings struct {
+	byText map[string]*posting
+	byInt  map[int64]*posting
+}
+
+// newBlockWriter starts a block at path; dict is the block's shared string dictionary (see sharedStrings).
+func newBlockWriter(path string, better bool, dict []string) (*blockWriter, error) {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	bw := &blockWriter{path: path, tmp: tmp, f: f, w: bufio.NewWriterSize(f, 1<<20), better: better,
-		terms: map[string]*posting{}, services: map[string]bool{}, ops: map[opMeta]bool{}, keys: map[string]bool{},
-		first: true}
+		terms: map[string]*posting{}, attrs: map[string]*attrPostings{}, services: map[string]bool{},
+		ops: map[opMeta]bool{}, keys: map[string]bool{}, first: true, dict: dict}
+	bw.enc.Shared = wal.NewDict(dict)
 	bw.meta.Version = 1
 	bw.write([]byte(blockMagic))
 	return bw, nil
@@ -214,6 +229,9 @@ func canonicalNumber(v model.Value) (string, bool) {
 	case model.TypeFloat:
 		f = v.Float()
 	case model.TypeString:
+		if !maybeNumber(v.Str) {
+			return "", false
+		}
 		if i, err := strconv.ParseInt(v.Str, 10, 64); err == nil {
 			return strconv.FormatInt(i, 10), true
 		}
@@ -233,16 +251,139 @@ func canonicalNumber(v model.Value) (string, bool) {
 	return strconv.FormatFloat(f, 'g', -1, 64), true
 }
 
+// maybeNumber is a cheap test that rules out most strings before strconv is tried (and allocates its error).
+func maybeNumber(s string) bool {
+	if s == "" || len(s) > 40 {
+		return false
+	}
+	c := s[0]
+	if '0' <= c && c <= '9' || c == '-' || c == '+' || c == '.' {
+		return true
+	}
+	// inf, infinity, nan in any case
+	return c == 'i' || c == 'I' || c == 'n' || c == 'N'
+}
+
 func (bw *blockWriter) indexAttrs(ord uint32, attrs []model.Attr) {
 	for i := range attrs {
 		a := &attrs[i]
-		bw.keys[a.Key] = true
-		text := a.Value.AsString()
-		bw.term(termAttr, a.Key, text).mark(ord)
-		if n, ok := canonicalNumber(a.Value); ok && n != text {
-			bw.term(termNumber, a.Key, n).mark(ord)
+		ap := bw.attrs[a.Key]
+		if ap == nil {
+			ap = &attrPostings{byText: map[string]*posting{}, byInt: map[int64]*posting{}}
+			bw.attrs[a.Key] = ap
+			bw.keys[a.Key] = true
+		}
+		var p *posting
+		switch a.Value.Type {
+		case model.TypeInt:
+			p = ap.byInt[a.Value.Int()]
+			if p == nil {
+				p = &posting{}
+				ap.byInt[a.Value.Int()] = p
+			}
+		case model.TypeString:
+			p = ap.byText[a.Value.Str]
+			if p == nil {
+				p = &posting{}
+				ap.byText[a.Value.Str] = p
+			}
+		default:
+			text := a.Value.AsString()
+			p = ap.byText[text]
+			if p == nil {
+				p = &posting{}
+				ap.byText[text] = p
+			}
+		}
+		if !p.mark(ord) {
+			continue
+		}
+		if a.Value.Type == model.TypeString || a.Value.Type == model.TypeFloat {
+			if n, ok := canonicalNumber(a.Value); ok && n != a.Value.AsString() {
+				bw.term(termNumber, a.Key, n).mark(ord)
+			}
 		}
 	}
+}
+
+// spanStrings calls f with every string of a span that the codec puts in a string table.
+func spanStrings(s *model.Span, f func(string)) {
+	f(s.Name)
+	f(s.StatusMessage)
+	f(s.SpanResource)
+	f(s.SpanType)
+	f(s.Scope)
+	f(s.ScopeVersion)
+	f(s.TraceState)
+	if s.Resource != nil {
+		f(s.Resource.Service)
+		attrStrings(s.Resource.Attrs, f)
+	}
+	attrStrings(s.Attrs, f)
+	for i := range s.Events {
+		f(s.Events[i].Name)
+		attrStrings(s.Events[i].Attrs, f)
+	}
+	for i := range s.Links {
+		f(s.Links[i].TraceState)
+		attrStrings(s.Links[i].Attrs, f)
+	}
+}
+
+func attrStrings(attrs []model.Attr, f func(string)) {
+	for i := range attrs {
+		f(attrs[i].Key)
+		valueStrings(&attrs[i].Value, f)
+	}
+}
+
+func valueStrings(v *model.Value, f func(string)) {
+	switch v.Type {
+	case model.TypeString, model.TypeBytes:
+		f(v.Str)
+	case model.TypeArray:
+		for i := range v.Array {
+			valueStrings(&v.Array[i], f)
+		}
+	case model.TypeMap:
+		attrStrings(v.Map, f)
+	}
+}
+
+// sharedStrings picks a block's dictionary: the strings found in more than one of its traces, most frequent first
+// (so they get the shortest references). Strings of one trace stay in that trace's page.
+func sharedStrings(traces func(yield func(spans []*model.Span) bool)) []string {
+	type seen struct{ last, n uint32 }
+	counts := map[string]*seen{}
+	ord := uint32(0)
+	for spans := range traces {
+		ord++
+		for _, s := range spans {
+			spanStrings(s, func(str string) {
+				c := counts[str]
+				if c == nil {
+					counts[str] = &seen{last: ord, n: 1}
+				} else if c.last != ord {
+					c.last = ord
+					c.n++
+				}
+			})
+		}
+	}
+	var out []string
+	for str, c := range counts {
+		if c.n > 1 && len(str) < 256 {
+			out = append(out, str)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		ci, cj := counts[out[i]].n, counts[out[j]].n
+		if ci != cj {
+			return ci > cj
+		}
+		return out[i] < out[j]
+	})
+	return out
 }
 
 // addTrace appends one trace's spans; traces must come in ascending ID order, each exactly once.
@@ -255,7 +396,7 @@ func (bw *blockWriter) addTrace(spans []*model.Span) {
 	}
 	ord := uint32(len(bw.traceIDs))
 	id := spans[0].TraceID
-	off := bw.enc.RecordOffset()
+	pos := bw.enc.Pos()
 	mn, mx := int64(math.MaxInt64), int64(math.MinInt64)
 	seenRes := map[*model.Resource]bool{}
 	for _, s := range spans {
@@ -302,11 +443,22 @@ func (bw *blockWriter) addTrace(spans []*model.Span) {
 	bw.tMin = append(bw.tMin, mn)
 	bw.tMax = append(bw.tMax, mx)
 	bw.tPage = append(bw.tPage, bw.pageNo)
-	bw.tOff = append(bw.tOff, uint32(off))
-	bw.tEnd = append(bw.tEnd, uint32(bw.enc.RecordOffset()))
+	bw.tOff = append(bw.tOff, uint32(pos.Rec))
+	bw.tEnd = append(bw.tEnd, uint32(bw.enc.Pos().Rec))
+	bw.tNum = append(bw.tNum, uint32(pos.Num))
+	bw.tRow = append(bw.tRow, uint32(pos.Row))
 }
 
 func (bw *blockWriter) writeTerms() {
+	for key, ap := range bw.attrs {
+		for text, p := range ap.byText {
+			bw.terms[string(termAttr)+key+"\x00"+text] = mergePostings(bw.terms[string(termAttr)+key+"\x00"+text], p)
+		}
+		for n, p := range ap.byInt {
+			t := string(termAttr) + key + "\x00" + strconv.FormatInt(n, 10)
+			bw.terms[t] = mergePostings(bw.terms[t], p)
+		}
+	}
 	keys := make([]string, 0, len(bw.terms))
 	for k := range bw.terms {
 		keys = append(keys, k)
@@ -347,6 +499,27 @@ func (bw *blockWriter) writeTerms() {
 	flush()
 }
 
+// mergePostings unions two posting lists of attribute terms (an int and a string with the same text).
+func mergePostings(a, b *posting) *posting {
+	if a == nil {
+		return b
+	}
+	u := union(ordSet{ords: a.ords}, ordSet{ords: b.ords})
+	return &posting{ords: u.ords}
+}
+
+func (bw *blockWriter) writeDict() {
+	var b []byte
+	b = binary.AppendUvarint(b, uint64(len(bw.dict)))
+	for _, s := range bw.dict {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	z := bw.compress(b)
+	bw.meta.DictOff, bw.meta.DictLen = bw.off, int64(len(z))
+	bw.write(z)
+}
+
 func (bw *blockWriter) writeTraceTable() {
 	n := len(bw.traceIDs)
 	b := make([]byte, 0, n*40)
@@ -360,6 +533,8 @@ func (bw *blockWriter) writeTraceTable() {
 		b = binary.AppendUvarint(b, uint64(bw.tPage[i]))
 		b = binary.AppendUvarint(b, uint64(bw.tOff[i]))
 		b = binary.AppendUvarint(b, uint64(bw.tEnd[i]-bw.tOff[i]))
+		b = binary.AppendUvarint(b, uint64(bw.tNum[i]))
+		b = binary.AppendUvarint(b, uint64(bw.tRow[i]))
 	}
 	z := bw.compress(b)
 	bw.meta.TraceOff, bw.meta.TraceLen = bw.off, int64(len(z))
@@ -374,6 +549,7 @@ func (bw *blockWriter) finish(walSeg, level int) (*block, error) {
 	bw.meta.Level = level
 	bw.meta.DataBytes = bw.off
 	bw.writeTerms()
+	bw.writeDict()
 	bw.writeTraceTable()
 	for s := range bw.services {
 		bw.meta.Services = append(bw.meta.Services, s)
@@ -437,6 +613,7 @@ type block struct {
 	f    *os.File
 	meta blockMeta
 	size int64
+	dict []string // the shared string dictionary of the block's pages
 
 	ids      []model.TraceID
 	tMin     []int64
@@ -444,6 +621,8 @@ type block struct {
 	tPage    []uint32
 	tOff     []uint32
 	tEnd     []uint32
+	tNum     []uint32
+	tRow     []uint32
 	refs     atomic.Int64 // readers holding the block, plus one while it is part of the store
 	dropOnce sync.Once
 }
@@ -493,6 +672,15 @@ func loadBlock(f *os.File, path string) (*block, error) {
 	if err := json.Unmarshal(mj, &b.meta); err != nil {
 		return nil, err
 	}
+	if b.meta.DictLen > 0 {
+		raw, err := b.readSection(b.meta.DictOff, b.meta.DictLen)
+		if err != nil {
+			return nil, err
+		}
+		if b.dict, err = parseDict(raw); err != nil {
+			return nil, err
+		}
+	}
 	tt, err := b.readSection(b.meta.TraceOff, b.meta.TraceLen)
 	if err != nil {
 		return nil, err
@@ -502,6 +690,33 @@ func loadBlock(f *os.File, path string) (*block, error) {
 	}
 	b.refs.Store(1)
 	return b, nil
+}
+
+func parseDict(raw []byte) ([]string, error) {
+	n, k := binary.Uvarint(raw)
+	if k <= 0 || n > uint64(len(raw)) {
+		return nil, errors.New("bad dictionary")
+	}
+	raw = raw[k:]
+	ends := make([]int, n)
+	var all []byte
+	for i := range ends {
+		l, k := binary.Uvarint(raw)
+		if k <= 0 || l > uint64(len(raw)-k) {
+			return nil, errors.New("bad dictionary")
+		}
+		all = append(all, raw[k:k+int(l)]...)
+		ends[i] = len(all)
+		raw = raw[k+int(l):]
+	}
+	text := string(all)
+	out := make([]string, n)
+	prev := 0
+	for i, e := range ends {
+		out[i] = text[prev:e]
+		prev = e
+	}
+	return out, nil
 }
 
 func (b *block) readSection(off, n int64) ([]byte, error) {
@@ -529,6 +744,7 @@ func (b *block) parseTraceTable(t []byte) error {
 	t = t[n*16:]
 	b.tMin, b.tMax = make([]int64, n), make([]int64, n)
 	b.tPage, b.tOff, b.tEnd = make([]uint32, n), make([]uint32, n), make([]uint32, n)
+	b.tNum, b.tRow = make([]uint32, n), make([]uint32, n)
 	rd := func() uint64 {
 		v, k := binary.Uvarint(t)
 		if k <= 0 {
@@ -549,6 +765,8 @@ func (b *block) parseTraceTable(t []byte) error {
 		b.tPage[i] = uint32(rd())
 		b.tOff[i] = uint32(rd())
 		b.tEnd[i] = b.tOff[i] + uint32(rd())
+		b.tNum[i] = uint32(rd())
+		b.tRow[i] = uint32(rd())
 		if int(b.tPage[i]) >= len(b.meta.Pages) {
 			return errors.New("trace table names a missing page")
 		}
@@ -652,7 +870,7 @@ func (b *block) page(c *pageCache, i uint32) (*wal.Batch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded: block %s page %d: %w", b.path, i, err)
 	}
-	bt, err := wal.ParseBatch(raw)
+	bt, err := wal.ParseBatch(raw, b.dict)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: block %s page %d: %w", b.path, i, err)
 	}
@@ -666,7 +884,11 @@ func (b *block) traceSpans(c *pageCache, ord int) ([]*model.Span, error) {
 	if err != nil {
 		return nil, err
 	}
-	return bt.Range(int(b.tOff[ord]), int(b.tEnd[ord]))
+	return bt.Range(b.pos(ord), int(b.tEnd[ord]))
+}
+
+func (b *block) pos(ord int) wal.Pos {
+	return wal.Pos{Rec: int(b.tOff[ord]), Num: int(b.tNum[ord]), Row: int(b.tRow[ord])}
 }
 
 // chunkTerms decodes one term chunk, calling f for each term with its posting bytes, until f returns false.

@@ -69,12 +69,12 @@ func (c *cursor) spans() ([]*model.Span, error) {
 		if err != nil {
 			return nil, err
 		}
-		if c.batch, err = wal.ParseBatch(raw); err != nil {
+		if c.batch, err = wal.ParseBatch(raw, c.b.dict); err != nil {
 			return nil, err
 		}
 		c.page = p
 	}
-	return c.batch.Range(int(c.b.tOff[c.ord]), int(c.b.tEnd[c.ord]))
+	return c.batch.Range(c.b.pos(c.ord), int(c.b.tEnd[c.ord]))
 }
 
 func (s *Store) merge(group []*block) error {
@@ -84,7 +84,25 @@ func (s *Store) merge(group []*block) error {
 		}
 	}()
 	t0 := time.Now()
-	bw, err := newBlockWriter(s.newBlockPath(), true)
+	// The merged block's dictionary: every input's, most used first.
+	seenStr := map[string]bool{}
+	var dict []string
+	for rank := 0; ; rank++ {
+		more := false
+		for _, b := range group {
+			if rank < len(b.dict) {
+				more = true
+				if str := b.dict[rank]; !seenStr[str] {
+					seenStr[str] = true
+					dict = append(dict, str)
+				}
+			}
+		}
+		if !more {
+			break
+		}
+	}
+	bw, err := newBlockWriter(s.newBlockPath(), true, dict)
 	if err != nil {
 		return fmt.Errorf("embedded: compaction: %w", err)
 	}

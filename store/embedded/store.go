@@ -305,11 +305,19 @@ func (s *Store) newBlockPath() string {
 
 func (s *Store) writeHead(h *head) (*block, error) {
 	t0 := time.Now()
-	bw, err := newBlockWriter(s.newBlockPath(), false)
+	ids := h.sortedIDs()
+	dict := sharedStrings(func(yield func([]*model.Span) bool) {
+		for _, id := range ids {
+			if !yield(h.trace(id)) {
+				return
+			}
+		}
+	})
+	bw, err := newBlockWriter(s.newBlockPath(), false, dict)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
-	for _, id := range h.sortedIDs() {
+	for _, id := range ids {
 		bw.addTrace(h.trace(id))
 	}
 	b, err := bw.finish(h.walSeg, 0)
