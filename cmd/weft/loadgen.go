@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/weftrace/weft/loadgen"
+)
+
+func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o loadgen.Options
+	fs.StringVar(&o.Endpoint, "endpoint", "http://127.0.0.1:4318/v1/traces", "OTLP/HTTP traces URL to send to")
+	fs.IntVar(&o.Rate, "rate", 0, "spans per second to offer (0: as fast as the server accepts)")
+	fs.DurationVar(&o.Duration, "duration", 60*time.Second, "how long to send")
+	fs.IntVar(&o.Concurrency, "concurrency", 4, "requests in flight at once")
+	fs.IntVar(&o.SpansPerBatch, "batch", 1000, "spans per request (in whole traces of 5 to 50 spans)")
+	fs.IntVar(&o.Templates, "templates", 32, "distinct batches encoded up front")
+	fs.StringVar(&o.Token, "token", "", "bearer token for a server started with --ingest-token")
+	seed := fs.Uint64("seed", 1, "random seed")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o.Seed = *seed
+	res, err := loadgen.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, res)
+	return nil
+}
