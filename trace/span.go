@@ -538,7 +538,7 @@ func (s *Span) endOn(t int64, u *unit) {
 	}
 	s.mu.Lock() // wait for a concurrent method that saw the span live
 	d := &s.data
-	d.End = t
+	d.End = max(t, d.Start) // a wall-clock step between start and end never makes a negative duration
 	d.EndSeq = u.seq.Add(1)
 	if u != s.unit {
 		d.EndUnit = u.id
