@@ -355,3 +355,21 @@ func bigTrace(n int) []*model.Span {
 	}
 	return spans
 }
+
+// FuzzSearchQuery sends arbitrary query strings to /api/traces: the answer is 200 or 400 in Jaeger's envelope.
+func FuzzSearchQuery(f *testing.F) {
+	for _, s := range []string{"service=frontend&tags=%7B%22a%22%3A%22b%22%7D", "service=x&minDuration=1ms&maxDuration=1h",
+		"service=x&start=0&end=1&lookback=2d", "traceID=ab&traceID=cd", "service=x&tag=a:b&limit=3"} {
+		f.Add(s)
+	}
+	h := NewHandler(fixture(f), Options{Now: func() time.Time { return time.Unix(0, base).Add(time.Hour) }})
+	f.Fuzz(func(t *testing.T, raw string) {
+		req := httptest.NewRequest("GET", "/api/traces", nil)
+		req.URL.RawQuery = raw
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 && rec.Code != 400 || !json.Valid(rec.Body.Bytes()) {
+			t.Fatalf("?%s: %d %s", raw, rec.Code, rec.Body)
+		}
+	})
+}

@@ -323,3 +323,22 @@ func FuzzParseTime(f *testing.F) {
 func urlQuery(s string) string {
 	return (&url.URL{RawQuery: url.Values{"x": {s}}.Encode()}).RawQuery[2:]
 }
+
+// FuzzSearchQuery sends arbitrary query strings to /search: the answer is 200 or 400 with a JSON body, never a
+// panic or a 500.
+func FuzzSearchQuery(f *testing.F) {
+	for _, s := range []string{"q=status%20%3D%20error", "minDuration=1ms&maxDuration=1h", "start=0&end=1", "lookback=7d&limit=3",
+		"q=%28%28a", "kind=server&service=x", "start=2026-11-22T12:00:00Z", "q=a%20%3D%7E%20%22%5B%22"} {
+		f.Add(s)
+	}
+	h := newHandler(f)
+	f.Fuzz(func(t *testing.T, raw string) {
+		req := httptest.NewRequest("GET", Prefix+"search", nil)
+		req.URL.RawQuery = raw
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 && rec.Code != 400 || !json.Valid(rec.Body.Bytes()) {
+			t.Fatalf("?%s: %d %s", raw, rec.Code, rec.Body)
+		}
+	})
+}

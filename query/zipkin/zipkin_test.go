@@ -244,3 +244,21 @@ func FuzzParseAnnotationQuery(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSearchQuery sends arbitrary query strings to /api/v2/traces: the answer is 200 (JSON) or 400.
+func FuzzSearchQuery(f *testing.F) {
+	for _, s := range []string{"serviceName=frontend&annotationQuery=error%20and%20a%3Db", "minDuration=10&maxDuration=100",
+		"endTs=1&lookback=1", "limit=3&spanName=all", "remoteServiceName=postgres"} {
+		f.Add(s)
+	}
+	h := NewHandler(fixture(f), Options{Now: func() time.Time { return time.Unix(0, base).Add(time.Hour) }})
+	f.Fuzz(func(t *testing.T, raw string) {
+		req := httptest.NewRequest("GET", "/api/v2/traces", nil)
+		req.URL.RawQuery = raw
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code == 200 && !json.Valid(rec.Body.Bytes()) || rec.Code != 200 && rec.Code != 400 {
+			t.Fatalf("?%s: %d %s", raw, rec.Code, rec.Body)
+		}
+	})
+}
