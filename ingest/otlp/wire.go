@@ -57,6 +57,9 @@ func field(b []byte) (num protowire.Number, typ protowire.Type, v uint64, data [
 	if tn < 0 {
 		return 0, 0, 0, nil, 0, protowire.ParseError(tn)
 	}
+	if num > protowire.MaxValidNumber {
+		return 0, 0, 0, nil, 0, fmt.Errorf("field number %d is out of range", num)
+	}
 	var m int
 	switch typ {
 	case protowire.VarintType:
