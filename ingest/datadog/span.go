@@ -46,18 +46,18 @@ type rawSpan struct {
 
 type resourceKey struct{ service, env, version string }
 
-// builder turns Datadog spans into model spans for one request. Attributes of the span being decoded collect in
-// scratch and are copied into a shared slab when the span ends, so a request costs few allocations whatever its
-// size.
+// builder turns Datadog spans into model spans for one request. Spans and their attributes are carved out of
+// shared slabs, so a request costs few allocations whatever its size: the attributes of the span being decoded
+// are appended straight to the attribute slab, from mark on.
 type builder struct {
 	hdr       header
 	resources map[resourceKey]*model.Resource
 	spans     []*model.Span
 	slab      []model.Span
-	attrSlab  []model.Attr
+	attrs     []model.Attr
+	mark      int // where the current span's attributes start in attrs
 
 	// state of the span being decoded
-	scratch []model.Attr
 	tidHigh uint64
 	kind    model.Kind
 	errMsg  string
@@ -73,7 +73,7 @@ func newBuilder(h header) *builder {
 
 // begin clears the per-span state.
 func (b *builder) begin() {
-	b.scratch = b.scratch[:0]
+	b.attrs = b.attrs[:b.mark]
 	b.tidHigh = 0
 	b.kind = model.KindUnspecified
 	b.errMsg, b.env, b.version = "", "", ""
@@ -114,12 +114,24 @@ func (b *builder) meta(k, v string) {
 			b.errMsg = v
 		}
 	}
-	b.scratch = append(b.scratch, model.Attr{Key: k, Value: model.String(v)})
+	b.add(model.Attr{Key: k, Value: model.String(v)})
 }
 
 // metric takes one entry of a span's metrics map. _sampling_priority_v1 and every other metric stay attributes.
 func (b *builder) metric(k string, f float64) {
-	b.scratch = append(b.scratch, model.Attr{Key: k, Value: model.Float(f)})
+	b.add(model.Attr{Key: k, Value: model.Float(f)})
+}
+
+// add appends an attribute of the current span, moving the span's attributes so far to a new slab when the
+// slab is full (the spans already taken keep the old one).
+func (b *builder) add(a model.Attr) {
+	if len(b.attrs) == cap(b.attrs) {
+		cur := b.attrs[b.mark:]
+		next := make([]model.Attr, len(cur), max(1024, 2*len(cur)))
+		copy(next, cur)
+		b.attrs, b.mark = next, 0
+	}
+	b.attrs = append(b.attrs, a)
 }
 
 // finish validates the span and appends it to the request's spans; ti and si place it in error messages.
@@ -166,19 +178,15 @@ func (b *builder) finish(r *rawSpan, ti, si int) error {
 	return nil
 }
 
-// takeAttrs copies the scratch attributes into the slab and returns them with a capped capacity, so that an
-// append by a later stage cannot overwrite the next span's attributes.
+// takeAttrs returns the current span's attributes with their capacity capped, so that an append by a later
+// stage cannot overwrite the next span's.
 func (b *builder) takeAttrs() []model.Attr {
-	n := len(b.scratch)
-	if n == 0 {
+	start, end := b.mark, len(b.attrs)
+	b.mark = end
+	if start == end {
 		return nil
 	}
-	if cap(b.attrSlab)-len(b.attrSlab) < n {
-		b.attrSlab = make([]model.Attr, 0, max(1024, n))
-	}
-	start := len(b.attrSlab)
-	b.attrSlab = append(b.attrSlab, b.scratch...)
-	return b.attrSlab[start : start+n : start+n]
+	return b.attrs[start:end:end]
 }
 
 // resource returns the request's Resource for the span's service, env and version, making it on first use.

@@ -45,8 +45,8 @@ type decoder struct {
 	resource *model.Resource
 	spans    []*model.Span
 	slab     []model.Span
-	attrSlab []model.Attr
-	scratch  []model.Attr
+	attrs    []model.Attr // slab of attributes; the current span's (or process's) start at mark
+	mark     int
 	refs     []ref
 }
 
@@ -154,7 +154,7 @@ func (d *decoder) process() error {
 	r := &d.r
 	r.structBegin()
 	defer r.structEnd()
-	d.scratch = d.scratch[:0]
+	d.attrs = d.attrs[:d.mark]
 	for {
 		typ, id, err := r.field()
 		if err != nil {
@@ -180,7 +180,8 @@ func (d *decoder) process() error {
 			}
 		}
 	}
-	d.resource.Attrs = processAttrs(d.scratch)
+	d.resource.Attrs = processAttrs(d.attrs[d.mark:])
+	d.attrs = d.attrs[:d.mark]
 	return nil
 }
 
@@ -206,7 +207,7 @@ func processAttrs(tags []model.Attr) []model.Attr {
 	return out
 }
 
-// tags reads a list<Tag> into d.scratch; what names the list in errors.
+// tags reads a list<Tag>, appending to the slab; what names the list in errors.
 func (d *decoder) tags(what string) error {
 	r := &d.r
 	elem, n, err := r.list()
@@ -221,7 +222,7 @@ func (d *decoder) tags(what string) error {
 		if err != nil {
 			return fmt.Errorf("%s: tag %d: %w", what, i, err)
 		}
-		d.scratch = append(d.scratch, a)
+		d.add(a)
 	}
 	return nil
 }
@@ -333,7 +334,7 @@ func (d *decoder) span(idx int) error {
 	}
 	d.slab = d.slab[:len(d.slab)+1]
 	s := &d.slab[len(d.slab)-1]
-	d.scratch = d.scratch[:0]
+	d.attrs = d.attrs[:d.mark]
 	d.refs = d.refs[:0]
 	var (
 		traceLow, traceHigh, spanID, parentID, start, duration int64
@@ -417,7 +418,7 @@ func (d *decoder) span(idx int) error {
 	d.applyRefs(s)
 	d.spanTags(s)
 	if flags != flagSampled {
-		d.scratch = append(d.scratch, model.Attr{Key: flagsAttr, Value: model.Int(int64(flags))})
+		d.add(model.Attr{Key: flagsAttr, Value: model.Int(int64(flags))})
 	}
 	s.Attrs = d.takeAttrs()
 	ingest.ExtractCausality(s)
@@ -519,13 +520,13 @@ func (d *decoder) sameTrace(s *model.Span, f ref) bool {
 		binary.BigEndian.Uint64(s.TraceID[:8]) == uint64(f.traceHigh)
 }
 
-// spanTags takes the tags with a meaning of their own out of d.scratch: span.kind → Kind; error,
+// spanTags takes the tags with a meaning of their own out of the span's attributes: span.kind → Kind; error,
 // otel.status_code and otel.status_description → status; otel.scope.* (or otel.library.*) → Scope; and
 // w3c.tracestate → TraceState.
 func (d *decoder) spanTags(s *model.Span) {
-	kept := d.scratch[:0]
+	kept := d.attrs[d.mark:d.mark]
 	isError := false
-	for _, a := range d.scratch {
+	for _, a := range d.attrs[d.mark:] {
 		switch a.Key {
 		case "span.kind":
 			if k := model.ParseKind(a.Value.AsString()); k != model.KindUnspecified {
@@ -563,7 +564,7 @@ func (d *decoder) spanTags(s *model.Span) {
 		}
 		kept = append(kept, a)
 	}
-	d.scratch = kept
+	d.attrs = d.attrs[:d.mark+len(kept)]
 	if isError {
 		s.StatusCode = model.StatusError
 		if s.StatusMessage == "" {
@@ -601,8 +602,9 @@ func (d *decoder) logs(s *model.Span) error {
 	if elem != tStruct {
 		return fmt.Errorf("want a list of structs, got elements of thrift type %d", elem)
 	}
-	// The log fields are read with d.tags, which appends to d.scratch; they are moved out after each log.
-	mark := len(d.scratch)
+	// The log fields are read with d.tags, which appends to the slab; they are moved out after each log. The
+	// slab may move as it grows, so the log's fields are found by their offset from mark.
+	rel := len(d.attrs) - d.mark
 	for i := 0; i < n; i++ {
 		var e model.Event
 		var ts int64
@@ -634,7 +636,7 @@ func (d *decoder) logs(s *model.Span) error {
 			return fmt.Errorf("log %d: timestamp %d out of range", i, ts)
 		}
 		e.Time = ts * usPerNs
-		fields := d.scratch[mark:]
+		fields := d.attrs[d.mark+rel:]
 		nameAt := -1
 		for j, a := range fields {
 			if a.Key == "event" {
@@ -656,23 +658,31 @@ func (d *decoder) logs(s *model.Span) error {
 				}
 			}
 		}
-		d.scratch = d.scratch[:mark]
+		d.attrs = d.attrs[:d.mark+rel]
 		s.Events = append(s.Events, e)
 	}
 	return nil
 }
 
-// takeAttrs copies the scratch attributes into the slab, capacity capped so that a later append cannot
-// overwrite the next span's attributes.
+// add appends an attribute to the slab, moving the current span's attributes so far to a new slab when it is
+// full (the spans already taken keep the old one).
+func (d *decoder) add(a model.Attr) {
+	if len(d.attrs) == cap(d.attrs) {
+		cur := d.attrs[d.mark:]
+		next := make([]model.Attr, len(cur), max(1024, 2*len(cur)))
+		copy(next, cur)
+		d.attrs, d.mark = next, 0
+	}
+	d.attrs = append(d.attrs, a)
+}
+
+// takeAttrs returns the current span's attributes with their capacity capped, so that an append by a later
+// stage cannot overwrite the next span's.
 func (d *decoder) takeAttrs() []model.Attr {
-	n := len(d.scratch)
-	if n == 0 {
+	start, end := d.mark, len(d.attrs)
+	d.mark = end
+	if start == end {
 		return nil
 	}
-	if cap(d.attrSlab)-len(d.attrSlab) < n {
-		d.attrSlab = make([]model.Attr, 0, max(1024, n))
-	}
-	start := len(d.attrSlab)
-	d.attrSlab = append(d.attrSlab, d.scratch...)
-	return d.attrSlab[start : start+n : start+n]
+	return d.attrs[start:end:end]
 }
