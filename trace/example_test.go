@@ -205,3 +205,68 @@ func ExampleParseEventID() {
 	fmt.Println(id.Unit == 0x3d3899d57e98f17f, id.Seq, err, id)
 	// Output: true 12 <nil> 3d3899d57e98f17f:12
 }
+
+func ExampleSpanFromContext() {
+	p := trace.NewProvider(trace.Config{})
+	ctx, span := p.Tracer("").Start(context.Background(), "pair")
+	defer span.End()
+	// Deep in a call chain, add to whatever span is current; a nil span ignores it.
+	trace.SpanFromContext(ctx).SetAttrs(trace.String("beer", "stout"))
+	trace.SpanFromContext(context.Background()).SetAttrs(trace.String("ignored", "yes"))
+	fmt.Println(trace.SpanFromContext(ctx) == span)
+	// Output: true
+}
+
+func ExampleCurrentEvent() {
+	p := trace.NewProvider(trace.Config{})
+	ctx, span := p.Tracer("").Start(context.Background(), "pair")
+	span.AddEvent("cache miss")
+	fmt.Println(trace.CurrentEvent(ctx).Seq) // the start was 1, the event 2
+	span.End()
+	// Output: 2
+}
+
+// A span started on one goroutine and ended on another records where it ended.
+func ExampleSpan_EndIn() {
+	rec := &trace.Recorder{}
+	p := trace.NewProvider(trace.Config{Exporter: rec})
+	tracer := p.Tracer("")
+	ctx, span := tracer.Start(context.Background(), "pair")
+	_, call := tracer.Start(ctx, "async tasting")
+	trace.Go(ctx, func(ctx context.Context) { call.EndIn(ctx) }).Join()
+	span.End()
+	p.Flush(context.Background())
+	d := rec.Spans()[0]
+	fmt.Println(d.Name, d.EndUnit != 0 && d.EndUnit != d.Unit)
+	// Output: async tasting true
+}
+
+func ExampleContextWithSpanContext() {
+	p := trace.NewProvider(trace.Config{})
+	sc := trace.SpanContext{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}} // not sampled
+	ctx := trace.ContextWithSpanContext(context.Background(), sc)
+	_, span := p.Tracer("").Start(ctx, "child")
+	fmt.Println(span.IsRecording())
+	// Output: false
+}
+
+func ExampleRecorder() {
+	rec := &trace.Recorder{}
+	p := trace.NewProvider(trace.Config{Exporter: rec})
+	_, span := p.Tracer("").Start(context.Background(), "pair", trace.WithAttrs(trace.Bool("cached", true)))
+	span.End()
+	p.Flush(context.Background())
+	fmt.Println(len(rec.Spans()), rec.Spans()[0].Attrs)
+	rec.Reset()
+	fmt.Println(len(rec.Spans()))
+	// Output:
+	// 1 [cached=true]
+	// 0
+}
+
+func ExampleSpanData_AppendWeftAttrs() {
+	d := &trace.SpanData{Unit: 0xaa, StartSeq: 1, EndSeq: 4,
+		StartCause: trace.EventRef{EventID: trace.EventID{Unit: 0xbb, Seq: 9}}}
+	fmt.Println(d.AppendWeftAttrs(nil))
+	// Output: [weft.unit=00000000000000aa weft.seq.start=1 weft.seq.end=4 weft.cause=00000000000000bb:9]
+}

@@ -114,6 +114,9 @@ func Start(ctx context.Context, name string, opts ...StartOption) (context.Conte
 // Start starts a span; see the package-level Start.
 func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (context.Context, *Span) {
 	p := t.p
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	newRoot := false
 	for i := range opts {
 		if opts[i].set&optNewRoot != 0 {
