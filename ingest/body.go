@@ -53,11 +53,14 @@ func ReadBody(w http.ResponseWriter, r *http.Request, o Options) ([]byte, error)
 	if r.ContentLength > 0 {
 		raw.Grow(int(r.ContentLength) + 1)
 	}
-	if _, err := raw.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
+	// MaxBytesReader, unlike a plain limit, also tells the server to close the connection of an oversized request
+	// rather than read the rest of it.
+	if _, err := raw.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, &TooLargeError{Limit: limit}
+		}
 		return nil, &BadInputError{Protocol: "http", Msg: "reading request body: " + err.Error()}
-	}
-	if int64(raw.Len()) > limit {
-		return nil, &TooLargeError{Limit: limit}
 	}
 
 	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
