@@ -3,6 +3,7 @@ package datadog
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -471,5 +472,43 @@ func TestGoldenMetaJSON(t *testing.T) {
 	}
 	if v := attrMap(spans[1].Attrs)["events"]; v != "three of them" || len(spans[1].Events) != 0 {
 		t.Errorf("a non-JSON events tag: attr %q, %d events", v, len(spans[1].Events))
+	}
+}
+
+// TestManySpans decodes more attributes than one slab holds, with a span larger than a slab in the middle, and
+// checks that each span kept its own.
+func TestManySpans(t *testing.T) {
+	traces := benchTraces()
+	big := map[string]string{}
+	for i := 0; i < 3000; i++ {
+		big[fmt.Sprintf("k%04d", i)] = fmt.Sprint(i)
+	}
+	traces[50][5].Meta = big
+	for _, enc := range []struct {
+		name   string
+		encode func(testing.TB, [][]ddSpan) []byte
+		decode func([]byte, header) ([]*model.Span, error)
+	}{{"v04", encodeV04, decodeV04}, {"v05", encodeV05, decodeV05}} {
+		spans, err := enc.decode(enc.encode(t, traces), header{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(spans) != 1000 {
+			t.Fatalf("%s: %d spans", enc.name, len(spans))
+		}
+		for i, s := range spans {
+			ti, si := i/10, i%10
+			attrs := attrMap(s.Attrs)
+			if ti == 50 && si == 5 {
+				if len(attrs) != 3003 || attrs["k2999"] != "2999" {
+					t.Fatalf("%s: the big span has %d attributes", enc.name, len(attrs))
+				}
+				continue
+			}
+			want := fmt.Sprintf("/pair/%d?beer=stout&n=%d", si%4, ti)
+			if len(attrs) != 9 || attrs["http.url"] != want {
+				t.Fatalf("%s: span %d: %d attributes, http.url %q, want 9 and %q", enc.name, i, len(attrs), attrs["http.url"], want)
+			}
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -307,4 +308,45 @@ func TestGoldenCompact(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSpans(t, spans, goldenWant())
+}
+
+// TestManySpans decodes more attributes than one slab holds, with logs read through the same slab and a span
+// larger than a slab in the middle, and checks that each span and event kept its own.
+func TestManySpans(t *testing.T) {
+	b := benchBatch()
+	for i, s := range b.Spans {
+		s.Logs = []*jaegerthrift.Log{{Timestamp: t0us + int64(i), Fields: []*jaegerthrift.Tag{
+			strTag("event", fmt.Sprintf("log %d", i)), longTag("i", int64(i)), strTag("x", "y"),
+		}}}
+	}
+	for i := 0; i < 3000; i++ {
+		b.Spans[505].Tags = append(b.Spans[505].Tags, longTag(fmt.Sprintf("k%04d", i), int64(i)))
+	}
+	for _, compact := range []bool{false, true} {
+		spans, err := decodeBatch(encode(t, b, compact), compact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(spans) != 1000 {
+			t.Fatalf("%d spans", len(spans))
+		}
+		for i, s := range spans {
+			attrs := typedAttrs(s.Attrs)
+			n := 9 // 10 tags less span.kind
+			if i == 505 {
+				n += 3000
+				if attrs["k2999"] != "int64:2999" {
+					t.Fatalf("span 505: k2999 = %q", attrs["k2999"])
+				}
+			}
+			want := fmt.Sprintf("string:/pair/%d?beer=stout&n=%d", i%10%4, i/10)
+			if len(attrs) != n || attrs["http.url"] != want {
+				t.Fatalf("span %d: %d attributes, http.url %q; want %d and %q", i, len(attrs), attrs["http.url"], n, want)
+			}
+			if len(s.Events) != 1 || s.Events[0].Name != fmt.Sprintf("log %d", i) ||
+				typedAttrs(s.Events[0].Attrs)["i"] != fmt.Sprintf("int64:%d", i) || len(s.Events[0].Attrs) != 2 {
+				t.Fatalf("span %d: events %+v", i, s.Events)
+			}
+		}
+	}
 }
