@@ -32,11 +32,13 @@ const (
 	FieldDuration = "duration"
 	FieldStatus   = "status"
 	FieldKind     = "kind"
+	// FieldEvent is the name of any of the span's events: event = "retry" finds a span with an event so named.
+	FieldEvent = "event"
 )
 
 func isIntrinsic(name string) bool {
 	switch name {
-	case FieldService, FieldName, FieldDuration, FieldStatus, FieldKind:
+	case FieldService, FieldName, FieldDuration, FieldStatus, FieldKind, FieldEvent:
 		return true
 	}
 	return false
@@ -194,18 +196,16 @@ func (e *Exists) Match(s *model.Span) bool {
 
 // Match implements Expr.
 func (e *Regex) Match(s *model.Span) bool {
-	if e.Field.Scope == ScopeIntrinsic {
-		v, ok := intrinsic(s, e.Field.Name)
-		if !ok {
-			return false
-		}
-		return e.Re.MatchString(intrinsicText(e.Field.Name, v)) != e.Negate
-	}
 	found := false
+	if e.Field.Scope == ScopeIntrinsic {
+		eachIntrinsic(s, e.Field.Name, func(v model.Value) bool {
+			found = e.Re.MatchString(intrinsicText(e.Field.Name, v)) != e.Negate
+			return found
+		})
+		return found
+	}
 	eachValue(s, e.Field, func(v model.Value) bool {
-		if e.Re.MatchString(v.AsString()) != e.Negate {
-			found = true
-		}
+		found = e.Re.MatchString(v.AsString()) != e.Negate
 		return found
 	})
 	return found
@@ -213,11 +213,14 @@ func (e *Regex) Match(s *model.Span) bool {
 
 // Match implements Expr.
 func (e *Compare) Match(s *model.Span) bool {
-	if e.Field.Scope == ScopeIntrinsic {
-		v, ok := intrinsic(s, e.Field.Name)
-		return ok && compare(v, e.Op, e.Value)
-	}
 	found := false
+	if e.Field.Scope == ScopeIntrinsic {
+		eachIntrinsic(s, e.Field.Name, func(v model.Value) bool {
+			found = compare(v, e.Op, e.Value)
+			return found
+		})
+		return found
+	}
 	eachValue(s, e.Field, func(v model.Value) bool {
 		found = compare(v, e.Op, e.Value)
 		return found
@@ -225,20 +228,27 @@ func (e *Compare) Match(s *model.Span) bool {
 	return found
 }
 
-func intrinsic(s *model.Span, name string) (model.Value, bool) {
+// eachIntrinsic calls f with the span's values of an intrinsic field (one, or one per event for event) until f
+// returns true.
+func eachIntrinsic(s *model.Span, name string, f func(model.Value) bool) {
 	switch name {
 	case FieldService:
-		return model.String(s.Service()), true
+		f(model.String(s.Service()))
 	case FieldName:
-		return model.String(s.Name), true
+		f(model.String(s.Name))
 	case FieldDuration:
-		return model.Int(s.Duration), true
+		f(model.Int(s.Duration))
 	case FieldStatus:
-		return model.String(s.StatusCode.String()), true
+		f(model.String(s.StatusCode.String()))
 	case FieldKind:
-		return model.String(s.Kind.String()), true
+		f(model.String(s.Kind.String()))
+	case FieldEvent:
+		for i := range s.Events {
+			if f(model.String(s.Events[i].Name)) {
+				return
+			}
+		}
 	}
-	return model.Value{}, false
 }
 
 func intrinsicText(name string, v model.Value) string {

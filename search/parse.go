@@ -288,6 +288,10 @@ func (p *parser) parseUnary(depth int) Expr {
 
 func (p *parser) exists(f Field, pos int) Expr {
 	if f.Scope == ScopeIntrinsic {
+		if f.Name == FieldEvent {
+			p.fail(pos, "compare event with a name (event = \"retry\", event =~ \"^weft\\\\.\"), or write .event for an attribute named event")
+			return nil
+		}
 		p.fail(pos, "every span has %s; compare it (as in %s = ...), or write span.%s or .%s for an attribute named %s",
 			f.Name, f.Name, f.Name, f.Name, f.Name)
 		return nil
@@ -441,7 +445,7 @@ func (p *parser) value(f Field, op Op) (model.Value, bool) {
 	}
 	if f.Scope == ScopeIntrinsic {
 		switch f.Name {
-		case FieldService, FieldName:
+		case FieldService, FieldName, FieldEvent:
 			if v.Type != model.TypeString {
 				p.fail(t.pos, "%s compares with a string; quote it, as in %s = \"%s\"", f.Name, f.Name, t.text)
 				return v, false

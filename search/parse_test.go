@@ -42,6 +42,9 @@ func TestParseCanonical(t *testing.T) {
 		{`span."a key" = 1`, `span."a key" = 1`},
 		{`resource."" = 1`, ``}, // error, checked below
 		{`.and`, `.and`},
+		{`event = retry`, `event = "retry"`},
+		{`event =~ "^weft\\."`, `event =~ "^weft\\."`},
+		{`.event`, `.event`},
 		{`a AND b AND c`, `a AND b AND c`},
 		{`a and b or c`, `(a AND b) OR c`},
 		{`a || b && c`, `a OR (b AND c)`},
@@ -110,6 +113,8 @@ func TestParseErrors(t *testing.T) {
 		{`service`, 1, "every span has service"},
 		{`exists(name)`, 1, "every span has name"},
 		{`exists name`, 1, "expected ( after exists"},
+		{`event`, 1, "compare event with a name"},
+		{`event = 3`, 9, "compares with a string"},
 		{`and = 1`, 1, "expected a condition"},
 		{`true = 1`, 1, "keyword"},
 		{`a. = 1`, 1, "ends with a dot"},
@@ -148,6 +153,7 @@ func span() *model.Span {
 			{Key: "name", Value: model.String("attr-name")},
 			{Key: "größe", Value: model.Int(7)},
 		},
+		Events: []model.Event{{Name: "retry"}, {Name: "weft.join"}},
 	}
 }
 
@@ -217,6 +223,13 @@ func TestMatch(t *testing.T) {
 		{`a OR b`, false},
 		{`(a OR http.method = GET) AND NOT status = ok`, true},
 		{`NOT (http.method = GET AND status = error)`, false},
+		{`event = "retry"`, true},
+		{`event = "weft.join"`, true},
+		{`event = "nope"`, false},
+		{`event != "retry"`, true}, // another event is not named retry
+		{`NOT event = "nope"`, true},
+		{`event =~ "^weft\\."`, true},
+		{`event !~ "e"`, false},
 	}
 	s := span()
 	for _, tt := range tests {
@@ -233,7 +246,7 @@ func TestMatch(t *testing.T) {
 
 func TestMatchNilResource(t *testing.T) {
 	s := &model.Span{Name: "x"}
-	for _, q := range []string{`service = ""`, `NOT host.name`, `NOT resource.service.name`} {
+	for _, q := range []string{`service = ""`, `NOT host.name`, `NOT resource.service.name`, `NOT event =~ ""`} {
 		e, err := Parse(q)
 		if err != nil {
 			t.Fatal(err)

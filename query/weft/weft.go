@@ -378,7 +378,7 @@ func (h *handler) operations(w http.ResponseWriter, r *http.Request) {
 	}{out})
 }
 
-var intrinsics = []string{search.FieldService, search.FieldName, search.FieldDuration, search.FieldStatus, search.FieldKind}
+var intrinsics = []string{search.FieldService, search.FieldName, search.FieldDuration, search.FieldStatus, search.FieldKind, search.FieldEvent}
 
 func (h *handler) keys(w http.ResponseWriter, r *http.Request) {
 	keys, err := h.r.AttributeKeys(r.Context())

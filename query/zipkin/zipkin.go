@@ -311,8 +311,9 @@ func intParam(s, name, what string, unit, def int64) (int64, error) {
 }
 
 // ParseAnnotationQuery reads Zipkin's annotationQuery: terms joined by " and ", each either key=value (the tag
-// key has exactly that value) or a bare key (the span has that tag). The tag error also matches a failed span,
-// since receivers turn Zipkin's error tag into the span's status. Every term must hold on one span.
+// key has exactly that value) or a bare word (the span has that tag, or an annotation of that value). The word
+// error also matches a failed span, since receivers turn Zipkin's error tag into the span's status. Every term
+// must hold on one span.
 func ParseAnnotationQuery(s string) (search.Expr, error) {
 	var xs []search.Expr
 	for _, term := range strings.Split(s, " and ") {
@@ -330,10 +331,14 @@ func ParseAnnotationQuery(s string) (search.Expr, error) {
 		if hasValue {
 			x = &search.Compare{Field: f, Op: search.OpEq, Value: model.String(strings.TrimSpace(value))}
 		} else {
-			x = &search.Exists{Field: f}
-		}
-		if key == "error" {
-			x = &search.Or{Exprs: []search.Expr{x, &search.Compare{Field: search.Intrinsic(search.FieldStatus), Op: search.OpEq, Value: model.String("error")}}}
+			or := &search.Or{Exprs: []search.Expr{
+				&search.Exists{Field: f},
+				&search.Compare{Field: search.Intrinsic(search.FieldEvent), Op: search.OpEq, Value: model.String(key)},
+			}}
+			if key == "error" {
+				or.Exprs = append(or.Exprs, &search.Compare{Field: search.Intrinsic(search.FieldStatus), Op: search.OpEq, Value: model.String("error")})
+			}
+			x = or
 		}
 		xs = append(xs, x)
 	}

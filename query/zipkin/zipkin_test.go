@@ -108,6 +108,7 @@ func TestEndpoints(t *testing.T) {
 		{"traces remote service", "/api/v2/traces?remoteServiceName=postgres", 200, []string{a}, []string{b}},
 		{"annotationQuery tag", "/api/v2/traces?annotationQuery=http.method%3DGET", 200, []string{a}, []string{b}},
 		{"annotationQuery error", "/api/v2/traces?annotationQuery=error", 200, []string{a}, []string{b}},
+		{"annotationQuery annotation", "/api/v2/traces?annotationQuery=retried", 200, []string{a}, []string{b}},
 		{"annotationQuery and", "/api/v2/traces?annotationQuery=error%20and%20http.method%3DGET", 200, []string{`[]`}, []string{a}},
 		{"annotationQuery non-ASCII", "/api/v2/traces?annotationQuery=gr%C3%B6%C3%9Fe%3Dgro%C3%9F", 200, []string{a}, nil},
 		{"minDuration", "/api/v2/traces?minDuration=4000", 200, []string{a}, []string{b}},
@@ -200,10 +201,12 @@ func TestAuthorize(t *testing.T) {
 func TestParseAnnotationQuery(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"", ""},
-		{"error", `error OR status = error`},
+		{"error", `error OR event = "error" OR status = error`},
+		{"retried", `retried OR event = "retried"`},
 		{"http.method=GET", `http.method = "GET"`},
-		{"error and http.method=GET", `(error OR status = error) AND http.method = "GET"`},
-		{"http.uri=/a=b and  retried ", `http.uri = "/a=b" AND retried`},
+		{"error and http.method=GET", `(error OR event = "error" OR status = error) AND http.method = "GET"`},
+		{"error=boom", `error = "boom"`},
+		{"http.uri=/a=b and  retried ", `http.uri = "/a=b" AND (retried OR event = "retried")`},
 		{"name=x", `.name = "x"`},
 		{"a b=c d", `."a b" = "c d"`},
 		{" and ", ""},
