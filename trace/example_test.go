@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/weftrace/weft/trace"
@@ -41,12 +42,12 @@ func ExampleStart() {
 	span.End()
 
 	p.Flush(context.Background())
-	for _, d := range rec.Spans() {
+	for _, d := range byName(rec.Spans()) {
 		fmt.Println(d.Name, d.Kind, d.SpanType, d.ParentID.IsValid())
 	}
 	// Output:
-	// SELECT donuts client db true
 	// GET /pair server http false
+	// SELECT donuts client db true
 }
 
 func ExampleTracer_Start() {
@@ -110,7 +111,7 @@ func ExampleGo() {
 	task.Join()
 	span.End()
 	p.Flush(context.Background())
-	for _, d := range rec.Spans() {
+	for _, d := range byName(rec.Spans()) {
 		var events []string
 		for _, e := range d.Events {
 			events = append(events, e.Name)
@@ -166,7 +167,7 @@ func ExampleRecordSend() {
 	server.End()
 
 	p.Flush(context.Background())
-	spans := rec.Spans()
+	spans := byName(rec.Spans()) // "call taster", "taste"
 	fmt.Println(spans[1].StartCause.EventID == sc.Cause, sc.Cause.Seq)
 	// Output: true 2
 }
@@ -236,7 +237,7 @@ func ExampleSpan_EndIn() {
 	trace.Go(ctx, func(ctx context.Context) { call.EndIn(ctx) }).Join()
 	span.End()
 	p.Flush(context.Background())
-	d := rec.Spans()[0]
+	d := byName(rec.Spans())[0] // "async tasting", "pair"
 	fmt.Println(d.Name, d.EndUnit != 0 && d.EndUnit != d.Unit)
 	// Output: async tasting true
 }
@@ -269,4 +270,10 @@ func ExampleSpanData_AppendWeftAttrs() {
 		StartCause: trace.EventRef{EventID: trace.EventID{Unit: 0xbb, Seq: 9}}}
 	fmt.Println(d.AppendWeftAttrs(nil))
 	// Output: [weft.unit=00000000000000aa weft.seq.start=1 weft.seq.end=4 weft.cause=00000000000000bb:9]
+}
+
+// byName sorts spans by name: spans ended on different CPUs are exported in no particular order.
+func byName(spans []*trace.SpanData) []*trace.SpanData {
+	sort.Slice(spans, func(i, j int) bool { return spans[i].Name < spans[j].Name })
+	return spans
 }
