@@ -127,6 +127,7 @@ func TestEndpoints(t *testing.T) {
 		{"search by tag param", `/api/traces?service=db&tag=db.statement:SELECT%20*%20FROM%20carts`, 200, []string{`4bf92f35`}, nil},
 		{"search error=true", `/api/traces?service=caf%C3%A9-%C3%B1&tags=%7B%22error%22%3A%22true%22%7D`, 200, []string{`4bf92f35`}, nil},
 		{"search error=true elsewhere", `/api/traces?service=frontend&tags=%7B%22error%22%3Atrue%7D`, 200, []string{`"data":[]`}, nil},
+		{"search log event", `/api/traces?service=caf%C3%A9-%C3%B1&tags=event%3Dweft.join`, 200, []string{`4bf92f35`}, nil},
 		{"search span.kind", `/api/traces?service=frontend&tags=span.kind%3Dclient`, 200, []string{`0000123456789abc`}, []string{`4bf92f35`}},
 		{"search minDuration", "/api/traces?service=frontend&minDuration=4ms", 200, []string{`4bf92f35`}, []string{`"traceID":"0000123456789abc","spans"`}},
 		{"search maxDuration", "/api/traces?service=frontend&maxDuration=2.5ms", 200, []string{`0000123456789abc`}, []string{`4bf92f35`}},

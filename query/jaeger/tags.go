@@ -133,7 +133,8 @@ func parseLogfmt(t string, m map[string]string) error {
 
 // TagsExpr turns tag conditions into a search expression that one span must satisfy whole: each tag's value
 // equals the text of the span's or its resource's attribute. Tags that Jaeger derives from span fields are read
-// from those fields: error=true is a failed span, span.kind is the kind, otel.status_code the status.
+// from those fields too: error=true is a failed span, span.kind the kind, otel.status_code the status, and event
+// the name of one of the span's events (a log's event field).
 func TagsExpr(tags []Tag) search.Expr {
 	var xs []search.Expr
 	for _, t := range tags {
@@ -165,6 +166,8 @@ func tagExpr(t Tag) search.Expr {
 		if k := strings.ToLower(t.Value); model.ParseKind(k) != model.KindUnspecified {
 			return field(search.FieldKind, k)
 		}
+	case "event": // a Jaeger log's event field is an event's name
+		return field(search.FieldEvent, t.Value)
 	case "otel.status_code":
 		switch v := strings.ToLower(t.Value); v {
 		case "ok", "error", "unset":

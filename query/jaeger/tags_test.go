@@ -53,6 +53,7 @@ func TestTagsExpr(t *testing.T) {
 		{[]Tag{{"error", "true"}, {"span.kind", "Server"}}, `(error = "true" OR status = error) AND (.span.kind = "Server" OR kind = server)`},
 		{[]Tag{{"otel.status_code", "OK"}}, `otel.status_code = "OK" OR status = ok`},
 		{[]Tag{{"error", "false"}}, `error = "false"`},
+		{[]Tag{{"event", "weft.join"}}, `.event = "weft.join" OR event = "weft.join"`},
 		{[]Tag{{"name", "x"}, {"a b", "1"}}, `.name = "x" AND ."a b" = "1"`},
 	}
 	for _, tt := range tests {
