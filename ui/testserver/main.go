@@ -1,0 +1,51 @@
+// Command testserver serves weft's UI bundle and a small Jaeger-compatible query API over generated traces, for
+// the UI's browser tests (ui/web/tests) and for working on the UI without a full `weft serve`. The data is
+// generated from a fixed seed: the matchmaker demo's shapes (a frontend calling matchmaker, which calls taster,
+// MySQL and Redis, partly in parallel, with weft's causal attributes) plus one trace of about 100,000 spans.
+//
+// It listens on 127.0.0.1 only and prints one JSON line with its address and the IDs tests need.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/weftrace/weft/ui"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:0", "listen address (127.0.0.1 only)")
+	traces := flag.Int("traces", 600, "number of demo traces to generate")
+	big := flag.Int("big", 100000, "spans in the large trace (0: none)")
+	flag.Parse()
+
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil || host != "127.0.0.1" {
+		log.Fatalf("testserver: -addr must be 127.0.0.1:<port>, got %q", *addr)
+	}
+	data := generate(time.Now(), *traces, *big)
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	data.routes(mux)
+	mux.Handle("/", ui.Handler())
+	info, _ := json.Marshal(map[string]any{
+		"addr":      ln.Addr().String(),
+		"bigTrace":  data.bigID,
+		"bigSpans":  *big,
+		"errTrace":  data.errID,
+		"someTrace": data.someID,
+		"traces":    len(data.traces),
+	})
+	fmt.Println(string(info))
+	os.Stdout.Sync()
+	log.Fatal(http.Serve(ln, mux))
+}

@@ -1,0 +1,280 @@
+// The trace model the pages draw: spans in arrays indexed by position, with parents, children and depth
+// resolved once, so that a 100,000-span trace is walked without hash lookups while drawing.
+
+import type { JKeyValue, JLog, JProcess, JRef, JTrace } from './api';
+
+export interface Span {
+  i: number;
+  spanID: string;
+  parent: number; // index of the parent span, -1 for a root (or an orphan whose parent is missing)
+  parentID: string;
+  name: string;
+  service: string;
+  kind: string;
+  start: number; // Unix microseconds
+  dur: number; // microseconds
+  error: boolean;
+  statusMessage: string;
+  tags: JKeyValue[];
+  logs: JLog[];
+  refs: JRef[];
+  process: JProcess;
+  depth: number;
+  children: number[];
+  // Causality from the weft library (empty for foreign spans).
+  unit: string;
+  unitEnd: string;
+  seqStart: number;
+  seqEnd: number;
+  cause: string;
+  critical: boolean;
+  offset: number; // clock adjustment in microseconds (adjusted start = start + offset)
+}
+
+export interface Trace {
+  id: string;
+  spans: Span[];
+  roots: number[];
+  start: number;
+  end: number;
+  errors: number;
+  maxDepth: number;
+  services: Map<string, number>;
+  warnings: string[];
+  hasUnits: boolean;
+  hasOffsets: boolean;
+}
+
+// NONE is the shared empty list of spans without tags, logs, references or children (most leaves).
+const NONE: never[] = [];
+
+const weftTags = new Set(['weft.unit', 'weft.unit.end', 'weft.seq.start', 'weft.seq.end', 'weft.cause']);
+
+/** tagValue finds a tag by key. */
+export function tagValue(tags: JKeyValue[] | undefined, key: string): unknown {
+  if (!tags) return undefined;
+  for (const t of tags) if (t.key === key) return t.value;
+  return undefined;
+}
+
+/** isErrorTag reports whether tags mark a failed span. */
+export function isErrorTag(tags: JKeyValue[]): boolean {
+  for (const t of tags) {
+    if (t.key === 'error' && (t.value === true || t.value === 'true')) return true;
+    if (t.key === 'otel.status_code' && t.value === 'ERROR') return true;
+  }
+  return false;
+}
+
+/** buildTrace resolves a Jaeger trace into the model: parents, sorted children, depths, errors, causality. */
+export function buildTrace(t: JTrace): Trace {
+  const n = t.spans.length;
+  const spans: Span[] = new Array(n);
+  const byID = new Map<string, number>();
+  let start = Infinity;
+  let end = -Infinity;
+  let errors = 0;
+  let hasUnits = false;
+  const services = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const j = t.spans[i];
+    const process = t.processes[j.processID] || { serviceName: 'unknown' };
+    const tags = j.tags || NONE;
+    let unit = '', unitEnd = '', cause = '', kind = '', statusMessage = '';
+    let seqStart = 0, seqEnd = 0, err = false, weft = 0;
+    for (let k = 0; k < tags.length; k++) {
+      const tg = tags[k];
+      const key = tg.key;
+      if (key.charCodeAt(0) === 119 && key.startsWith('weft.')) {
+        weft++;
+        switch (key) {
+          case 'weft.unit': unit = String(tg.value); break;
+          case 'weft.unit.end': unitEnd = String(tg.value); break;
+          case 'weft.seq.start': seqStart = Number(tg.value); break;
+          case 'weft.seq.end': seqEnd = Number(tg.value); break;
+          case 'weft.cause': cause = String(tg.value); break;
+          default: weft--;
+        }
+      } else if (key === 'span.kind') kind = String(tg.value);
+      else if (key === 'error') err = err || tg.value === true || tg.value === 'true';
+      else if (key === 'otel.status_code') err = err || tg.value === 'ERROR';
+      else if (key === 'otel.status_description') statusMessage = String(tg.value);
+    }
+    if (unit) hasUnits = true;
+    if (err) errors++;
+    const refs = j.references || NONE;
+    let parentID = '';
+    for (let k = 0; k < refs.length; k++) {
+      const r = refs[k];
+      if (r.traceID === j.traceID && (r.refType === 'CHILD_OF' || !parentID)) {
+        parentID = r.spanID;
+        if (r.refType === 'CHILD_OF') break;
+      }
+    }
+    spans[i] = {
+      i, spanID: j.spanID, parent: -1, parentID,
+      name: j.operationName, service: process.serviceName, kind, start: j.startTime, dur: j.duration,
+      error: err, statusMessage, tags: weft ? tags.filter((x) => !weftTags.has(x.key)) : tags, logs: j.logs || NONE, refs, process,
+      depth: 0, children: NONE, unit, unitEnd, seqStart, seqEnd, cause, critical: false, offset: 0,
+    };
+    byID.set(j.spanID, i);
+    if (j.startTime < start) start = j.startTime;
+    if (j.startTime + j.duration > end) end = j.startTime + j.duration;
+    services.set(process.serviceName, (services.get(process.serviceName) || 0) + 1);
+  }
+  const roots: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const sp = spans[i];
+    const p = sp.parentID ? byID.get(sp.parentID) : undefined;
+    if (p !== undefined && p !== i) {
+      sp.parent = p;
+      if (spans[p].children === NONE) spans[p].children = [];
+      spans[p].children.push(i);
+    } else roots.push(i);
+  }
+  const byStart = (a: number, b: number) => spans[a].start - spans[b].start || spans[a].i - spans[b].i;
+  for (let i = 0; i < n; i++) if (spans[i].children.length > 1) spans[i].children.sort(byStart);
+  roots.sort(byStart);
+  // Depths by an explicit stack: traces can be deeper than the JavaScript call stack.
+  let maxDepth = 0;
+  const stack: number[] = roots.slice();
+  const seen = new Uint8Array(n);
+  while (stack.length) {
+    const i = stack.pop()!;
+    if (seen[i]) continue; // a cycle in bad data
+    seen[i] = 1;
+    const d = spans[i].parent >= 0 ? spans[spans[i].parent].depth + 1 : 0;
+    spans[i].depth = d;
+    if (d > maxDepth) maxDepth = d;
+    for (const c of spans[i].children) stack.push(c);
+  }
+  const tr: Trace = {
+    id: t.traceID, spans, roots, start: n ? start : 0, end: n ? end : 0, errors, maxDepth, services,
+    warnings: t.warnings || [], hasUnits, hasOffsets: false,
+  };
+  markCriticalPath(tr);
+  return tr;
+}
+
+/**
+ * markCriticalPath marks the spans on the critical path by the usual heuristic from span timings: from the end
+ * of each span, walk back through the child that finished last before the current point. Weft's analysis API
+ * replaces this with the exact path from the event DAG when it is available.
+ */
+export function markCriticalPath(tr: Trace): void {
+  const sp = tr.spans;
+  for (const s of sp) s.critical = false;
+  if (!tr.roots.length) return;
+  // The root that ends last leads.
+  let root = tr.roots[0];
+  for (const r of tr.roots) if (sp[r].start + sp[r].dur > sp[root].start + sp[root].dur) root = r;
+  const stack: [number, number][] = [[root, sp[root].start + sp[root].dur]];
+  while (stack.length) {
+    const [i, bound] = stack.pop()!;
+    const s = sp[i];
+    s.critical = true;
+    const end = Math.min(s.start + s.dur, bound);
+    let t = end;
+    const kids = s.children.slice().sort((a, b) => sp[b].start + sp[b].dur - (sp[a].start + sp[a].dur));
+    for (const c of kids) {
+      const k = sp[c];
+      // The child that ended last before the current point; at the parent's end, one running past it counts.
+      if (k.start >= t || k.start + k.dur <= s.start || (k.start + k.dur > t && t !== end)) continue;
+      stack.push([c, t]);
+      t = k.start;
+      if (t <= s.start) break;
+    }
+  }
+}
+
+/** preorder lists span indices depth-first, skipping the children of collapsed spans. */
+export function preorder(tr: Trace, collapsed: Uint8Array): Int32Array {
+  const out = new Int32Array(tr.spans.length);
+  let k = 0;
+  const stack: number[] = [];
+  for (let r = tr.roots.length - 1; r >= 0; r--) stack.push(tr.roots[r]);
+  const sp = tr.spans;
+  while (stack.length) {
+    const i = stack.pop()!;
+    out[k++] = i;
+    if (collapsed[i]) continue;
+    const ch = sp[i].children;
+    for (let c = ch.length - 1; c >= 0; c--) stack.push(ch[c]);
+  }
+  return out.subarray(0, k);
+}
+
+/** subtreeSize counts a span's descendants. */
+export function subtreeSize(tr: Trace, i: number): number {
+  let n = 0;
+  const stack = tr.spans[i].children.slice();
+  while (stack.length) {
+    const c = stack.pop()!;
+    n++;
+    for (const x of tr.spans[c].children) stack.push(x);
+  }
+  return n;
+}
+
+function otlpValue(t: JKeyValue): Record<string, unknown> {
+  switch (t.type) {
+    case 'bool': return { boolValue: t.value === true || t.value === 'true' };
+    case 'int64': return { intValue: String(t.value) };
+    case 'float64': return { doubleValue: Number(t.value) };
+    default: return { stringValue: String(t.value) };
+  }
+}
+
+function hex(id: string, len: number): string {
+  return id.padStart(len, '0');
+}
+
+/** toOTLP converts a Jaeger trace to OTLP JSON (ExportTraceServiceRequest), for download when the server has no
+ * OTLP export of its own. */
+export function toOTLP(t: JTrace): unknown {
+  const kinds: Record<string, number> = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
+  const byProc = new Map<string, unknown[]>();
+  for (const sp of t.spans) {
+    const tags = sp.tags || [];
+    const parent = (sp.references || []).find((r) => r.refType === 'CHILD_OF');
+    const kind = String(tagValue(tags, 'span.kind') || '');
+    const err = isErrorTag(tags);
+    const o = {
+      traceId: hex(sp.traceID, 32),
+      spanId: hex(sp.spanID, 16),
+      parentSpanId: parent ? hex(parent.spanID, 16) : undefined,
+      name: sp.operationName,
+      kind: kinds[kind] || 1,
+      startTimeUnixNano: String(BigInt(Math.round(sp.startTime)) * 1000n),
+      endTimeUnixNano: String(BigInt(Math.round(sp.startTime + sp.duration)) * 1000n),
+      attributes: tags.filter((x) => x.key !== 'span.kind').map((x) => ({ key: x.key, value: otlpValue(x) })),
+      events: (sp.logs || []).map((l) => {
+        const name = l.fields.find((f) => f.key === 'event');
+        return {
+          timeUnixNano: String(BigInt(Math.round(l.timestamp)) * 1000n),
+          name: name ? String(name.value) : 'log',
+          attributes: l.fields.filter((f) => f.key !== 'event').map((x) => ({ key: x.key, value: otlpValue(x) })),
+        };
+      }),
+      links: (sp.references || []).filter((r) => r !== parent).map((r) => ({ traceId: hex(r.traceID, 32), spanId: hex(r.spanID, 16) })),
+      status: err ? { code: 2, message: String(tagValue(tags, 'otel.status_description') || '') } : {},
+    };
+    let list = byProc.get(sp.processID);
+    if (!list) byProc.set(sp.processID, (list = []));
+    list.push(o);
+  }
+  return {
+    resourceSpans: [...byProc.entries()].map(([pid, spans]) => {
+      const p = t.processes[pid] || { serviceName: 'unknown' };
+      return {
+        resource: {
+          attributes: [
+            { key: 'service.name', value: { stringValue: p.serviceName } },
+            ...(p.tags || []).map((x) => ({ key: x.key, value: otlpValue(x) })),
+          ],
+        },
+        scopeSpans: [{ scope: { name: 'weft' }, spans }],
+      };
+    }),
+  };
+}
