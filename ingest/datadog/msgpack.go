@@ -39,9 +39,9 @@ func newReader(body []byte) *reader {
 
 func (m *reader) left() int { return m.r.Len() }
 
-// arrayLen reads an array header (nil reads as empty). Each element takes at least min bytes, which bounds the
+// arrayLen reads an array header (nil reads as empty). Each element takes at least a byte, which bounds the
 // length by what is left.
-func (m *reader) arrayLen(min int) (int, error) {
+func (m *reader) arrayLen() (int, error) {
 	n, err := m.d.DecodeArrayLen()
 	if err != nil {
 		return 0, m.typeErr("an array", err)
@@ -49,7 +49,7 @@ func (m *reader) arrayLen(min int) (int, error) {
 	if n < 0 {
 		return 0, nil
 	}
-	if n*min > m.left() {
+	if n > m.left() {
 		return 0, fmt.Errorf("array length %d exceeds the %d bytes left (truncated or corrupt)", n, m.left())
 	}
 	return n, nil
@@ -205,7 +205,7 @@ func (m *reader) skipDepth(depth int) error {
 	n := 0
 	switch {
 	case msgpcode.IsFixedArray(c), c == msgpcode.Array16, c == msgpcode.Array32:
-		if n, err = m.arrayLen(1); err != nil {
+		if n, err = m.arrayLen(); err != nil {
 			return err
 		}
 	case msgpcode.IsFixedMap(c), c == msgpcode.Map16, c == msgpcode.Map32:
@@ -240,12 +240,12 @@ func wrapEOF(err error) error {
 func decodeV04(body []byte, h header) ([]*model.Span, error) {
 	m := newReader(body)
 	b := newBuilder(h)
-	nt, err := m.arrayLen(1)
+	nt, err := m.arrayLen()
 	if err != nil {
 		return nil, badInput("traces: %v", wrapEOF(err))
 	}
 	for ti := 0; ti < nt; ti++ {
-		ns, err := m.arrayLen(1)
+		ns, err := m.arrayLen()
 		if err != nil {
 			return nil, badInput("trace %d: %v", ti, wrapEOF(err))
 		}
@@ -381,7 +381,7 @@ func decodeMetricsV04(m *reader, b *builder) error {
 // decodeLinksV04 reads span_links: an array of maps with trace_id, trace_id_high, span_id, attributes (a string
 // map), tracestate and flags.
 func decodeLinksV04(m *reader, b *builder) error {
-	n, err := m.arrayLen(1)
+	n, err := m.arrayLen()
 	if err != nil {
 		return err
 	}
@@ -443,7 +443,7 @@ func decodeLinksV04(m *reader, b *builder) error {
 // decodeEventsV04 reads span_events: an array of maps with name, time_unix_nano and attributes, whose values are
 // maps of a type code and a string_value, bool_value, int_value, double_value or array_value.
 func decodeEventsV04(m *reader, b *builder) error {
-	n, err := m.arrayLen(1)
+	n, err := m.arrayLen()
 	if err != nil {
 		return err
 	}
@@ -555,7 +555,7 @@ func decodeArrayValue(m *reader) (model.Value, error) {
 			}
 			continue
 		}
-		ne, err := m.arrayLen(1)
+		ne, err := m.arrayLen()
 		if err != nil {
 			return v, err
 		}
@@ -575,7 +575,7 @@ func decodeArrayValue(m *reader) (model.Value, error) {
 // meta (index to index), metrics (index to float), type (index) — and every string is an index into the table.
 func decodeV05(body []byte, h header) ([]*model.Span, error) {
 	m := newReader(body)
-	n, err := m.arrayLen(1)
+	n, err := m.arrayLen()
 	if err != nil {
 		return nil, badInput("payload: %v", wrapEOF(err))
 	}
@@ -587,12 +587,12 @@ func decodeV05(body []byte, h header) ([]*model.Span, error) {
 		return nil, badInput("string table: %v", wrapEOF(err))
 	}
 	b := newBuilder(h)
-	nt, err := m.arrayLen(1)
+	nt, err := m.arrayLen()
 	if err != nil {
 		return nil, badInput("traces: %v", wrapEOF(err))
 	}
 	for ti := 0; ti < nt; ti++ {
-		ns, err := m.arrayLen(1)
+		ns, err := m.arrayLen()
 		if err != nil {
 			return nil, badInput("trace %d: %v", ti, wrapEOF(err))
 		}
@@ -628,7 +628,7 @@ func (t *stringTable) get(i uint64) (string, bool) {
 
 func readStringTable(m *reader) (stringTable, error) {
 	var t stringTable
-	n, err := m.arrayLen(1)
+	n, err := m.arrayLen()
 	if err != nil {
 		return t, err
 	}
@@ -648,7 +648,7 @@ func readStringTable(m *reader) (stringTable, error) {
 
 func decodeSpanV05(m *reader, b *builder, t *stringTable, ti, si int) error {
 	where := func() string { return fmt.Sprintf("trace %d span %d", ti, si) }
-	n, err := m.arrayLen(1)
+	n, err := m.arrayLen()
 	if err != nil {
 		return badInput("%s: %v", where(), wrapEOF(err))
 	}
