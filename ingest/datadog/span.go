@@ -162,6 +162,9 @@ func (b *builder) finish(r *rawSpan, ti, si int) error {
 	s.SpanResource = r.resource
 	s.SpanType = r.typ
 	s.Kind = b.kind
+	if s.Kind == model.KindUnspecified {
+		s.Kind = kindOfType(r.typ)
+	}
 	s.Start = r.start
 	s.Duration = r.duration
 	if r.err != 0 {
@@ -211,6 +214,18 @@ func (b *builder) resource(service string) *model.Resource {
 	add(attrContainerID, b.hdr.containerID)
 	b.resources[k] = r
 	return r
+}
+
+// kindOfType infers a span's kind from its Datadog type when the tracer set no span.kind (older tracers do not):
+// a "web" span serves a request; http, database and cache spans are calls out. Other types say nothing.
+func kindOfType(typ string) model.Kind {
+	switch typ {
+	case "web":
+		return model.KindServer
+	case "http", "sql", "db", "cache", "redis", "memcached", "mongodb", "cassandra", "elasticsearch", "opensearch":
+		return model.KindClient
+	}
+	return model.KindUnspecified
 }
 
 // parseHex64 reads 1 to 16 hex digits.

@@ -386,8 +386,9 @@ func (d *decoder) span(idx int) error {
 			name = "logs"
 			err = d.logs(s)
 		default:
-			name = fmt.Sprintf("field %d", id)
-			err = r.skipField(typ, 0)
+			if err = r.skipField(typ, 0); err != nil {
+				name = fmt.Sprintf("field %d", id)
+			}
 		}
 		if err != nil {
 			if name == "" {
