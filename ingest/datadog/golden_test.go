@@ -133,7 +133,7 @@ func goldenWant() []wantSpan {
 		{
 			traceID: "0000000000000000ffffffffffffffff", spanID: "0102030405060708", parentID: "0000000000000000",
 			name: "bière.apparier", resource: "GET /données/🍺", typ: "http",
-			kind: model.KindClient, // from the type, as the span has no span.kind
+			kind:  model.KindClient, // from the type, as the span has no span.kind
 			start: t0 + 5, service: "dégustateur",
 			attrs:    map[string]string{"note": "日本語のテキスト", "score": "-2.5"},
 			resAttrs: res("staging", ""),
