@@ -156,7 +156,11 @@ func (h *handler) load(w http.ResponseWriter, r *http.Request) (model.TraceID, [
 
 func (h *handler) trace(w http.ResponseWriter, r *http.Request) {
 	if id, spans, ok := h.load(w, r); ok {
-		h.write(w, http.StatusOK, EncodeTrace(id, spans))
+		t := EncodeTrace(id, spans)
+		w.Header().Set("Content-Type", "application/json")
+		if _, err := w.Write(append(t.AppendJSON(nil), '\n')); err != nil {
+			h.o.Logger.Warn("weft api: writing trace", "err", err)
+		}
 	}
 }
 
