@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -331,4 +332,47 @@ func FuzzDecodeJSONV1(f *testing.F) {
 
 func FuzzDecodeProto3(f *testing.F) {
 	fuzzDecode(f, Proto3, readGolden(f, "v2.pb"))
+}
+
+var sink []*model.Span
+
+// BenchmarkDecodeJSONV2 decodes a Zipkin v2 JSON batch of 500 spans with 10 tags each, as zipkin-go sends them.
+func BenchmarkDecodeJSONV2(b *testing.B) {
+	const n = 500
+	spans := make([]*model.Span, n)
+	res := &model.Resource{Service: "matchmaker"}
+	for i := range spans {
+		spans[i] = &model.Span{
+			TraceID: model.TraceID{15: byte(i/20 + 1)}, SpanID: model.SpanID{1, byte(i), 3, 4, 5, 6, 7, 8},
+			ParentID: model.SpanID{2, byte(i), 3, 4, 5, 6, 7, 8}, Name: "get /pairings/{beer}", Kind: model.KindServer,
+			Start: 1700000000000000000 + int64(i)*1000, Duration: 1234000, Resource: res,
+			Attrs: []model.Attr{
+				str("http.method", "GET"), str("http.route", "/pairings/{beer}"), str("http.path", "/pairings/ipa-"+itoa(i%37)),
+				str("http.status_code", "200"), str("server.address", "matchmaker.local"), str("server.port", "8080"),
+				str("user_agent.original", "Mozilla/5.0 (X11; Linux x86_64)"), str("network.protocol.version", "1.1"),
+				str("client.address", "10.0."+itoa(i%7)+"."+itoa(i%200)), str("pairing.score", "0.87"),
+			},
+		}
+	}
+	body, err := EncodeJSON(spans)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	var ru0, ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	for i := 0; i < b.N; i++ {
+		out, err := Decode(body, JSONV2)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sink = out
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "spans/s")
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	if cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano(); cpu > 0 {
+		b.ReportMetric(float64(n*b.N)/(float64(cpu)/1e9), "spans/cpu-s")
+	}
 }
