@@ -21,7 +21,9 @@ const t0 = int64(1732000000000000000) // 2024-11-19, in Unix nanoseconds
 // 128-bit trace (upper half in _dd.p.tid) across two services with a failed Redis call, and a 64-bit trace with
 // the largest trace ID and non-ASCII names.
 func goldenTraces() [][]ddSpan {
-	tid := map[string]string{"_dd.p.tid": "6763a5c400000000", "env": "prod", "version": "1.4.2"}
+	// As dd-trace-go does, only the chunk's first span carries _dd.p.tid; the decoder gives its upper half of the
+	// trace ID to the rest of the chunk.
+	tid := map[string]string{"env": "prod", "version": "1.4.2"}
 	with := func(extra map[string]string) map[string]string {
 		m := map[string]string{}
 		for k, v := range tid {
@@ -38,7 +40,7 @@ func goldenTraces() [][]ddSpan {
 				Service: "matchmaker", Name: "http.request", Resource: "GET /pair", Type: "web",
 				TraceID: 0x8a3c60f7d188f8fa, SpanID: 0x1111111111111111, Start: t0, Duration: 25_000_000,
 				Meta: with(map[string]string{
-					"_dd.p.dm": "-1", "span.kind": "server", "http.method": "GET",
+					"_dd.p.tid": "6763a5c400000000", "_dd.p.dm": "-1", "span.kind": "server", "http.method": "GET",
 					"http.url": "/pair?beer=stout", "http.status_code": "200", "language": "go",
 				}),
 				Metrics: map[string]float64{"_sampling_priority_v1": 1, "_dd.top_level": 1, "process_id": 4242},

@@ -46,6 +46,7 @@ func decodeJSON(body []byte, h header) ([]*model.Span, error) {
 	b := newBuilder(h)
 	var keys []string
 	for ti, t := range traces {
+		first := len(b.spans)
 		for si := range t {
 			s := &t[si]
 			b.begin()
@@ -67,6 +68,7 @@ func decodeJSON(body []byte, h header) ([]*model.Span, error) {
 				return nil, err
 			}
 		}
+		b.endTrace(first)
 	}
 	return b.spans, nil
 }

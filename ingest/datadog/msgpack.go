@@ -249,11 +249,13 @@ func decodeV04(body []byte, h header) ([]*model.Span, error) {
 		if err != nil {
 			return nil, badInput("trace %d: %v", ti, wrapEOF(err))
 		}
+		first := len(b.spans)
 		for si := 0; si < ns; si++ {
 			if err := decodeSpanV04(m, b, ti, si); err != nil {
 				return nil, err
 			}
 		}
+		b.endTrace(first)
 	}
 	if m.left() != 0 {
 		return nil, badInput("%d trailing bytes after the traces", m.left())
@@ -596,11 +598,13 @@ func decodeV05(body []byte, h header) ([]*model.Span, error) {
 		if err != nil {
 			return nil, badInput("trace %d: %v", ti, wrapEOF(err))
 		}
+		first := len(b.spans)
 		for si := 0; si < ns; si++ {
 			if err := decodeSpanV05(m, b, &table, ti, si); err != nil {
 				return nil, err
 			}
 		}
+		b.endTrace(first)
 	}
 	if m.left() != 0 {
 		return nil, badInput("%d trailing bytes after the traces", m.left())

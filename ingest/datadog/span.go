@@ -181,6 +181,24 @@ func (b *builder) finish(r *rawSpan, ti, si int) error {
 	return nil
 }
 
+// endTrace completes the 128-bit trace IDs of one trace chunk, the spans from first on. Tracers put _dd.p.tid,
+// the upper half of the trace ID, on one span of a chunk only (dd-trace-go on the chunk's first span); the other
+// spans of the chunk with the same lower half get it too, or the trace would split in two.
+func (b *builder) endTrace(first int) {
+	spans := b.spans[first:]
+	for _, s := range spans {
+		if [8]byte(s.TraceID[:8]) == [8]byte{} {
+			continue
+		}
+		for _, o := range spans {
+			if [8]byte(o.TraceID[:8]) == [8]byte{} && [8]byte(o.TraceID[8:]) == [8]byte(s.TraceID[8:]) {
+				copy(o.TraceID[:8], s.TraceID[:8])
+			}
+		}
+		return
+	}
+}
+
 // takeAttrs returns the current span's attributes with their capacity capped, so that an append by a later
 // stage cannot overwrite the next span's.
 func (b *builder) takeAttrs() []model.Attr {
