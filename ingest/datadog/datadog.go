@@ -7,8 +7,11 @@
 //
 // Datadog's fields map onto the model as follows: service → Resource.Service (one Resource per service, env and
 // version in a request), name → Name, resource → SpanResource, type → SpanType, error ≠ 0 → StatusError with
-// error.msg as the message, meta → string attributes, metrics → float attributes, meta span.kind → Kind, and the
-// 64-bit trace ID with meta _dd.p.tid as its upper half → the 128-bit TraceID.
+// error.msg as the message, meta → string attributes, metrics → float attributes, meta span.kind → Kind (or, when
+// absent, the type: web → server, http, databases and caches → client), and the 64-bit trace ID with meta
+// _dd.p.tid as its upper half → the 128-bit TraceID, for every span of the chunk that the tag's span belongs to.
+// Span events and links come from /v0.4's span_events and span_links, or from meta "events" and "_dd.span_links"
+// as JSON.
 package datadog
 
 import (
