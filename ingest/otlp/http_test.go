@@ -220,13 +220,17 @@ func TestHTTPOverload(t *testing.T) {
 	}
 }
 
-func startGRPC(t *testing.T, c ingest.Consumer) coltracepb.TraceServiceClient {
+func startGRPC(t *testing.T, c ingest.Consumer, opts ...grpc.ServerOption) coltracepb.TraceServiceClient {
+	return coltracepb.NewTraceServiceClient(startGRPCConn(t, c, opts...))
+}
+
+func startGRPCConn(t *testing.T, c ingest.Consumer, opts ...grpc.ServerOption) *grpc.ClientConn {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := grpc.NewServer(ServerOptions(ingest.Options{})...)
+	s := grpc.NewServer(append(ServerOptions(ingest.Options{}), opts...)...)
 	RegisterGRPC(s, c, ingest.Options{})
 	go s.Serve(lis)
 	t.Cleanup(s.Stop)
@@ -235,7 +239,55 @@ func startGRPC(t *testing.T, c ingest.Consumer) coltracepb.TraceServiceClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return coltracepb.NewTraceServiceClient(conn)
+	return conn
+}
+
+// rawCodec sends bytes as they are, to put malformed protobuf on the wire.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error) { return v.([]byte), nil }
+func (rawCodec) Unmarshal(data []byte, v any) error {
+	return proto.Unmarshal(data, v.(proto.Message))
+}
+func (rawCodec) Name() string { return "proto" }
+
+func TestGRPCBadInputAndPartialSuccess(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var seen []string
+	rec := &recorder{}
+	conn := startGRPCConn(t, rec, grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		seen = append(seen, info.FullMethod)
+		return h(ctx, req)
+	}))
+
+	// A span whose name is not UTF-8: the whole request is refused.
+	bad := []byte{0x0a, 0x08, 0x12, 0x06, 0x12, 0x04, 0x2a, 0x02, 0xff, 0xfe}
+	resp := &coltracepb.ExportTraceServiceResponse{}
+	err := conn.Invoke(ctx, exportMethod, bad, resp, grpc.ForceCodec(rawCodec{}))
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "UTF-8") {
+		t.Errorf("error %v, want InvalidArgument naming the UTF-8", err)
+	}
+
+	req := &coltracepb.ExportTraceServiceRequest{}
+	if err := UnmarshalJSON([]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[
+		{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"1111111111111111","name":"kept"},
+		{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"0000000000000000","name":"refused"}]}]}]}`), req); err != nil {
+		t.Fatal(err)
+	}
+	out, err := coltracepb.NewTraceServiceClient(conn).Export(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := out.GetPartialSuccess(); ps.GetRejectedSpans() != 1 || !strings.Contains(ps.GetErrorMessage(), "spans[1]: spanId") {
+		t.Errorf("partial success %v, want one span refused for its spanId", ps)
+	}
+	if rec.stored() != 1 {
+		t.Errorf("stored %d spans, want 1", rec.stored())
+	}
+	if len(seen) != 2 || seen[0] != exportMethod {
+		t.Errorf("interceptor saw %v, want Export twice", seen)
+	}
 }
 
 func TestGRPC(t *testing.T) {
