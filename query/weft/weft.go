@@ -33,6 +33,9 @@ type Options struct {
 	DefaultLookback time.Duration // how far before end a search looks when start and lookback are absent; 0: 24h
 	// MaxQueryBytes bounds the q parameter; 0: 16 KiB.
 	MaxQueryBytes int
+	// Fallback, if set, serves the requests that match none of this API's routes (the analysis API shares the
+	// prefix); nil answers them 404.
+	Fallback http.Handler
 	// Authorize, if set, is called before every request; an error answers 401 with its message.
 	Authorize func(r *http.Request) error
 	// Now, if set, replaces time.Now (tests).
@@ -83,9 +86,16 @@ func NewHandler(r store.Reader, o Options) http.Handler {
 	mux.HandleFunc("GET "+Prefix+"operations", h.operations)
 	mux.HandleFunc("GET "+Prefix+"attributes/keys", h.keys)
 	mux.HandleFunc("GET "+Prefix+"attributes/values", h.values)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		h.fail(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path))
-	})
+	// The same, under the paths the web UI asks first.
+	mux.HandleFunc("GET "+Prefix+"attributes", h.keys)
+	mux.HandleFunc("GET "+Prefix+"attributes/{key}/values", h.values)
+	if o.Fallback != nil {
+		mux.Handle("/", o.Fallback)
+	} else {
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			h.fail(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path))
+		})
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h.o.Authorize != nil {
 			if err := h.o.Authorize(r); err != nil {
@@ -171,14 +181,13 @@ func (h *handler) otlp(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Summary is one search result.
+// Summary is one search result. As in the analysis API, times are Unix microseconds and durations microseconds.
 type Summary struct {
 	TraceID     string         `json:"traceID"`
 	RootService string         `json:"rootService"`
 	RootName    string         `json:"rootName"`
-	Start       string         `json:"start"`   // Unix ns
-	StartMs     int64          `json:"startMs"` // Unix ms, for display
-	Duration    int64          `json:"duration"`
+	Start       int64          `json:"start"`    // Unix µs
+	Duration    float64        `json:"duration"` // µs, with a fraction below a microsecond
 	SpanCount   int            `json:"spanCount"`
 	ErrorCount  int            `json:"errorCount"`
 	Services    []ServiceCount `json:"services"`
@@ -188,8 +197,8 @@ type Summary struct {
 type SearchResult struct {
 	Traces []Summary `json:"traces"`
 	Query  string    `json:"query"` // the canonical form of q ("" for none)
-	Start  string    `json:"start"` // the time range searched, Unix ns
-	End    string    `json:"end"`
+	Start  int64     `json:"start"` // the time range searched, Unix µs
+	End    int64     `json:"end"`
 	Limit  int       `json:"limit"`
 }
 
@@ -204,14 +213,14 @@ func (h *handler) search(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusInternalServerError, err)
 		return
 	}
-	res := SearchResult{Traces: make([]Summary, len(sums)), Start: nsText(q.Start), End: nsText(q.End), Limit: q.Limit}
+	res := SearchResult{Traces: make([]Summary, len(sums)), Start: q.Start / 1000, End: q.End / 1000, Limit: q.Limit}
 	if q.Expr != nil {
 		res.Query = q.Expr.String()
 	}
 	for i, s := range sums {
 		sum := Summary{
 			TraceID: s.TraceID.String(), RootService: s.RootService, RootName: s.RootName,
-			Start: nsText(s.Start), StartMs: s.Start / 1e6, Duration: s.Duration,
+			Start: s.Start / 1000, Duration: float64(s.Duration) / 1000,
 			SpanCount: s.SpanCount, ErrorCount: s.ErrorCount, Services: make([]ServiceCount, len(s.Services)),
 		}
 		for j, c := range s.Services {
@@ -305,8 +314,15 @@ func (h *handler) limit(s string, def int) (int, error) {
 	return min(n, h.o.MaxLimit), nil
 }
 
-// ParseDuration reads a non-negative Go duration (150ms, 2s, 1m30s, 250us) or whole days (7d).
+// ParseDuration reads a non-negative Go duration (150ms, 2s, 1m30s, 250us), whole days (7d) or an integer number
+// of microseconds (as the analysis API does).
 func ParseDuration(s string) (time.Duration, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < 0 || n > math.MaxInt64/1000 {
+			return 0, fmt.Errorf("%q is out of range", s)
+		}
+		return time.Duration(n) * time.Microsecond, nil
+	}
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
 		if err != nil || n < 0 || n > 100000 {
@@ -316,22 +332,23 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration like 150ms, 2s, 1h or 7d", s)
+		return 0, fmt.Errorf("%q is not a duration like 150ms, 2s, 1h or 7d, or microseconds", s)
 	}
 	return d, nil
 }
 
-// ParseTime reads a time as Unix nanoseconds (an integer) or RFC 3339 (2026-11-22T12:00:00Z).
+// ParseTime reads a time given as Unix microseconds (an integer, as the analysis API and the Jaeger API take
+// them) or RFC 3339 (2026-11-22T12:00:00Z) into Unix nanoseconds.
 func ParseTime(s string) (int64, error) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n < 0 {
-			return 0, fmt.Errorf("%q is negative", s)
+		if n < 0 || n > math.MaxInt64/1000 {
+			return 0, fmt.Errorf("%q is out of range", s)
 		}
-		return n, nil
+		return n * 1000, nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return 0, fmt.Errorf("%q is neither Unix nanoseconds nor an RFC 3339 time", s)
+		return 0, fmt.Errorf("%q is neither Unix microseconds nor an RFC 3339 time", s)
 	}
 	if t.Before(time.Unix(0, 0)) || t.After(time.Unix(0, math.MaxInt64)) { // what int64 nanoseconds hold
 		return 0, fmt.Errorf("%q is out of range", s)
@@ -405,6 +422,9 @@ func (h *handler) keys(w http.ResponseWriter, r *http.Request) {
 func (h *handler) values(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Query()
 	key, prefix := p.Get("key"), p.Get("prefix")
+	if k := r.PathValue("key"); k != "" {
+		key = k
+	}
 	if key == "" {
 		h.fail(w, http.StatusBadRequest, errors.New("key is required"))
 		return

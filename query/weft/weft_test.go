@@ -97,7 +97,7 @@ func TestEndpoints(t *testing.T) {
 	h := newHandler(t)
 	const p = Prefix
 	const a, b = `"traceID":"4bf92f3577b34da6a3ce929d0e0e4736"`, `"traceID":"00000000000000000000123456789abc"`
-	ns := func(n int64) string { return strconv.FormatInt(n, 10) }
+	us := func(ns int64) string { return strconv.FormatInt(ns/1000, 10) }
 	tests := []struct {
 		name   string
 		path   string
@@ -125,19 +125,19 @@ func TestEndpoints(t *testing.T) {
 		{"search kind", p + "search?kind=client", 200, []string{a}, []string{b}},
 		{"search min duration", p + "search?minDuration=4ms", 200, []string{a}, []string{b}},
 		{"search max duration", p + "search?service=frontend&maxDuration=2ms", 200, []string{b}, []string{a}},
-		{"search start end ns", p + "search?start=" + ns(base+5_000_000) + "&end=" + ns(base+20_000_000), 200, []string{b}, []string{a}},
+		{"search start end ns", p + "search?start=" + us(base+5_000_000) + "&end=" + us(base+20_000_000), 200, []string{b}, []string{a}},
 		{"search start end RFC 3339", p + "search?start=2026-11-22T12:00:00.005Z&end=2026-11-22T12:00:01Z", 200, []string{b}, []string{a}},
 		{"search lookback", p + "search?lookback=30m", 200, []string{`"traces":[]`}, nil},
 		{"search lookback days", p + "search?lookback=1d", 200, []string{a, b}, nil},
 		{"search limit", p + "search?limit=1", 200, []string{b, `"limit":1`}, []string{a}},
 		{"search limit capped", p + "search?limit=5000", 200, []string{`"limit":1000`}, nil},
-		{"search summary", p + "search?service=db", 200, []string{`{"traceID":"4bf92f3577b34da6a3ce929d0e0e4736","rootService":"frontend","rootName":"GET /cart","start":"` + ns(base) + `","startMs":` + ns(base/1e6) + `,"duration":5000000,"spanCount":3,"errorCount":1,"services":[{"service":"café-ñ","spans":1},{"service":"db","spans":1},{"service":"frontend","spans":1}]}`}, nil},
+		{"search summary", p + "search?service=db", 200, []string{`{"traceID":"4bf92f3577b34da6a3ce929d0e0e4736","rootService":"frontend","rootName":"GET /cart","start":` + us(base) + `,"duration":5000,"spanCount":3,"errorCount":1,"services":[{"service":"café-ñ","spans":1},{"service":"db","spans":1},{"service":"frontend","spans":1}]}`}, nil},
 		{"search bad q", p + "search?q=" + esc(`duration > 100`), 400, []string{`"error":"search: column 12: duration compares with a duration that has a unit`, `"column":12`}, nil},
 		{"search q too long", p + "search?q=" + strings.Repeat("a", 17<<10), 400, []string{`more than the 16384 allowed`}, nil},
 		{"search bad minDuration", p + "search?minDuration=soon", 400, []string{`"error":"minDuration: \"soon\" is not a duration`}, nil},
 		{"search max below min", p + "search?minDuration=2s&maxDuration=1s", 400, []string{`maxDuration is less than minDuration`}, nil},
-		{"search bad start", p + "search?start=yesterday", 400, []string{`"error":"start: \"yesterday\" is neither Unix nanoseconds nor an RFC 3339 time"`}, nil},
-		{"search start after end", p + "search?start=" + ns(base) + "&end=" + ns(base-1), 400, []string{`start is after end`}, nil},
+		{"search bad start", p + "search?start=yesterday", 400, []string{`"error":"start: \"yesterday\" is neither Unix microseconds nor an RFC 3339 time"`}, nil},
+		{"search start after end", p + "search?start=" + us(base) + "&end=" + us(base-1000), 400, []string{`start is after end`}, nil},
 		{"search bad end", p + "search?end=-1", 400, []string{`"error":"end:`}, nil},
 		{"search bad lookback", p + "search?lookback=-1h", 400, []string{`lookback`}, nil},
 		{"search bad limit", p + "search?limit=-1", 400, []string{`limit`}, nil},
@@ -154,6 +154,10 @@ func TestEndpoints(t *testing.T) {
 		{"values kind prefix", p + "attributes/values?key=kind&prefix=c", 200, []string{`"values":["client","consumer"]`}, nil},
 		{"values unknown key", p + "attributes/values?key=nope", 200, []string{`"values":[]`}, nil},
 		{"values without key", p + "attributes/values", 400, []string{`{"error":"key is required"}`}, nil},
+		{"keys, UI path", p + "attributes", 200, []string{`"keys":["blob",`}, nil},
+		{"values, UI path", p + "attributes/http.method/values?prefix=G&limit=50", 200, []string{`{"key":"http.method","values":["GET"]}`}, nil},
+		{"values, UI path non-ASCII", p + "attributes/gr%C3%B6%C3%9Fe/values", 200, []string{`{"key":"größe","values":["groß"]}`}, nil},
+		{"search duration in µs", p + "search?minDuration=4000", 200, []string{a}, []string{b}},
 		{"values bad limit", p + "attributes/values?key=a&limit=x", 400, []string{`limit`}, nil},
 		{"unknown", p + "nope", 404, []string{`{"error":"no such endpoint: GET /api/weft/v1/nope"}`}, nil},
 	}
@@ -283,7 +287,8 @@ func TestParseTimeAndDuration(t *testing.T) {
 		want int64
 		bad  bool
 	}{
-		{"0", 0, false}, {"1795348800000000000", 1795348800000000000, false}, {"2026-11-22T12:00:00Z", base, false},
+		{"0", 0, false}, {"1795348800000000", 1795348800000000000, false}, {"2026-11-22T12:00:00Z", base, false},
+		{"9223372036854776", 0, true},
 		{"2026-11-22T13:00:00+01:00", base, false}, {"-1", 0, true}, {"1e9", 0, true}, {"1969-12-31T00:00:00Z", 0, true},
 		{"3000-01-01T00:00:00Z", 0, true}, {"", 0, true},
 	} {
@@ -297,8 +302,8 @@ func TestParseTimeAndDuration(t *testing.T) {
 		want time.Duration
 		bad  bool
 	}{
-		{"150ms", 150 * time.Millisecond, false}, {"7d", 7 * 24 * time.Hour, false}, {"0", 0, false},
-		{"-1s", 0, true}, {"1w", 0, true}, {"d", 0, true}, {"", 0, true},
+		{"150ms", 150 * time.Millisecond, false}, {"7d", 7 * 24 * time.Hour, false}, {"0", 0, false}, {"1500", 1500 * time.Microsecond, false},
+		{"-1s", 0, true}, {"1w", 0, true}, {"d", 0, true}, {"", 0, true}, {"-5", 0, true}, {"9223372036854776", 0, true},
 	} {
 		got, err := ParseDuration(tt.in)
 		if (err != nil) != tt.bad || got != tt.want {
@@ -342,4 +347,16 @@ func FuzzSearchQuery(f *testing.F) {
 			t.Fatalf("?%s: %d %s", raw, rec.Code, rec.Body)
 		}
 	})
+}
+
+func TestFallback(t *testing.T) {
+	other := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	h := NewHandler(memstore.New(), Options{Fallback: other})
+	for path, want := range map[string]int{Prefix + "services": 200, Prefix + "aggregate": http.StatusTeapot, Prefix + "traces/ab/critical-path": http.StatusTeapot} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != want {
+			t.Errorf("GET %s: %d, want %d", path, rec.Code, want)
+		}
+	}
 }
