@@ -151,7 +151,7 @@ func (s *Span) reset() {
 	s.unit = nil
 	s.origin = ""
 	s.candidate = false
-	s.ended.Store(false)
+	s.ended = false
 }
 
 // finish takes an ended span: keep it for export, or let it go.

@@ -87,7 +87,7 @@ type Span struct {
 	unit    *unit
 	p       *Provider
 	origin  string
-	ended   atomic.Bool
+	ended   bool // under mu
 	// candidate marks a unitary candidate: recorded, not sampled, kept at End only if the sampler says so.
 	candidate bool
 	pid       int32 // the P whose ring the span was queued on, or -1
@@ -314,7 +314,7 @@ func (s *Span) SetName(name string) {
 		return
 	}
 	s.mu.Lock()
-	if !s.ended.Load() {
+	if !s.ended {
 		s.data.Name = name
 	}
 	s.mu.Unlock()
@@ -327,7 +327,7 @@ func (s *Span) SetAttrs(attrs ...Attr) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ended.Load() {
+	if s.ended {
 		return
 	}
 	d := &s.data
@@ -354,7 +354,7 @@ func (s *Span) SetStatus(code StatusCode, message string) {
 		return
 	}
 	s.mu.Lock()
-	if !s.ended.Load() && code != StatusUnset {
+	if !s.ended && code != StatusUnset {
 		s.data.StatusCode = code
 		if code == StatusError {
 			s.data.StatusMessage = message
@@ -388,7 +388,7 @@ func (s *Span) SetType(spanType string) {
 
 func (s *Span) setString(field *string, v string) {
 	s.mu.Lock()
-	if !s.ended.Load() {
+	if !s.ended {
 		*field = v
 	}
 	s.mu.Unlock()
@@ -444,7 +444,7 @@ func (s *Span) addEvent(u *unit, t int64, name string, cause EventRef, attrs []A
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := &s.data
-	if s.ended.Load() {
+	if s.ended {
 		return EventID{}
 	}
 	if len(d.Events) >= s.p.limits.events {
@@ -471,7 +471,7 @@ func (s *Span) AddLink(l Link) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := &s.data
-	if s.ended.Load() {
+	if s.ended {
 		return
 	}
 	if len(d.Links) >= s.p.limits.links {
@@ -533,13 +533,15 @@ func (s *Span) EndIn(ctx context.Context) {
 func (s *Span) end(t int64) { s.endOn(t, s.unit) }
 
 func (s *Span) endOn(t int64, u *unit) {
-	if !s.ended.CompareAndSwap(false, true) {
-		return
-	}
 	if t == 0 {
 		t = now()
 	}
-	s.mu.Lock() // wait for a concurrent method that saw the span live
+	s.mu.Lock() // also waits for a concurrent method that saw the span live
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.ended = true
 	d := &s.data
 	d.End = max(t, d.Start) // a wall-clock step between start and end never makes a negative duration
 	d.EndSeq = u.seq.Add(1)
