@@ -171,9 +171,10 @@ func (j *jsonSpanV1) convert(out []zspan) ([]zspan, error) {
 		}
 		return z
 	}
-	assign := func(z *zspan) {
+	// assign gives a split span the annotations recorded on its side; those without an endpoint go to the client.
+	assign := func(z *zspan, client bool) {
 		for _, a := range other {
-			if a.local.isZero() || a.local == z.local {
+			if a.local == z.local || (client && a.local.isZero()) {
 				z.annotations = append(z.annotations, a.annotation)
 			}
 		}
@@ -192,9 +193,9 @@ func (j *jsonSpanV1) convert(out []zspan) ([]zspan, error) {
 		client.remote = pick(serverAddr, &server.local)
 		server.remote = pick(clientAddr, &client.local)
 		server.tags = append([]model.Attr(nil), tags...)
-		assign(&client)
+		assign(&client, true)
 		if server.local != client.local {
-			assign(&server)
+			assign(&server, false)
 		}
 		return append(out, client, server), nil
 	case isClient:
