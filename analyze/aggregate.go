@@ -42,8 +42,8 @@ type Node struct {
 	Exemplars []model.TraceID // traces at p50, p90, p99 and the maximum
 	Children  []*Node         // most frequent first
 
-	durations []int64 // sorted, for comparisons
-	perTrace  []int64 // calls per trace, for the traces that have the path, sorted
+	durations []int64 // for comparisons, in no particular order
+	perTrace  []int64 // calls per trace, for the traces that have the path, in no particular order
 }
 
 // ErrorRate is Errors/Count.
@@ -398,9 +398,8 @@ func (a *aggregator) finish() *Aggregation {
 		d := summarise(c.samples)
 		c.samples = nil
 		l := a.labelOf[c.label]
-		slices.Sort(c.perTrace)
-		n := &Node{Service: l.service, Name: l.name, Count: len(d.sorted), Traces: len(c.perTrace), Errors: c.errors,
-			Latency: Latency{d.p50, d.p90, d.p99, d.avg}, Exemplars: a.exemplars(d.exemplars), durations: d.sorted,
+		n := &Node{Service: l.service, Name: l.name, Count: len(d.durations), Traces: len(c.perTrace), Errors: c.errors,
+			Latency: Latency{d.p50, d.p90, d.p99, d.avg}, Exemplars: a.exemplars(d.exemplars), durations: d.durations,
 			perTrace: c.perTrace}
 		if n.Count > 0 {
 			n.Self = c.self / int64(n.Count)
@@ -477,7 +476,7 @@ func (a *aggregator) finish() *Aggregation {
 	for _, g := range groups {
 		d := summarise(g.samples)
 		agg.Groups = append(agg.Groups, &Group{ID: fmt.Sprintf("%016x", g.signature), Shape: Shape(a.traces[g.first]),
-			Spans: g.spans, Count: len(d.sorted), Errors: g.errors, Latency: Latency{d.p50, d.p90, d.p99, d.avg},
+			Spans: g.spans, Count: len(d.durations), Errors: g.errors, Latency: Latency{d.p50, d.p90, d.p99, d.avg},
 			Exemplars: a.exemplars(d.exemplars)})
 	}
 	return agg

@@ -130,12 +130,12 @@ func mergeNodes(as, bs []*Node, na, nb int, minEffect float64, d *PopulationDiff
 		var aKids, bKids []*Node
 		var ad, bd, acalls, bcalls []int64
 		if p.a != nil {
-			dn.A, aKids, ad, acalls = side(p.a, na), p.a.Children, p.a.durations, callsPerTrace(p.a, na)
+			dn.A, aKids, ad, acalls = side(p.a, na), p.a.Children, sorted(p.a.durations), callsPerTrace(p.a, na)
 		} else {
 			dn.Status, acalls = StatusAppeared, callsPerTrace(nil, na)
 		}
 		if p.b != nil {
-			dn.B, bKids, bd, bcalls = side(p.b, nb), p.b.Children, p.b.durations, callsPerTrace(p.b, nb)
+			dn.B, bKids, bd, bcalls = side(p.b, nb), p.b.Children, sorted(p.b.durations), callsPerTrace(p.b, nb)
 		} else {
 			dn.Status, bcalls = StatusDisappeared, callsPerTrace(nil, nb)
 		}
@@ -232,7 +232,16 @@ func callsPerTrace(n *Node, traces int) []int64 {
 		have = n.perTrace
 	}
 	out := make([]int64, max(traces-len(have), 0), max(traces, len(have)))
-	return append(out, have...)
+	out = append(out, have...)
+	slices.Sort(out)
+	return out
+}
+
+// sorted is a sorted copy of ds (an aggregation's nodes keep theirs unsorted, and may be compared more than once).
+func sorted(ds []int64) []int64 {
+	out := slices.Clone(ds)
+	slices.Sort(out)
+	return out
 }
 
 func change(delta, a, b, p, minEffect float64) Change {

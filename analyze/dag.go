@@ -40,7 +40,7 @@ type dag struct {
 
 // buildDAG indexes the events of spans that carry causality and resolves every cause.
 func buildDAG(spans []*model.Span) *dag {
-	d := &dag{units: make(map[uint64]int32), startAt: make([]int32, len(spans)), endAt: make([]int32, len(spans))}
+	d := &dag{units: make(map[uint64]int32, len(spans)/8), startAt: make([]int32, len(spans)), endAt: make([]int32, len(spans))}
 	if len(spans) > 0 {
 		d.trace = spans[0].TraceID
 	}
@@ -90,7 +90,7 @@ func buildDAG(spans []*model.Span) *dag {
 			if u == 0 {
 				u = c.Unit
 			}
-			raw = append(raw, event{seq: e.Seq, kind: evSpan, unit: unit(u), span: int32(i), ev: int32(j), ref: ref(e.Cause), time: e.Time})
+			raw = append(raw, event{seq: e.Seq, kind: evSpan, unit: unit(u), span: int32(i), ref: ref(e.Cause), time: e.Time})
 		}
 		endUnit := c.EndUnit
 		if endUnit == 0 {

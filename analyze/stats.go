@@ -100,26 +100,33 @@ type sample struct {
 	trace int32
 }
 
-// distribution summarises samples: it sorts them and keeps the sorted durations.
+// distribution summarises samples.
 type distribution struct {
-	sorted             []int64
+	durations          []int64 // in no particular order
 	p50, p90, p99, avg int64
 	exemplars          []int32 // traces at p50, p90, p99 and the maximum, without repeats
 }
 
 func summarise(ss []sample) distribution {
-	slices.SortFunc(ss, func(a, b sample) int { return cmpInt64(a.d, b.d) })
-	d := distribution{sorted: make([]int64, len(ss))}
-	for i, s := range ss {
-		d.sorted[i] = s.d
+	d := distribution{durations: make([]int64, len(ss))}
+	n := len(ss)
+	if n == 0 {
+		return d
 	}
-	d.p50, d.p90, d.p99, d.avg = percentile(d.sorted, .5), percentile(d.sorted, .9), percentile(d.sorted, .99), mean(d.sorted)
-	if len(ss) > 0 {
-		for _, q := range []float64{.5, .9, .99, 1} {
-			t := ss[rankIndex(len(ss), q)].trace
-			if !slices.Contains(d.exemplars, t) {
-				d.exemplars = append(d.exemplars, t)
-			}
+	key := func(s sample) int64 { return s.d }
+	ks := [4]int{rankIndex(n, .5), rankIndex(n, .9), rankIndex(n, .99), n - 1}
+	prev := 0
+	for _, k := range ks {
+		selectNth(ss[prev:], k-prev, key)
+		prev = k
+	}
+	for i, s := range ss {
+		d.durations[i] = s.d
+	}
+	d.p50, d.p90, d.p99, d.avg = ss[ks[0]].d, ss[ks[1]].d, ss[ks[2]].d, mean(d.durations)
+	for _, k := range ks {
+		if t := ss[k].trace; !slices.Contains(d.exemplars, t) {
+			d.exemplars = append(d.exemplars, t)
 		}
 	}
 	return d
@@ -132,35 +139,36 @@ func quantiles(ds []int64) (p50, p90, p99 int64) {
 	if n == 0 {
 		return 0, 0, 0
 	}
+	id := func(v int64) int64 { return v }
 	k50, k90, k99 := rankIndex(n, .5), rankIndex(n, .9), rankIndex(n, .99)
-	selectNth(ds, k50)
-	selectNth(ds[k50:], k90-k50)
-	selectNth(ds[k90:], k99-k90)
+	selectNth(ds, k50, id)
+	selectNth(ds[k50:], k90-k50, id)
+	selectNth(ds[k90:], k99-k90, id)
 	return ds[k50], ds[k90], ds[k99]
 }
 
-// selectNth reorders a so that a[k] is the value a sorted a would have there, with nothing larger before it and
-// nothing smaller after it (Hoare's selection).
-func selectNth(a []int64, k int) {
+// selectNth reorders a so that a[k] is the element a sorted a (by key) would have there, with nothing larger
+// before it and nothing smaller after it (Hoare's selection).
+func selectNth[T any](a []T, k int, key func(T) int64) {
 	lo, hi := 0, len(a)-1
 	for hi-lo > 16 {
 		mid := lo + (hi-lo)/2
-		if a[mid] < a[lo] {
+		if key(a[mid]) < key(a[lo]) {
 			a[mid], a[lo] = a[lo], a[mid]
 		}
-		if a[hi] < a[lo] {
+		if key(a[hi]) < key(a[lo]) {
 			a[hi], a[lo] = a[lo], a[hi]
 		}
-		if a[hi] < a[mid] {
+		if key(a[hi]) < key(a[mid]) {
 			a[hi], a[mid] = a[mid], a[hi]
 		}
-		pivot := a[mid]
+		pivot := key(a[mid])
 		i, j := lo, hi
 		for i <= j {
-			for a[i] < pivot {
+			for key(a[i]) < pivot {
 				i++
 			}
-			for a[j] > pivot {
+			for key(a[j]) > pivot {
 				j--
 			}
 			if i <= j {
@@ -179,6 +187,6 @@ func selectNth(a []int64, k int) {
 		}
 	}
 	if hi > lo {
-		slices.Sort(a[lo : hi+1])
+		slices.SortFunc(a[lo:hi+1], func(x, y T) int { return cmpInt64(key(x), key(y)) })
 	}
 }

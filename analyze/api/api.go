@@ -89,10 +89,7 @@ func bad(format string, args ...any) error { return &badRequest{fmt.Sprintf(form
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	if err := json.NewEncoder(w).Encode(v); err != nil {
-		// The status is already sent; all that is left is to stop.
-		return
-	}
+	json.NewEncoder(w).Encode(v) // an error here is the client gone: the status is sent, nothing is left to do
 }
 
 func writeError(w http.ResponseWriter, code int, err error) {
@@ -116,11 +113,20 @@ func (h *handler) fail(w http.ResponseWriter, err error) {
 	}
 }
 
-// trace reads one trace by the text of its ID.
-func (h *handler) trace(ctx context.Context, text, param string) ([]*model.Span, error) {
+// traceID reads the trace ID in parameter param.
+func traceID(text, param string) (model.TraceID, error) {
 	id, err := model.ParseTraceID(text)
 	if err != nil {
-		return nil, bad("%s: %q is not a trace ID (1 to 32 hex digits, not all zero)", param, text)
+		return id, bad("%s: %q is not a trace ID (1 to 32 hex digits, not all zero)", param, text)
+	}
+	return id, nil
+}
+
+// trace reads one trace by the text of its ID.
+func (h *handler) trace(ctx context.Context, text, param string) ([]*model.Span, error) {
+	id, err := traceID(text, param)
+	if err != nil {
+		return nil, err
 	}
 	spans, err := h.r.Trace(ctx, id)
 	if err != nil {
@@ -302,9 +308,9 @@ var unlimited = analyze.Limits{Nodes: -1, Groups: 1}
 func (h *handler) compare(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	if v.Has("a") || v.Has("b") {
-		for _, k := range []string{"a", "b"} {
-			if _, err := model.ParseTraceID(v.Get(k)); err != nil {
-				h.fail(w, bad("%s: %q is not a trace ID (1 to 32 hex digits, not all zero)", k, v.Get(k)))
+		for _, k := range []string{"a", "b"} { // both IDs checked before either is read
+			if _, err := traceID(v.Get(k), k); err != nil {
+				h.fail(w, err)
 				return
 			}
 		}
