@@ -25,6 +25,7 @@ type reader struct {
 	r      *bytes.Reader
 	d      *msgpack.Decoder
 	intern map[string]string
+	cache  [256]string
 }
 
 // internMax is the longest string worth interning; longer values (queries, stacks, URLs) rarely repeat.
@@ -100,11 +101,18 @@ func (m *reader) str() (string, error) {
 	if len(b) > internMax {
 		return string(b), nil
 	}
-	if s, ok := m.intern[string(b)]; ok {
-		return s, nil
+	// A small direct-mapped cache in front of the map catches most repeats (meta keys, services, types) for the
+	// price of a comparison.
+	h := (uint(len(b))*31 + uint(b[0])*7 + uint(b[len(b)/2])*13 + uint(b[len(b)-1])) % uint(len(m.cache))
+	if c := m.cache[h]; c == string(b) {
+		return c, nil
 	}
-	s := string(b)
-	m.intern[s] = s
+	s, ok := m.intern[string(b)]
+	if !ok {
+		s = string(b)
+		m.intern[s] = s
+	}
+	m.cache[h] = s
 	return s, nil
 }
 

@@ -42,6 +42,7 @@ const (
 type decoder struct {
 	r        reader
 	intern   map[string]string
+	cache    [256]string
 	resource *model.Resource
 	spans    []*model.Span
 	slab     []model.Span
@@ -60,11 +61,18 @@ func (d *decoder) str(b []byte) string {
 	if len(b) > internMax {
 		return string(b)
 	}
-	if s, ok := d.intern[string(b)]; ok {
-		return s
+	// A small direct-mapped cache in front of the map catches most repeats (tag keys, names) for the price of a
+	// comparison.
+	h := (uint(len(b))*31 + uint(b[0])*7 + uint(b[len(b)/2])*13 + uint(b[len(b)-1])) % uint(len(d.cache))
+	if c := d.cache[h]; c == string(b) {
+		return c
 	}
-	s := string(b)
-	d.intern[s] = s
+	s, ok := d.intern[string(b)]
+	if !ok {
+		s = string(b)
+		d.intern[s] = s
+	}
+	d.cache[h] = s
 	return s
 }
 
