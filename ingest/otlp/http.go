@@ -68,6 +68,7 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	err := h.export(r.Context(), w, r, isJSON)
 	h.o.Metrics.Request(ReceiverHTTP, err)
 	if err != nil {
+		h.o.Log().Debug("refused OTLP request", "remote", r.RemoteAddr, "status", ingest.HTTPStatus(err), "err", err)
 		ingest.SetRetryAfter(w, err)
 		writeStatus(w, isJSON, ingest.HTTPStatus(err), ingest.Message(err))
 	}

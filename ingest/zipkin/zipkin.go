@@ -72,6 +72,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	err := h.take(r.Context(), w, r, format)
 	h.o.Metrics.Request(Receiver, err)
 	if err != nil {
+		h.o.Log().Debug("refused Zipkin request", "remote", r.RemoteAddr, "status", ingest.HTTPStatus(err), "err", err)
 		ingest.WriteError(w, err)
 		return
 	}
