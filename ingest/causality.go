@@ -17,87 +17,125 @@ const (
 	AttrUnitEnd  = "weft.unit.end"  // span: unit it ended on, when not the start unit
 	AttrCause    = "weft.cause"     // span or event: the event it waited for
 	AttrSeq      = "weft.seq"       // event: its sequence number
+	AttrUnitary  = "weft.unitary"   // span: true when kept by unitary sampling (model.FlagUnitary)
 )
 
-// ExtractCausality moves the weft.* attributes of the causal wire format from s.Attrs into s.Causality, and those
-// of each event into Event.Unit, Seq and Cause, removing them from the attributes. A span without a valid weft.unit
-// is not a weft span and keeps all its attributes; any single value that is malformed (wrong type, bad hex, a
-// number out of range) stays behind as an ordinary attribute. It never fails and never panics.
+// ExtractCausality moves the weft.* attributes of the causal wire format (docs/causality.md) from s.Attrs into
+// s.Causality, those of each event into Event.Unit, Seq and Cause, and weft.unitary into FlagUnitary, removing
+// them from the attributes. A span without a valid weft.unit is a foreign span and keeps its attributes. As the
+// wire format says, a value that does not parse (wrong type, bad hex, a number out of range) is left as an ordinary
+// attribute and the span keeps no causality; an event with such a value keeps its attributes and no place in the
+// DAG. It never fails and never panics.
 func ExtractCausality(s *model.Span) {
 	if s == nil {
 		return
 	}
-	unit, ok := lookupUnit(s.Attrs, AttrUnit)
+	extractUnitary(s)
+	c, ok := spanCausality(s.Attrs)
 	if !ok {
 		return
 	}
-	c := model.Causality{Unit: unit}
+	s.Causality = c
 	s.Attrs = filterAttrs(s.Attrs, func(a model.Attr) bool {
 		switch a.Key {
-		case AttrUnit:
+		case AttrUnit, AttrSeqStart, AttrSeqEnd, AttrUnitEnd, AttrCause:
 			return true
-		case AttrSeqStart:
-			if v, ok := parseSeq(a.Value); ok {
-				c.StartSeq = v
-				return true
-			}
-			return false
-		case AttrSeqEnd:
-			if v, ok := parseSeq(a.Value); ok {
-				c.EndSeq = v
-				return true
-			}
-			return false
-		case AttrUnitEnd:
-			if v, ok := parseUnit(a.Value); ok {
-				c.EndUnit = v
-				return true
-			}
-			return false
-		case AttrCause:
-			if v, ok := parseCause(a.Value); ok {
-				c.StartCause = v
-				return true
-			}
-			return false
 		}
 		return false
 	})
-	if c.EndUnit == c.Unit {
-		c.EndUnit = 0
-	}
-	s.Causality = c
 	for i := range s.Events {
 		e := &s.Events[i]
 		if !hasWeftKey(e.Attrs) {
 			continue
 		}
-		e.Attrs = filterAttrs(e.Attrs, func(a model.Attr) bool {
-			switch a.Key {
-			case AttrSeq:
-				if v, ok := parseSeq(a.Value); ok {
-					e.Seq = v
-					return true
-				}
-				return false
-			case AttrUnit:
-				u, ok := parseUnit(a.Value)
-				if !ok {
-					return false
-				}
-				if u != unit { // zero means the span's start unit
-					e.Unit = u
-				}
-				return true
-			case AttrCause:
-				if v, ok := parseCause(a.Value); ok {
-					e.Cause = v
-					return true
-				}
-				return false
-			}
+		if eventCausality(e, c.Unit) {
+			e.Attrs = filterAttrs(e.Attrs, func(a model.Attr) bool {
+				return a.Key == AttrSeq || a.Key == AttrUnit || a.Key == AttrCause
+			})
+		}
+	}
+}
+
+// spanCausality reads the span's causal attributes; ok is false for a foreign span or a malformed value.
+func spanCausality(attrs []model.Attr) (c model.Causality, ok bool) {
+	for _, a := range attrs {
+		switch a.Key {
+		case AttrUnit:
+			c.Unit, ok = parseUnit(a.Value)
+		case AttrSeqStart:
+			c.StartSeq, ok = parseSeq(a.Value)
+		case AttrSeqEnd:
+			c.EndSeq, ok = parseSeq(a.Value)
+		case AttrUnitEnd:
+			c.EndUnit, ok = parseUnit(a.Value)
+		case AttrCause:
+			c.StartCause, ok = parseCause(a.Value)
+		default:
+			continue
+		}
+		if !ok {
+			return model.Causality{}, false
+		}
+	}
+	if c.Unit == 0 {
+		return model.Causality{}, false
+	}
+	if c.EndUnit == c.Unit {
+		c.EndUnit = 0
+	}
+	return c, true
+}
+
+// eventCausality fills e's place in the DAG from its attributes and reports whether they all parsed; on false e
+// is unchanged.
+func eventCausality(e *model.Event, spanUnit uint64) bool {
+	var unit uint64
+	var seq uint32
+	var cause model.EventRef
+	for _, a := range e.Attrs {
+		ok := true
+		switch a.Key {
+		case AttrSeq:
+			seq, ok = parseSeq(a.Value)
+		case AttrUnit:
+			unit, ok = parseUnit(a.Value)
+		case AttrCause:
+			cause, ok = parseCause(a.Value)
+		}
+		if !ok {
 			return false
-		})
+		}
+	}
+	if unit == spanUnit {
+		unit = 0 // zero means the span's start unit
+	}
+	e.Unit, e.Seq, e.Cause = unit, seq, cause
+	return true
+}
+
+// extractUnitary moves weft.unitary (a bool, or "true"/"false" from clients whose tags are text) into FlagUnitary.
+func extractUnitary(s *model.Span) {
+	for i, a := range s.Attrs {
+		if a.Key != AttrUnitary {
+			continue
+		}
+		var unitary bool
+		switch {
+		case a.Value.Type == model.TypeBool:
+			unitary = a.Value.Bool()
+		case a.Value.Type == model.TypeString && (a.Value.Str == "true" || a.Value.Str == "false"):
+			unitary = a.Value.Str == "true"
+		default:
+			return
+		}
+		if unitary {
+			s.Flags |= model.FlagUnitary
+		}
+		s.Attrs = append(s.Attrs[:i:i], s.Attrs[i+1:]...)
+		if len(s.Attrs) == 0 {
+			s.Attrs = nil
+		}
+		return
 	}
 }
 
@@ -124,15 +162,6 @@ func filterAttrs(attrs []model.Attr, take func(model.Attr) bool) []model.Attr {
 		return nil
 	}
 	return out
-}
-
-func lookupUnit(attrs []model.Attr, key string) (uint64, bool) {
-	for _, a := range attrs {
-		if a.Key == key {
-			return parseUnit(a.Value)
-		}
-	}
-	return 0, false
 }
 
 // parseUnit reads an execution unit: a string of exactly 16 hex digits, not all zero.
@@ -240,8 +269,18 @@ func appendUnit(b []byte, u uint64) []byte {
 	return b
 }
 
-// CausalityAttrs is the inverse of ExtractCausality for exporters that show the causal fields as tags: the
-// span's weft.* attributes (nil for a foreign span).
+// SpanWeftAttrs is the inverse of ExtractCausality for exporters that show the causal fields as attributes or
+// tags: the span's weft.* attributes, including weft.unitary for a span kept by unitary sampling (nil for a
+// foreign span kept normally).
+func SpanWeftAttrs(s *model.Span) []model.Attr {
+	attrs := CausalityAttrs(s.Causality)
+	if s.Flags&model.FlagUnitary != 0 {
+		attrs = append(attrs, model.Attr{Key: AttrUnitary, Value: model.Bool(true)})
+	}
+	return attrs
+}
+
+// CausalityAttrs gives the weft.* attributes of a span's causal fields (nil for a foreign span).
 func CausalityAttrs(c model.Causality) []model.Attr {
 	if c.IsZero() {
 		return nil

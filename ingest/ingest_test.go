@@ -232,9 +232,13 @@ func TestExtractCausality(t *testing.T) {
 			name: "malformed values stay as attributes",
 			attrs: []model.Attr{{Key: "weft.unit", Value: s("00000000000000b2")}, {Key: "weft.seq.start", Value: i(-1)},
 				{Key: "weft.seq.end", Value: i(1 << 40)}, {Key: "weft.cause", Value: s("a1:7")}, {Key: "weft.unit.end", Value: i(5)}},
-			want: model.Causality{Unit: 0xb2},
-			wantAttrs: []model.Attr{{Key: "weft.seq.start", Value: i(-1)}, {Key: "weft.seq.end", Value: i(1 << 40)},
-				{Key: "weft.cause", Value: s("a1:7")}, {Key: "weft.unit.end", Value: i(5)}},
+			wantAttrs: []model.Attr{{Key: "weft.unit", Value: s("00000000000000b2")}, {Key: "weft.seq.start", Value: i(-1)},
+				{Key: "weft.seq.end", Value: i(1 << 40)}, {Key: "weft.cause", Value: s("a1:7")}, {Key: "weft.unit.end", Value: i(5)}},
+		},
+		{
+			name:      "one malformed value: no causality at all",
+			attrs:     []model.Attr{{Key: "weft.unit", Value: s("00000000000000b2")}, {Key: "weft.seq.start", Value: i(1)}, {Key: "weft.seq.end", Value: s("x")}},
+			wantAttrs: []model.Attr{{Key: "weft.unit", Value: s("00000000000000b2")}, {Key: "weft.seq.start", Value: i(1)}, {Key: "weft.seq.end", Value: s("x")}},
 		},
 		{
 			name:  "events",
@@ -309,6 +313,32 @@ func FuzzExtractCausality(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestExtractUnitary(t *testing.T) {
+	tests := []struct {
+		value   model.Value
+		flag    bool
+		removed bool
+	}{
+		{model.Bool(true), true, true},
+		{model.String("true"), true, true},
+		{model.Bool(false), false, true},
+		{model.String("yes"), false, false},
+	}
+	for _, tt := range tests {
+		sp := &model.Span{Attrs: []model.Attr{{Key: "k", Value: model.Int(1)}, {Key: "weft.unitary", Value: tt.value}}}
+		ExtractCausality(sp)
+		if (sp.Flags&model.FlagUnitary != 0) != tt.flag || (len(sp.Attrs) == 1) != tt.removed {
+			t.Errorf("weft.unitary=%v: flags %b attrs %v", tt.value.AsString(), sp.Flags, sp.Attrs)
+		}
+	}
+	sp := &model.Span{Flags: model.FlagUnitary, Causality: model.Causality{Unit: 1, StartSeq: 1, EndSeq: 2}}
+	back := &model.Span{Attrs: SpanWeftAttrs(sp)}
+	ExtractCausality(back)
+	if back.Flags != sp.Flags || back.Causality != sp.Causality || back.Attrs != nil {
+		t.Errorf("SpanWeftAttrs does not round-trip: %+v", back)
+	}
 }
 
 func TestNormalize(t *testing.T) {

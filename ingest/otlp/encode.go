@@ -80,7 +80,7 @@ func encodeSpan(s *model.Span) *tracepb.Span {
 	if !s.ParentID.IsZero() {
 		p.ParentSpanId = append([]byte(nil), s.ParentID[:]...)
 	}
-	causal := ingest.CausalityAttrs(s.Causality)
+	causal := ingest.SpanWeftAttrs(s)
 	p.Attributes = make([]*commonpb.KeyValue, 0, len(s.Attrs)+len(causal))
 	for _, a := range s.Attrs {
 		if a.Value.Type == model.TypeInt {

@@ -89,7 +89,7 @@ func goldenSpans() []*model.Span {
 			TraceID: tid("5b8efff798038103d269b633813fc60c"), SpanID: sid("2222222222222222"),
 			Name: "taste", Kind: model.KindInternal,
 			Start: 1544712660400000000, Duration: 0,
-			Resource: taster, Scope: "otel-go",
+			Resource: taster, Scope: "otel-go", Flags: model.FlagUnitary,
 			Attrs: []model.Attr{{Key: "kv", Value: model.Value{Type: model.TypeMap, Map: []model.Attr{{Key: "a", Value: model.Int(-1)}}}}},
 		},
 	}

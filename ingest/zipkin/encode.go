@@ -93,7 +93,7 @@ func encodeSpan(s *model.Span) outSpan {
 			tags[a.Key] = a.Value.AsString()
 		}
 	}
-	for _, a := range ingest.CausalityAttrs(s.Causality) {
+	for _, a := range ingest.SpanWeftAttrs(s) {
 		tags[a.Key] = a.Value.AsString()
 	}
 	switch s.StatusCode {
