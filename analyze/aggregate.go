@@ -152,7 +152,6 @@ type aggregator struct {
 	spans    int
 
 	// scratch reused between traces
-	ids         map[model.SpanID]int32
 	tree        tree
 	nodeOf, lab []int32
 	as, ae      []int64
@@ -200,7 +199,6 @@ func Aggregate(traces [][]*model.Span, l Limits) *Aggregation {
 		cctKids: map[[2]int32]int32{},
 		edges:   map[[2]int32]*flowAcc{},
 		groups:  map[uint64]*groupAcc{},
-		ids:     map[model.SpanID]int32{},
 	}
 	for ti, spans := range traces {
 		a.add(int32(ti), spans)
@@ -235,7 +233,7 @@ func (a *aggregator) add(ti int32, spans []*model.Span) {
 		return
 	}
 	a.spans += len(spans)
-	t := a.tree.build(spans, a.ids)
+	t := a.tree.build(spans)
 	n := len(spans)
 	a.nodeOf, a.lab = grow(a.nodeOf, n), grow(a.lab, n)
 	a.as, a.ae = grow(a.as, n), grow(a.ae, n)
@@ -488,7 +486,7 @@ func Shape(spans []*model.Span) string {
 	if len(spans) == 0 {
 		return ""
 	}
-	t := buildTree(spans, nil)
+	t := buildTree(spans)
 	text := make([]string, len(spans))
 	for j := len(t.order) - 1; j >= 0; j-- {
 		i := t.order[j]

@@ -292,7 +292,7 @@ type SpanSide struct {
 // CompareTraces matches the spans of two traces by their path of service:name from the root and their order among
 // same-path siblings, and reports spans added and removed and the duration of every matched pair.
 func CompareTraces(a, b []*model.Span) *TraceDiff {
-	ta, tb := buildTree(a, nil), buildTree(b, nil)
+	ta, tb := buildTree(a), buildTree(b)
 	d := &TraceDiff{A: traceInfo(ta), B: traceInfo(tb)}
 	m := &matcher{d: d, ta: ta, tb: tb, selfA: selfTimes(ta), selfB: selfTimes(tb)}
 	m.match(ta.roots, tb.roots, "", 0)

@@ -56,7 +56,7 @@ type Path struct {
 // walks the span tree back from the root's end, taking at each point the child that ended last before it. Times of
 // different processes are compared after the clock adjustment of EstimateClock with choose.
 func CriticalPath(spans []*model.Span, choose Choice) *Path {
-	t := buildTree(spans, nil)
+	t := buildTree(spans)
 	d := buildDAG(spans)
 	clock := estimateClock(t, d, choose)
 	w := &pathWalker{t: t, d: d, as: make([]int64, len(spans)), ae: make([]int64, len(spans))}

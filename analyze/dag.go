@@ -20,7 +20,6 @@ type event struct {
 	handoff bool  // a start event of a span that ends on another unit
 	unit    int32 // index into dag.unitIDs
 	span    int32 // index of the span the event belongs to
-	ev      int32 // index into the span's Events for evSpan
 	cause   int32 // index of the event this one waited for, -1 when it names none in this trace
 	ref     int32 // while building: index into the references collected, -1 for none
 	owner   int32 // the span running on the unit between the previous event and this one
@@ -30,7 +29,7 @@ type event struct {
 // dag is a weft trace's events in one array, grouped by execution unit and in sequence order within a unit.
 type dag struct {
 	trace     model.TraceID
-	units     map[uint64]int32
+	units     idTable
 	unitIDs   []uint64 // unitIDs[u] is the execution unit numbered u here
 	unitStart []int32  // the events of unit u are events[unitStart[u]:unitStart[u+1]]
 	events    []event
@@ -40,7 +39,7 @@ type dag struct {
 
 // buildDAG indexes the events of spans that carry causality and resolves every cause.
 func buildDAG(spans []*model.Span) *dag {
-	d := &dag{units: make(map[uint64]int32, len(spans)/8), startAt: make([]int32, len(spans)), endAt: make([]int32, len(spans))}
+	d := &dag{startAt: make([]int32, len(spans)), endAt: make([]int32, len(spans))}
 	if len(spans) > 0 {
 		d.trace = spans[0].TraceID
 	}
@@ -49,10 +48,10 @@ func buildDAG(spans []*model.Span) *dag {
 		if id == lastID && lastU >= 0 {
 			return lastU
 		}
-		u, ok := d.units[id]
+		u, ok := d.units.get(id)
 		if !ok {
 			u = int32(len(d.unitIDs))
-			d.units[id] = u
+			d.units.put(id, u)
 			d.unitIDs = append(d.unitIDs, id)
 		}
 		lastID, lastU = id, u
@@ -169,7 +168,7 @@ func (d *dag) find(r model.EventRef) int32 {
 	if r.IsZero() || (!r.TraceID.IsZero() && r.TraceID != d.trace) {
 		return -1
 	}
-	u, ok := d.units[r.Unit]
+	u, ok := d.units.get(r.Unit)
 	if !ok {
 		return -1
 	}

@@ -54,9 +54,9 @@ func Services(traces [][]*model.Span, start, end int64) *ServiceGraph {
 		durations []int64
 	}
 	edges := map[[2]string]*acc{}
-	ids := map[model.SpanID]int32{}
+	var t tree
 	for _, spans := range traces {
-		t := buildTree(spans, ids)
+		t.build(spans)
 		for i, s := range spans {
 			if !inWindow(s, start, end) {
 				continue
