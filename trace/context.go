@@ -6,13 +6,44 @@ type ctxKey struct{}
 
 // node is the context.Context value that carries weft's state: the current span, the execution unit of the
 // goroutine that uses the context, and what the unit's first event waited for. A recording span's node lives
-// inside the Span, so starting a span allocates no context.
+// inside the Span, so starting a span allocates no context; it is kept small because Start writes it.
 type node struct {
 	context.Context
-	span  *Span       // the current recording span; nil when the current span is remote or not recorded
+	span *Span      // the current recording span; nil when the current span is remote or not recorded
+	unit *unit      // the execution unit; nil until a span starts one
+	x    *nodeExtra // nil in a span's own node
+}
+
+// nodeExtra is the part of a node that only nodes made outside Start have.
+type nodeExtra struct {
 	sc    SpanContext // the current span context when span is nil
-	unit  *unit       // the execution unit; nil until a span starts one
 	cause EventRef    // the event the unit's first event waited for (its fork); zero if none
+}
+
+// newNode makes a node with its extra part in one allocation.
+func newNode(ctx context.Context, span *Span, u *unit, sc SpanContext, cause EventRef) *node {
+	b := &struct {
+		node
+		nodeExtra
+	}{nodeExtra: nodeExtra{sc: sc, cause: cause}}
+	b.node = node{Context: ctx, span: span, unit: u, x: &b.nodeExtra}
+	return &b.node
+}
+
+// sc is the node's span context when it has no recording span.
+func (n *node) sc() SpanContext {
+	if n.x == nil {
+		return SpanContext{}
+	}
+	return n.x.sc
+}
+
+// cause is what the first event of the node's unit waited for.
+func (n *node) cause() EventRef {
+	if n.x == nil {
+		return EventRef{}
+	}
+	return n.x.cause
 }
 
 // Value answers weft's key with the node itself and passes other keys to the parent.
@@ -38,7 +69,7 @@ func (n *node) spanContext() SpanContext {
 	if n.span != nil {
 		return n.span.SpanContext()
 	}
-	return n.sc
+	return n.sc()
 }
 
 // SpanContextFromContext returns the context of the current span in ctx, recorded or not, local or remote:
@@ -66,7 +97,7 @@ func ContextWithRemoteSpanContext(ctx context.Context, sc SpanContext) context.C
 		return ctx
 	}
 	sc.Remote = true
-	return &node{Context: ctx, sc: sc}
+	return newNode(ctx, nil, nil, sc, EventRef{})
 }
 
 // ContextWithSpanContext returns a copy of ctx whose current span is sc as given (local unless sc.Remote is
@@ -76,7 +107,7 @@ func ContextWithSpanContext(ctx context.Context, sc SpanContext) context.Context
 	if !sc.IsValid() {
 		return ctx
 	}
-	return &node{Context: ctx, sc: sc}
+	return newNode(ctx, nil, nil, sc, EventRef{})
 }
 
 // ContextWithSpan returns a copy of ctx whose current span is s, on the execution unit s started on. Start

@@ -145,7 +145,7 @@ func (s *Span) reset() {
 	if s.data.Attrs == nil {
 		s.data.Attrs = s.attrBuf[:0]
 	}
-	s.ctx.Context, s.ctx.span, s.ctx.unit = nil, nil, nil
+	s.ctx = node{}
 	s.own.id = 0
 	s.own.seq.Store(0)
 	s.unit = nil

@@ -129,7 +129,7 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 	if n != nil && !newRoot {
 		parent = n.span
 		if parent == nil {
-			psc = n.sc
+			psc = n.sc()
 			if psc.IsValid() && !psc.Remote && !psc.IsSampled() {
 				// The fast path: a local child of a span that was not recorded costs a lookup and a count.
 				p.count(countUnrecorded)
@@ -193,7 +193,7 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 	var u *unit
 	var forkCause EventRef
 	if n != nil && !newRoot {
-		u, forkCause = n.unit, n.cause
+		u, forkCause = n.unit, n.cause()
 	}
 	if u == nil {
 		s.own.id = newUnitID()
@@ -212,7 +212,7 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 	if d.Start == 0 {
 		d.Start = now()
 	}
-	s.ctx.Context, s.ctx.span, s.ctx.unit = ctx, s, u // the rest of the node stays zero
+	s.ctx = node{Context: ctx, span: s, unit: u}
 	return &s.ctx, s
 }
 
@@ -280,11 +280,11 @@ func (p *Provider) drop(ctx context.Context, n *node, s *Span, psc SpanContext) 
 	p.count(countDropped)
 	p.release(s)
 	// One small allocation per unsampled request, so that the spans started under it take the fast path.
-	dn := &node{Context: ctx, sc: sc}
+	var u *unit
 	if n != nil {
-		dn.unit = n.unit
+		u = n.unit
 	}
-	return dn, nil
+	return newNode(ctx, nil, u, sc, EventRef{}), nil
 }
 
 // SpanContext returns the span's context: what a propagator injects. Zero for a nil span.

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	_ "unsafe" // for go:linkname
 )
 
 // unit is an execution unit: one goroutine doing sequential work for a trace. Its events (span starts, span
@@ -15,9 +16,16 @@ type unit struct {
 	seq atomic.Uint32
 }
 
+// cheaprand64 is the runtime's per-thread wyrand generator: a few nanoseconds, against tens for math/rand/v2's
+// ChaCha8. Span and unit IDs need to be unique and unpredictable enough to not collide, not secret; trace IDs,
+// made once per trace, come from math/rand/v2.
+//
+//go:linkname cheaprand64 runtime.cheaprand64
+func cheaprand64() int64
+
 func newUnitID() uint64 {
 	for {
-		if id := rand.Uint64(); id != 0 {
+		if id := uint64(cheaprand64()); id != 0 {
 			return id
 		}
 	}
@@ -25,7 +33,7 @@ func newUnitID() uint64 {
 
 func newSpanID() (id SpanID) {
 	for {
-		if v := rand.Uint64(); v != 0 {
+		if v := uint64(cheaprand64()); v != 0 {
 			binary.BigEndian.PutUint64(id[:], v)
 			return id
 		}
@@ -47,16 +55,15 @@ func newTraceID() (id TraceID) {
 // weft.fork event recorded on the current span of ctx.
 func fork(ctx context.Context, u *unit) context.Context {
 	u.id = newUnitID()
-	child := &node{Context: ctx, unit: u}
 	n := nodeFrom(ctx)
 	if n == nil {
-		return child
+		return newNode(ctx, nil, u, SpanContext{}, EventRef{})
 	}
-	child.span, child.sc = n.span, n.sc
+	var cause EventRef
 	if n.span != nil && n.unit != nil {
-		child.cause = EventRef{EventID: n.span.addEvent(n.unit, 0, EventFork, EventRef{}, nil)}
+		cause = EventRef{EventID: n.span.addEvent(n.unit, 0, EventFork, EventRef{}, nil)}
 	}
-	return child
+	return newNode(ctx, n.span, u, n.sc(), cause)
 }
 
 // join records, on the current span of the waiting context, a weft.join event that names the last event of the
