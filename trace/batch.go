@@ -59,7 +59,6 @@ func (b *batcher) enqueue(s *Span) bool {
 		procUnpin()
 		return b.enqueueOverflow(s)
 	}
-	s.pid = int32(pid)
 	pp := &b.p.ps[pid]
 	pp.ended.Add(1)
 	ok := pp.queue.push(s)
@@ -85,7 +84,6 @@ func (b *batcher) enqueueOverflow(s *Span) bool {
 		return false
 	}
 	b.p.count(countEnded)
-	s.pid = -1
 	b.over.spans = append(b.over.spans, s)
 	return true
 }
@@ -127,7 +125,7 @@ func (b *batcher) drain() {
 		q := &b.p.ps[i].queue
 		// Take only what is there now, so that a busy P cannot keep the batcher here forever.
 		for n := q.len(); n > 0; n-- {
-			b.add(q.pop())
+			b.add(q.pop(), int32(i))
 		}
 	}
 	b.over.mu.Lock()
@@ -135,16 +133,18 @@ func (b *batcher) drain() {
 	b.over.spans = nil
 	b.over.mu.Unlock()
 	for _, s := range over {
-		b.add(s)
+		b.add(s, -1)
 	}
 	if len(b.batch) > 0 {
 		b.export()
 	}
 }
 
-func (b *batcher) add(s *Span) {
+// add puts a span into the batch; pid is the P whose ring it came from (-1: the overflow queue). The batcher
+// never reads the span itself, so that its memory stays in the cache of the CPU that wrote it.
+func (b *batcher) add(s *Span, pid int32) {
 	b.batch = append(b.batch, &s.data)
-	b.from = append(b.from, s.pid)
+	b.from = append(b.from, pid)
 	if len(b.batch) == b.batchSize {
 		b.export()
 	}
