@@ -123,3 +123,20 @@ func TestExtractAllocations(t *testing.T) {
 		}
 	}
 }
+
+// TestInjectIntoUsedHeader: injecting again into the same header (a retried request) replaces what was there.
+func TestInjectIntoUsedHeader(t *testing.T) {
+	a := trace.SpanContext{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{1}, Flags: trace.FlagSampled, TraceState: "foo=1", Priority: trace.PriorityUnset}
+	b := trace.SpanContext{TraceID: trace.TraceID{2}, SpanID: trace.SpanID{2}, Priority: trace.PriorityUnset}
+	h := http.Header{}
+	W3C{}.Inject(contextWithRemote(context.Background(), a), HeaderCarrier(h))
+	W3C{}.Inject(contextWithRemote(context.Background(), a), HeaderCarrier(h))
+	if len(h["Traceparent"]) != 1 || h.Get("Tracestate") != "foo=1" {
+		t.Fatalf("after two injects: %v", h)
+	}
+	W3C{}.Inject(contextWithRemote(context.Background(), b), HeaderCarrier(h))
+	got := spanContextFromContext(W3C{}.Extract(context.Background(), HeaderCarrier(h)))
+	if got.TraceID != b.TraceID || got.TraceState != "" || len(h["Traceparent"]) != 1 {
+		t.Errorf("re-injected header %v extracts as %+v", h, got)
+	}
+}

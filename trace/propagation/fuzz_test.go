@@ -48,14 +48,14 @@ func FuzzTracestate(f *testing.F) {
 			return
 		}
 		sc := trace.SpanContext{TraceState: s, Flags: trace.FlagSampled, Priority: trace.PriorityUnset}
-		readTracestate(&sc)
+		readTracestate(&sc, sc.TraceState)
 		send := trace.EventID{Unit: unit, Seq: seq}
 		out := outgoingTracestate(sc, send)
 		if err := ValidateTracestate(out); err != nil {
 			t.Fatalf("outgoing tracestate %q from %q is invalid: %v", out, s, err)
 		}
 		back := trace.SpanContext{TraceState: out, Flags: trace.FlagSampled}
-		readTracestate(&back)
+		readTracestate(&back, back.TraceState)
 		if send.IsValid() && back.Cause != send {
 			t.Fatalf("cause %+v lost in %q", send, out)
 		}

@@ -285,7 +285,7 @@ func TestOutgoingTracestate(t *testing.T) {
 			t.Fatal(err)
 		}
 		sc := trace.SpanContext{TraceState: got}
-		readTracestate(&sc)
+		readTracestate(&sc, sc.TraceState)
 		if sc.Cause != send {
 			t.Errorf("cause %+v, want %+v", sc.Cause, send)
 		}
@@ -313,4 +313,17 @@ func splitMembers(s string) []string {
 		s = s[i+1:]
 	}
 	return out
+}
+
+// TestTracestateDuplicatesBeyondKeptKeys: a key repeated after the first eight members is still caught.
+func TestTracestateDuplicatesBeyondKeptKeys(t *testing.T) {
+	list := "a=1,b=1,c=1,d=1,e=1,f=1,g=1,h=1,i=1,j=1"
+	if err := ValidateTracestate(list); err != nil {
+		t.Fatal(err)
+	}
+	for _, dup := range []string{",a=2", ",j=2", ",h=2"} {
+		if ValidateTracestate(list+dup) == nil {
+			t.Errorf("duplicate %q accepted", dup)
+		}
+	}
 }

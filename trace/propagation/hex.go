@@ -5,17 +5,29 @@ package propagation
 
 const hexDigits = "0123456789abcdef"
 
-// hexVal maps a byte to its value as a hex digit; lowerOnly rejects A-F, as W3C and B3 require.
-func hexVal(c byte, lowerOnly bool) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	case !lowerOnly && c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
+// hexLower and hexAny map a byte to its value as a hex digit, or 0xff: hexLower accepts only 0-9 and a-f, as
+// W3C and B3 require; hexAny also A-F.
+var hexLower, hexAny = func() (lower, any [256]byte) {
+	for i := range lower {
+		lower[i], any[i] = 0xff, 0xff
 	}
-	return 0, false
+	for c := '0'; c <= '9'; c++ {
+		lower[c], any[c] = byte(c-'0'), byte(c-'0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		lower[c], any[c] = byte(c-'a'+10), byte(c-'a'+10)
+		any[c-'a'+'A'] = byte(c - 'a' + 10)
+	}
+	return lower, any
+}()
+
+// hexVal maps a byte to its value as a hex digit; lowerOnly rejects A-F.
+func hexVal(c byte, lowerOnly bool) (byte, bool) {
+	v := hexAny[c]
+	if lowerOnly {
+		v = hexLower[c]
+	}
+	return v, v != 0xff
 }
 
 // decodeHex fills dst from exactly 2*len(dst) hex digits.
@@ -23,15 +35,17 @@ func decodeHex(dst []byte, s string, lowerOnly bool) bool {
 	if len(s) != 2*len(dst) {
 		return false
 	}
-	for i := range dst {
-		hi, ok1 := hexVal(s[2*i], lowerOnly)
-		lo, ok2 := hexVal(s[2*i+1], lowerOnly)
-		if !ok1 || !ok2 {
-			return false
-		}
-		dst[i] = hi<<4 | lo
+	table := &hexAny
+	if lowerOnly {
+		table = &hexLower
 	}
-	return true
+	bad := byte(0)
+	for i := range dst {
+		hi, lo := table[s[2*i]], table[s[2*i+1]]
+		bad |= hi | lo
+		dst[i] = hi<<4 | lo&0x0f
+	}
+	return bad&0xf0 == 0
 }
 
 // decodeHexPadded fills dst from 1 to 2*len(dst) hex digits, right-aligned (left-padded with zeroes), as Jaeger
@@ -74,14 +88,13 @@ func parseHex64(s string) (uint64, bool) {
 		return 0, false
 	}
 	var v uint64
+	bad := byte(0)
 	for i := 0; i < 16; i++ {
-		d, ok := hexVal(s[i], true)
-		if !ok {
-			return 0, false
-		}
-		v = v<<4 | uint64(d)
+		d := hexLower[s[i]]
+		bad |= d
+		v = v<<4 | uint64(d&0x0f)
 	}
-	return v, true
+	return v, bad&0xf0 == 0
 }
 
 // parseUint parses a decimal number of at most 20 digits that fits in 64 bits, with no sign and no leading '+'.
