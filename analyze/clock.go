@@ -110,11 +110,26 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 	c.Processes, c.SpanProcess = processes(t)
 	n := len(c.Processes)
 
-	cons := make([]constraint, 0, 2*len(spans)+len(d.events)/2)
+	// Constraints within one process hold or not whatever the offsets: they are checked here. The others, between
+	// processes, are kept for the solver and checked once the offsets are chosen.
+	var cons []constraint
+	report := func(k constraint, viol int64) {
+		c.InconsistencyCount++
+		if len(c.Inconsistencies) < MaxInconsistencies {
+			c.Inconsistencies = append(c.Inconsistencies, inconsistency(k, spans, viol, c.SpanProcess[k.cause] != c.SpanProcess[k.effect]))
+		}
+	}
+	add := func(k constraint) {
+		if c.SpanProcess[k.cause] != c.SpanProcess[k.effect] {
+			cons = append(cons, k)
+		} else if k.tc > k.te {
+			report(k, k.tc-k.te)
+		}
+	}
 	for i := range d.events {
 		if e := &d.events[i]; e.cause >= 0 {
 			ce := &d.events[e.cause]
-			cons = append(cons, constraint{kindCause, ce.span, e.span, ce.time, e.time})
+			add(constraint{kindCause, ce.span, e.span, ce.time, e.time})
 		}
 	}
 	for i, s := range spans {
@@ -123,9 +138,9 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 			continue
 		}
 		ps := spans[p]
-		cons = append(cons, constraint{kindParentStart, p, int32(i), ps.Start, s.Start})
+		add(constraint{kindParentStart, p, int32(i), ps.Start, s.Start})
 		if ps.Kind == model.KindClient && s.Kind == model.KindServer {
-			cons = append(cons, constraint{kindClientServerEnd, int32(i), p, s.End(), ps.End()})
+			add(constraint{kindClientServerEnd, int32(i), p, s.End(), ps.End()})
 		}
 	}
 
@@ -133,11 +148,7 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 	type pair struct{ u, v int }
 	weights := map[pair][]int64{}
 	for _, k := range cons {
-		pf, pt := c.SpanProcess[k.cause], c.SpanProcess[k.effect]
-		if pf == pt {
-			continue
-		}
-		key := pair{pt, pf}
+		key := pair{c.SpanProcess[k.effect], c.SpanProcess[k.cause]}
 		weights[key] = append(weights[key], k.te-k.tc)
 	}
 	type bound struct {
@@ -231,13 +242,8 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 
 	for _, k := range cons {
 		of, ot := c.Processes[c.SpanProcess[k.cause]].Offset, c.Processes[c.SpanProcess[k.effect]].Offset
-		viol := (k.tc + of) - (k.te + ot)
-		if viol <= 0 {
-			continue
-		}
-		c.InconsistencyCount++
-		if len(c.Inconsistencies) < MaxInconsistencies {
-			c.Inconsistencies = append(c.Inconsistencies, inconsistency(k, spans, viol, c.SpanProcess[k.cause] != c.SpanProcess[k.effect]))
+		if viol := (k.tc + of) - (k.te + ot); viol > 0 {
+			report(k, viol)
 		}
 	}
 	return c

@@ -59,7 +59,9 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 	t := buildTree(spans)
 	d := buildDAG(spans)
 	clock := estimateClock(t, d, choose)
-	w := &pathWalker{t: t, d: d, as: make([]int64, len(spans)), ae: make([]int64, len(spans))}
+	w := &pathWalker{t: t, d: d, as: make([]int64, len(spans)), ae: make([]int64, len(spans)),
+		segs: make([]Segment, 0, len(spans)+len(spans)/2+8)} // a path through most spans has a few more segments
+
 	for i, s := range spans {
 		off := clock.Offset(i)
 		w.as[i], w.ae[i] = s.Start+off, s.End()+off
@@ -86,6 +88,13 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 		p.Length += s.End - s.Start
 		crit[s.Index] += s.End - s.Start
 	}
+	on := 0
+	for _, c := range crit {
+		if c > 0 {
+			on++
+		}
+	}
+	p.Spans = make([]SpanTime, 0, on)
 	for i, c := range crit {
 		if c > 0 {
 			p.Spans = append(p.Spans, SpanTime{Span: spans[i], Index: i, Critical: c, Self: t.selfTime(int32(i), w.as, w.ae)})

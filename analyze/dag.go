@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/weftrace/weft/model"
@@ -57,13 +58,41 @@ func buildDAG(spans []*model.Span) *dag {
 		lastID, lastU = id, u
 		return u
 	}
-	n := 0
-	for _, s := range spans {
-		if !s.Causality.IsZero() {
-			n += 2 + len(s.Events)
+	// Two passes over the spans: count each unit's events, then place every event in its unit's range.
+	var counts []int32
+	count := func(id uint64) {
+		u := unit(id)
+		if int(u) == len(counts) {
+			counts = append(counts, 0)
 		}
+		counts[u]++
 	}
-	raw := make([]event, 0, n)
+	for i, s := range spans {
+		d.startAt[i], d.endAt[i] = -1, -1
+		c := &s.Causality
+		if c.IsZero() {
+			continue
+		}
+		count(c.Unit)
+		for j := range s.Events {
+			if e := &s.Events[j]; e.Seq != 0 {
+				count(cmp.Or(e.Unit, c.Unit))
+			}
+		}
+		count(cmp.Or(c.EndUnit, c.Unit))
+	}
+	d.unitStart = make([]int32, len(d.unitIDs)+1)
+	for u, n := range counts {
+		d.unitStart[u+1] = d.unitStart[u] + n
+	}
+	d.events = make([]event, d.unitStart[len(d.unitIDs)])
+	fill := slices.Clone(d.unitStart[:len(d.unitIDs)])
+	place := func(id uint64, e event) {
+		u := unit(id)
+		e.unit = u
+		d.events[fill[u]] = e
+		fill[u]++
+	}
 	var refs []model.EventRef
 	ref := func(r model.EventRef) int32 {
 		if r.IsZero() {
@@ -73,43 +102,18 @@ func buildDAG(spans []*model.Span) *dag {
 		return int32(len(refs) - 1)
 	}
 	for i, s := range spans {
-		d.startAt[i], d.endAt[i] = -1, -1
 		c := &s.Causality
 		if c.IsZero() {
 			continue
 		}
 		handoff := c.EndUnit != 0 && c.EndUnit != c.Unit
-		raw = append(raw, event{seq: c.StartSeq, kind: evStart, handoff: handoff, unit: unit(c.Unit), span: int32(i), ref: ref(c.StartCause), time: s.Start})
+		place(c.Unit, event{seq: c.StartSeq, kind: evStart, handoff: handoff, span: int32(i), ref: ref(c.StartCause), time: s.Start})
 		for j := range s.Events {
-			e := &s.Events[j]
-			if e.Seq == 0 {
-				continue
+			if e := &s.Events[j]; e.Seq != 0 {
+				place(cmp.Or(e.Unit, c.Unit), event{seq: e.Seq, kind: evSpan, span: int32(i), ref: ref(e.Cause), time: e.Time})
 			}
-			u := e.Unit
-			if u == 0 {
-				u = c.Unit
-			}
-			raw = append(raw, event{seq: e.Seq, kind: evSpan, unit: unit(u), span: int32(i), ref: ref(e.Cause), time: e.Time})
 		}
-		endUnit := c.EndUnit
-		if endUnit == 0 {
-			endUnit = c.Unit
-		}
-		raw = append(raw, event{seq: c.EndSeq, kind: evEnd, unit: unit(endUnit), span: int32(i), ref: -1, time: s.End()})
-	}
-	// Counting sort by unit, then each unit's events by sequence number.
-	d.unitStart = make([]int32, len(d.unitIDs)+1)
-	for _, e := range raw {
-		d.unitStart[e.unit+1]++
-	}
-	for u := range d.unitIDs {
-		d.unitStart[u+1] += d.unitStart[u]
-	}
-	d.events = make([]event, len(raw))
-	fill := slices.Clone(d.unitStart[:len(d.unitIDs)])
-	for _, e := range raw {
-		d.events[fill[e.unit]] = e
-		fill[e.unit]++
+		place(cmp.Or(c.EndUnit, c.Unit), event{seq: c.EndSeq, kind: evEnd, span: int32(i), ref: -1, time: s.End()})
 	}
 	bySeq := func(a, b event) int {
 		if a.seq != b.seq {
