@@ -3,6 +3,7 @@ package trace
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,7 @@ type batcher struct {
 	exp       Exporter
 	batchSize int
 	kickAt    uint64
+	yieldAt   uint64
 	timeout   time.Duration
 	expTO     time.Duration
 
@@ -43,6 +45,7 @@ func newBatcher(p *Provider, exp Exporter, batchSize int, timeout, exportTimeout
 	}
 	per := uint64(len(p.ps[0].queue.slots))
 	b.kickAt = max(1, min(per/2, uint64(batchSize)))
+	b.yieldAt = max(b.kickAt+1, per*3/4)
 	go b.run()
 	return b
 }
@@ -67,11 +70,17 @@ func (b *batcher) enqueue(s *Span) bool {
 	}
 	n := pp.queue.len()
 	procUnpin()
-	if ok && n == b.kickAt {
+	switch {
+	case !ok:
+	case n == b.kickAt:
 		select {
 		case b.kick <- struct{}{}:
 		default:
 		}
+	case n == b.yieldAt:
+		// The batcher was woken but has not run: every P is busy with goroutines that never block. Give it
+		// this P for a moment rather than drop spans; this costs a yield once per yieldAt spans, never a wait.
+		runtime.Gosched()
 	}
 	return ok
 }
