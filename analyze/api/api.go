@@ -73,6 +73,11 @@ func NewHandler(r store.Reader, o Options) http.Handler {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, fmt.Errorf("%s: the analysis endpoints answer GET only", r.Method))
+		return
+	}
 	if _, pattern := h.mux.Handler(r); pattern == "" {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no endpoint %s %s", r.Method, r.URL.Path))
 		return

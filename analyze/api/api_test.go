@@ -164,6 +164,19 @@ func TestClockEndpoint(t *testing.T) {
 	}
 }
 
+func TestMethodNotAllowed(t *testing.T) {
+	srv := serve(t)
+	resp, err := http.Post(srv.URL+"/api/weft/v1/aggregate", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e struct{ Error string }
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || resp.StatusCode != 405 || !strings.Contains(e.Error, "GET only") {
+		t.Errorf("POST: %d %q %v", resp.StatusCode, e.Error, err)
+	}
+}
+
 func TestTraceErrors(t *testing.T) {
 	srv := serve(t, pairBeer(3, 0).spans)
 	var e struct{ Error string }
