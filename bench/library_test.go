@@ -242,3 +242,35 @@ func BenchmarkStartEndParallel(b *testing.B) {
 	})
 }
 
+
+var controlSink int64
+
+func control() int64 {
+	var x int64
+	for i := 0; i < 100; i++ {
+		x += int64(i*i) ^ x
+	}
+	return x
+}
+
+// BenchmarkCPUControl is no tracer: a fixed loop of arithmetic, run serially and with b.RunParallel, to show how
+// much the machine lets a parallel benchmark scale during the run (on an idle 2-core machine, parallel is about
+// half of serial per op; on a shared one it may not scale at all, and then neither can StartEndParallel).
+func BenchmarkCPUControl(b *testing.B) {
+	b.Run("serial", func(b *testing.B) {
+		for b.Loop() {
+			controlSink += control()
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			var s int64
+			for pb.Next() {
+				s += control()
+			}
+			if s == 42 {
+				controlSink++
+			}
+		})
+	})
+}
