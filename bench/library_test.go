@@ -19,13 +19,13 @@ import (
 type discard struct{}
 
 func (discard) ExportSpans(context.Context, []*trace.SpanData) error { return nil }
-func (discard) Shutdown(context.Context) error                      { return nil }
+func (discard) Shutdown(context.Context) error                       { return nil }
 
 // otelDiscard is an OpenTelemetry SDK exporter that throws batches away.
 type otelDiscard struct{}
 
 func (otelDiscard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
-func (otelDiscard) Shutdown(context.Context) error                            { return nil }
+func (otelDiscard) Shutdown(context.Context) error                             { return nil }
 
 func weftTracer(b *testing.B, s trace.Sampler) *trace.Tracer {
 	p := trace.NewProvider(trace.Config{Exporter: discard{}, Sampler: s,
@@ -241,7 +241,6 @@ func BenchmarkStartEndParallel(b *testing.B) {
 		})
 	})
 }
-
 
 var controlSink int64
 
