@@ -294,9 +294,10 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 	var out []store.TraceSummary
 	for _, c := range cands {
 		if len(out) >= limit {
-			// Every later candidate's trace starts no later than its key: none can displace the results.
+			// A candidate's trace starts no later than its key, so once the last result is newer than the
+			// candidate's key (ties broken by trace ID, as the results are), no later candidate can displace it.
 			last := out[len(out)-1]
-			if last.Start > c.key {
+			if newer(last.Start, last.TraceID, c.key, c.id) {
 				break
 			}
 		}
