@@ -115,19 +115,29 @@ const MaxShape = 4000
 
 type labelKey struct{ service, name string }
 
+// rec is one span as the aggregation saw it. Every span's durations go to three distributions (its path, its
+// operation, its call edge); recording them once in an array sized in advance, then laying them out by counting,
+// costs far less than growing three slices per distribution.
+type rec struct {
+	dur   int64
+	node  int32 // calling-context tree node
+	label int32 // service:operation, the flow graph's node
+	edge  int32 // flow graph edge, -1 for a root span
+	trace int32
+}
+
 type cctAcc struct {
 	parent, label int32
-	samples       []sample
+	count, traces int32 // spans; traces with at least one of them
 	self          int64
 	errors        int
-	perTrace      []int64 // calls in each trace that has the path
 	lastTrace     int32
 }
 
 type flowAcc struct {
-	durations []int64
-	errors    int
-	overlap   Overlap
+	count   int32
+	errors  int
+	overlap Overlap
 }
 
 type groupAcc struct {
@@ -147,9 +157,12 @@ type aggregator struct {
 	cct      []cctAcc // cct[0] is a virtual root above the root spans
 	cctKids  map[[2]int32]int32
 	nodes    []flowAcc // per label
-	edges    map[[2]int32]*flowAcc
+	edgeOf   map[[2]int32]int32
+	edges    []flowAcc
+	edgeKeys [][2]int32
 	groups   map[uint64]*groupAcc
 	spans    int
+	recs     []rec
 
 	// scratch reused between traces
 	tree        tree
@@ -197,9 +210,14 @@ func Aggregate(traces [][]*model.Span, l Limits) *Aggregation {
 		labels:  map[labelKey]int32{},
 		cct:     []cctAcc{{parent: -1, label: -1}},
 		cctKids: map[[2]int32]int32{},
-		edges:   map[[2]int32]*flowAcc{},
+		edgeOf:  map[[2]int32]int32{},
 		groups:  map[uint64]*groupAcc{},
 	}
+	n := 0
+	for _, spans := range traces {
+		n += len(spans)
+	}
+	a.recs = make([]rec, 0, n)
 	for ti, spans := range traces {
 		a.add(int32(ti), spans)
 	}
@@ -259,15 +277,14 @@ func (a *aggregator) add(ti int32, spans []*model.Span) {
 		}
 		a.nodeOf[i] = node
 		c := &a.cct[node]
-		c.samples = append(c.samples, sample{s.Duration, ti})
+		c.count++
 		c.self += t.selfTime(i, a.as, a.ae)
 		if c.lastTrace != ti {
 			c.lastTrace = ti
-			c.perTrace = append(c.perTrace, 0)
+			c.traces++
 		}
-		c.perTrace[len(c.perTrace)-1]++
 		fn := &a.nodes[a.lab[i]]
-		fn.durations = append(fn.durations, s.Duration)
+		fn.count++
 		if s.IsError() {
 			c.errors++
 			fn.errors++
@@ -290,30 +307,30 @@ func (a *aggregator) add(ti int32, spans []*model.Span) {
 				fn.overlap.Sequential++
 			}
 		}
-	}
-	for _, i := range t.order {
-		p := t.parent[i]
-		if p < 0 {
-			continue
-		}
-		key := [2]int32{a.lab[p], a.lab[i]}
-		e := a.edges[key]
-		if e == nil {
-			e = &flowAcc{}
-			a.edges[key] = e
-		}
-		s := spans[i]
-		e.durations = append(e.durations, s.Duration)
-		if s.IsError() {
-			e.errors++
-		}
-		if len(t.children(p)) >= 2 {
-			if a.overlap[i] {
-				e.overlap.Concurrent++
-			} else {
-				e.overlap.Sequential++
+		edge := int32(-1)
+		if p := t.parent[i]; p >= 0 {
+			key := [2]int32{a.lab[p], a.lab[i]}
+			var ok bool
+			if edge, ok = a.edgeOf[key]; !ok {
+				edge = int32(len(a.edges))
+				a.edgeOf[key] = edge
+				a.edges = append(a.edges, flowAcc{})
+				a.edgeKeys = append(a.edgeKeys, key)
+			}
+			e := &a.edges[edge]
+			e.count++
+			if s.IsError() {
+				e.errors++
+			}
+			if len(t.children(p)) >= 2 {
+				if a.overlap[i] {
+					e.overlap.Concurrent++
+				} else {
+					e.overlap.Sequential++
+				}
 			}
 		}
+		a.recs = append(a.recs, rec{dur: s.Duration, node: node, label: a.lab[i], edge: edge, trace: ti})
 	}
 	// Shapes bottom-up: a span's signature mixes its label with its children's signatures in sorted order.
 	for j := len(t.order) - 1; j >= 0; j-- {
@@ -364,6 +381,55 @@ func (a *aggregator) exemplars(ts []int32) []model.TraceID {
 	return out
 }
 
+// layout lays the recorded spans out by counting: the samples and calls per trace of each kept calling-context
+// node, and the durations of each flow node and edge, each a window of one array.
+func (a *aggregator) layout(keep []bool) (samples [][]sample, perTrace, labelDurs, edgeDurs [][]int64) {
+	samples, perTrace = make([][]sample, len(a.cct)), make([][]int64, len(a.cct))
+	nSamples, nTraces := 0, 0
+	for i := range a.cct {
+		if keep[i] {
+			nSamples += int(a.cct[i].count)
+			nTraces += int(a.cct[i].traces)
+		}
+	}
+	sampleArr, traceArr := make([]sample, nSamples), make([]int64, nTraces)
+	for i := range a.cct {
+		if keep[i] {
+			c := &a.cct[i]
+			samples[i], sampleArr = sampleArr[:0:c.count], sampleArr[c.count:]
+			perTrace[i], traceArr = traceArr[:0:c.traces], traceArr[c.traces:]
+			c.lastTrace = -1
+		}
+	}
+	window := func(counts func(int) int32, n int) [][]int64 {
+		out := make([][]int64, n)
+		arr := make([]int64, len(a.recs))
+		for i := range out {
+			c := counts(i)
+			out[i], arr = arr[:0:c], arr[c:]
+		}
+		return out
+	}
+	labelDurs = window(func(i int) int32 { return a.nodes[i].count }, len(a.nodes))
+	edgeDurs = window(func(i int) int32 { return a.edges[i].count }, len(a.edges))
+	for _, r := range a.recs {
+		if keep[r.node] {
+			c := &a.cct[r.node]
+			samples[r.node] = append(samples[r.node], sample{r.dur, r.trace})
+			if c.lastTrace != r.trace {
+				c.lastTrace = r.trace
+				perTrace[r.node] = append(perTrace[r.node], 0)
+			}
+			perTrace[r.node][len(perTrace[r.node])-1]++
+		}
+		labelDurs[r.label] = append(labelDurs[r.label], r.dur)
+		if r.edge >= 0 {
+			edgeDurs[r.edge] = append(edgeDurs[r.edge], r.dur)
+		}
+	}
+	return samples, perTrace, labelDurs, edgeDurs
+}
+
 func (a *aggregator) finish() *Aggregation {
 	agg := &Aggregation{Traces: len(a.traces), Spans: a.spans}
 	nodes := make([]*Node, len(a.cct))
@@ -377,7 +443,7 @@ func (a *aggregator) finish() *Aggregation {
 		}
 		// Most traces first, then shallower paths, then older nodes: every kept node's parent is kept.
 		slices.SortFunc(rank, func(x, y int32) int {
-			return cmp.Or(cmp.Compare(len(a.cct[y].perTrace), len(a.cct[x].perTrace)), cmp.Compare(depth[x], depth[y]), cmp.Compare(x, y))
+			return cmp.Or(cmp.Compare(a.cct[y].traces, a.cct[x].traces), cmp.Compare(depth[x], depth[y]), cmp.Compare(x, y))
 		})
 		for _, i := range rank[:a.limits.nodes()] {
 			keep[i] = true
@@ -388,17 +454,17 @@ func (a *aggregator) finish() *Aggregation {
 			keep[i] = true
 		}
 	}
+	samples, perTrace, labelDurs, edgeDurs := a.layout(keep)
 	for i := 1; i < len(a.cct); i++ {
 		if !keep[i] {
 			continue
 		}
 		c := &a.cct[i]
-		d := summarise(c.samples)
-		c.samples = nil
+		d := summarise(samples[i])
 		l := a.labelOf[c.label]
-		n := &Node{Service: l.service, Name: l.name, Count: len(d.durations), Traces: len(c.perTrace), Errors: c.errors,
+		n := &Node{Service: l.service, Name: l.name, Count: len(d.durations), Traces: len(perTrace[i]), Errors: c.errors,
 			Latency: Latency{d.p50, d.p90, d.p99, d.avg}, Exemplars: a.exemplars(d.exemplars), durations: d.durations,
-			perTrace: c.perTrace}
+			perTrace: perTrace[i]}
 		if n.Count > 0 {
 			n.Self = c.self / int64(n.Count)
 		}
@@ -433,16 +499,17 @@ func (a *aggregator) finish() *Aggregation {
 	}
 
 	for l, f := range a.nodes {
-		k := a.labelOf[l]
-		p50, p90, p99 := quantiles(f.durations)
+		k, ds := a.labelOf[l], labelDurs[l]
+		p50, p90, p99 := quantiles(ds)
 		agg.Graph.Nodes = append(agg.Graph.Nodes, &FlowNode{ID: k.service + ":" + k.name, Service: k.service, Name: k.name,
-			Count: len(f.durations), Errors: f.errors, Latency: Latency{p50, p90, p99, mean(f.durations)}, Overlap: f.overlap})
+			Count: len(ds), Errors: f.errors, Latency: Latency{p50, p90, p99, mean(ds)}, Overlap: f.overlap})
 	}
-	for key, e := range a.edges {
+	for i, e := range a.edges {
+		key, ds := a.edgeKeys[i], edgeDurs[i]
 		from, to := a.labelOf[key[0]], a.labelOf[key[1]]
-		p50, p90, p99 := quantiles(e.durations)
+		p50, p90, p99 := quantiles(ds)
 		agg.Graph.Edges = append(agg.Graph.Edges, &FlowEdge{From: from.service + ":" + from.name, To: to.service + ":" + to.name,
-			Count: len(e.durations), Errors: e.errors, Latency: Latency{p50, p90, p99, mean(e.durations)}, Overlap: e.overlap})
+			Count: len(ds), Errors: e.errors, Latency: Latency{p50, p90, p99, mean(ds)}, Overlap: e.overlap})
 	}
 	slices.SortFunc(agg.Graph.Nodes, func(x, y *FlowNode) int {
 		if x.Count != y.Count {
