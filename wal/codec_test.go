@@ -2,6 +2,7 @@ package wal
 
 import (
 	"errors"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
@@ -145,4 +146,19 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(spans)), "ns/span")
+}
+
+// TestDecodeSurvivesCorruption flips random bytes of valid batches: the decoder must answer an error or spans,
+// never panic or loop.
+func TestDecodeSurvivesCorruption(t *testing.T) {
+	g := spangen.New(6, time.Now().UnixNano())
+	g.Extras = true
+	rng := rand.New(rand.NewPCG(1, 1))
+	for i := 0; i < 3000; i++ {
+		b := AppendSpans(nil, g.Trace())
+		for k := 0; k < 1+rng.IntN(4); k++ {
+			b[rng.IntN(len(b))] = byte(rng.Uint32())
+		}
+		DecodeSpans(b)
+	}
 }
