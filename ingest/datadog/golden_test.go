@@ -515,3 +515,14 @@ func TestManySpans(t *testing.T) {
 		}
 	}
 }
+
+// TestNoService: a span without a service gets OpenTelemetry's unknown_service, never an empty name.
+func TestNoService(t *testing.T) {
+	spans, err := decodeV04(encodeV04(t, [][]ddSpan{{{Name: "orphan", TraceID: 1, SpanID: 2}}}), header{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := spans[0].Service(); got != unknownService {
+		t.Errorf("service %q, want %q", got, unknownService)
+	}
+}

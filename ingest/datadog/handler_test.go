@@ -261,6 +261,8 @@ func badInputs(t testing.TB) []struct {
 			encodeV04(t, one(func(s *ddSpan) { s.Duration = -5 })), "duration -5 is negative"},
 		{"v05 negative duration", "/v0.5/traces", "application/msgpack",
 			encodeV05(t, one(func(s *ddSpan) { s.Duration = -5 })), "duration -5 is negative"},
+		{"v04 start plus duration overflows", "/v0.4/traces", "application/msgpack",
+			encodeV04(t, one(func(s *ddSpan) { s.Duration = 1 << 62; s.Start = 1 << 62 })), "out of range"},
 		{"v05 zero span_id", "/v0.5/traces", "application/msgpack",
 			encodeV05(t, one(func(s *ddSpan) { s.SpanID = 0 })), "span_id is zero"},
 		{"v04 huge array length", "/v0.4/traces", "application/msgpack",

@@ -3,6 +3,7 @@ package datadog
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/weftrace/weft/ingest"
@@ -20,6 +21,9 @@ const (
 	attrRuntimeVersion = "process.runtime.version"
 	attrContainerID    = "container.id"
 )
+
+// unknownService names the service of a span that has none, as OpenTelemetry does.
+const unknownService = "unknown_service"
 
 // Meta keys with a meaning of their own in the model.
 const (
@@ -146,6 +150,8 @@ func (b *builder) finish(r *rawSpan, ti, si int) error {
 		return badInput("%s: duration %d is negative", where(), r.duration)
 	case r.start < 0:
 		return badInput("%s: start %d is negative", where(), r.start)
+	case r.duration > math.MaxInt64-r.start:
+		return badInput("%s: start %d plus duration %d is out of range", where(), r.start, r.duration)
 	}
 	if len(b.slab) == cap(b.slab) {
 		b.slab = make([]model.Span, 0, 64)
@@ -212,6 +218,9 @@ func (b *builder) takeAttrs() []model.Attr {
 
 // resource returns the request's Resource for the span's service, env and version, making it on first use.
 func (b *builder) resource(service string) *model.Resource {
+	if service == "" {
+		service = unknownService
+	}
 	k := resourceKey{service, b.env, b.version}
 	if r, ok := b.resources[k]; ok {
 		return r
