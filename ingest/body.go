@@ -43,13 +43,30 @@ var gzipPool sync.Pool // *gzip.Reader
 // *TooLargeError. A body that does not decompress gives a *BadInputError (Protocol "http") saying why, and an
 // unknown encoding too. The work buffers and gzip readers are pooled; the returned slice is the caller's own.
 func ReadBody(w http.ResponseWriter, r *http.Request, o Options) ([]byte, error) {
+	body, release, err := ReadBodyPooled(w, r, o)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return append(make([]byte, 0, len(body)), body...), nil
+}
+
+// ReadBodyPooled is ReadBody without the final copy: the body lives in a pooled buffer, which release hands back.
+// A decoder that copies what it keeps (every receiver's does) uses it to save a copy and an allocation of the
+// whole body per request; nothing may reference the body after release.
+func ReadBodyPooled(w http.ResponseWriter, r *http.Request, o Options) (body []byte, release func(), err error) {
 	limit := o.Limit()
 	if r.ContentLength > limit {
-		return nil, &TooLargeError{Limit: limit}
+		return nil, nil, &TooLargeError{Limit: limit}
 	}
 	raw := bufPool.Get().(*bytes.Buffer)
 	raw.Reset()
-	defer putBuf(raw)
+	keepRaw := false
+	defer func() {
+		if !keepRaw {
+			putBuf(raw)
+		}
+	}()
 	if r.ContentLength > 0 {
 		raw.Grow(int(r.ContentLength) + 1)
 	}
@@ -58,16 +75,17 @@ func ReadBody(w http.ResponseWriter, r *http.Request, o Options) ([]byte, error)
 	if _, err := raw.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, &TooLargeError{Limit: limit}
+			return nil, nil, &TooLargeError{Limit: limit}
 		}
-		return nil, &BadInputError{Protocol: "http", Msg: "reading request body: " + err.Error()}
+		return nil, nil, &BadInputError{Protocol: "http", Msg: "reading request body: " + err.Error()}
 	}
 
 	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
 	var dec io.Reader
 	switch enc {
 	case "", "identity":
-		return append(make([]byte, 0, raw.Len()), raw.Bytes()...), nil
+		keepRaw = true
+		return raw.Bytes(), func() { putBuf(raw) }, nil
 	case "gzip", "x-gzip":
 		zr, _ := gzipPool.Get().(*gzip.Reader)
 		var err error
@@ -77,7 +95,7 @@ func ReadBody(w http.ResponseWriter, r *http.Request, o Options) ([]byte, error)
 			err = zr.Reset(bytes.NewReader(raw.Bytes()))
 		}
 		if err != nil {
-			return nil, &BadInputError{Protocol: "http", Msg: "body is not valid gzip: " + err.Error()}
+			return nil, nil, &BadInputError{Protocol: "http", Msg: "body is not valid gzip: " + err.Error()}
 		}
 		defer gzipPool.Put(zr)
 		dec = zr
@@ -87,7 +105,7 @@ func ReadBody(w http.ResponseWriter, r *http.Request, o Options) ([]byte, error)
 		if len(b) >= 2 && b[0]&0x0f == 8 && (uint16(b[0])<<8|uint16(b[1]))%31 == 0 {
 			zr, err := zlib.NewReader(bytes.NewReader(b))
 			if err != nil {
-				return nil, &BadInputError{Protocol: "http", Msg: "body is not valid deflate: " + err.Error()}
+				return nil, nil, &BadInputError{Protocol: "http", Msg: "body is not valid deflate: " + err.Error()}
 			}
 			defer zr.Close()
 			dec = zr
@@ -97,19 +115,20 @@ func ReadBody(w http.ResponseWriter, r *http.Request, o Options) ([]byte, error)
 			dec = fr
 		}
 	default:
-		return nil, &BadInputError{Protocol: "http", Msg: fmt.Sprintf("unsupported Content-Encoding %q (gzip, deflate or identity)", enc)}
+		return nil, nil, &BadInputError{Protocol: "http", Msg: fmt.Sprintf("unsupported Content-Encoding %q (gzip, deflate or identity)", enc)}
 	}
 
 	out := bufPool.Get().(*bytes.Buffer)
 	out.Reset()
-	defer putBuf(out)
 	if _, err := out.ReadFrom(io.LimitReader(dec, limit+1)); err != nil {
-		return nil, &BadInputError{Protocol: "http", Msg: fmt.Sprintf("body is not valid %s: %v", enc, err)}
+		putBuf(out)
+		return nil, nil, &BadInputError{Protocol: "http", Msg: fmt.Sprintf("body is not valid %s: %v", enc, err)}
 	}
 	if int64(out.Len()) > limit {
-		return nil, &TooLargeError{Limit: limit, Decompressed: true}
+		putBuf(out)
+		return nil, nil, &TooLargeError{Limit: limit, Decompressed: true}
 	}
-	return append(make([]byte, 0, out.Len()), out.Bytes()...), nil
+	return out.Bytes(), func() { putBuf(out) }, nil
 }
 
 // putBuf returns a buffer to the pool unless it grew past what is worth keeping.

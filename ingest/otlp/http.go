@@ -76,13 +76,14 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // export decodes, delivers and, on success, answers; on failure it returns the error for ServeHTTP to answer.
 func (h *httpHandler) export(ctx context.Context, w http.ResponseWriter, r *http.Request, isJSON bool) error {
-	body, err := ingest.ReadBody(w, r, h.o)
+	body, release, err := ingest.ReadBodyPooled(w, r, h.o)
 	if err != nil {
 		if bad, ok := err.(*ingest.BadInputError); ok {
 			bad.Protocol = "otlp"
 		}
 		return err
 	}
+	defer release() // the decoders copy what they keep
 	h.o.Metrics.Bytes(ReceiverHTTP, len(body))
 	var d decoded
 	if isJSON {

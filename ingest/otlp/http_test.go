@@ -333,3 +333,27 @@ func TestGRPC(t *testing.T) {
 		t.Errorf("error %v, want Internal without details", err)
 	}
 }
+
+// BenchmarkHTTPProto is the whole OTLP/HTTP handler for the 500-span batch of BenchmarkDecodeProto sent
+// gzip-compressed, as SDKs send it: body reading, gunzip, decoding, delivery to a consumer that takes
+// everything, and the answer.
+func BenchmarkHTTPProto(b *testing.B) {
+	const n = 500
+	body := gz(realisticRequest(n))
+	h := NewHTTPHandler(ingest.ConsumerFunc(func(context.Context, []*model.Span) error { return nil }), ingest.Options{})
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		r := httptest.NewRequest("POST", TracesPath, bytes.NewReader(body))
+		r.Header.Set("Content-Type", contentProtobuf)
+		r.Header.Set("Content-Encoding", "gzip")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 200 {
+			b.Fatal(w.Code, w.Body.String())
+		}
+	}
+	reportSpans(b, n, cpu0)
+}

@@ -501,3 +501,27 @@ func reportSpans(b *testing.B, n int, cpu0 time.Duration) {
 		b.ReportMetric(float64(n*b.N)/cpu.Seconds(), "spans/cpu-s")
 	}
 }
+
+// TestDecodersCopy: the handlers release the body's buffer once decoded, so nothing decoded may alias it.
+func TestDecodersCopy(t *testing.T) {
+	for _, name := range []string{"request.pb", "request.json"} {
+		body := readGolden(t, name)
+		var d decoded
+		if name == "request.pb" {
+			var err error
+			if d, err = decodeWire(body); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			req := &coltracepb.ExportTraceServiceRequest{}
+			if err := UnmarshalJSON(body, req); err != nil {
+				t.Fatal(err)
+			}
+			d = fromProto(req.GetResourceSpans())
+		}
+		for i := range body {
+			body[i] = 0xff
+		}
+		diffSpans(t, d.spans, goldenSpans())
+	}
+}

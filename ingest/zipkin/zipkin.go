@@ -80,13 +80,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) take(ctx context.Context, w http.ResponseWriter, r *http.Request, format Format) error {
-	body, err := ingest.ReadBody(w, r, h.o)
+	body, release, err := ingest.ReadBodyPooled(w, r, h.o)
 	if err != nil {
 		if bad, ok := err.(*ingest.BadInputError); ok {
 			bad.Protocol = "zipkin"
 		}
 		return err
 	}
+	defer release() // the decoders copy what they keep
 	h.o.Metrics.Bytes(Receiver, len(body))
 	spans, err := Decode(body, format)
 	if err != nil {

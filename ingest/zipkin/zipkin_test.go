@@ -376,3 +376,22 @@ func BenchmarkDecodeJSONV2(b *testing.B) {
 		b.ReportMetric(float64(n*b.N)/(float64(cpu)/1e9), "spans/cpu-s")
 	}
 }
+
+// TestDecodersCopy: the handler releases the body's buffer once decoded, so nothing decoded may alias it.
+func TestDecodersCopy(t *testing.T) {
+	for _, tt := range []struct {
+		file   string
+		format Format
+		want   []*model.Span
+	}{{"v2.json", JSONV2, wantV2()}, {"v2.pb", Proto3, wantV2()[:2]}} {
+		body := readGolden(t, tt.file)
+		spans, err := Decode(body, tt.format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range body {
+			body[i] = 0xff
+		}
+		diffSpans(t, spans, tt.want)
+	}
+}
