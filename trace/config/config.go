@@ -104,6 +104,7 @@ type EnvError struct {
 	Var, Value, Reason string
 }
 
+// Error names the variable, its value and what is wrong with it.
 func (e *EnvError) Error() string {
 	return "config: " + e.Var + "=" + strconv.Quote(e.Value) + ": " + e.Reason
 }

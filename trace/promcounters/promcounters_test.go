@@ -3,6 +3,7 @@ package promcounters
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -152,4 +153,13 @@ func ExampleRegister() {
 		panic(err)
 	}
 	// http.Handle("/metrics", promhttp.Handler()) serves them.
+}
+
+func ExampleNewCollector() {
+	p := trace.NewProvider(trace.Config{})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(p))
+	n, _ := testutil.GatherAndCount(reg, "weft_trace_spans_started_total")
+	fmt.Println(n)
+	// Output: 1
 }

@@ -148,3 +148,62 @@ func ExampleHeaderCarrier() {
 	fmt.Println(req.Header.Get("Traceparent"))
 	// Output: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
 }
+
+func ExampleDefault() {
+	fmt.Println(propagation.Default().Fields())
+	// Output: [traceparent tracestate baggage]
+}
+
+func ExampleMapCarrier() {
+	msg := propagation.MapCarrier{} // message metadata, exact keys
+	propagation.W3C{}.Inject(remote(), msg)
+	fmt.Println(msg["traceparent"])
+	// Output: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+}
+
+func ExampleValidateTracestate() {
+	fmt.Println(propagation.ValidateTracestate("weft=3d3899d57e98f17f:12,congo=t61rcWkgMzE"))
+	fmt.Println(propagation.ValidateTracestate("foo=1,foo=2"))
+	// Output:
+	// <nil>
+	// propagation: malformed tracestate "foo=1,foo=2": key "foo" appears twice
+}
+
+func ExampleAppendTraceparent() {
+	sc := trace.SpanContextFromContext(remote())
+	fmt.Println(string(propagation.AppendTraceparent(nil, sc)))
+	// Output: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+}
+
+func ExampleParseB3() {
+	sc, err := propagation.ParseB3("64fe8b2a57d3eff7-e457b5a2e4d86bd1-1")
+	fmt.Println(sc.TraceID, sc.SpanID, sc.IsSampled(), err)
+	// Output: 000000000000000064fe8b2a57d3eff7 e457b5a2e4d86bd1 true <nil>
+}
+
+func ExampleAppendB3() {
+	fmt.Println(string(propagation.AppendB3(nil, trace.SpanContextFromContext(remote()))))
+	// Output: 4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1
+}
+
+func ExampleParseJaeger() {
+	sc, err := propagation.ParseJaeger("abc:def:0:3")
+	fmt.Println(sc.TraceID, sc.SpanID, sc.Priority, err)
+	// Output: 00000000000000000000000000000abc 0000000000000def 2 <nil>
+}
+
+func ExampleAppendJaeger() {
+	fmt.Println(string(propagation.AppendJaeger(nil, trace.SpanContextFromContext(remote()))))
+	// Output: 4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1
+}
+
+func ExampleBaggage_Set() {
+	var b propagation.Baggage
+	b, _ = b.Set("user", "alice smith")
+	b, _ = b.Set("tier", "gold")
+	fmt.Println(b.String(), b.Len())
+	fmt.Println(b.Delete("user").String())
+	// Output:
+	// user=alice%20smith,tier=gold 2
+	// tier=gold
+}

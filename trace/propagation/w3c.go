@@ -161,6 +161,7 @@ type ParseError struct {
 	Reason string
 }
 
+// Error says which header was malformed and how.
 func (e *ParseError) Error() string {
 	return "propagation: malformed " + e.Header + " " + strconv.Quote(e.Value) + ": " + e.Reason
 }

@@ -127,6 +127,7 @@ type HTTPError struct {
 	Body       string // the start of the body, for the error message
 }
 
+// Error gives the status and the start of the body.
 func (e *HTTPError) Error() string {
 	if e.Body == "" {
 		return "server answered " + e.Status

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -79,4 +80,10 @@ func ExampleNew() {
 	defer p.Shutdown(context.Background())
 	_, span := p.Tracer("example").Start(context.Background(), "pair")
 	span.End()
+}
+
+func ExampleFromSpanData() {
+	s := FromSpanData(fixture()[1])
+	fmt.Println(s.Name, s.Kind, s.Duration, s.ParentID)
+	// Output: score unspecified 500µs 00f067aa0ba902b7
 }
