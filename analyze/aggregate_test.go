@@ -321,3 +321,13 @@ func TestAggregateLimits(t *testing.T) {
 		t.Errorf("pruned %d nodes %d groups; tree %+v", a.PrunedNodes, a.PrunedGroups, a.Tree)
 	}
 }
+
+func TestMannWhitneyImplicitZeros(t *testing.T) {
+	a, b := []int64{1, 1, 2, 5}, []int64{1, 3, 3}
+	withZeros := func(vs []int64, z int) []int64 { return append(make([]int64, z), vs...) }
+	u1, p1 := mannWhitney(a, b, 7, 3)
+	u2, p2 := MannWhitney(withZeros(a, 7), withZeros(b, 3))
+	if u1 != u2 || math.Abs(p1-p2) > 1e-12 {
+		t.Errorf("implicit zeros U %v p %v, explicit U %v p %v", u1, p1, u2, p2)
+	}
+}

@@ -130,16 +130,17 @@ func mergeNodes(as, bs []*Node, na, nb int, minEffect float64, d *PopulationDiff
 		var aKids, bKids []*Node
 		var ad, bd, acalls, bcalls []int64
 		if p.a != nil {
-			dn.A, aKids, ad, acalls = side(p.a, na), p.a.Children, sorted(p.a.durations), callsPerTrace(p.a, na)
+			dn.A, aKids, ad, acalls = side(p.a, na), p.a.Children, sortInPlace(p.a.durations), sortInPlace(p.a.perTrace)
 		} else {
-			dn.Status, acalls = StatusAppeared, callsPerTrace(nil, na)
+			dn.Status = StatusAppeared
 		}
 		if p.b != nil {
-			dn.B, bKids, bd, bcalls = side(p.b, nb), p.b.Children, sorted(p.b.durations), callsPerTrace(p.b, nb)
+			dn.B, bKids, bd, bcalls = side(p.b, nb), p.b.Children, sortInPlace(p.b.durations), sortInPlace(p.b.perTrace)
 		} else {
-			dn.Status, bcalls = StatusDisappeared, callsPerTrace(nil, nb)
+			dn.Status = StatusDisappeared
 		}
-		_, pc := MannWhitney(acalls, bcalls)
+		// Calls per trace over every trace of each population: the traces without the path count 0.
+		_, pc := mannWhitney(acalls, bcalls, max(na-len(acalls), 0), max(nb-len(bcalls), 0))
 		pa, pb := 0.0, 0.0
 		if dn.A != nil {
 			pa = dn.A.PerTrace
@@ -225,23 +226,12 @@ func side(n *Node, traces int) *Side {
 	return &Side{Count: n.Count, Traces: n.Traces, Errors: n.Errors, PerTrace: float64(n.Count) / float64(max(traces, 1)), Latency: n.Latency}
 }
 
-// callsPerTrace is, sorted, the number of calls of the path in each of the population's traces (0 where absent).
-func callsPerTrace(n *Node, traces int) []int64 {
-	var have []int64
-	if n != nil {
-		have = n.perTrace
+// sortInPlace sorts an aggregation's durations or counts, which it keeps in no particular order.
+func sortInPlace(vs []int64) []int64 {
+	if !slices.IsSorted(vs) {
+		slices.Sort(vs)
 	}
-	out := make([]int64, max(traces-len(have), 0), max(traces, len(have)))
-	out = append(out, have...)
-	slices.Sort(out)
-	return out
-}
-
-// sorted is a sorted copy of ds (an aggregation's nodes keep theirs unsorted, and may be compared more than once).
-func sorted(ds []int64) []int64 {
-	out := slices.Clone(ds)
-	slices.Sort(out)
-	return out
+	return vs
 }
 
 func change(delta, a, b, p, minEffect float64) Change {

@@ -32,14 +32,27 @@ func mean(vs []int64) int64 {
 // MannWhitney tests whether two samples come from one distribution, against the alternative that one tends to
 // be larger. a and b must be sorted. It returns the U statistic of a and the two-sided p-value from the normal
 // approximation with tie correction and continuity correction; p is 1 when either sample is empty.
-func MannWhitney(a, b []int64) (u float64, p float64) {
-	n1, n2 := len(a), len(b)
+func MannWhitney(a, b []int64) (u float64, p float64) { return mannWhitney(a, b, 0, 0) }
+
+// mannWhitney is MannWhitney with za and zb more values in a and b below every value given: the zeros of counts
+// per trace, which would otherwise fill arrays as long as the populations.
+func mannWhitney(a, b []int64, za, zb int) (u float64, p float64) {
+	n1, n2 := len(a)+za, len(b)+zb
 	if n1 == 0 || n2 == 0 {
 		return 0, 1
 	}
 	// Merge the sorted samples, giving tied values their average rank.
 	var r1, tieSum float64
 	i, j, rank := 0, 0, 0
+	if t := za + zb; t > 0 {
+		r1 = float64(t+1) / 2 * float64(za)
+		rank = t
+		if t > 1 {
+			tf := float64(t)
+			tieSum = tf*tf*tf - tf
+		}
+	}
+	n1, n2 = len(a), len(b)
 	for i < n1 || j < n2 {
 		var v int64
 		if j >= n2 || (i < n1 && a[i] <= b[j]) {
@@ -65,7 +78,7 @@ func MannWhitney(a, b []int64) (u float64, p float64) {
 			tieSum += tf*tf*tf - tf
 		}
 	}
-	f1, f2 := float64(n1), float64(n2)
+	f1, f2 := float64(n1+za), float64(n2+zb)
 	n := f1 + f2
 	u = r1 - f1*(f1+1)/2
 	mu := f1 * f2 / 2
