@@ -209,8 +209,7 @@ func convertTags(tags map[string]any) ([]model.Attr, error) {
 		}
 		out = append(out, model.Attr{Key: k, Value: model.String(s)})
 	}
-	sortTags(out)
-	return out, nil
+	return sortTags(out), nil
 }
 
 func truncate(s string) string {

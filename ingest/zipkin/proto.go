@@ -183,7 +183,7 @@ func decodeSpan(b []byte, z *zspan) error {
 			if err != nil {
 				return fmt.Errorf("tags: %v", err)
 			}
-			z.tags = setTag(z.tags, k, val)
+			z.tags = append(z.tags, model.Attr{Key: k, Value: model.String(val)})
 		case fieldDebug:
 			want = protowire.VarintType
 			z.debug = v != 0
@@ -214,19 +214,8 @@ func decodeSpan(b []byte, z *zspan) error {
 		}
 		copy(z.parentID[:], parentID)
 	}
-	sortTags(z.tags)
+	z.tags = sortTags(z.tags)
 	return nil
-}
-
-// setTag adds a tag, the last of a repeated key winning, as for a proto map.
-func setTag(tags []model.Attr, k, v string) []model.Attr {
-	for i := range tags {
-		if tags[i].Key == k {
-			tags[i].Value = model.String(v)
-			return tags
-		}
-	}
-	return append(tags, model.Attr{Key: k, Value: model.String(v)})
 }
 
 func protoTraceID(b []byte) (model.TraceID, error) {

@@ -55,9 +55,18 @@ var zipkinKinds = map[string]model.Kind{
 	"CLIENT": model.KindClient, "SERVER": model.KindServer, "PRODUCER": model.KindProducer, "CONSUMER": model.KindConsumer,
 }
 
-// sortTags orders tags by key so that the model is the same whatever order the map arrived in.
-func sortTags(tags []model.Attr) {
-	sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
+// sortTags orders tags by key so that the model is the same whatever order the map arrived in, and keeps only
+// the last of a repeated key, as a proto map or a JSON object does. It is O(n log n) whatever the input.
+func sortTags(tags []model.Attr) []model.Attr {
+	sort.SliceStable(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
+	out := tags[:0]
+	for i, t := range tags {
+		if i+1 < len(tags) && tags[i+1].Key == t.Key {
+			continue // a later value of the same key wins
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 // toModel converts decoded spans; spans of one service share one *model.Resource.

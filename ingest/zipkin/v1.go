@@ -133,9 +133,9 @@ func (j *jsonSpanV1) convert(out []zspan) ([]zspan, error) {
 		default:
 			return out, fmt.Errorf("binaryAnnotations[%d] %q has a value that is not a string, number or boolean", i, truncate(ba.Key))
 		}
-		tags = setTag(tags, ba.Key, s)
+		tags = append(tags, model.Attr{Key: ba.Key, Value: model.String(s)})
 	}
-	sortTags(tags)
+	tags = sortTags(tags)
 	base.tags = tags
 
 	cs, hasCS := core["cs"]

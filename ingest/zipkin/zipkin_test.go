@@ -395,3 +395,33 @@ func TestDecodersCopy(t *testing.T) {
 		diffSpans(t, spans, tt.want)
 	}
 }
+
+// TestRepeatedTagLastWins: a key repeated in a proto3 map or in v1 binary annotations keeps its last value, as
+// a map would.
+func TestRepeatedTagLastWins(t *testing.T) {
+	entry := func(k, v string) []byte {
+		e := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte(k))
+		return protowire.AppendBytes(protowire.AppendTag(e, 2, protowire.BytesType), []byte(v))
+	}
+	var span []byte
+	span = protowire.AppendBytes(protowire.AppendTag(span, 1, protowire.BytesType), []byte{0, 0, 0, 0, 0, 0, 0, 1})
+	span = protowire.AppendBytes(protowire.AppendTag(span, 3, protowire.BytesType), []byte{0, 0, 0, 0, 0, 0, 0, 2})
+	for _, kv := range [][2]string{{"b", "1"}, {"a", "x"}, {"b", "2"}, {"a", "y"}, {"c", "z"}} {
+		span = protowire.AppendBytes(protowire.AppendTag(span, 11, protowire.BytesType), entry(kv[0], kv[1]))
+	}
+	list := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), span)
+	v1 := `[{"traceId":"1","id":"2","binaryAnnotations":[{"key":"b","value":"1"},{"key":"a","value":"x"},{"key":"b","value":"2"},{"key":"a","value":"y"},{"key":"c","value":"z"}]}]`
+	want := []model.Attr{str("a", "y"), str("b", "2"), str("c", "z")}
+	for name, got := range map[string]func() ([]*model.Span, error){
+		"proto3": func() ([]*model.Span, error) { return Decode(list, Proto3) },
+		"v1":     func() ([]*model.Span, error) { return Decode([]byte(v1), JSONV1) },
+	} {
+		spans, err := got()
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		if !reflect.DeepEqual(spans[0].Attrs, want) {
+			t.Errorf("%s: tags %v, want %v", name, spans[0].Attrs, want)
+		}
+	}
+}
