@@ -140,3 +140,21 @@ func TestInjectIntoUsedHeader(t *testing.T) {
 		t.Errorf("re-injected header %v extracts as %+v", h, got)
 	}
 }
+
+// TestInjectDoesNotWriteThroughSharedValues: a header copied shallowly from another (as proxies do) shares its
+// value slices; injecting into the copy must leave the original alone.
+func TestInjectDoesNotWriteThroughSharedValues(t *testing.T) {
+	in := http.Header{"Traceparent": {"00-11111111111111111111111111111111-1111111111111111-01"}, "Tracestate": {"a=1"}, "B3": {"x"}}
+	out := http.Header{}
+	for k, v := range in {
+		out[k] = v
+	}
+	sc := trace.SpanContext{TraceID: trace.TraceID{2}, SpanID: trace.SpanID{2}, Flags: trace.FlagSampled, TraceState: "b=2", Priority: trace.PriorityUnset}
+	Composite{W3C{}, B3{}}.Inject(contextWithRemote(context.Background(), sc), HeaderCarrier(out))
+	if in.Get("Traceparent") != "00-11111111111111111111111111111111-1111111111111111-01" || in.Get("Tracestate") != "a=1" || in.Get("B3") != "x" {
+		t.Errorf("the original header was written through: %v", in)
+	}
+	if out.Get("Tracestate") != "b=2" {
+		t.Errorf("copy not updated: %v", out)
+	}
+}

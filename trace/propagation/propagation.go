@@ -63,16 +63,9 @@ func (h HeaderCarrier) Get(key string) string {
 // Values returns every value of the header key.
 func (h HeaderCarrier) Values(key string) []string { return h[canonicalKey(key)] }
 
-// Set replaces the header key with a single value, reusing the existing value slice when there is one.
-func (h HeaderCarrier) Set(key, value string) {
-	k := canonicalKey(key)
-	if v := h[k]; len(v) > 0 {
-		v[0] = value
-		h[k] = v[:1]
-		return
-	}
-	h[k] = []string{value}
-}
+// Set replaces the header key with a single value. Like http.Header.Set it makes a new value slice: one copied
+// shallowly from another header must not be written through.
+func (h HeaderCarrier) Set(key, value string) { h[canonicalKey(key)] = []string{value} }
 
 // canonicalKey is textproto.CanonicalMIMEHeaderKey without the allocation for the headers propagators use.
 func canonicalKey(k string) string {

@@ -59,17 +59,10 @@ func (W3C) Inject(ctx context.Context, c Carrier) {
 	}
 }
 
-// setHeaders writes traceparent and (if not empty) tracestate into h. A header being re-sent (a retry, or a
-// reused header) has its values replaced in place; otherwise one array holds both values.
+// setHeaders writes traceparent and (if not empty) tracestate into h, both value slices in one array. Values
+// already in h are replaced, never written over in place: a header map copied shallowly (a proxy copying a
+// request's headers) shares its value slices with the original.
 func setHeaders(h HeaderCarrier, tp, ts string) {
-	old, oldTS := h["Traceparent"], h["Tracestate"]
-	if len(old) == 1 && (ts == "") == (len(oldTS) == 0) && len(oldTS) <= 1 {
-		old[0] = tp
-		if ts != "" {
-			oldTS[0] = ts
-		}
-		return
-	}
 	if ts == "" {
 		delete(h, "Tracestate") // a header being re-sent must not keep an older list
 		h["Traceparent"] = []string{tp}
@@ -91,7 +84,8 @@ func (p W3C) Extract(ctx context.Context, c Carrier) context.Context {
 func (W3C) extract(c Carrier) (trace.SpanContext, bool) {
 	var tp string
 	var states []string
-	if vc, ok := c.(ValuesCarrier); ok {
+	vc, hasValues := c.(ValuesCarrier)
+	if hasValues {
 		tps := vc.Values(hTraceparent)
 		if len(tps) > 1 {
 			fail(failTraceparent)
@@ -113,7 +107,7 @@ func (W3C) extract(c Carrier) (trace.SpanContext, bool) {
 		return trace.SpanContext{}, false
 	}
 	var ts string
-	if states != nil {
+	if hasValues {
 		ts = joinList(states)
 	} else {
 		ts = c.Get(hTracestate)
