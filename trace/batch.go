@@ -11,7 +11,7 @@ import (
 
 // batcher is the span processor between End and the Exporter. An ended span goes into the ring of the P its
 // goroutine runs on (no lock, no shared cache line); one background goroutine empties the rings, hands the spans
-// to the exporter in batches, and gives each span back to the free ring of the P it came from, for reuse. The
+// to the exporter in batches, and hands the spans back to the P they came from, for reuse. The
 // application never waits on it: when a ring is full the span is dropped and counted.
 type batcher struct {
 	p         *Provider
@@ -33,8 +33,9 @@ type batcher struct {
 
 	exported, errors, failed atomic.Uint64
 
-	batch []*SpanData // owned by the background goroutine
-	from  []int32     // the P each span of batch came from, or -1
+	batch []*SpanData  // owned by the background goroutine
+	from  []int32      // the P each span of batch came from, or -1
+	back  []*spanBatch // per P: the exported spans to hand back
 }
 
 func newBatcher(p *Provider, exp Exporter, batchSize int, timeout, exportTimeout time.Duration) *batcher {
@@ -42,6 +43,7 @@ func newBatcher(p *Provider, exp Exporter, batchSize int, timeout, exportTimeout
 		p: p, exp: exp, batchSize: batchSize, timeout: timeout, expTO: exportTimeout,
 		kick: make(chan struct{}, 1), flushes: make(chan chan struct{}), stop: make(chan struct{}),
 		done: make(chan struct{}), batch: make([]*SpanData, 0, batchSize), from: make([]int32, 0, batchSize),
+		back: make([]*spanBatch, len(p.ps)),
 	}
 	per := uint64(len(p.ps[0].queue.slots))
 	b.kickAt = max(1, min(per/2, uint64(batchSize)))
@@ -169,13 +171,36 @@ func (b *batcher) export() {
 	} else {
 		b.exported.Add(uint64(len(b.batch)))
 	}
+	// Hand each span back to the P that ended it, where it is reused without a lock and, likely, from the cache.
 	for i, d := range b.batch {
 		s := spanOf(d)
-		// Back to the P that made it, where it is reused without a lock; to the pool if that ring is full.
-		if pid := b.from[i]; pid < 0 || !b.p.ps[pid].free.push(s) {
+		if pid := b.from[i]; pid >= 0 {
+			back := b.back[pid]
+			if back == nil {
+				back, _ = b.p.batches.Get().(*spanBatch)
+				if back == nil {
+					back = &spanBatch{spans: make([]*Span, 0, b.batchSize)}
+				}
+				b.back[pid] = back
+			}
+			back.spans = append(back.spans, s)
+		} else {
 			b.p.release(s)
 		}
 		b.batch[i] = nil
+	}
+	for pid, back := range b.back {
+		if back == nil {
+			continue
+		}
+		b.back[pid] = nil
+		if !b.p.ps[pid].free.push(back) {
+			for i, s := range back.spans {
+				b.p.release(s)
+				back.spans[i] = nil
+			}
+			b.p.spentBatch(back)
+		}
 	}
 	b.batch = b.batch[:0]
 	b.from = b.from[:0]

@@ -20,8 +20,8 @@ func procUnpin()
 
 // perP is one P's share of a provider's state.
 type perP struct {
-	queue ring      // ended spans: written by this P, read by the batcher
-	free  freeStack // exported spans: pushed by the batcher, popped by this P
+	queue ring        // ended spans: written by this P, read by the batcher
+	free  freeBatches // exported spans: pushed by the batcher, taken by this P
 
 	unrecorded, recorded, candidates, ended, unitary, dropped atomic.Uint64
 	_                                                         [16]byte
@@ -87,43 +87,58 @@ type overflow struct {
 	spans []*Span
 }
 
-// freeStack is a lock-free stack (LIFO, so that the span reused next is the one most likely still in this CPU's
-// cache) of spans for one P. The batcher is the only pusher and the P the only popper; with a single popper a
-// node cannot be popped and pushed back between a pop's read and its compare-and-swap, so there is no ABA.
-type freeStack struct {
-	head atomic.Pointer[Span]
-	n    atomic.Int64
+// spanBatch is a set of exported spans handed back to one P for reuse. It is an array, so that handing spans
+// over touches none of their memory: it stays in the cache of the CPU that used it.
+type spanBatch struct {
+	spans []*Span
+	taken atomic.Int64 // how many the P has taken
+	next  *spanBatch   // below this one in the P's stack
+}
+
+// freeBatches is a lock-free stack of batches for one P. The batcher is the only pusher and the P the only
+// popper; with a single popper a batch cannot be popped and pushed back between a pop's read and its
+// compare-and-swap, so there is no ABA.
+type freeBatches struct {
+	head atomic.Pointer[spanBatch]
+	n    atomic.Int64 // batches in the stack
 	_    [48]byte
 }
 
-// maxFree bounds the spans kept per P; more go back to the sync.Pool, which the garbage collector trims.
-const maxFree = 1024
+// maxFreeBatches bounds the batches kept per P; spans beyond go back to the sync.Pool, which the garbage
+// collector trims.
+const maxFreeBatches = 4
 
-// push adds s unless the stack is full.
-func (f *freeStack) push(s *Span) bool {
-	if f.n.Load() >= maxFree {
+// push hands b to the P, unless it holds enough already.
+func (f *freeBatches) push(b *spanBatch) bool {
+	if f.n.Load() >= maxFreeBatches {
 		return false
 	}
 	f.n.Add(1)
 	for {
 		old := f.head.Load()
-		s.next = old
-		if f.head.CompareAndSwap(old, s) {
+		b.next = old
+		if f.head.CompareAndSwap(old, b) {
 			return true
 		}
 	}
 }
 
-// pop takes the span pushed last, or nil.
-func (f *freeStack) pop() *Span {
+// pop takes a span from the top batch, or nil when there is none; a batch it finds empty is removed and given
+// to spent for reuse.
+func (f *freeBatches) pop(spent func(*spanBatch)) *Span {
 	for {
-		h := f.head.Load()
-		if h == nil {
+		b := f.head.Load()
+		if b == nil {
 			return nil
 		}
-		if f.head.CompareAndSwap(h, h.next) {
+		if i := b.taken.Add(1) - 1; i < int64(len(b.spans)) {
+			s := b.spans[i]
+			b.spans[i] = nil
+			return s
+		}
+		if f.head.CompareAndSwap(b, b.next) {
 			f.n.Add(-1)
-			return h
+			spent(b)
 		}
 	}
 }

@@ -41,7 +41,8 @@ type Provider struct {
 	unitary  UnitarySampler // the sampler, if it can keep unitary spans
 	batcher  *batcher       // nil without an exporter
 	limits   struct{ attrs, events, links int }
-	pool     sync.Pool // spans not handed back to a P's free ring
+	pool     sync.Pool // spans not handed back to a P
+	batches  sync.Pool // *spanBatch, empty, for the batcher to fill
 	ps       []perP
 	tracer   *Tracer // the scope-less tracer of the package-level Start
 }
@@ -113,14 +114,14 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 	return p.batcher.shutdown(ctx)
 }
 
-// get takes a span to record: one exported earlier from this P's free ring, else one from the pool, and counts
+// get takes a span to record: one exported earlier and handed back to this P, else one from the pool, and counts
 // it as started.
 func (p *Provider) get() *Span {
 	var s *Span
 	pid := procPin()
 	if pid < len(p.ps) {
 		pp := &p.ps[pid]
-		s = pp.free.pop()
+		s = pp.free.pop(p.spentBatch)
 		pp.recorded.Add(1)
 	} else {
 		p.ps[pid%len(p.ps)].recorded.Add(1)
@@ -132,6 +133,14 @@ func (p *Provider) get() *Span {
 	s.reset()
 	s.p = p
 	return s
+}
+
+// spentBatch takes back a batch whose spans a P has all taken.
+func (p *Provider) spentBatch(b *spanBatch) {
+	b.spans = b.spans[:0]
+	b.taken.Store(0)
+	b.next = nil
+	p.batches.Put(b)
 }
 
 // release returns a span to the pool once nothing of the library refers to it. It does not touch the span's

@@ -90,7 +90,6 @@ type Span struct {
 	ended   bool // under mu
 	// candidate marks a unitary candidate: recorded, not sampled, kept at End only if the sampler says so.
 	candidate bool
-	next      *Span // in a P's free stack
 	mu        sync.Mutex
 }
 
