@@ -2,6 +2,13 @@
 // log, tail sampling and the store), and the errors that receivers turn into protocol answers. The receivers
 // themselves live in the sub-packages named for their protocol (ingest/otlp, ingest/zipkin, ingest/datadog,
 // ingest/jaeger); each decodes its wire format into model.Span and hands whole requests to a Consumer.
+//
+// The plumbing they share: Options (size limit, metrics, logger); ReadBody, which reads a request body under the
+// size limit and undoes gzip or deflate; WriteError and GRPCError, which answer a failed request with the status
+// its error calls for (400, 413, 429 with Retry-After, 500; InvalidArgument, ResourceExhausted with RetryInfo);
+// Metrics and Deliver, which count requests and spans per receiver; ExtractCausality, which moves the weft
+// library's causal attributes into the model; and Normalize, which fills the Datadog-style resource and type of
+// spans from any client.
 package ingest
 
 import (
