@@ -27,6 +27,7 @@
 //	OTEL_PROPAGATORS                       tracecontext,baggage (default); also b3, b3multi, jaeger, datadog, none
 //	OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT (ms), OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE
 //	OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_EVENT_COUNT_LIMIT, OTEL_SPAN_LINK_COUNT_LIMIT
+//	OTEL_SDK_DISABLED                      true: record and export nothing (propagation still works)
 //
 // A value that does not parse is an error naming the variable; every bad variable is reported at once.
 package config
@@ -140,6 +141,14 @@ func Load(getenv func(string) string) (*Settings, error) {
 		MaxAttrs:      l.count("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT"),
 		MaxEvents:     l.count("OTEL_SPAN_EVENT_COUNT_LIMIT"),
 		MaxLinks:      l.count("OTEL_SPAN_LINK_COUNT_LIMIT"),
+	}
+	switch v := l.get("OTEL_SDK_DISABLED"); strings.ToLower(v) {
+	case "", "false":
+	case "true":
+		s.Sampler = sample.Never()
+		s.Exporter = ExporterSettings{Kind: "none"}
+	default:
+		l.fail("OTEL_SDK_DISABLED", v, "want true or false")
 	}
 	if s.Exporter.Timeout > 0 && s.Provider.ExportTimeout == 0 {
 		s.Provider.ExportTimeout = s.Exporter.Timeout

@@ -103,6 +103,11 @@ func TestLoad(t *testing.T) {
 				t.Errorf("propagators %v", s.Propagator)
 			}
 		}},
+		{"disabled", map[string]string{"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "zipkin"}, func(t *testing.T, s *Settings) {
+			if s.Exporter.Kind != "none" || s.Sampler.Description() != "NeverSample" {
+				t.Errorf("exporter %+v sampler %s", s.Exporter, s.Sampler.Description())
+			}
+		}},
 		{"propagators none", map[string]string{"OTEL_PROPAGATORS": "none"}, func(t *testing.T, s *Settings) {
 			if len(s.Propagator) != 0 {
 				t.Errorf("propagators %v", s.Propagator)
@@ -158,6 +163,7 @@ func TestBadValues(t *testing.T) {
 		"OTEL_EXPORTER_OTLP_TIMEOUT":            "10s",
 		"OTEL_BSP_MAX_QUEUE_SIZE":               "-1",
 		"OTEL_TRACES_EXPORTER":                  "otlp,console",
+		"OTEL_SDK_DISABLED":                     "yes",
 	}
 	_, err := Load(env(bad))
 	if err == nil {
