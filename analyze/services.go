@@ -56,7 +56,7 @@ func Services(traces [][]*model.Span, start, end int64) *ServiceGraph {
 	edges := map[[2]string]*acc{}
 	var t tree
 	for _, spans := range traces {
-		t.build(spans)
+		t.parents(spans)
 		for i, s := range spans {
 			if !inWindow(s, start, end) {
 				continue

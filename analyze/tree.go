@@ -42,6 +42,14 @@ func spanKey(id model.SpanID) uint64 { return binary.BigEndian.Uint64(id[:]) }
 
 // build indexes spans into t, reusing t's memory from an earlier trace.
 func (t *tree) build(spans []*model.Span) *tree {
+	t.parents(spans)
+	t.link()
+	return t
+}
+
+// parents finds each span's parent (only: no children, roots or order), which is all some views need. Parent
+// cycles are left as they are.
+func (t *tree) parents(spans []*model.Span) {
 	n := len(spans)
 	t.spans, t.parent, t.first = spans, grow(t.parent, n), grow(t.first, n+1)
 	ids := &t.ids
@@ -67,8 +75,6 @@ func (t *tree) build(spans []*model.Span) *tree {
 		}
 		t.parent[i] = p
 	}
-	t.link()
-	return t
 }
 
 // link fills children, roots and order from parent, breaking cycles.
