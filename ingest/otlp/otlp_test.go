@@ -2,7 +2,6 @@ package otlp
 
 import (
 	"bytes"
-	"context"
 	"encoding/hex"
 	"flag"
 	"fmt"
@@ -405,7 +404,6 @@ func BenchmarkDecodeJSON(b *testing.B) {
 	reportSpans(b, n, cpu0)
 }
 
-var _ = context.Background
 
 // sameAsOfficial checks that DecodeProto gives exactly what the official types and the conversion give.
 func sameAsOfficial(t *testing.T, b []byte) {
