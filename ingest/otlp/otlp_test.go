@@ -404,7 +404,6 @@ func BenchmarkDecodeJSON(b *testing.B) {
 	reportSpans(b, n, cpu0)
 }
 
-
 // sameAsOfficial checks that DecodeProto gives exactly what the official types and the conversion give.
 func sameAsOfficial(t *testing.T, b []byte) {
 	t.Helper()
