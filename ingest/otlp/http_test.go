@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/prometheus/client_golang/prometheus"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
@@ -356,4 +357,56 @@ func BenchmarkHTTPProto(b *testing.B) {
 		}
 	}
 	reportSpans(b, n, cpu0)
+}
+
+// TestHTTPMetrics: requests, bytes and spans are counted per outcome.
+func TestHTTPMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	o := ingest.Options{Metrics: ingest.NewMetrics(reg)}
+	rec := &recorder{}
+	srv := httptest.NewServer(NewHTTPHandler(rec, o))
+	defer srv.Close()
+	post(t, srv.URL+TracesPath, "application/x-protobuf", "", readGolden(t, "request.pb"))
+	post(t, srv.URL+TracesPath, "application/json", "", []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[
+		{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"1111111111111111"},{"traceId":"00","spanId":"2222222222222222"}]}]}]}`))
+	post(t, srv.URL+TracesPath, "application/x-protobuf", "", []byte{0xff})
+	rec.mu.Lock()
+	rec.err = &ingest.OverloadError{Reason: "full"}
+	rec.mu.Unlock()
+	post(t, srv.URL+TracesPath, "application/x-protobuf", "", readGolden(t, "request.pb"))
+
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range m.GetLabel() {
+				if l.GetName() != "receiver" {
+					key += "," + l.GetValue()
+				}
+			}
+			got[key] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	want := map[string]float64{
+		"weft_ingest_requests_total,ok":              2,
+		"weft_ingest_requests_total,bad_input":       1,
+		"weft_ingest_requests_total,overload":        1,
+		"weft_ingest_spans_received_total":           3 + 1 + 3,
+		"weft_ingest_spans_accepted_total":           3 + 1,
+		"weft_ingest_spans_rejected_total,bad_input": 1,
+		"weft_ingest_spans_rejected_total,overload":  3,
+		"weft_ingest_requests_in_flight":             0,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	if got["weft_ingest_bytes_total"] < float64(len(readGolden(t, "request.pb"))*2) {
+		t.Errorf("bytes %v, want at least both protobuf bodies", got["weft_ingest_bytes_total"])
+	}
 }
