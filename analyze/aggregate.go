@@ -154,10 +154,10 @@ type aggregator struct {
 	labels   map[labelKey]int32
 	labelOf  []labelKey
 	labelSig []uint64
-	cct      []cctAcc // cct[0] is a virtual root above the root spans
-	cctKids  map[[2]int32]int32
+	cct      []cctAcc  // cct[0] is a virtual root above the root spans
+	cctKids  idTable   // (parent node, label) → node
 	nodes    []flowAcc // per label
-	edgeOf   map[[2]int32]int32
+	edgeOf   idTable   // (parent label, label) → edge
 	edges    []flowAcc
 	edgeKeys [][2]int32
 	groups   map[uint64]*groupAcc
@@ -205,13 +205,11 @@ func limit(v, def int) int {
 // the spans of one trace), within the limits l.
 func Aggregate(traces [][]*model.Span, l Limits) *Aggregation {
 	a := &aggregator{
-		limits:  l,
-		traces:  traces,
-		labels:  map[labelKey]int32{},
-		cct:     []cctAcc{{parent: -1, label: -1}},
-		cctKids: map[[2]int32]int32{},
-		edgeOf:  map[[2]int32]int32{},
-		groups:  map[uint64]*groupAcc{},
+		limits: l,
+		traces: traces,
+		labels: map[labelKey]int32{},
+		cct:    []cctAcc{{parent: -1, label: -1}},
+		groups: map[uint64]*groupAcc{},
 	}
 	n := 0
 	for _, spans := range traces {
@@ -238,6 +236,9 @@ func (a *aggregator) label(s *model.Span) int32 {
 	}
 	return l
 }
+
+// pairKey packs two non-negative indexes into a non-zero idTable key.
+func pairKey(a, b int32) uint64 { return 1<<63 | uint64(uint32(a))<<32 | uint64(uint32(b)) }
 
 func grow[T any](s []T, n int) []T {
 	if cap(s) < n {
@@ -268,11 +269,11 @@ func (a *aggregator) add(ti int32, spans []*model.Span) {
 		if p := t.parent[i]; p >= 0 {
 			pn = a.nodeOf[p]
 		}
-		key := [2]int32{pn, a.lab[i]}
-		node, ok := a.cctKids[key]
+		key := pairKey(pn, a.lab[i])
+		node, ok := a.cctKids.get(key)
 		if !ok {
 			node = int32(len(a.cct))
-			a.cctKids[key] = node
+			a.cctKids.put(key, node)
 			a.cct = append(a.cct, cctAcc{parent: pn, label: a.lab[i], lastTrace: -1})
 		}
 		a.nodeOf[i] = node
@@ -309,13 +310,12 @@ func (a *aggregator) add(ti int32, spans []*model.Span) {
 		}
 		edge := int32(-1)
 		if p := t.parent[i]; p >= 0 {
-			key := [2]int32{a.lab[p], a.lab[i]}
 			var ok bool
-			if edge, ok = a.edgeOf[key]; !ok {
+			if edge, ok = a.edgeOf.get(pairKey(a.lab[p], a.lab[i])); !ok {
 				edge = int32(len(a.edges))
-				a.edgeOf[key] = edge
+				a.edgeOf.put(pairKey(a.lab[p], a.lab[i]), edge)
 				a.edges = append(a.edges, flowAcc{})
-				a.edgeKeys = append(a.edgeKeys, key)
+				a.edgeKeys = append(a.edgeKeys, [2]int32{a.lab[p], a.lab[i]})
 			}
 			e := &a.edges[edge]
 			e.count++

@@ -26,6 +26,8 @@ type tree struct {
 	kids   []int32
 	roots  []int32 // sorted: the main root first (see mainRoot)
 	order  []int32 // every span, parents before children (pre-order from the roots)
+	start  []int64 // each span's start and duration, read once: sorting by pointer would miss the cache
+	dur    []int64
 
 	// scratch for build, link and walk
 	ids         idTable
@@ -52,10 +54,12 @@ func (t *tree) build(spans []*model.Span) *tree {
 func (t *tree) parents(spans []*model.Span) {
 	n := len(spans)
 	t.spans, t.parent, t.first = spans, grow(t.parent, n), grow(t.first, n+1)
+	t.start, t.dur = grow(t.start, n), grow(t.dur, n)
 	ids := &t.ids
 	ids.reset(n)
 	for i, s := range spans {
 		ids.put(spanKey(s.SpanID), int32(i))
+		t.start[i], t.dur[i] = s.Start, s.Duration
 	}
 	for i, s := range spans {
 		p := int32(-1)
@@ -102,14 +106,13 @@ func (t *tree) link() {
 		}
 	}
 	byStart := func(a, b int32) int {
-		sa, sb := t.spans[a], t.spans[b]
-		if sa.Start != sb.Start {
-			return cmpInt64(sa.Start, sb.Start)
+		if t.start[a] != t.start[b] {
+			return cmpInt64(t.start[a], t.start[b])
 		}
-		return cmpInt64(sb.Duration, sa.Duration)
+		return cmpInt64(t.dur[b], t.dur[a])
 	}
 	for i := 0; i < n; i++ {
-		if k := t.kids[t.first[i]:t.first[i+1]]; len(k) > 1 {
+		if k := t.kids[t.first[i]:t.first[i+1]]; len(k) > 1 && !slices.IsSortedFunc(k, byStart) {
 			slices.SortFunc(k, byStart)
 		}
 	}
