@@ -8,7 +8,7 @@ import (
 )
 
 // The hot path keeps its state per P (the Go scheduler's processor): each P has its own ring of ended spans
-// waiting for export, its own ring of exported spans to reuse, and its own counters, so that two CPUs never
+// waiting for export, its own stack of exported spans to reuse, and its own counters, so that two CPUs never
 // write the same cache line for a span and no lock is taken. procPin (the same call sync.Pool makes) keeps the
 // goroutine on its P while it touches that state.
 
@@ -24,7 +24,7 @@ type perP struct {
 	free  freeBatches // exported spans: pushed by the batcher, taken by this P
 
 	unrecorded, recorded, candidates, ended, unitary, dropped atomic.Uint64
-	_                                                         [16]byte
+	_                                                         [48]byte // to a multiple of 64 bytes
 }
 
 func newPerP(n, queueSize int) []perP {

@@ -302,7 +302,7 @@ func TestZeroAllocs(t *testing.T) {
 		s.SetStatus(StatusOK, "")
 		s.End()
 	}
-	for i := 0; i < 10000; i++ { // fill the pool and the free rings
+	for i := 0; i < 10000; i++ { // fill the pool and the P's stacks of spans to reuse
 		run()
 	}
 	p.Flush(context.Background())
