@@ -277,3 +277,44 @@ func byName(spans []*trace.SpanData) []*trace.SpanData {
 	sort.Slice(spans, func(i, j int) bool { return spans[i].Name < spans[j].Name })
 	return spans
 }
+
+// A server continues the caller's trace from the extracted context; its first span names the caller's send
+// event.
+func ExampleContextWithRemoteSpanContext() {
+	rec := &trace.Recorder{}
+	p := trace.NewProvider(trace.Config{Exporter: rec})
+	extracted := trace.SpanContext{ // what a propagator extracted from traceparent and tracestate
+		TraceID: trace.TraceID{0x4b, 0xf9}, SpanID: trace.SpanID{0x00, 0xf0}, Flags: trace.FlagSampled,
+		Priority: trace.PriorityUnset, Cause: trace.EventID{Unit: 0x3d38, Seq: 12},
+	}
+	ctx := trace.ContextWithRemoteSpanContext(context.Background(), extracted)
+	_, span := p.Tracer("").Start(ctx, "GET /taste", trace.WithKind(trace.KindServer))
+	span.End()
+	p.Flush(context.Background())
+	d := rec.Spans()[0]
+	fmt.Println(d.TraceID == extracted.TraceID, d.ParentID == extracted.SpanID, d.StartCause.EventID)
+	// Output: true true 0000000000003d38:12
+}
+
+// A consumer names the producer's send event, carried in the message, as the cause of its span, and records a
+// lock hand-over as a causal event.
+func ExampleWithCause() {
+	rec := &trace.Recorder{}
+	p := trace.NewProvider(trace.Config{Exporter: rec})
+	sent := trace.EventRef{EventID: trace.EventID{Unit: 0xaa, Seq: 4}} // from the message's headers
+	ctx, span := p.Tracer("").Start(context.Background(), "consume order", trace.WithKind(trace.KindConsumer),
+		trace.WithCause(sent))
+	released := trace.EventRef{EventID: trace.EventID{Unit: 0xbb, Seq: 9}} // the holder's release
+	span.AddCausalEvent(ctx, trace.EventLockAcq, released)
+	span.End()
+	p.Flush(context.Background())
+	d := rec.Spans()[0]
+	fmt.Println(d.StartCause.EventID, d.Events[0].Name, d.Events[0].Cause.EventID)
+	// Output: 00000000000000aa:4 weft.lock.acquire 00000000000000bb:9
+}
+
+func ExampleDefault() {
+	// Before SetDefault, the package-level Start records into a provider that exports nothing.
+	fmt.Println(trace.Default() != nil)
+	// Output: true
+}

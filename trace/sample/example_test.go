@@ -58,3 +58,13 @@ func ExampleRules() {
 	fmt.Println(s.ShouldSample(p).Decision, s.ShouldSample(p).Decision)
 	// Output: record_and_sample drop
 }
+
+func ExampleAlways() {
+	fmt.Println(sample.Always().ShouldSample(trace.SamplingParams{}).Decision)
+	// Output: record_and_sample
+}
+
+func ExampleNever() {
+	fmt.Println(sample.Never().ShouldSample(trace.SamplingParams{}).Decision)
+	// Output: drop
+}
