@@ -55,7 +55,6 @@ type jtrace struct {
 	Warnings  []string            `json:"warnings"`
 
 	start, duration int64
-	encoded         []byte
 }
 
 func str(k, v string) kv       { return kv{k, "string", v} }

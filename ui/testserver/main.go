@@ -1,5 +1,6 @@
-// Command testserver serves weft's UI bundle and a small Jaeger-compatible query API over generated traces, for
-// the UI's browser tests (ui/web/tests) and for working on the UI without a full `weft serve`. The data is
+// Command testserver serves weft's UI bundle with weft's real query and analysis APIs (query/weft, query/jaeger,
+// analyze/api over store/memstore) over generated traces, for the UI's browser tests (ui/web/tests) and for
+// working on the UI without a full `weft serve`. The data is
 // generated from a fixed seed: the matchmaker demo's shapes (a frontend calling matchmaker, which calls taster,
 // MySQL and Redis, partly in parallel, with weft's causal attributes) plus one trace of about 100,000 spans.
 //
@@ -16,6 +17,9 @@ import (
 	"os"
 	"time"
 
+	analyzeapi "github.com/weftrace/weft/analyze/api"
+	jaegerapi "github.com/weftrace/weft/query/jaeger"
+	weftapi "github.com/weftrace/weft/query/weft"
 	"github.com/weftrace/weft/ui"
 )
 
@@ -34,8 +38,18 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	st, err := data.load()
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Mounted as weft serve mounts them (server/serve.go): the analysis, weft's API, the Jaeger API, the UI.
 	mux := http.NewServeMux()
-	data.routes(mux)
+	analysis := analyzeapi.NewHandler(st, analyzeapi.Options{Window: 3 * time.Hour})
+	for _, p := range []string{"traces/{id}/critical-path", "traces/{id}/clock", "aggregate", "compare", "services/graph", "operations/stats"} {
+		mux.Handle("GET "+analyzeapi.Prefix+p, analysis)
+	}
+	mux.Handle("/api/weft/v1/", weftapi.NewHandler(st, weftapi.Options{}))
+	mux.Handle("/api/", jaegerapi.NewHandler(st, jaegerapi.Options{}))
 	mux.Handle("/", ui.Handler())
 	info, _ := json.Marshal(map[string]any{
 		"addr":      ln.Addr().String(),

@@ -146,3 +146,9 @@ export async function dependencies(endTs: number, lookback: number): Promise<JDe
   const r = await getJSON<{ data: JDependency[] | null }>(`/api/dependencies?endTs=${endTs}&lookback=${lookback}`);
   return r.data || [];
 }
+
+/** getWeftTrace fetches a trace from weft's own API (smaller than Jaeger's, with events on execution units), or
+ * answers null when the server has no such API. */
+export async function getWeftTrace<T>(id: string, signal?: AbortSignal): Promise<T | null> {
+  return optional<T>('/api/weft/v1/traces/' + encodeURIComponent(id), signal);
+}

@@ -108,6 +108,14 @@ export function fmtNum(n: number): string {
   return (n / 1e6).toFixed(1) + 'M';
 }
 
+/** fmtRate formats a rate per second. */
+export function fmtRate(r: number): string {
+  if (!isFinite(r) || r === 0) return '0/s';
+  if (r < 0.01) return '<0.01/s';
+  if (r < 10) return r.toFixed(2) + '/s';
+  return fmtNum(r) + '/s';
+}
+
 /** parseDur reads "250ms", "1.5s", "20us", "3m" (Go duration syntax, one unit) into microseconds; NaN if bad. */
 export function parseDur(text: string): number {
   const m = /^\s*([0-9]*\.?[0-9]+)\s*(ns|us|µs|ms|s|m|h)?\s*$/.exec(text);

@@ -35,7 +35,8 @@ export function drawGraph(nodes: GNode[], edges: GEdge[], opts: { rankdir?: 'LR'
   dagre.layout(g);
   const gl = g.graph();
   const W = (gl.width || 200) + 10, H = (gl.height || 100) + 10;
-  const svg = s('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: 'graph' });
+  // Scaled down to the width available (never up), so that the whole graph is in view.
+  const svg = s('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: 'graph', style: { maxWidth: '100%', height: 'auto' } });
   svg.appendChild(s('defs', null,
     s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, s('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#a3abba' })),
     s('marker', { id: 'arrow-err', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, s('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#e57d86' })),
@@ -55,6 +56,7 @@ export function drawGraph(nodes: GNode[], edges: GEdge[], opts: { rankdir?: 'LR'
     }
     svg.appendChild(s('g', { class: 'gedge' + (e.error ? ' err' : '') },
       s('path', { d, 'stroke-width': 1.2 + e.weight * 3.5, 'marker-end': e.error ? 'url(#arrow-err)' : 'url(#arrow)', 'stroke-dasharray': e.dashed ? '5 4' : null }),
+      s('rect', { x: ge.x - e.label.length * 2.8 - 3, y: ge.y - 8, width: e.label.length * 5.6 + 6, height: 14, rx: 3, fill: '#fff', opacity: 0.9 }),
       s('text', { x: ge.x, y: ge.y + 3, 'text-anchor': 'middle' }, e.label),
     ));
   });
@@ -63,7 +65,7 @@ export function drawGraph(nodes: GNode[], edges: GEdge[], opts: { rankdir?: 'LR'
     if (!gn) continue;
     const x = gn.x - gn.width / 2, y = gn.y - gn.height / 2;
     const el = s('g', { class: 'gnode' + (n.error ? ' haserr' : '') + (opts.selected === n.id ? ' sel' : ''), 'data-id': n.id, transform: `translate(${x},${y})` },
-      s('rect', { width: gn.width, height: gn.height, rx: 6 }),
+      s('rect', { class: 'bg', width: gn.width, height: gn.height, rx: 6 }),
       s('rect', { width: 4, height: gn.height - 8, x: 4, y: 4, rx: 2, fill: n.color, stroke: 'none' }),
       s('text', { class: 't1', x: 14, y: 17 }, clipText(n.title, (gn.width - 20) / 7.2)),
       ...n.lines.map((l, k) => s('text', { class: 't2', x: 14, y: 33 + 15 * k }, clipText(l, (gn.width - 20) / 6.2))),

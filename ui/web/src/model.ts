@@ -28,6 +28,7 @@ export interface Span {
   seqEnd: number;
   cause: string;
   critical: boolean;
+  meta?: [string, unknown][]; // more about the span from weft's API: resource and type, scope, trace state, flags
   offset: number; // clock adjustment in microseconds (adjusted start = start + offset)
 }
 
@@ -71,11 +72,6 @@ export function buildTrace(t: JTrace): Trace {
   const n = t.spans.length;
   const spans: Span[] = new Array(n);
   const byID = new Map<string, number>();
-  let start = Infinity;
-  let end = -Infinity;
-  let errors = 0;
-  let hasUnits = false;
-  const services = new Map<string, number>();
   for (let i = 0; i < n; i++) {
     const j = t.spans[i];
     const process = t.processes[j.processID] || { serviceName: 'unknown' };
@@ -100,8 +96,6 @@ export function buildTrace(t: JTrace): Trace {
       else if (key === 'otel.status_code') err = err || tg.value === 'ERROR';
       else if (key === 'otel.status_description') statusMessage = String(tg.value);
     }
-    if (unit) hasUnits = true;
-    if (err) errors++;
     const refs = j.references || NONE;
     let parentID = '';
     for (let k = 0; k < refs.length; k++) {
@@ -118,9 +112,22 @@ export function buildTrace(t: JTrace): Trace {
       depth: 0, children: NONE, unit, unitEnd, seqStart, seqEnd, cause, critical: false, offset: 0,
     };
     byID.set(j.spanID, i);
-    if (j.startTime < start) start = j.startTime;
-    if (j.startTime + j.duration > end) end = j.startTime + j.duration;
-    services.set(process.serviceName, (services.get(process.serviceName) || 0) + 1);
+  }
+  return assemble(t.traceID, spans, byID, t.warnings || []);
+}
+
+/** assemble links spans to their parents and children and computes what the pages need about the whole trace. */
+function assemble(id: string, spans: Span[], byID: Map<string, number>, warnings: string[]): Trace {
+  const n = spans.length;
+  let start = Infinity, end = -Infinity, errors = 0, hasUnits = false;
+  const services = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const sp = spans[i];
+    if (sp.start < start) start = sp.start;
+    if (sp.start + sp.dur > end) end = sp.start + sp.dur;
+    if (sp.error) errors++;
+    if (sp.unit) hasUnits = true;
+    services.set(sp.service, (services.get(sp.service) || 0) + 1);
   }
   const roots: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -149,8 +156,7 @@ export function buildTrace(t: JTrace): Trace {
     for (const c of spans[i].children) stack.push(c);
   }
   const tr: Trace = {
-    id: t.traceID, spans, roots, start: n ? start : 0, end: n ? end : 0, errors, maxDepth, services,
-    warnings: t.warnings || [], hasUnits, hasOffsets: false,
+    id, spans, roots, start: n ? start : 0, end: n ? end : 0, errors, maxDepth, services, warnings, hasUnits, hasOffsets: false,
   };
   markCriticalPath(tr);
   return tr;
@@ -277,4 +283,71 @@ export function toOTLP(t: JTrace): unknown {
       };
     }),
   };
+}
+
+// --- weft's own trace format (docs/api.md, GET /api/weft/v1/traces/{id}) ---
+
+interface WRef { traceID?: string; unit: string; seq: number }
+interface WEvent { offset: number; name: string; attributes: JKeyValue[]; unit?: string; seq?: number; cause?: WRef }
+interface WSpan {
+  spanID: string; parentSpanID?: string; name: string; kind: string; service: string; resource: number;
+  offset: number; duration: number; status: { code: string; message?: string };
+  spanResource?: string; spanType?: string; scope?: { name: string; version?: string }; traceState?: string; flags?: string[];
+  attributes: JKeyValue[]; events: WEvent[]; links: { traceID: string; spanID: string; attributes?: JKeyValue[] }[];
+  causality?: { unit: string; startSeq: number; endSeq: number; endUnit?: string; startCause?: WRef };
+}
+/** WTrace is a trace as weft's API answers it. */
+export interface WTrace {
+  traceID: string;
+  start: string; // Unix ns as text
+  resources: { service: string; attributes: JKeyValue[] }[];
+  spans: WSpan[];
+}
+
+function refText(r: WRef): string {
+  return (r.traceID ? r.traceID + ':' : '') + r.unit + ':' + r.seq;
+}
+
+/** buildTraceWeft resolves a trace in weft's format into the model. */
+export function buildTraceWeft(t: WTrace): Trace {
+  const big = BigInt(t.start);
+  const startUS = Number(big / 1000n) + Number(big % 1000n) / 1000;
+  const procs: JProcess[] = t.resources.map((r) => ({ serviceName: r.service, tags: r.attributes }));
+  const n = t.spans.length;
+  const spans: Span[] = new Array(n);
+  const byID = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const w = t.spans[i];
+    const c = w.causality;
+    let logs: JLog[] = NONE;
+    if (w.events.length) {
+      logs = w.events.map((e) => {
+        const fields: JKeyValue[] = [{ key: 'event', type: 'string', value: e.name }, ...e.attributes];
+        if (e.seq) fields.push({ key: 'weft.seq', type: 'int64', value: e.seq });
+        if (e.unit && e.unit !== c?.unit) fields.push({ key: 'weft.unit', type: 'string', value: e.unit });
+        if (e.cause) fields.push({ key: 'weft.cause', type: 'string', value: refText(e.cause) });
+        return { timestamp: startUS + e.offset / 1000, fields };
+      });
+    }
+    let meta: [string, unknown][] | undefined;
+    if (w.spanResource || w.spanType || w.scope || w.traceState || w.flags) {
+      meta = [];
+      if (w.spanResource) meta.push(['resource', w.spanResource]);
+      if (w.spanType) meta.push(['type', w.spanType]);
+      if (w.scope) meta.push(['scope', w.scope.name + (w.scope.version ? ' ' + w.scope.version : '')]);
+      if (w.traceState) meta.push(['tracestate', w.traceState]);
+      if (w.flags) meta.push(['flags', w.flags.join(', ')]);
+    }
+    spans[i] = {
+      i, spanID: w.spanID, parent: -1, parentID: w.parentSpanID || '', name: w.name, service: w.service,
+      kind: w.kind === 'unspecified' ? '' : w.kind, start: startUS + w.offset / 1000, dur: w.duration / 1000,
+      error: w.status.code === 'error', statusMessage: w.status.message || '', tags: w.attributes, logs,
+      refs: w.links.length ? w.links.map((l) => ({ refType: 'LINK', traceID: l.traceID, spanID: l.spanID })) : NONE,
+      process: procs[w.resource] || { serviceName: w.service }, depth: 0, children: NONE,
+      unit: c?.unit || '', unitEnd: c?.endUnit || '', seqStart: c?.startSeq || 0, seqEnd: c?.endSeq || 0,
+      cause: c?.startCause ? refText(c.startCause) : '', critical: false, meta, offset: 0,
+    };
+    byID.set(w.spanID, i);
+  }
+  return assemble(t.traceID, spans, byID, []);
 }

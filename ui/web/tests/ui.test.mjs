@@ -127,7 +127,7 @@ test('search: autocompletion offers keys and values', async () => {
   await q.pressSequentially('= ');
   await page.waitForSelector('.ac-item');
   const values = await page.locator('.ac-item').allInnerTexts();
-  assert.ok(values.some((v) => /"v\d"/.test(v)), 'values of deploy.version: ' + values.join(','));
+  assert.ok(values.some((v) => /^v\d/.test(v)), 'values of deploy.version: ' + values.join(','));
   await shot(page, 'search-autocomplete');
   await page.close();
 });
@@ -197,7 +197,9 @@ test('trace: a 100K-span trace is interactive quickly', async () => {
     marks: Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name.replace(/^weft:/, ''), Math.round(m.startTime)])),
   }));
   const spans = Number((/Spans ([\d,]+)/.exec(t.spans) || [])[1]?.replace(/,/g, ''));
-  console.log(`# 100K-span trace (${spans} spans): first rows ${Math.round(firstRows)} ms, interactive (scroll + click answered) ${Math.round(t.interactive)} ms after navigation start; marks ${JSON.stringify(t.marks)}; load average ${os.loadavg()[0].toFixed(1)}`);
+  // First rows: the page's own mark, set when the first rows are in the DOM (the test's polling sees them later
+  // when the main thread is busy). Interactive: the test scrolled to the middle, clicked a row and saw its details.
+  console.log(`# 100K-span trace (${spans} spans): first rows ${t.marks.rows} ms, interactive (scroll + click answered) ${Math.round(t.interactive)} ms after navigation start; marks ${JSON.stringify(t.marks)}; load average ${os.loadavg()[0].toFixed(1)}`);
   fs.writeFileSync(path.join(results, 'big-trace-timing.json'), JSON.stringify({ spans, firstRows, ...t, loadavg: os.loadavg() }, null, 2));
   assert.ok(spans >= 90000, 'the large trace has ~100K spans: ' + spans);
   await shot(page, 'trace-100k');
@@ -217,7 +219,8 @@ test('aggregate: calling-context tree, request-flow graph, structure groups', as
   await page.waitForSelector('svg.graph g.gnode');
   assert.ok(await page.locator('svg.graph g.gnode').count() >= 5);
   await page.locator('svg.graph g.gnode').nth(1).click();
-  await page.waitForSelector('.sidepanel .exemplars');
+  await page.waitForSelector('.sidepanel .card-head');
+  assert.match(await page.locator('.sidepanel').innerText(), /p99/);
   await shot(page, 'aggregate-graph');
   await page.click('button[data-tab=groups]');
   await page.waitForSelector('table.groups tbody tr');

@@ -4,7 +4,7 @@
 
 import { h, clear, fmtDur, fmtPct, fmtNum, serviceColor, loading, errorBox, empty } from '../dom';
 import { findTraces, optional } from '../api';
-import { navigate, replaceQuery, type Page } from '../router';
+import { navigate, replaceQuery, query, type Page } from '../router';
 import { readState, writeState, searchForm, jaegerParams, weftParams, validate, timeRange, type SearchState } from './form';
 import { aggregate, type Aggregate, type TreeNode, type GraphNode } from '../analysis';
 
@@ -19,7 +19,9 @@ export async function loadAggregate(st: SearchState, signal: AbortSignal): Promi
 }
 
 export function exemplarLinks(ids: string[]): HTMLElement {
-  const labels = ['p50', 'p90', 'p99', 'max'];
+  // The analysis names the traces at p50, p90, p99 and the slowest, without repeats: with fewer, which is which
+  // is unknown, so they are only numbered.
+  const labels = ids.length >= 4 ? ['p50', 'p90', 'p99', 'max'] : ['ex. 1', 'ex. 2', 'ex. 3'];
   return h('span', { class: 'exemplars' }, ...ids.slice(0, 4).map((id, k) => h('a', { href: '/trace/' + id, title: id, style: { marginRight: '7px' } }, labels[k] || '#' + k)));
 }
 
@@ -146,7 +148,8 @@ function graphView(agg: Aggregate): HTMLElement {
         h('table', { class: 'kv' },
           ...([['spans', fmtNum(n.count)], ['errors', `${n.errors} (${fmtPct(n.errorRate)})`], ['p50', fmtDur(n.p50)], ['p90', fmtDur(n.p90)], ['p99', fmtDur(n.p99)], ['children run', n.mode || '–']] as [string, string][])
             .map(([k, v]) => h('tr', null, h('td', null, k), h('td', null, v)))),
-        h('div', { style: { marginTop: '8px' } }, h('b', null, 'Exemplar traces: '), exemplarLinks(n.exemplars || [])),
+        n.exemplars?.length ? h('div', { style: { marginTop: '8px' } }, h('b', null, 'Exemplar traces: '), exemplarLinks(n.exemplars)) : null,
+        h('div', { style: { marginTop: '8px' } }, h('a', { class: 'btn small', href: '/search' + query({ service: n.service, operation: n.name, run: '1' }) }, 'Search its spans')),
         ins.length ? h('div', { style: { marginTop: '8px' } }, h('b', null, 'Called by'), ...ins.map((e) => h('div', { class: 'muted' }, `${e.from} — ${fmtNum(e.count)}×, p50 ${fmtDur(e.p50)}`))) : null,
         outs.length ? h('div', { style: { marginTop: '8px' } }, h('b', null, 'Calls'), ...outs.map((e) => h('div', { class: 'muted' }, `${e.to} — ${fmtNum(e.count)}×, p50 ${fmtDur(e.p50)}${e.errors ? `, ${fmtPct(e.errorRate)} errors` : ''}`))) : null,
       ));

@@ -92,13 +92,22 @@ function populationsView(cmp: PopulationCompare, source: string): HTMLElement {
   };
   for (const n of cmp.tree) add(n, 0);
   const changes = cmp.changes.slice(0, 25);
+  const byPath = new Map<string, [CompareNode, CompareNode | null]>();
+  const index = (ns: CompareNode[], parent: CompareNode | null) => ns.forEach((n) => { byPath.set(n.path, [n, parent]); index(n.children, n); });
+  index(cmp.tree, null);
+  const where = (path: string) => {
+    const [n, parent] = byPath.get(path) || [null, null];
+    if (!n) return h('span', { class: 'mono' }, path);
+    return h('span', null, h('span', { class: 'dot', style: { background: serviceColor(n.service), marginRight: '6px' } }), h('b', null, n.service), ' ', n.name,
+      parent ? h('span', { class: 'faint' }, `  under ${parent.service} ${parent.name}`) : null);
+  };
   return h('div', null,
     h('div', { class: 'card' },
       h('div', { class: 'card-head' }, 'What changed', h('span', { class: 'sub' }, `A: ${fmtNum(cmp.a.traces)} traces, B: ${fmtNum(cmp.b.traces)} traces · ${cmp.changes.length} significant changes · computed ${source === 'server' ? 'by the server (Mann–Whitney U, p < 0.01)' : 'in the browser (median moved ≥ 10%)'}`)),
       changes.length ? h('table', { class: 'grid changes' },
         h('thead', null, h('tr', null, h('th', null, 'Path'), h('th', null, 'What'), h('th', { class: 'num' }, 'Change'), h('th', { class: 'num' }, 'Ratio (B/A)'), h('th', { class: 'num' }, 'p-value'))),
         h('tbody', null, ...changes.map((c) => h('tr', null,
-          h('td', { class: 'mono' }, c.path.split('/').slice(-2).join(' › ')),
+          h('td', null, where(c.path)),
           h('td', null, c.what === 'appeared' ? h('span', { class: 'pill add' }, 'appeared') : c.what === 'disappeared' ? h('span', { class: 'pill del' }, 'disappeared') : c.what),
           h('td', { class: 'num ' + ((c.delta || 0) > 0 ? 'delta-up' : 'delta-down') }, c.delta === undefined ? '–' : c.what === 'latency' ? (c.delta > 0 ? '+' : '') + fmtDur(c.delta) : (c.delta > 0 ? '+' : '') + c.delta.toFixed(2) + ' calls/trace'),
           h('td', { class: 'num' }, c.ratio ? '×' + c.ratio.toFixed(2) : '–'),

@@ -76,6 +76,17 @@ export function weftParams(st: SearchState, prefix = ''): URLSearchParams {
   return p;
 }
 
+/** weftSearchParams are the parameters of weft's search API, with times in RFC 3339, which it reads whatever
+ * unit it takes integers in. */
+export function weftSearchParams(st: SearchState): URLSearchParams {
+  const p = weftParams(st);
+  for (const k of ['start', 'end']) {
+    const v = p.get(k);
+    if (v) p.set(k, new Date(Number(v) / 1000).toISOString());
+  }
+  return p;
+}
+
 /**
  * jaegerParams turns a search into the Jaeger API's terms. The Jaeger API knows only "key=value" conditions
  * joined by AND; a richer query needs weft's search API, and this says so.
@@ -108,8 +119,8 @@ export function validate(st: SearchState): string {
 
 // --- autocompletion ---
 
-interface KeysAnswer { keys?: string[]; data?: string[] }
-interface ValuesAnswer { values?: string[]; data?: string[] }
+interface KeysAnswer { keys?: string[]; intrinsics?: string[] }
+interface ValuesAnswer { values?: string[] }
 
 const intrinsics = ['service', 'name', 'duration', 'status', 'kind'];
 let keysPromise: Promise<string[]> | null = null;
@@ -132,8 +143,8 @@ export function noteTraceAttrs(traces: { spans: { tags?: { key: string; value: u
 
 async function attrKeys(): Promise<string[]> {
   if (!keysPromise) {
-    keysPromise = optional<KeysAnswer | string[]>('/api/weft/v1/attributes')
-      .then((r) => (Array.isArray(r) ? r : r?.keys || r?.data || []))
+    keysPromise = optional<KeysAnswer>('/api/weft/v1/attributes/keys')
+      .then((r) => [...(r?.intrinsics || []), ...(r?.keys || [])])
       .catch(() => []);
   }
   const server = await keysPromise;
@@ -144,11 +155,11 @@ async function attrValues(key: string, prefix: string): Promise<string[]> {
   if (key === 'status') return ['unset', 'ok', 'error'];
   if (key === 'kind') return ['server', 'client', 'producer', 'consumer', 'internal'];
   const bare = key.replace(/^(span|resource)\./, '');
-  if (key === 'service') return services();
-  const r = await optional<ValuesAnswer | string[]>(
-    `/api/weft/v1/attributes/${encodeURIComponent(bare)}/values?prefix=${encodeURIComponent(prefix)}&limit=50`,
+  if (key === 'service') return (await services()).filter((v) => v.startsWith(prefix));
+  const r = await optional<ValuesAnswer>(
+    `/api/weft/v1/attributes/values?key=${encodeURIComponent(key)}&prefix=${encodeURIComponent(prefix)}&limit=50`,
   ).catch(() => null);
-  const server = Array.isArray(r) ? r : r?.values || r?.data || [];
+  const server = r?.values || [];
   return [...new Set([...server, ...(localAttrs.get(bare) || [])])].filter((v) => v.startsWith(prefix)).sort().slice(0, 50);
 }
 

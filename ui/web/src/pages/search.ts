@@ -2,9 +2,9 @@
 // list of traces found, errors marked.
 
 import { h, s, clear, fmtDur, fmtTime, fmtAgo, serviceColor, loading, errorBox, empty } from '../dom';
-import { findTraces, type JTrace } from '../api';
+import { findTraces, optional, type JTrace } from '../api';
 import { navigate, query, type Page } from '../router';
-import { readState, writeState, searchForm, jaegerParams, validate, timeRange, noteTraceAttrs, type SearchState } from './form';
+import { readState, writeState, searchForm, jaegerParams, weftSearchParams, validate, timeRange, noteTraceAttrs, type SearchState } from './form';
 import { ticks } from '../canvasview';
 import { summarize, type Summary } from '../analysis';
 
@@ -19,23 +19,44 @@ export const searchPage: Page = (root, _path, params) => {
   })));
   root.appendChild(results);
   const ctl = new AbortController();
-  if (params.has('run') || st.service) run(results, st, params.get('sort') || 'recent', ctl.signal);
+  if (params.has('run') || st.service || st.q) run(results, st, params.get('sort') || 'recent', ctl.signal);
   else results.appendChild(h('div', { class: 'card', style: { marginTop: '12px' } }, empty('Search for traces', 'Choose a service, optionally an operation and a query such as http.status_code >= 500, then Search.')));
   return () => ctl.abort();
 };
 
+/** WeftSearch is the answer of weft's search API (docs/api.md): times and durations in µs. */
+interface WeftSearch {
+  traces: { traceID: string; rootService: string; rootName: string; start: number; duration: number; spanCount: number; errorCount: number; services: { service: string; spans: number }[] }[];
+  query?: string;
+}
+
 async function run(root: HTMLElement, st: SearchState, sort: string, signal: AbortSignal): Promise<void> {
   const problem = validate(st);
   if (problem) return void root.appendChild(errorBox(problem));
-  if (!st.service) {
-    root.appendChild(h('div', { class: 'card', style: { marginTop: '12px' } }, empty('Choose a service', 'The Jaeger query API searches within one service.')));
-    return;
-  }
   root.appendChild(loading('Searching…'));
-  let traces: JTrace[];
+  let rows: Summary[];
+  let canonical = '';
   const t0 = performance.now();
   try {
-    traces = await findTraces(jaegerParams(st), signal);
+    // weft's search API takes the whole query language and answers summaries; a Jaeger server needs a service
+    // and answers whole traces.
+    const found = await optional<WeftSearch>('/api/weft/v1/search?' + weftSearchParams(st).toString(), signal);
+    if (found) {
+      rows = (found.traces || []).map((t) => ({
+        traceID: t.traceID, rootService: t.rootService, rootName: t.rootName, start: t.start, duration: t.duration,
+        spans: t.spanCount, errors: t.errorCount, services: (t.services || []).map((x): [string, number] => [x.service, x.spans]),
+      }));
+      canonical = found.query || '';
+    } else {
+      if (!st.service) {
+        clear(root);
+        root.appendChild(h('div', { class: 'card', style: { marginTop: '12px' } }, empty('Choose a service', 'The Jaeger query API searches within one service.')));
+        return;
+      }
+      const traces: JTrace[] = await findTraces(jaegerParams(st), signal);
+      noteTraceAttrs(traces);
+      rows = traces.map(summarize);
+    }
   } catch (e) {
     if (signal.aborted) return;
     clear(root);
@@ -43,8 +64,6 @@ async function run(root: HTMLElement, st: SearchState, sort: string, signal: Abo
     return;
   }
   const took = performance.now() - t0;
-  noteTraceAttrs(traces);
-  const rows = traces.map(summarize);
   clear(root);
   if (!rows.length) {
     root.appendChild(h('div', { class: 'card', style: { marginTop: '12px' } }, empty('No traces found', 'Widen the time range, remove conditions, or check the service name.')));
@@ -83,6 +102,7 @@ async function run(root: HTMLElement, st: SearchState, sort: string, signal: Abo
   root.append(
     h('div', { class: 'card', style: { marginTop: '12px' } },
       h('div', { class: 'card-head' }, 'Duration over time', h('span', { class: 'sub' }, `${rows.length} traces${errs ? `, ${errs} with errors` : ''} · ${Math.round(took)} ms`),
+        canonical ? h('span', { class: 'sub mono', title: 'the query as the server understood it' }, canonical) : null,
         h('div', { class: 'spacer' }), h('a', { class: 'btn small', href: aggLink }, 'Aggregate these'),
         h('a', { class: 'btn small', href: '/compare' + query({ 'a.service': st.service, 'a.q': st.q, 'b.service': st.service }) }, 'Compare…')),
       h('div', { class: 'card-body' }, scatter(rows, timeRange(st))),

@@ -1,7 +1,7 @@
 // The services page (/services?…): the service map with rate, errors and latency on its edges, and per operation
 // of the chosen service its RED figures and a latency histogram whose buckets open the traces inside them.
 
-import { h, clear, fmtDur, fmtPct, fmtNum, serviceColor, loading, errorBox, empty } from '../dom';
+import { h, clear, fmtDur, fmtPct, fmtNum, fmtRate, serviceColor, loading, errorBox, empty } from '../dom';
 import { findTraces, optional, services, type JTrace } from '../api';
 import { navigate, replaceQuery, query, type Page } from '../router';
 import { lookbacks } from './form';
@@ -49,11 +49,11 @@ export const servicesPage: Page = (root, _path, params) => {
     mapBody.appendChild(drawGraph(
       graph.nodes.map((n) => ({
         id: n.service, title: n.service, color: serviceColor(n.service), error: n.errors > 0,
-        lines: [`${fmtNum(n.rate)} spans/s · ${fmtNum(n.spans)} spans`, n.errors ? `errors ${fmtPct(n.errorRate)}` : 'no errors'],
+        lines: [`${fmtRate(n.rate).replace('/s', ' spans/s')} · ${fmtNum(n.spans)} spans`, n.errors ? `errors ${fmtPct(n.errorRate)}` : 'no errors'],
       })),
       graph.edges.map((e) => ({
         from: e.parent, to: e.child, weight: Math.sqrt(e.rate / maxRate), error: e.errors > 0,
-        label: `${fmtNum(e.rate)}/s · ${e.errors ? fmtPct(e.errorRate) + ' err · ' : ''}p50 ${fmtDur(e.p50)} · p99 ${fmtDur(e.p99)}`,
+        label: `${fmtRate(e.rate)} · ${e.errors ? fmtPct(e.errorRate) + ' err · ' : ''}p50 ${fmtDur(e.p50)} · p99 ${fmtDur(e.p99)}`,
       })),
       { selected, onNode: (id) => { selected = id; const p = new URLSearchParams(location.search); p.set('service', id); replaceQuery(p); void drawMap(); void loadOps(); } },
     ));
@@ -122,17 +122,17 @@ function opsTable(service: string, stats: OperationStats[], source: string, lb: 
         return h('tr', { class: o.errors ? 'error' : '' },
           h('td', null, h('b', null, o.name)),
           h('td', { class: 'num' }, fmtNum(o.count)),
-          h('td', { class: 'num' }, fmtNum(o.rate) + '/s'),
+          h('td', { class: 'num' }, fmtRate(o.rate)),
           h('td', { class: 'num' + (o.errors ? ' err' : '') }, o.errors ? fmtPct(o.errorRate) : '–'),
           h('td', { class: 'num' }, fmtDur(o.p50)),
           h('td', { class: 'num' }, fmtDur(o.p90)),
           h('td', { class: 'num' }, fmtDur(o.p99)),
-          h('td', null, h('div', { class: 'hist' }, ...o.histogram.map((b) => h('div', {
+          h('td', null, h('div', { class: 'hist-wrap' }, h('span', { class: 'hint' }, fmtDur(o.histogram[0]?.lower ?? 0)), h('div', { class: 'hist' }, ...o.histogram.map((b) => h('div', {
             style: { height: Math.max(2, (b.count / maxC) * 100) + '%' },
             title: `${fmtDur(b.lower)} – ${fmtDur(b.upper)}: ${b.count} spans`,
             'data-lower': b.lower,
             onclick: () => navigate('/search' + query({ service, operation: o.name, minDuration: durText(b.lower), maxDuration: durText(b.upper), lookback: lb, run: '1' })),
-          })))),
+          }))), h('span', { class: 'hint' }, fmtDur(o.histogram[o.histogram.length - 1]?.upper ?? 0)))),
         );
       }))) : empty('No operations in this window'));
 }

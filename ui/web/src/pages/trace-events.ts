@@ -225,11 +225,10 @@ export function eventView(root: HTMLElement, host: TraceHost): { destroy(): void
   root.append(
     h('div', { class: 'toolbar' },
       h('b', null, `${lanes.length - foreign} execution units`),
-      foreign ? h('span', { class: 'hint' }, `+ ${foreign} service lanes without units`) : null,
-      h('span', { class: 'hint' }, `${evList.length.toLocaleString()} events, ${edges.length.toLocaleString()} causal edges`),
+      foreign ? h('span', { class: 'hint' }, `+ ${foreign} lanes of spans without units`) : null,
+      h('span', { class: 'hint', title: 'drag to pan, ctrl+wheel to zoom' }, `${evList.length.toLocaleString()} events, ${edges.length.toLocaleString()} edges`),
       legend,
       h('div', { class: 'spacer' }),
-      h('span', { class: 'hint' }, 'drag to pan · ctrl+wheel to zoom'),
       tc.zoomButtons(),
     ),
     tc.el,

@@ -11,10 +11,7 @@ const TOP = 26;
 export function flameGraph(root: HTMLElement, host: TraceHost): { destroy(): void; update(): void } {
   const tr = host.tr;
   const sp = tr.spans;
-  // Spans by depth, sorted by start, for hit testing by binary search.
-  const byDepth: number[][] = [];
-  for (const s of sp) (byDepth[s.depth] ||= []).push(s.i);
-  for (const d of byDepth) if (d) d.sort((a, b) => sp[a].start - sp[b].start);
+  const byDepth = layoutRows(host);
 
   const draw = (ctx: CanvasRenderingContext2D, v: View) => {
     ctx.font = '11px system-ui, sans-serif';
@@ -102,12 +99,69 @@ export function flameGraph(root: HTMLElement, host: TraceHost): { destroy(): voi
   root.append(
     h('div', { class: 'toolbar' },
       h('b', null, 'Flame graph'),
-      h('span', { class: 'hint' }, `${sp.length.toLocaleString()} spans, ${byDepth.length} levels · click a box for details, double-click to zoom to it`),
+      h('span', { class: 'hint' }, `${sp.length.toLocaleString()} spans on ${byDepth.length} rows (concurrent children side by side) · click a box for details, double-click to zoom to it`),
       h('div', { class: 'spacer' }),
-      h('span', { class: 'hint' }, 'drag to pan · ctrl+wheel to zoom'),
       tc.zoomButtons(),
     ),
     tc.el,
   );
   return { destroy: () => tc.destroy(), update: () => tc.redraw() };
+}
+
+/**
+ * layoutRows places each span on a row below its parent. Children that overlap in time (concurrent work) go to
+ * separate bands, each as tall as the subtrees in it, so that no box hides another. Returns the spans of each
+ * row sorted by start, for drawing and for hit testing by binary search.
+ */
+function layoutRows(host: TraceHost): number[][] {
+  const tr = host.tr;
+  const sp = tr.spans;
+  const n = sp.length;
+  const height = new Int32Array(n);
+  const offset = new Int32Array(n); // of a child's band below its parent's row + 1
+  const order: number[] = [];
+  const stack = tr.roots.slice().reverse();
+  while (stack.length) {
+    const i = stack.pop()!;
+    order.push(i);
+    const ch = sp[i].children;
+    for (let c = ch.length - 1; c >= 0; c--) stack.push(ch[c]);
+  }
+  const pack = (kids: number[]): number => {
+    const ends: number[] = [];
+    const heights: number[] = [];
+    const slot: number[] = [];
+    for (const c of kids) {
+      let j = 0;
+      while (j < ends.length && ends[j] > sp[c].start) j++;
+      if (j === ends.length) {
+        ends.push(0);
+        heights.push(0);
+      }
+      ends[j] = sp[c].start + sp[c].dur;
+      heights[j] = Math.max(heights[j], height[c]);
+      slot.push(j);
+    }
+    const prefix = [0];
+    for (const x of heights) prefix.push(prefix[prefix.length - 1] + x);
+    kids.forEach((c, k) => (offset[c] = prefix[slot[k]]));
+    return prefix[prefix.length - 1];
+  };
+  for (let k = order.length - 1; k >= 0; k--) {
+    const i = order[k];
+    height[i] = 1 + pack(sp[i].children);
+  }
+  pack(tr.roots);
+  const row = new Int32Array(n);
+  const rows: number[][] = [];
+  for (const i of order) {
+    const p = sp[i].parent;
+    row[i] = p >= 0 ? row[p] + 1 + offset[i] : offset[i];
+    (rows[row[i]] ||= []).push(i);
+  }
+  for (let r = 0; r < rows.length; r++) {
+    if (!rows[r]) rows[r] = [];
+    else rows[r].sort((a, b) => sp[a].start - sp[b].start);
+  }
+  return rows;
 }

@@ -4,14 +4,16 @@
 // small one.
 
 import { h, clear, fmtDur, fmtTime, fmtNum, serviceColor, loading, errorBox, colorsReady } from '../dom';
-import { getTrace, optional, type JTrace, type JKeyValue } from '../api';
-import { buildTrace, preorder, subtreeSize, toOTLP, type Trace, type Span } from '../model';
+import { getTrace, getWeftTrace, optional, type JTrace, type JKeyValue } from '../api';
+import { buildTrace, buildTraceWeft, preorder, subtreeSize, toOTLP, type Trace, type Span, type WTrace } from '../model';
 import { replaceQuery, query, type Page } from '../router';
 import { ticks } from '../canvasview';
 import { eventView } from './trace-events';
 import { flameGraph } from './trace-flame';
 
 const ROW = 24;
+// Traces larger than this ask for clock offsets only when the adjusted clock is chosen.
+const LAZY_CLOCK = 20000;
 
 interface CriticalPathAnswer {
   method: string;
@@ -34,14 +36,17 @@ export const tracePage: Page = (root, path, params) => {
   let view: TraceView | null = null;
   (async () => {
     try {
-      const [jt] = await Promise.all([getTrace(id, ctl.signal), colorsReady()]);
+      // The critical path is computed by the server while the browser reads the trace.
+      const cp = optional<CriticalPathAnswer>(`/api/weft/v1/traces/${encodeURIComponent(id)}/critical-path`, ctl.signal).catch(() => null);
+      const [wt] = await Promise.all([getWeftTrace<WTrace>(id, ctl.signal), colorsReady()]);
+      const jt = wt ? null : await getTrace(id, ctl.signal);
       performance.mark('weft:fetched');
-      const tr = buildTrace(jt);
+      const tr = wt ? buildTraceWeft(wt) : buildTrace(jt!);
       performance.mark('weft:built');
       if (ctl.signal.aborted) return;
       clear(root);
       view = new TraceView(root, tr, jt, params);
-      view.enrich(ctl.signal);
+      view.enrich(cp, ctl.signal);
     } catch (e) {
       if (ctl.signal.aborted) return;
       clear(root);
@@ -89,7 +94,7 @@ class TraceView implements TraceHost {
   private minimapDraw: (() => void) | null = null;
   private secondary: { destroy(): void; update(): void } | null = null;
 
-  constructor(private root: HTMLElement, public tr: Trace, private jt: JTrace, params: URLSearchParams) {
+  constructor(private root: HTMLElement, public tr: Trace, private jt: JTrace | null, params: URLSearchParams) {
     this.mode = (['waterfall', 'events', 'flame'].includes(params.get('view') || '') ? params.get('view') : 'waterfall') as Mode;
     this.clock = params.get('clock') === 'adjusted' ? 'adjusted' : 'raw';
     this.collapsed = new Uint8Array(tr.spans.length);
@@ -125,38 +130,62 @@ class TraceView implements TraceHost {
     replaceQuery(p);
   }
 
-  /** enrich asks weft's analysis for the exact critical path and the clock offsets; absent, the heuristics stay. */
-  async enrich(signal: AbortSignal): Promise<void> {
-    const id = encodeURIComponent(this.tr.id);
-    const [cp, clock] = await Promise.all([
-      optional<CriticalPathAnswer>(`/api/weft/v1/traces/${id}/critical-path`, signal).catch(() => null),
-      optional<ClockAnswer>(`/api/weft/v1/traces/${id}/clock`, signal).catch(() => null),
-    ]);
-    if (signal.aborted) return;
-    const byID = new Map<string, Span>();
-    for (const s of this.tr.spans) byID.set(s.spanID, s);
-    if (cp && Array.isArray(cp.spans)) {
-      this.critical = cp;
-      for (const s of this.tr.spans) s.critical = false;
-      for (const c of cp.spans) {
-        const s = byID.get(c.spanID);
-        if (s) s.critical = true;
-      }
-      this.critNote.textContent = `Critical path: ${cp.method}${cp.complete === false ? ' (partial)' : ''}, ${fmtDur(cp.length)}`;
+  /** enrich applies weft's exact critical path when the server has one, and the clock offsets. A large trace's
+   * offsets are asked for only when the adjusted clock is chosen, to keep the first seconds for the waterfall. */
+  async enrich(cpPromise: Promise<CriticalPathAnswer | null>, signal: AbortSignal): Promise<void> {
+    this.signal = signal;
+    if (this.clock === 'adjusted' || this.tr.spans.length <= LAZY_CLOCK) void this.loadClock();
+    const cp = await cpPromise;
+    if (signal.aborted || !cp || !Array.isArray(cp.spans)) return;
+    this.critical = cp;
+    const byID = this.byID();
+    for (const s of this.tr.spans) s.critical = false;
+    for (const c of cp.spans) {
+      const s = byID.get(c.spanID);
+      if (s) s.critical = true;
     }
-    if (clock && Array.isArray(clock.spans)) {
-      this.clockInfo = clock;
-      let adjusted = false;
-      for (const c of clock.spans) {
-        const s = byID.get(c.spanID);
-        if (s && c.offset) {
-          s.offset = c.offset;
-          adjusted = true;
-        }
-      }
-      this.tr.hasOffsets = adjusted;
+    this.critNote.textContent = `Critical path: ${cp.method === 'causal' ? 'exact, from the event DAG' : 'heuristic (no events)'}${cp.complete === false ? ', partial' : ''}, ${fmtDur(cp.length)}`;
+    this.refresh();
+  }
+
+  private signal?: AbortSignal;
+  private clockState: 'none' | 'loading' | 'done' | 'absent' = 'none';
+  private idMap?: Map<string, Span>;
+
+  private byID(): Map<string, Span> {
+    if (!this.idMap) {
+      this.idMap = new Map();
+      for (const s of this.tr.spans) this.idMap.set(s.spanID, s);
+    }
+    return this.idMap;
+  }
+
+  private async loadClock(): Promise<void> {
+    if (this.clockState !== 'none') return;
+    this.clockState = 'loading';
+    this.updateClockSeg();
+    const clock = await optional<ClockAnswer>(`/api/weft/v1/traces/${encodeURIComponent(this.tr.id)}/clock`, this.signal).catch(() => null);
+    if (this.signal?.aborted) return;
+    if (!clock || !Array.isArray(clock.spans)) {
+      this.clockState = 'absent';
+      this.clock = 'raw';
       this.updateClockSeg();
+      this.refresh();
+      return;
     }
+    this.clockState = 'done';
+    this.clockInfo = clock;
+    const byID = this.byID();
+    let adjusted = false;
+    for (const c of clock.spans) {
+      const s = byID.get(c.spanID);
+      if (s && c.offset) {
+        s.offset = c.offset;
+        adjusted = true;
+      }
+    }
+    this.tr.hasOffsets = adjusted;
+    this.updateClockSeg();
     this.refresh();
   }
 
@@ -217,21 +246,28 @@ class TraceView implements TraceHost {
   private updateClockSeg(): void {
     clear(this.clockSeg);
     const info = this.clockInfo;
-    const can = !!info;
+    const st = this.clockState;
     for (const c of ['raw', 'adjusted'] as const) {
+      const title = c === 'raw' ? 'Times as each process recorded them'
+        : info ? `Offsets per process from causality: ${info.processes.filter((p) => p.offset).length} of ${info.processes.length} processes adjusted, ${info.inconsistencies?.length || 0} inconsistencies`
+        : st === 'absent' ? 'The server offers no clock analysis for this trace'
+        : 'Ask the server for each process\'s clock offset';
       this.clockSeg.appendChild(h('button', {
         class: this.clock === c ? 'on' : '',
-        disabled: c === 'adjusted' && !can,
-        title: c === 'raw' ? 'Times as each process recorded them'
-          : can ? `Offsets per process from causality (${info!.processes.filter((p) => p.offset).length} adjusted, ${info!.inconsistencies?.length || 0} inconsistencies)`
-          : 'The server offers no clock analysis for this trace',
+        disabled: c === 'adjusted' && (st === 'absent' || st === 'loading'),
+        title,
         onclick: () => {
           this.clock = c;
+          if (c === 'adjusted') void this.loadClock();
           this.updateClockSeg();
           this.saveURL();
           this.refresh();
         },
-      }, c === 'raw' ? 'Raw' : 'Adjusted'));
+      }, c === 'raw' ? 'Raw' : st === 'loading' && c === 'adjusted' ? 'Adjusting…' : 'Adjusted'));
+    }
+    if (info && this.clock === 'adjusted') {
+      const moved = info.processes.filter((p) => p.offset);
+      this.clockSeg.title = moved.map((p) => `${p.service}: ${p.offset > 0 ? '+' : ''}${fmtDur(p.offset)}`).join('\n');
     }
   }
 
@@ -624,6 +660,7 @@ class TraceView implements TraceHost {
     if (this.clockInfo) {
       summary.push(['start (clock-adjusted)', fmtTime(s.start + s.offset) + (s.offset ? ` (${s.offset > 0 ? '+' : ''}${fmtDur(s.offset)})` : ' (no offset)')]);
     }
+    if (s.meta) summary.push(...s.meta);
     summary.push(['span ID', s.spanID], ['kind', s.kind || '–'], ['status', s.error ? 'error' + (s.statusMessage ? ': ' + s.statusMessage : '') : 'ok / unset']);
     if (cp) summary.push(['on critical path', fmtDur(cp.critical) + ' (self ' + fmtDur(cp.self) + ')']);
     else if (s.critical) summary.push(['on critical path', 'yes']);
@@ -673,7 +710,8 @@ class TraceView implements TraceHost {
     } catch {
       // fall back to converting here
     }
-    if (!blob) blob = new Blob([JSON.stringify(toOTLP(this.jt))], { type: 'application/json' });
+    if (!blob && this.jt) blob = new Blob([JSON.stringify(toOTLP(this.jt))], { type: 'application/json' });
+    if (!blob) return;
     const a = h('a', { href: URL.createObjectURL(blob), download: `trace-${id}.otlp.json` });
     document.body.appendChild(a);
     a.click();
