@@ -335,6 +335,14 @@ func validTracestateValue(v string) bool {
 // the sampled flag, sc.Priority and sc.Origin from the dd member. It reports whether ts is valid; a malformed
 // weft member is counted and ignored.
 func readTracestate(sc *trace.SpanContext, ts string) bool {
+	// The common case between weft services: the list is weft's member alone. A value that parses as an event
+	// ID is a valid tracestate value, so the general check has nothing to add.
+	if len(ts) > len(weftKey)+1 && ts[:len(weftKey)+1] == weftKey+"=" {
+		if ev, ok := parseWeftMember(ts[len(weftKey)+1:]); ok {
+			sc.Cause = ev
+			return true
+		}
+	}
 	var weft, dd string
 	if checkTracestate(ts, func(k, v string) {
 		switch k {
