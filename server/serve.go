@@ -112,7 +112,10 @@ func Start(c *Config, log *slog.Logger) (*Server, error) {
 
 func (s *Server) listen() error {
 	c := s.cfg
-	io := ingest.Options{MaxRequestBytes: c.MaxRequestBytes, Metrics: ingest.NewMetrics(s.reg), Logger: s.log}
+	metrics := ingest.NewMetrics(s.reg)
+	io := ingest.Options{MaxRequestBytes: c.MaxRequestBytes, Metrics: metrics, Logger: s.log}
+	limit := newDecodeLimiter(c.MaxInFlight, c.MaxRequestBytes)
+	limit.onReject = func(receiver string) { metrics.Request(receiver, &ingest.OverloadError{Reason: "decode budget"}) }
 	var tlsConf *tls.Config
 	if c.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
@@ -142,7 +145,11 @@ func (s *Server) listen() error {
 		if err != nil {
 			return err
 		}
-		h := requireToken(l.token, l.handler())
+		h := l.handler()
+		if l.name != "query" {
+			h = limit.http(l.name, h)
+		}
+		h = requireToken(l.token, h)
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConf, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 		s.https = append(s.https, srv)
 		go func() {
@@ -165,7 +172,8 @@ func (s *Server) listen() error {
 		}
 		opts := []grpc.ServerOption{
 			grpc.MaxRecvMsgSize(int(c.MaxRequestBytes)),
-			grpc.UnaryInterceptor(grpcToken(c.IngestToken)),
+			grpc.ChainUnaryInterceptor(grpcToken(c.IngestToken), limit.grpc()),
+			grpc.MaxConcurrentStreams(32),
 		}
 		if tlsConf != nil {
 			opts = append(opts, grpc.Creds(credentials.NewTLS(tlsConf)))
