@@ -132,15 +132,14 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 			add(constraint{kindCause, ce.span, e.span, ce.time, e.time})
 		}
 	}
-	for i, s := range spans {
+	for i := range spans {
 		p := t.parent[i]
 		if p < 0 {
 			continue
 		}
-		ps := spans[p]
-		add(constraint{kindParentStart, p, int32(i), ps.Start, s.Start})
-		if ps.Kind == model.KindClient && s.Kind == model.KindServer {
-			add(constraint{kindClientServerEnd, int32(i), p, s.End(), ps.End()})
+		add(constraint{kindParentStart, p, int32(i), t.start[p], t.start[i]})
+		if t.kind[p] == model.KindClient && t.kind[i] == model.KindServer {
+			add(constraint{kindClientServerEnd, int32(i), p, t.start[i] + t.dur[i], t.start[p] + t.dur[p]})
 		}
 	}
 
@@ -274,31 +273,36 @@ func fmtDur(ns int64) string { return fmt.Sprintf("%gµs", float64(ns)/1e3) }
 // processes groups spans by service instance; the root span's process comes first, the others by their first
 // span's start.
 func processes(t *tree) ([]Process, []int) {
-	spans := t.spans
 	byRes := map[*model.Resource]int{}
 	byKey := map[string]int{}
 	var procs []Process
 	first := []int64{}
-	of := make([]int, len(spans))
-	for i, s := range spans {
-		p, ok := byRes[s.Resource]
-		if !ok {
-			key := resourceKey(s.Resource)
-			if p, ok = byKey[key]; !ok {
-				p = len(procs)
-				byKey[key] = p
-				pr := Process{ID: p, Service: s.Service()}
-				if s.Resource != nil {
-					pr.Attrs = s.Resource.Attrs
+	of := make([]int, len(t.spans))
+	var lastRes *model.Resource
+	last := -1
+	for i, r := range t.res {
+		p := last
+		if r != lastRes || last < 0 {
+			var ok bool
+			if p, ok = byRes[r]; !ok {
+				key := resourceKey(r)
+				if p, ok = byKey[key]; !ok {
+					p = len(procs)
+					byKey[key] = p
+					pr := Process{ID: p}
+					if r != nil {
+						pr.Service, pr.Attrs = r.Service, r.Attrs
+					}
+					procs = append(procs, pr)
+					first = append(first, t.start[i])
 				}
-				procs = append(procs, pr)
-				first = append(first, s.Start)
+				byRes[r] = p
 			}
-			byRes[s.Resource] = p
+			lastRes, last = r, p
 		}
 		of[i] = p
 		procs[p].Spans++
-		first[p] = min(first[p], s.Start)
+		first[p] = min(first[p], t.start[i])
 	}
 	if len(procs) == 0 {
 		return []Process{{Root: true, Constrained: true}}, of

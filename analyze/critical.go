@@ -62,9 +62,9 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 	w := &pathWalker{t: t, d: d, as: make([]int64, len(spans)), ae: make([]int64, len(spans)),
 		segs: make([]Segment, 0, len(spans)+len(spans)/2+8)} // a path through most spans has a few more segments
 
-	for i, s := range spans {
+	for i := range spans {
 		off := clock.Offset(i)
-		w.as[i], w.ae[i] = s.Start+off, s.End()+off
+		w.as[i], w.ae[i] = t.start[i]+off, t.start[i]+t.dur[i]+off
 	}
 	p := &Path{Method: MethodHeuristic, Clock: clock}
 	root := t.mainRoot()
@@ -137,7 +137,7 @@ func (w *pathWalker) emit(i int32, unit uint64, kind string, from, to int64) {
 // evTime is event i's time on the root process's clock.
 func (w *pathWalker) evTime(i int32) int64 {
 	e := &w.d.events[i]
-	return e.time + (w.as[e.span] - w.t.spans[e.span].Start)
+	return e.time + (w.as[e.span] - w.t.start[e.span])
 }
 
 // causal walks the event DAG from the root's end; it reports whether it reached the root's start.
@@ -158,9 +158,9 @@ func (w *pathWalker) causal(root int32) bool {
 				best, bestT, transit = e.cause, t, true
 			}
 		}
-		if e.kind == evEnd && spans[e.span].Kind == model.KindClient {
+		if e.kind == evEnd && w.t.kind[e.span] == model.KindClient {
 			for _, s := range w.t.children(e.span) {
-				if spans[s].Kind != model.KindServer || w.ae[s] < bestT {
+				if w.t.kind[s] != model.KindServer || w.ae[s] < bestT {
 					continue
 				}
 				if end := d.endAt[s]; end >= 0 {

@@ -26,8 +26,14 @@ type tree struct {
 	kids   []int32
 	roots  []int32 // sorted: the main root first (see mainRoot)
 	order  []int32 // every span, parents before children (pre-order from the roots)
-	start  []int64 // each span's start and duration, read once: sorting by pointer would miss the cache
-	dur    []int64
+	// Each span's fields that the analyses read again and again, copied once: the spans lie scattered in the heap
+	// and every pass over them through their pointers would miss the cache.
+	start []int64
+	dur   []int64
+	kind  []model.Kind
+	res   []*model.Resource
+	pkey  []uint64 // the parent's ID as an idTable key
+	links []bool   // whether the span has links, to look at only when its parent is missing
 
 	// scratch for build, link and walk
 	ids         idTable
@@ -54,19 +60,22 @@ func (t *tree) build(spans []*model.Span) *tree {
 func (t *tree) parents(spans []*model.Span) {
 	n := len(spans)
 	t.spans, t.parent, t.first = spans, grow(t.parent, n), grow(t.first, n+1)
-	t.start, t.dur = grow(t.start, n), grow(t.dur, n)
+	t.start, t.dur, t.kind, t.res = grow(t.start, n), grow(t.dur, n), grow(t.kind, n), grow(t.res, n)
+	t.pkey, t.links = grow(t.pkey, n), grow(t.links, n)
 	ids := &t.ids
 	ids.reset(n)
 	for i, s := range spans {
 		ids.put(spanKey(s.SpanID), int32(i))
-		t.start[i], t.dur[i] = s.Start, s.Duration
+		t.start[i], t.dur[i], t.kind[i], t.res[i] = s.Start, s.Duration, s.Kind, s.Resource
+		t.pkey[i], t.links[i] = spanKey(s.ParentID), len(s.Links) > 0
 	}
-	for i, s := range spans {
+	for i := range spans {
 		p := int32(-1)
-		if j, ok := ids.get(spanKey(s.ParentID)); ok && int(j) != i {
+		if j, ok := ids.get(t.pkey[i]); ok && int(j) != i {
 			p = j
 		}
-		if p < 0 {
+		if p < 0 && t.links[i] {
+			s := spans[i]
 			for _, l := range s.Links {
 				if l.TraceID != s.TraceID && !l.TraceID.IsZero() {
 					continue
