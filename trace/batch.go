@@ -29,6 +29,7 @@ type batcher struct {
 	stop    chan struct{}
 	done    chan struct{}
 	closed  atomic.Bool
+	idle    atomic.Bool // the background goroutine is waiting; the first producer to see it kicks it
 	stopped sync.Once
 
 	exported, errors, failed atomic.Uint64
@@ -72,17 +73,18 @@ func (b *batcher) enqueue(s *Span) bool {
 	}
 	n := pp.queue.len()
 	procUnpin()
-	switch {
-	case !ok:
-	case n == b.kickAt:
-		select {
-		case b.kick <- struct{}{}:
-		default:
+	if n >= b.kickAt {
+		if b.idle.Load() && b.idle.CompareAndSwap(true, false) {
+			select {
+			case b.kick <- struct{}{}:
+			default:
+			}
+		} else if n >= b.yieldAt && n%64 == 0 {
+			// The batcher has been woken but has not run: every P is busy with goroutines that never block.
+			// Give it this P for a moment rather than drop spans; this costs a yield every 64 spans while the
+			// ring is three quarters full, never a wait.
+			runtime.Gosched()
 		}
-	case n == b.yieldAt:
-		// The batcher was woken but has not run: every P is busy with goroutines that never block. Give it
-		// this P for a moment rather than drop spans; this costs a yield once per yieldAt spans, never a wait.
-		runtime.Gosched()
 	}
 	return ok
 }
@@ -115,19 +117,48 @@ func (b *batcher) run() {
 	tick := time.NewTicker(b.timeout)
 	defer tick.Stop()
 	for {
+		b.idle.Store(true)
+		if b.full() { // a ring filled while this goroutine was draining: no producer saw it idle
+			b.idle.Store(false)
+			b.drain()
+			select { // never starve a flush or a shutdown
+			case ch := <-b.flushes:
+				b.drain()
+				close(ch)
+			case <-b.stop:
+				b.drain()
+				return
+			default:
+			}
+			continue
+		}
 		select {
 		case <-tick.C:
+			b.idle.Store(false)
 			b.drain()
 		case <-b.kick:
+			b.idle.Store(false)
 			b.drain()
 		case ch := <-b.flushes:
+			b.idle.Store(false)
 			b.drain()
 			close(ch)
 		case <-b.stop:
+			b.idle.Store(false)
 			b.drain()
 			return
 		}
 	}
+}
+
+// full reports whether some P's ring holds a batch's worth of spans.
+func (b *batcher) full() bool {
+	for i := range b.p.ps {
+		if b.p.ps[i].queue.len() >= b.kickAt {
+			return true
+		}
+	}
+	return false
 }
 
 // drain takes everything queued and exports it.
