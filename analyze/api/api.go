@@ -398,7 +398,7 @@ func (h *handler) servicesGraph(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	q.Service, q.Operation, q.Expr = "", "", nil
+	q.Service, q.Operation, q.Expr, q.MinDuration, q.MaxDuration = "", "", nil, 0, 0 // the whole graph of the window
 	p, err := h.find(r.Context(), q)
 	if err != nil {
 		h.fail(w, err)
