@@ -164,3 +164,32 @@ func (f exporterFunc) ExportSpans(_ context.Context, spans []*SpanData) error {
 	return nil
 }
 func (exporterFunc) Shutdown(context.Context) error { return nil }
+
+// TestBatcherWakes checks that full rings are exported without the timer or a Flush: the batcher is woken by
+// the spans themselves.
+func TestBatcherWakes(t *testing.T) {
+	var exported atomic.Int64
+	p := NewProvider(Config{Exporter: exporterFunc(func(spans []*SpanData) { exported.Add(int64(len(spans))) }),
+		BatchSize: 8, QueueSize: 1 << 12, BatchTimeout: time.Hour})
+	defer p.Shutdown(context.Background())
+	tr := p.Tracer("")
+	for i := 0; i < 1000; i++ {
+		_, s := tr.Start(context.Background(), "s")
+		s.End()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c := p.Counters()
+		// Everything but what is left below one batch in each P's ring has gone out.
+		if c.SpansExported+c.SpansDropped+c.QueueDepth == 1000 && c.QueueDepth < uint64(8*len(p.ps)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("spans stuck in the queue with the timer off: %+v", c)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if exported.Load() == 0 {
+		t.Error("nothing exported")
+	}
+}
