@@ -71,6 +71,17 @@ func TestCriticalPathHeuristic(t *testing.T) {
 		},
 		want: "root run [0,10]\na run [10,20]\na1 run [20,30]\na2 run [30,80]\na run [80,90]\nroot run [90,100]\n",
 	}, {
+		name: "a Zipkin server span sharing its client's ID",
+		build: func(b *builder) {
+			r := b.span(nil, "front", "root", model.KindServer, 0, 100)
+			c := b.span(r, "front", "call", model.KindClient, 10, 90)
+			// Its clock is 1000µs ahead, as above; it names its client's parent, and its child names the shared ID.
+			s := b.span(r, "back", "serve", model.KindServer, 1020, 1080)
+			s.SpanID, s.Flags = c.SpanID, model.FlagShared
+			b.span(s, "back", "query", model.KindClient, 1030, 1070)
+		},
+		want: "root run [0,10]\ncall run [10,20]\nserve run [20,30]\nquery run [30,70]\nserve run [70,80]\ncall run [80,90]\nroot run [90,100]\n",
+	}, {
 		name: "a client and its server in a skewed process",
 		build: func(b *builder) {
 			r := b.span(nil, "front", "root", model.KindServer, 0, 100)

@@ -64,14 +64,32 @@ func (t *tree) parents(spans []*model.Span) {
 	t.pkey, t.links = grow(t.pkey, n), grow(t.links, n)
 	ids := &t.ids
 	ids.reset(n)
+	// A Zipkin server span that shares its client's ID (model.FlagShared) is the client's child, and the parent
+	// of the spans that name that ID: the table keeps the shared span, and sharedPeer its client.
+	var sharedPeer map[int32]int32
 	for i, s := range spans {
-		ids.put(spanKey(s.SpanID), int32(i))
+		key := spanKey(s.SpanID)
+		if j, dup := ids.get(key); dup && (s.Flags|spans[j].Flags)&model.FlagShared != 0 {
+			if sharedPeer == nil {
+				sharedPeer = map[int32]int32{}
+			}
+			if s.Flags&model.FlagShared != 0 {
+				sharedPeer[int32(i)] = j
+				ids.put(key, int32(i))
+			} else {
+				sharedPeer[j] = int32(i)
+			}
+		} else {
+			ids.put(key, int32(i))
+		}
 		t.start[i], t.dur[i], t.kind[i], t.res[i] = s.Start, s.Duration, s.Kind, s.Resource
 		t.pkey[i], t.links[i] = spanKey(s.ParentID), len(s.Links) > 0
 	}
 	for i := range spans {
 		p := int32(-1)
-		if j, ok := ids.get(t.pkey[i]); ok && int(j) != i {
+		if j, ok := sharedPeer[int32(i)]; ok {
+			p = j
+		} else if j, ok := ids.get(t.pkey[i]); ok && int(j) != i {
 			p = j
 		}
 		if p < 0 && t.links[i] {
