@@ -364,6 +364,8 @@ func TestNormalize(t *testing.T) {
 		{"messaging", model.Span{Kind: model.KindProducer, Attrs: a("messaging.system", "kafka", "messaging.destination.name", "pairings")}, "pairings", "queue"},
 		{"nothing applies", model.Span{Attrs: a("k", "v")}, "", ""},
 		{"client values kept", model.Span{SpanResource: "mine", SpanType: "custom", Attrs: a("http.route", "/x")}, "mine", "custom"},
+		{"datadog fields as attributes", model.Span{Kind: model.KindServer, Attrs: a("resource.name", "GET /pair/beer", "span.type", "web", "http.route", "/other")}, "GET /pair/beer", "web"},
+		{"resource.name only", model.Span{Kind: model.KindClient, Attrs: a("resource.name", "SELECT beers", "db.system", "sqlite", "db.statement", "SELECT *")}, "SELECT beers", "db"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -371,6 +373,11 @@ func TestNormalize(t *testing.T) {
 			Normalize(&s)
 			if s.SpanResource != tt.resource || s.SpanType != tt.ty {
 				t.Errorf("got %q %q, want %q %q", s.SpanResource, s.SpanType, tt.resource, tt.ty)
+			}
+			for _, a := range s.Attrs {
+				if (a.Key == "resource.name" && a.Value.Str == s.SpanResource) || (a.Key == "span.type" && a.Value.Str == s.SpanType) {
+					t.Errorf("%s left among the attributes after it became the span's field", a.Key)
+				}
 			}
 		})
 	}

@@ -26,6 +26,9 @@ func Normalize(s *model.Span) {
 	if s.Kind > model.KindConsumer {
 		s.Kind = model.KindUnspecified
 	}
+	if s.SpanResource == "" || s.SpanType == "" {
+		takeDatadogFields(s)
+	}
 	if s.SpanResource != "" && s.SpanType != "" {
 		return
 	}
@@ -40,6 +43,27 @@ func Normalize(s *model.Span) {
 	if s.SpanType == "" {
 		s.SpanType = typ
 	}
+}
+
+// takeDatadogFields moves the attributes by which OpenTelemetry clients (and the weft library's OTLP exporter) set
+// Datadog's resource and type — resource.name and span.type — into the span's own fields.
+func takeDatadogFields(s *model.Span) {
+	kept := s.Attrs[:0]
+	for _, a := range s.Attrs {
+		if a.Value.Type == model.TypeString && a.Value.Str != "" {
+			switch {
+			case a.Key == "resource.name" && s.SpanResource == "":
+				s.SpanResource = a.Value.Str
+				continue
+			case a.Key == "span.type" && s.SpanType == "":
+				s.SpanType = a.Value.Str
+				continue
+			}
+		}
+		kept = append(kept, a)
+	}
+	clear(s.Attrs[len(kept):])
+	s.Attrs = kept
 }
 
 // conventions holds the string attributes Normalize looks at, found in one pass over a span's attributes.
