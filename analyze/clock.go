@@ -132,13 +132,14 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 			add(constraint{kindCause, ce.span, e.span, ce.time, e.time})
 		}
 	}
+	replied := d.replied(t)
 	for i := range spans {
 		p := t.parent[i]
 		if p < 0 {
 			continue
 		}
 		add(constraint{kindParentStart, p, int32(i), t.start[p], t.start[i]})
-		if t.kind[p] == model.KindClient && t.kind[i] == model.KindServer {
+		if t.kind[p] == model.KindClient && t.kind[i] == model.KindServer && !replied[i] {
 			add(constraint{kindClientServerEnd, int32(i), p, t.start[i] + t.dur[i], t.start[p] + t.dur[p]})
 		}
 	}

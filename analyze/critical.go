@@ -59,7 +59,7 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 	t := buildTree(spans)
 	d := buildDAG(spans)
 	clock := estimateClock(t, d, choose)
-	w := &pathWalker{t: t, d: d, as: make([]int64, len(spans)), ae: make([]int64, len(spans)),
+	w := &pathWalker{t: t, d: d, as: make([]int64, len(spans)), ae: make([]int64, len(spans)), replied: d.replied(t),
 		segs: make([]Segment, 0, len(spans)+len(spans)/2+8)} // a path through most spans has a few more segments
 
 	for i := range spans {
@@ -116,6 +116,7 @@ type pathWalker struct {
 	floor   int64   // the root's start: nothing before it is on the path
 	segs    []Segment
 	scratch []int32
+	replied []bool // server spans whose client names their reply: no implicit end-to-end dependency
 }
 
 // emit records [from, to] for span i, walking backwards; adjacent stretches of one span merge.
@@ -160,7 +161,7 @@ func (w *pathWalker) causal(root int32) bool {
 		}
 		if e.kind == evEnd && w.t.kind[e.span] == model.KindClient {
 			for _, s := range w.t.children(e.span) {
-				if w.t.kind[s] != model.KindServer || w.ae[s] < bestT {
+				if w.t.kind[s] != model.KindServer || w.replied[s] || w.ae[s] < bestT {
 					continue
 				}
 				if end := d.endAt[s]; end >= 0 {

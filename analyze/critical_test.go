@@ -324,3 +324,33 @@ func TestCriticalPathProperties(t *testing.T) {
 		}
 	}
 }
+
+// A server that names its reply (HTTP's Weft-Reply header): the client's weft.receive waits for the reply's send,
+// so the path runs through the reply exactly, and the server span ending after its client has read the reply is
+// no inconsistency and moves no clock.
+func TestCriticalPathNamedReply(t *testing.T) {
+	b := newBuilder(8)
+	r := weft(b.span(nil, "matchmaker", "GET /pair/beer", model.KindServer, 0, 100), 1, 1, 6, model.EventRef{})
+	c := weft(b.span(r, "matchmaker", "GET taster", model.KindClient, 5, 41), 1, 2, 5, model.EventRef{})
+	addEvent(c, "weft.send", 3, 6, model.EventRef{})
+	addEvent(c, "weft.receive", 4, 40, ref(2, 2))
+	s := weft(b.span(c, "taster", "GET /taste", model.KindServer, 10, 45), 2, 1, 3, ref(1, 3))
+	addEvent(s, "weft.send", 2, 35, model.EventRef{})
+	p := CriticalPath(b.spans, ChooseZero)
+	want := `GET /pair/beer run [0,5]
+GET taster run [5,6]
+GET /taste transit [6,10]
+GET /taste run [10,35]
+GET taster transit [35,40]
+GET taster run [40,41]
+GET /pair/beer run [41,100]
+`
+	if got := pathText(p, p.Start); got != want || !p.Complete {
+		t.Errorf("complete %v, path:\n%s\nwant:\n%s", p.Complete, got, want)
+	}
+	taster := p.Clock.Processes[1]
+	if p.Clock.InconsistencyCount != 0 || taster.Offset != 0 || taster.Lower != -4*us || taster.Upper != 5*us {
+		t.Errorf("clock %+v, inconsistencies %v", taster, p.Clock.Inconsistencies)
+	}
+	checkPath(t, p, b.spans)
+}

@@ -191,3 +191,20 @@ func (d *dag) prev(i int32) int32 {
 	}
 	return -1
 }
+
+// replied marks the server spans whose reply their client named: an event of the client span (a weft.receive)
+// whose cause is an event of its child server span. For those the reply is in the DAG exactly, and the rule that
+// a client's end waits for its server's end (which may come after the client has read the reply) is not needed.
+func (d *dag) replied(t *tree) []bool {
+	out := make([]bool, len(t.spans))
+	for i := range d.events {
+		e := &d.events[i]
+		if e.kind != evSpan || e.cause < 0 {
+			continue
+		}
+		if s := d.events[e.cause].span; t.parent[s] == e.span {
+			out[s] = true
+		}
+	}
+	return out
+}
