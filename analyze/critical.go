@@ -207,8 +207,9 @@ func (w *pathWalker) causal(root int32) bool {
 
 // heuristic walks span i's subtree back from cur down to lo (the span's start, clipped to its parent's), taking
 // the child that ended last before the current point; children that start at or after the current point (those
-// that began after their parent ended: asynchronous consumers, fire-and-forget work) are not on the path, and a
-// child running past the current point counts only up to it.
+// that began after their parent ended: asynchronous consumers, fire-and-forget work) are not on the path, nor are
+// those the parent did not wait for by their nature (see tree.async), and a child running past the current point
+// counts only up to it.
 func (w *pathWalker) heuristic(i int32, cur, lo int64) {
 	lo = max(lo, w.as[i])
 	cur = min(cur, w.ae[i])
@@ -220,6 +221,9 @@ func (w *pathWalker) heuristic(i int32, cur, lo int64) {
 		slices.SortFunc(sorted, func(a, b int32) int { return cmp.Compare(w.ae[b], w.ae[a]) })
 		for j := 0; j < len(sorted) && cur > lo; j++ {
 			c := w.scratch[base+j] // re-read: recursion may grow scratch and move it
+			if w.t.async(c) {
+				continue
+			}
 			cs := max(w.as[c], lo)
 			if cs >= cur {
 				continue

@@ -54,13 +54,22 @@ func TestCriticalPathHeuristic(t *testing.T) {
 		},
 		want: "root run [0,20]\nproduce run [20,30]\nroot run [30,100]\n",
 	}, {
-		name: "a follows-from link hangs a span under the linked one",
+		name: "a span hanging by a follows-from link is not waited for",
 		build: func(b *builder) {
 			r := b.span(nil, "front", "root", model.KindServer, 0, 100)
 			l := b.span(nil, "front", "linked", model.KindInternal, 20, 90)
 			l.Links = []model.Link{{TraceID: r.TraceID, SpanID: r.SpanID}}
+			b.span(r, "front", "child", model.KindInternal, 10, 30)
 		},
-		want: "root run [0,20]\nlinked run [20,90]\nroot run [90,100]\n",
+		want: "root run [0,10]\nchild run [10,30]\nroot run [30,100]\n",
+	}, {
+		name: "a consumer overlapping its producer is not waited for",
+		build: func(b *builder) {
+			r := b.span(nil, "front", "root", model.KindServer, 0, 100)
+			p := b.span(r, "front", "produce", model.KindProducer, 20, 40)
+			b.span(p, "worker", "consume", model.KindConsumer, 30, 90)
+		},
+		want: "root run [0,20]\nproduce run [20,40]\nroot run [40,100]\n",
 	}, {
 		name: "nested overlap",
 		build: func(b *builder) {

@@ -33,7 +33,7 @@ type tree struct {
 	kind  []model.Kind
 	res   []*model.Resource
 	pkey  []uint64 // the parent's ID as an idTable key
-	links []bool   // whether the span has links, to look at only when its parent is missing
+	links []bool   // whether the span hangs under the span it links to (follows-from), its parent being absent
 
 	// scratch for build, link and walk
 	ids         idTable
@@ -92,14 +92,16 @@ func (t *tree) parents(spans []*model.Span) {
 		} else if j, ok := ids.get(t.pkey[i]); ok && int(j) != i {
 			p = j
 		}
-		if p < 0 && t.links[i] {
+		linked := t.links[i]
+		t.links[i] = false
+		if p < 0 && linked {
 			s := spans[i]
 			for _, l := range s.Links {
 				if l.TraceID != s.TraceID && !l.TraceID.IsZero() {
 					continue
 				}
 				if j, ok := ids.get(spanKey(l.SpanID)); ok && int(j) != i {
-					p = j
+					p, t.links[i] = j, true // from here on links[i] means "hangs by a link"
 					break
 				}
 			}
@@ -201,6 +203,13 @@ func (t *tree) rootOrder(a, b int32) int {
 }
 
 func (t *tree) children(i int32) []int32 { return t.kids[t.first[i]:t.first[i+1]] }
+
+// async reports whether span i is work its parent did not wait for: a span that hangs by a follows-from link, or
+// a consumer under a producer.
+func (t *tree) async(i int32) bool {
+	p := t.parent[i]
+	return p >= 0 && (t.links[i] || t.kind[i] == model.KindConsumer && t.kind[p] == model.KindProducer)
+}
 
 // mainRoot is the span that stands for the whole trace, or -1 for an empty trace.
 func (t *tree) mainRoot() int32 {
