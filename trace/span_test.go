@@ -299,6 +299,8 @@ func TestZeroAllocs(t *testing.T) {
 	run := func() {
 		_, s := tr.Start(ctx, "child", WithKind(KindClient), WithAttrs(Bool("b", true), String("s", "x"), Int64("i", 1), Float64("f", 1.5)))
 		s.AddBytesIn(3)
+		s.AddEvent("cache miss", Int("n", 1))
+		s.SetAttrs(String("late", "x"))
 		s.SetStatus(StatusOK, "")
 		s.End()
 	}
