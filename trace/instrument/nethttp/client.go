@@ -3,6 +3,7 @@ package nethttp
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptrace"
@@ -29,6 +30,8 @@ const (
 	// server that named no reply event.
 	AttrFirstByte = "http.response.first_byte_us"
 )
+
+var errNilRequest = errors.New("nethttp: nil request")
 
 type transport struct {
 	base   http.RoundTripper
@@ -63,7 +66,11 @@ func Client(c *http.Client, o Options) *http.Client {
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req == nil || req.URL == nil {
+	if req == nil {
+		// http.Transport panics on a nil request; a tracer should not be where a program crashes.
+		return nil, errNilRequest
+	}
+	if req.URL == nil {
 		return t.base.RoundTrip(req)
 	}
 	orig := req.Context()
