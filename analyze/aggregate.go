@@ -80,23 +80,25 @@ func (o Overlap) Mode() string {
 // FlowNode is one service:operation with its spans' latency; Overlap is over its spans with two or more children:
 // concurrent when some of the children overlapped.
 type FlowNode struct {
-	ID      string // "service:name"
-	Service string
-	Name    string
-	Count   int
-	Errors  int
-	Latency Latency
-	Overlap Overlap
+	ID        string // "service:name"
+	Service   string
+	Name      string
+	Count     int
+	Errors    int
+	Latency   Latency
+	Overlap   Overlap
+	Exemplars []model.TraceID // traces at p50, p90, p99 and the maximum
 }
 
 // FlowEdge is a caller calling a callee: latency is the callee spans' durations; Overlap says whether each callee
 // span overlapped a sibling.
 type FlowEdge struct {
-	From, To string
-	Count    int
-	Errors   int
-	Latency  Latency
-	Overlap  Overlap
+	From, To  string
+	Count     int
+	Errors    int
+	Latency   Latency
+	Overlap   Overlap
+	Exemplars []model.TraceID // traces at p50, p90, p99 and the maximum
 }
 
 // Group is the traces that share one shape: the same tree of service:operation, children in canonical order.
@@ -383,7 +385,7 @@ func (a *aggregator) exemplars(ts []int32) []model.TraceID {
 
 // layout lays the recorded spans out by counting: the samples and calls per trace of each kept calling-context
 // node, and the durations of each flow node and edge, each a window of one array.
-func (a *aggregator) layout(keep []bool) (samples [][]sample, perTrace, labelDurs, edgeDurs [][]int64) {
+func (a *aggregator) layout(keep []bool) (samples [][]sample, perTrace [][]int64, labelDurs, edgeDurs [][]sample) {
 	samples, perTrace = make([][]sample, len(a.cct)), make([][]int64, len(a.cct))
 	nSamples, nTraces := 0, 0
 	for i := range a.cct {
@@ -401,9 +403,9 @@ func (a *aggregator) layout(keep []bool) (samples [][]sample, perTrace, labelDur
 			c.lastTrace = -1
 		}
 	}
-	window := func(counts func(int) int32, n int) [][]int64 {
-		out := make([][]int64, n)
-		arr := make([]int64, len(a.recs))
+	window := func(counts func(int) int32, n int) [][]sample {
+		out := make([][]sample, n)
+		arr := make([]sample, len(a.recs))
 		for i := range out {
 			c := counts(i)
 			out[i], arr = arr[:0:c], arr[c:]
@@ -422,9 +424,9 @@ func (a *aggregator) layout(keep []bool) (samples [][]sample, perTrace, labelDur
 			}
 			perTrace[r.node][len(perTrace[r.node])-1]++
 		}
-		labelDurs[r.label] = append(labelDurs[r.label], r.dur)
+		labelDurs[r.label] = append(labelDurs[r.label], sample{r.dur, r.trace})
 		if r.edge >= 0 {
-			edgeDurs[r.edge] = append(edgeDurs[r.edge], r.dur)
+			edgeDurs[r.edge] = append(edgeDurs[r.edge], sample{r.dur, r.trace})
 		}
 	}
 	return samples, perTrace, labelDurs, edgeDurs
@@ -499,17 +501,17 @@ func (a *aggregator) finish() *Aggregation {
 	}
 
 	for l, f := range a.nodes {
-		k, ds := a.labelOf[l], labelDurs[l]
-		p50, p90, p99 := quantiles(ds)
+		k, d := a.labelOf[l], summarise(labelDurs[l])
 		agg.Graph.Nodes = append(agg.Graph.Nodes, &FlowNode{ID: k.service + ":" + k.name, Service: k.service, Name: k.name,
-			Count: len(ds), Errors: f.errors, Latency: Latency{p50, p90, p99, mean(ds)}, Overlap: f.overlap})
+			Count: len(d.durations), Errors: f.errors, Latency: Latency{d.p50, d.p90, d.p99, d.avg}, Overlap: f.overlap,
+			Exemplars: a.exemplars(d.exemplars)})
 	}
 	for i, e := range a.edges {
-		key, ds := a.edgeKeys[i], edgeDurs[i]
+		key, d := a.edgeKeys[i], summarise(edgeDurs[i])
 		from, to := a.labelOf[key[0]], a.labelOf[key[1]]
-		p50, p90, p99 := quantiles(ds)
 		agg.Graph.Edges = append(agg.Graph.Edges, &FlowEdge{From: from.service + ":" + from.name, To: to.service + ":" + to.name,
-			Count: len(ds), Errors: e.errors, Latency: Latency{p50, p90, p99, mean(ds)}, Overlap: e.overlap})
+			Count: len(d.durations), Errors: e.errors, Latency: Latency{d.p50, d.p90, d.p99, d.avg}, Overlap: e.overlap,
+			Exemplars: a.exemplars(d.exemplars)})
 	}
 	slices.SortFunc(agg.Graph.Nodes, func(x, y *FlowNode) int {
 		if x.Count != y.Count {

@@ -63,7 +63,7 @@ func TestAggregateKnown(t *testing.T) {
 		t.Errorf("front node %+v", *n)
 	}
 	if e := g.Edges[0]; e.From != "front:GET /x" || e.To != "back:db" || e.Count != 4 || e.Errors != 1 ||
-		e.Overlap != (Overlap{Concurrent: 2, Sequential: 2}) || e.Latency.P50 != 40*us {
+		e.Overlap != (Overlap{Concurrent: 2, Sequential: 2}) || e.Latency.P50 != 40*us || !slices.Equal(e.Exemplars, []model.TraceID{id(0), id(1)}) {
 		t.Errorf("db edge %+v", *e)
 	}
 	if e := g.Edges[1]; e.To != "cache:get" || e.Overlap.Mode() != "single" {
@@ -267,7 +267,8 @@ func TestServicesAndOperations(t *testing.T) {
 		t.Fatalf("edges %+v", g.Edges)
 	}
 	e := g.Edges[0]
-	if e.Parent != "front" || e.Child != "back" || e.Count != 4 || e.Errors != 1 || e.Latency.P50 != 40*us || e.Rate != 0 {
+	if e.Parent != "front" || e.Child != "back" || e.Count != 4 || e.Errors != 1 || e.Latency.P50 != 40*us || e.Rate != 0 ||
+		!slices.Equal(e.Exemplars, []model.TraceID{traces[0][0].TraceID, traces[1][0].TraceID}) {
 		t.Errorf("edge %+v", *e)
 	}
 	g = Services(traces, 5*us, 5*us+2e9)

@@ -31,6 +31,7 @@ type ServiceEdge struct {
 	Count, Errors int
 	Rate          float64 // calls per second
 	Latency       Latency
+	Exemplars     []model.TraceID // traces at p50, p90, p99 and the maximum
 }
 
 // inWindow reports whether a span started within [start, end]; zero bounds are open.
@@ -50,12 +51,12 @@ func Services(traces [][]*model.Span, start, end int64) *ServiceGraph {
 	g := &ServiceGraph{Start: start, End: end}
 	nodes := map[string]*ServiceNode{}
 	type acc struct {
-		e         *ServiceEdge
-		durations []int64
+		e       *ServiceEdge
+		samples []sample
 	}
 	edges := map[[2]string]*acc{}
 	var t tree
-	for _, spans := range traces {
+	for ti, spans := range traces {
 		t.parents(spans)
 		for i, s := range spans {
 			if !inWindow(s, start, end) {
@@ -89,7 +90,7 @@ func Services(traces [][]*model.Span, start, end int64) *ServiceGraph {
 			if ps.Kind == model.KindClient {
 				d = ps.Duration
 			}
-			a.durations = append(a.durations, d)
+			a.samples = append(a.samples, sample{d, int32(ti)})
 		}
 	}
 	for _, n := range nodes {
@@ -97,8 +98,11 @@ func Services(traces [][]*model.Span, start, end int64) *ServiceGraph {
 		g.Nodes = append(g.Nodes, n)
 	}
 	for _, a := range edges {
-		p50, p90, p99 := quantiles(a.durations)
-		a.e.Latency = Latency{p50, p90, p99, mean(a.durations)}
+		d := summarise(a.samples)
+		a.e.Latency = Latency{d.p50, d.p90, d.p99, d.avg}
+		for _, ti := range d.exemplars {
+			a.e.Exemplars = append(a.e.Exemplars, traces[ti][0].TraceID)
+		}
 		a.e.Rate = perSecond(a.e.Count, start, end)
 		g.Edges = append(g.Edges, a.e)
 	}

@@ -215,9 +215,10 @@ type flowNodeJSON struct {
 	Errors    int     `json:"errors"`
 	ErrorRate float64 `json:"errorRate"`
 	latencyJSON
-	Concurrent int    `json:"concurrent"`
-	Sequential int    `json:"sequential"`
-	Mode       string `json:"mode"`
+	Concurrent int      `json:"concurrent"`
+	Sequential int      `json:"sequential"`
+	Mode       string   `json:"mode"`
+	Exemplars  []string `json:"exemplars"`
 }
 
 type flowEdgeJSON struct {
@@ -227,9 +228,10 @@ type flowEdgeJSON struct {
 	Errors    int     `json:"errors"`
 	ErrorRate float64 `json:"errorRate"`
 	latencyJSON
-	Concurrent int    `json:"concurrent"`
-	Sequential int    `json:"sequential"`
-	Mode       string `json:"mode"`
+	Concurrent int      `json:"concurrent"`
+	Sequential int      `json:"sequential"`
+	Mode       string   `json:"mode"`
+	Exemplars  []string `json:"exemplars"`
 }
 
 type graphJSON struct {
@@ -271,11 +273,11 @@ func aggregationJSON(a *analyze.Aggregation, truncated bool) aggregationOut {
 		Graph: graphJSON{Nodes: []flowNodeJSON{}, Edges: []flowEdgeJSON{}}, Groups: []groupJSON{}}
 	for _, n := range a.Graph.Nodes {
 		out.Graph.Nodes = append(out.Graph.Nodes, flowNodeJSON{n.ID, n.Service, n.Name, n.Count, n.Errors, ratio(n.Errors, n.Count),
-			latency(n.Latency), n.Overlap.Concurrent, n.Overlap.Sequential, n.Overlap.Mode()})
+			latency(n.Latency), n.Overlap.Concurrent, n.Overlap.Sequential, n.Overlap.Mode(), traceIDs(n.Exemplars)})
 	}
 	for _, e := range a.Graph.Edges {
 		out.Graph.Edges = append(out.Graph.Edges, flowEdgeJSON{e.From, e.To, e.Count, e.Errors, ratio(e.Errors, e.Count),
-			latency(e.Latency), e.Overlap.Concurrent, e.Overlap.Sequential, e.Overlap.Mode()})
+			latency(e.Latency), e.Overlap.Concurrent, e.Overlap.Sequential, e.Overlap.Mode(), traceIDs(e.Exemplars)})
 	}
 	for _, g := range a.Groups {
 		out.Groups = append(out.Groups, groupJSON{g.ID, g.Shape, g.Spans, g.Count, g.Errors, ratio(g.Errors, g.Count),
@@ -438,6 +440,7 @@ type serviceEdgeJSON struct {
 	Rate      float64 `json:"rate"`
 	ErrorRate float64 `json:"errorRate"`
 	latencyJSON
+	Exemplars []string `json:"exemplars"`
 }
 
 type serviceGraphOut struct {
@@ -456,7 +459,7 @@ func serviceGraphJSON(g *analyze.ServiceGraph, traces int, truncated bool) servi
 		out.Nodes = append(out.Nodes, serviceNodeJSON{n.Service, n.Spans, n.Errors, n.Rate, ratio(n.Errors, n.Spans)})
 	}
 	for _, e := range g.Edges {
-		out.Edges = append(out.Edges, serviceEdgeJSON{e.Parent, e.Child, e.Count, e.Errors, e.Rate, ratio(e.Errors, e.Count), latency(e.Latency)})
+		out.Edges = append(out.Edges, serviceEdgeJSON{e.Parent, e.Child, e.Count, e.Errors, e.Rate, ratio(e.Errors, e.Count), latency(e.Latency), traceIDs(e.Exemplars)})
 	}
 	return out
 }
