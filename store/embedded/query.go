@@ -236,6 +236,45 @@ func newer(aStart int64, aID model.TraceID, bStart int64, bID model.TraceID) boo
 	return bytes.Compare(aID[:], bID[:]) < 0
 }
 
+// candHeap is a binary heap of candidates, newest at the top.
+type candHeap []candidate
+
+func (h candHeap) less(i, j int) bool { return newer(h[i].key, h[i].id, h[j].key, h[j].id) }
+
+func (h candHeap) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		j := l
+		if r := l + 1; r < len(h) && h.less(r, l) {
+			j = r
+		}
+		if !h.less(j, i) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
+}
+
+func (h candHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+func (h *candHeap) pop() candidate {
+	old := *h
+	c := old[0]
+	n := len(old) - 1
+	old[0] = old[n]
+	*h = old[:n]
+	h.down(0)
+	return c
+}
+
 // FindTraces answers a search, newest traces first.
 func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSummary, error) {
 	defer s.observe("find_traces", time.Now())
@@ -288,11 +327,14 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 			return true
 		})
 	}
-	sort.Slice(cands, func(i, j int) bool { return newer(cands[i].key, cands[i].id, cands[j].key, cands[j].id) })
+	// Candidates come off a heap newest first: usually only a few dozen are needed of many thousands.
+	h := candHeap(cands)
+	h.init()
 
 	seen := make(map[model.TraceID]bool)
 	var out []store.TraceSummary
-	for _, c := range cands {
+	for len(h) > 0 {
+		c := h.pop()
 		if len(out) >= limit {
 			// A candidate's trace starts no later than its key, so once the last result is newer than the
 			// candidate's key (ties broken by trace ID, as the results are), no later candidate can displace it.
