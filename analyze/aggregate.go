@@ -462,9 +462,9 @@ func (a *aggregator) finish() *Aggregation {
 			continue
 		}
 		c := &a.cct[i]
-		d := summarise(samples[i])
+		d := summarise(samples[i], true)
 		l := a.labelOf[c.label]
-		n := &Node{Service: l.service, Name: l.name, Count: len(d.durations), Traces: len(perTrace[i]), Errors: c.errors,
+		n := &Node{Service: l.service, Name: l.name, Count: d.count, Traces: len(perTrace[i]), Errors: c.errors,
 			Latency: Latency{d.p50, d.p90, d.p99, d.avg}, Exemplars: a.exemplars(d.exemplars), durations: d.durations,
 			perTrace: perTrace[i]}
 		if n.Count > 0 {
@@ -501,16 +501,16 @@ func (a *aggregator) finish() *Aggregation {
 	}
 
 	for l, f := range a.nodes {
-		k, d := a.labelOf[l], summarise(labelDurs[l])
+		k, d := a.labelOf[l], summarise(labelDurs[l], false)
 		agg.Graph.Nodes = append(agg.Graph.Nodes, &FlowNode{ID: k.service + ":" + k.name, Service: k.service, Name: k.name,
-			Count: len(d.durations), Errors: f.errors, Latency: Latency{d.p50, d.p90, d.p99, d.avg}, Overlap: f.overlap,
+			Count: d.count, Errors: f.errors, Latency: Latency{d.p50, d.p90, d.p99, d.avg}, Overlap: f.overlap,
 			Exemplars: a.exemplars(d.exemplars)})
 	}
 	for i, e := range a.edges {
-		key, d := a.edgeKeys[i], summarise(edgeDurs[i])
+		key, d := a.edgeKeys[i], summarise(edgeDurs[i], false)
 		from, to := a.labelOf[key[0]], a.labelOf[key[1]]
 		agg.Graph.Edges = append(agg.Graph.Edges, &FlowEdge{From: from.service + ":" + from.name, To: to.service + ":" + to.name,
-			Count: len(d.durations), Errors: e.errors, Latency: Latency{d.p50, d.p90, d.p99, d.avg}, Overlap: e.overlap,
+			Count: d.count, Errors: e.errors, Latency: Latency{d.p50, d.p90, d.p99, d.avg}, Overlap: e.overlap,
 			Exemplars: a.exemplars(d.exemplars)})
 	}
 	slices.SortFunc(agg.Graph.Nodes, func(x, y *FlowNode) int {
@@ -541,9 +541,9 @@ func (a *aggregator) finish() *Aggregation {
 		groups = groups[:a.limits.groups()]
 	}
 	for _, g := range groups {
-		d := summarise(g.samples)
+		d := summarise(g.samples, false)
 		agg.Groups = append(agg.Groups, &Group{ID: fmt.Sprintf("%016x", g.signature), Shape: Shape(a.traces[g.first]),
-			Spans: g.spans, Count: len(d.durations), Errors: g.errors, Latency: Latency{d.p50, d.p90, d.p99, d.avg},
+			Spans: g.spans, Count: d.count, Errors: g.errors, Latency: Latency{d.p50, d.p90, d.p99, d.avg},
 			Exemplars: a.exemplars(d.exemplars)})
 	}
 	return agg

@@ -98,7 +98,7 @@ func Services(traces [][]*model.Span, start, end int64) *ServiceGraph {
 		g.Nodes = append(g.Nodes, n)
 	}
 	for _, a := range edges {
-		d := summarise(a.samples)
+		d := summarise(a.samples, false)
 		a.e.Latency = Latency{d.p50, d.p90, d.p99, d.avg}
 		for _, ti := range d.exemplars {
 			a.e.Exemplars = append(a.e.Exemplars, traces[ti][0].TraceID)

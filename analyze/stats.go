@@ -115,14 +115,16 @@ type sample struct {
 
 // distribution summarises samples.
 type distribution struct {
-	durations          []int64 // in no particular order
+	count              int
+	durations          []int64 // when asked for, in no particular order
 	p50, p90, p99, avg int64
 	exemplars          []int32 // traces at p50, p90, p99 and the maximum, without repeats
 }
 
-func summarise(ss []sample) distribution {
-	d := distribution{durations: make([]int64, len(ss))}
+// summarise finds the percentiles and exemplars of samples (reordering them); keep asks for the durations too.
+func summarise(ss []sample, keep bool) distribution {
 	n := len(ss)
+	d := distribution{count: n}
 	if n == 0 {
 		return d
 	}
@@ -133,10 +135,17 @@ func summarise(ss []sample) distribution {
 		selectNth(ss[prev:], k-prev, key)
 		prev = k
 	}
-	for i, s := range ss {
-		d.durations[i] = s.d
+	var sum float64
+	for _, s := range ss {
+		sum += float64(s.d)
 	}
-	d.p50, d.p90, d.p99, d.avg = ss[ks[0]].d, ss[ks[1]].d, ss[ks[2]].d, mean(d.durations)
+	if keep {
+		d.durations = make([]int64, n)
+		for i, s := range ss {
+			d.durations[i] = s.d
+		}
+	}
+	d.p50, d.p90, d.p99, d.avg = ss[ks[0]].d, ss[ks[1]].d, ss[ks[2]].d, int64(sum/float64(n))
 	for _, k := range ks {
 		if t := ss[k].trace; !slices.Contains(d.exemplars, t) {
 			d.exemplars = append(d.exemplars, t)
