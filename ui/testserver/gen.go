@@ -235,7 +235,11 @@ func (d *data) demoTrace(r *rand.Rand, start int64, v2 bool, i int) *jtrace {
 		// Fork: score candidates in parallel on the taster.
 		workers := 2 + r.IntN(3)
 		joinAt := st
-		var ends []string
+		type done struct {
+			at  int64
+			ref string
+		}
+		var ends []done
 		for w := 0; w < workers; w++ {
 			fork := b.event(srv, st+int64(w)*15, "weft.fork", mu, "")
 			wu := b.newUnit()
@@ -267,10 +271,12 @@ func (d *data) demoTrace(r *rand.Rand, start int64, v2 bool, i int) *jtrace {
 			g.Duration = c.StartTime + c.Duration + b.jitter(40) - g.StartTime
 			b.end(g, wu)
 			joinAt = max(joinAt, g.StartTime+g.Duration)
-			ends = append(ends, fmt.Sprintf("%s:%d", wu, b.units[wu]))
+			ends = append(ends, done{g.StartTime + g.Duration, fmt.Sprintf("%s:%d", wu, b.units[wu])})
 		}
+		// The matchmaker joins the workers in the order they finish; the last join waited for the slowest.
+		sort.Slice(ends, func(i, j int) bool { return ends[i].at < ends[j].at })
 		for _, e := range ends {
-			b.event(srv, joinAt+5, "weft.join", mu, e)
+			b.event(srv, e.at+5, "weft.join", mu, e.ref)
 		}
 		st = joinAt + b.jitter(200)
 		st = d.cacheCall(b, srv, "matchmaker", mu, st, "SET pairing:"+user)

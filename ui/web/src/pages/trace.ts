@@ -36,8 +36,6 @@ export const tracePage: Page = (root, path, params) => {
   let view: TraceView | null = null;
   (async () => {
     try {
-      // The critical path is computed by the server while the browser reads the trace.
-      const cp = optional<CriticalPathAnswer>(`/api/weft/v1/traces/${encodeURIComponent(id)}/critical-path`, ctl.signal).catch(() => null);
       const [wt] = await Promise.all([getWeftTrace<WTrace>(id, ctl.signal), colorsReady()]);
       const jt = wt ? null : await getTrace(id, ctl.signal);
       performance.mark('weft:fetched');
@@ -45,8 +43,9 @@ export const tracePage: Page = (root, path, params) => {
       performance.mark('weft:built');
       if (ctl.signal.aborted) return;
       clear(root);
-      view = new TraceView(root, tr, jt, params);
-      view.enrich(cp, ctl.signal);
+      // The analysis (critical path, clock) is asked for once the first rows are on screen: on a busy machine the
+      // server's work and the browser's parsing of the answer would otherwise delay them.
+      view = new TraceView(root, tr, jt, params, () => void view?.enrich(ctl.signal));
     } catch (e) {
       if (ctl.signal.aborted) return;
       clear(root);
@@ -94,7 +93,7 @@ class TraceView implements TraceHost {
   private minimapDraw: (() => void) | null = null;
   private secondary: { destroy(): void; update(): void } | null = null;
 
-  constructor(private root: HTMLElement, public tr: Trace, private jt: JTrace | null, params: URLSearchParams) {
+  constructor(private root: HTMLElement, public tr: Trace, private jt: JTrace | null, params: URLSearchParams, private onFirstRows: () => void) {
     this.mode = (['waterfall', 'events', 'flame'].includes(params.get('view') || '') ? params.get('view') : 'waterfall') as Mode;
     this.clock = params.get('clock') === 'adjusted' ? 'adjusted' : 'raw';
     this.collapsed = new Uint8Array(tr.spans.length);
@@ -132,10 +131,11 @@ class TraceView implements TraceHost {
 
   /** enrich applies weft's exact critical path when the server has one, and the clock offsets. A large trace's
    * offsets are asked for only when the adjusted clock is chosen, to keep the first seconds for the waterfall. */
-  async enrich(cpPromise: Promise<CriticalPathAnswer | null>, signal: AbortSignal): Promise<void> {
+  async enrich(signal: AbortSignal): Promise<void> {
+    if (this.signal) return;
     this.signal = signal;
     if (this.clock === 'adjusted' || this.tr.spans.length <= LAZY_CLOCK) void this.loadClock();
-    const cp = await cpPromise;
+    const cp = await optional<CriticalPathAnswer>(`/api/weft/v1/traces/${encodeURIComponent(this.tr.id)}/critical-path`, signal).catch(() => null);
     if (signal.aborted || !cp || !Array.isArray(cp.spans)) return;
     this.critical = cp;
     const byID = this.byID();
@@ -294,6 +294,7 @@ class TraceView implements TraceHost {
       const wrap = h('div', { class: 'wf' });
       this.body.appendChild(wrap);
       this.secondary = this.mode === 'events' ? eventView(wrap, this) : flameGraph(wrap, this);
+      setTimeout(() => this.onFirstRows(), 0);
     }
     this.body.appendChild(this.detailsEl);
     if (this.sel >= 0) this.showDetails(this.sel);
@@ -574,8 +575,11 @@ class TraceView implements TraceHost {
       }
       draw();
       performance.mark('weft:rows');
-      // The minimap draws every span: after the first rows are on screen.
-      setTimeout(mmDraw, 0);
+      // The minimap draws every span, and the analysis is asked for: after the first rows are on screen.
+      setTimeout(() => {
+        mmDraw();
+        this.onFirstRows();
+      }, 0);
     });
     this.scrollEl = scroll;
     return wf;
