@@ -40,6 +40,9 @@ func spansFromBytes(data []byte) []*model.Span {
 		if d[3]%16 == 0 {
 			s.StatusCode = model.StatusError
 		}
+		if d[3]%7 == 1 {
+			s.Flags = model.FlagShared // a Zipkin server sharing its client's ID, or a lone flag
+		}
 		spans = append(spans, s)
 	}
 	return spans
