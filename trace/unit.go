@@ -112,49 +112,62 @@ func (t *Task) Join() {
 func (t *Task) Done() <-chan struct{} { return t.done }
 
 // Group runs goroutines as execution units and waits for them all, like errgroup.Group, recording a fork for
-// each and a join for each when Wait returns.
+// each and, in Wait, a join for each as it finishes.
 type Group struct {
-	ctx   context.Context
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	units []*unit
-	err   error
+	ctx      context.Context
+	mu       sync.Mutex
+	running  int           // goroutines started and not yet returned
+	finished []*unit       // goroutines returned and not yet joined, in the order they returned
+	wake     chan struct{} // a goroutine returned (buffered: one token is enough, Wait rereads under mu)
+	err      error
 }
 
 // NewGroup makes a Group whose goroutines fork from, and whose Wait joins into, the current span of ctx.
-func NewGroup(ctx context.Context) *Group { return &Group{ctx: ctx} }
+func NewGroup(ctx context.Context) *Group { return &Group{ctx: ctx, wake: make(chan struct{}, 1)} }
 
 // Go runs fn in a new goroutine as a new execution unit, with a context forked from the group's.
 func (g *Group) Go(fn func(ctx context.Context) error) {
 	u := new(unit)
 	child := fork(g.ctx, u)
 	g.mu.Lock()
-	g.units = append(g.units, u)
+	g.running++
 	g.mu.Unlock()
-	g.wg.Add(1)
 	go func() {
-		defer g.wg.Done()
-		if err := fn(child); err != nil {
-			g.mu.Lock()
-			if g.err == nil {
-				g.err = err
-			}
-			g.mu.Unlock()
+		err := fn(child)
+		g.mu.Lock()
+		if err != nil && g.err == nil {
+			g.err = err
+		}
+		g.running--
+		g.finished = append(g.finished, u)
+		g.mu.Unlock()
+		select {
+		case g.wake <- struct{}{}:
+		default:
 		}
 	}()
 }
 
-// Wait waits for every goroutine started so far, records a weft.join event for each on the group's span, naming
-// that unit's last event, and returns the first error any of them returned.
+// Wait waits for every goroutine started so far and returns the first error any of them returned. It records a
+// weft.join event for each on the group's span, naming that unit's last event, as each goroutine returns (in
+// the order they return): the join of the goroutine that finished last is then the last join, and each join's
+// time is when that goroutine was waited for, which is what the critical path follows.
 func (g *Group) Wait() error {
-	g.wg.Wait()
-	g.mu.Lock()
-	units := g.units
-	g.units = nil
-	err := g.err
-	g.mu.Unlock()
-	for _, u := range units {
-		join(g.ctx, u)
+	for {
+		g.mu.Lock()
+		done := g.finished
+		g.finished = nil
+		running := g.running
+		g.mu.Unlock()
+		for _, u := range done {
+			join(g.ctx, u)
+		}
+		if running == 0 {
+			break
+		}
+		<-g.wake
 	}
-	return err
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 )
 
 // TestUnits checks the events that execution units record, for the shapes of concurrency a program has.
@@ -156,6 +157,54 @@ func TestUnits(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Wait joins each goroutine as it returns, so that the last join names the goroutine that finished last and the
+// critical path, which follows the dependency satisfied last, goes through the slowest goroutine.
+func TestGroupJoinsInOrderOfReturn(t *testing.T) {
+	p, spans := recorded(t, Config{})
+	tr := p.Tracer("")
+	ctx, root := tr.Start(context.Background(), "root")
+	g := NewGroup(ctx)
+	release := make(chan struct{})
+	g.Go(func(ctx context.Context) error {
+		<-release
+		_, s := tr.Start(ctx, "slow")
+		s.End()
+		return nil
+	})
+	g.Go(func(ctx context.Context) error {
+		_, s := tr.Start(ctx, "fast")
+		s.End()
+		return nil
+	})
+	waited := make(chan error)
+	go func() { waited <- g.Wait() }()
+	// root: start 1, forks 2 and 3; fast's join is 4, recorded while slow still runs.
+	for deadline := time.Now().Add(10 * time.Second); CurrentEvent(ctx).Seq < 4; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("fast's join was not recorded while slow ran: root's last event is %v", CurrentEvent(ctx))
+		}
+	}
+	close(release)
+	if err := <-waited; err != nil {
+		t.Fatal(err)
+	}
+	root.End()
+	got := spans()
+	joins := eventNamed(got["root"], EventJoin)
+	if len(joins) != 2 {
+		t.Fatalf("%d joins, want 2", len(joins))
+	}
+	for i, name := range []string{"fast", "slow"} {
+		d := got[name]
+		if want := (EventRef{EventID: EventID{Unit: d.Unit, Seq: d.EndSeq}}); joins[i].Cause != want {
+			t.Errorf("join %d names %v, want %s's end %v", i, joins[i].Cause, name, want)
+		}
+		if joins[i].Time < d.End {
+			t.Errorf("join %d at %d, before %s ended at %d", i, joins[i].Time, name, d.End)
+		}
 	}
 }
 
