@@ -46,8 +46,9 @@ var plan = []planSpan{
 	},
 }
 
-// tolerance is how far a start, a duration or an event's time may be from the plan's.
-const tolerance = 1000 // µs
+// tolerance is how far a start, a duration or an event's time may be from the plan's: the clients are given
+// exact milliseconds, but dd-trace turns them into nanoseconds through floating point (1 µs off).
+const tolerance = 10 // µs
 
 type planSpan struct {
 	name, parent string
@@ -174,12 +175,33 @@ var clients = []client{
 		resource: []tag{{"déploiement", "string", "café-nord"}, {"service.version", "string", "1.2.3"}},
 	},
 	{
-		name: "zipkin-js", args: []string{"zipkin.cjs"},
+		name: "opentelemetry-js/otlp-proto-gzip", args: []string{"otel.mjs", "proto", "gzip"},
+		attrs: otlpTyping, events: otlpTyping, links: true,
+		resource: []tag{{"déploiement", "string", "café-nord"}, {"service.version", "string", "1.2.3"}},
+	},
+	{
+		// gzip is the one compression OpenTelemetry's exporters offer (OTEL_EXPORTER_OTLP_COMPRESSION=gzip); a gRPC
+		// server only decompresses what a registered codec (google.golang.org/grpc/encoding/gzip) handles.
+		name: "opentelemetry-js/otlp-grpc-gzip", args: []string{"otel.mjs", "grpc", "gzip"},
+		attrs: otlpTyping, events: otlpTyping, links: true,
+		resource: []tag{{"déploiement", "string", "café-nord"}, {"service.version", "string", "1.2.3"}},
+	},
+	{
+		name: "zipkin-js/v2", args: []string{"zipkin.cjs", "v2"},
+		attrs: zipkinTyping, events: noAttrs,
+	},
+	{
+		name: "zipkin-js/v1", args: []string{"zipkin.cjs", "v1"},
 		attrs: zipkinTyping, events: noAttrs,
 	},
 	{
 		// dd-trace sends span events natively typed, so their attributes keep OTLP's types.
-		name: "dd-trace-js", args: []string{"datadog.cjs"},
+		name: "dd-trace-js/v0.4", args: []string{"datadog.cjs", "0.4"},
+		attrs: datadogTyping, events: otlpTyping, links: true,
+		resource: []tag{{"service.version", "string", "1.2.3"}},
+	},
+	{
+		name: "dd-trace-js/v0.5", args: []string{"datadog.cjs", "0.5"},
 		attrs: datadogTyping, events: otlpTyping, links: true,
 		resource: []tag{{"service.version", "string", "1.2.3"}},
 	},
@@ -448,22 +470,45 @@ func checkJaeger(t *testing.T, c client, s sent, tr jaegerTraceJSON) {
 	}
 }
 
-// checkJaegerSearch finds the trace by its service through /api/traces, and the service and its operations
+// checkJaegerSearch finds the trace through /api/traces by its service alone, and with an operation, tags
+// (non-ASCII values, the error) and durations that match it or do not; and finds the service and its operations
 // through /api/services.
 func checkJaegerSearch(t *testing.T, query string, s sent) {
 	t.Helper()
-	u := query + "/api/traces?" + url.Values{"service": {s.Service}, "limit": {"20"}, "lookback": {"1h"}}.Encode()
-	var r jaegerResponse
+	// The search index may follow the trace by ID by a moment; wait for the plain search first.
+	u := query + "/api/traces?" + url.Values{"service": {s.Service}, "lookback": {"1h"}}.Encode()
 	eventually(t, "GET "+u, func() (bool, string) {
-		r = jaegerResponse{}
+		var r jaegerResponse
 		code, err := getJSON(u, &r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return code == http.StatusOK && len(r.Data) > 0, fmt.Sprintf("status %d, %+v", code, r)
+		return err == nil && code == http.StatusOK && len(r.Data) > 0, fmt.Sprintf("status %d, %v, %+v", code, err, r)
 	})
-	if len(r.Data) != 1 || r.Data[0].TraceID != s.TraceID || len(r.Data[0].Spans) != len(plan) {
-		t.Errorf("jaeger: search by service %q found %+v, want the one trace %s with %d spans", s.Service, r.Data, s.TraceID, len(plan))
+	for _, q := range []struct {
+		params url.Values
+		hit    bool
+	}{
+		{url.Values{}, true},
+		{url.Values{"operation": {"paiement refusé ✗"}}, true},
+		{url.Values{"operation": {"paiement accepté ✓"}}, false},
+		{url.Values{"tags": {`{"client.nom":"Zoë Müller"}`}}, true},
+		{url.Values{"tags": {`{"client.nom":"Zoe Muller"}`}}, false},
+		{url.Values{"tags": {`{"error":"true"}`}}, true},
+		{url.Values{"minDuration": {"100ms"}}, true},
+		{url.Values{"minDuration": {"150ms"}}, false},
+	} {
+		q.params.Set("service", s.Service)
+		q.params.Set("limit", "20")
+		q.params.Set("lookback", "1h")
+		u = query + "/api/traces?" + q.params.Encode()
+		var r jaegerResponse
+		code, err := getJSON(u, &r)
+		switch {
+		case err != nil || code != http.StatusOK:
+			t.Errorf("jaeger: GET %s: status %d, %v", u, code, err)
+		case q.hit && (len(r.Data) != 1 || r.Data[0].TraceID != s.TraceID || len(r.Data[0].Spans) != len(plan)):
+			t.Errorf("jaeger: search %v found %+v, want the one trace %s with %d spans", q.params, r.Data, s.TraceID, len(plan))
+		case !q.hit && len(r.Data) != 0:
+			t.Errorf("jaeger: search %v found %d traces, want none", q.params, len(r.Data))
+		}
 	}
 
 	var services struct {
@@ -590,21 +635,42 @@ func checkZipkin(t *testing.T, c client, s sent, spans []zipkinSpan) {
 	}
 }
 
-// checkZipkinSearch finds the trace by its service through /api/v2/traces.
+// checkZipkinSearch finds the trace through /api/v2/traces by its service alone, and with a span name and
+// annotation queries (non-ASCII values, the error tag) that match it or do not.
 func checkZipkinSearch(t *testing.T, query string, s sent) {
 	t.Helper()
-	u := query + "/api/v2/traces?" + url.Values{"serviceName": {s.Service}, "limit": {"20"}}.Encode()
-	var traces [][]zipkinSpan
+	u := query + "/api/v2/traces?" + url.Values{"serviceName": {s.Service}}.Encode()
 	eventually(t, "GET "+u, func() (bool, string) {
-		traces = nil
+		var traces [][]zipkinSpan
 		code, err := getJSON(u, &traces)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return code == http.StatusOK && len(traces) > 0, fmt.Sprintf("status %d, %+v", code, traces)
+		return err == nil && code == http.StatusOK && len(traces) > 0, fmt.Sprintf("status %d, %v, %+v", code, err, traces)
 	})
-	if len(traces) != 1 || len(traces[0]) != len(plan) || traces[0][0].TraceID != s.TraceID {
-		t.Errorf("zipkin: search by serviceName %q found %+v, want the one trace %s with %d spans", s.Service, traces, s.TraceID, len(plan))
+	for _, q := range []struct {
+		params url.Values
+		hit    bool
+	}{
+		{url.Values{}, true},
+		{url.Values{"spanName": {"chauffer le lait 🥛"}}, true},
+		{url.Values{"spanName": {"chauffer le thé 🍵"}}, false},
+		{url.Values{"annotationQuery": {"client.nom=Zoë Müller"}}, true},
+		{url.Values{"annotationQuery": {"client.nom=Zoe Muller"}}, false},
+		{url.Values{"annotationQuery": {"error"}}, true},
+		{url.Values{"minDuration": {"100000"}}, true},
+		{url.Values{"minDuration": {"150000"}}, false},
+	} {
+		q.params.Set("serviceName", s.Service)
+		q.params.Set("limit", "20")
+		u = query + "/api/v2/traces?" + q.params.Encode()
+		var traces [][]zipkinSpan
+		code, err := getJSON(u, &traces)
+		switch {
+		case err != nil || code != http.StatusOK:
+			t.Errorf("zipkin: GET %s: status %d, %v", u, code, err)
+		case q.hit && (len(traces) != 1 || len(traces[0]) != len(plan) || traces[0][0].TraceID != s.TraceID):
+			t.Errorf("zipkin: search %v found %+v, want the one trace %s with %d spans", q.params, traces, s.TraceID, len(plan))
+		case !q.hit && len(traces) != 0:
+			t.Errorf("zipkin: search %v found %d traces, want none", q.params, len(traces))
+		}
 	}
 }
 

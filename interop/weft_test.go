@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -92,6 +93,7 @@ func missingPackages(dir string) ([]string, error) {
 			missing = append(missing, name)
 		}
 	}
+	sort.Strings(missing)
 	return missing, nil
 }
 

@@ -1,6 +1,7 @@
 // dd-trace for Node: sends the plan's trace to weft's Datadog agent port (DD_TRACE_AGENT_URL, made from
-// WEFT_DATADOG when not set). Everything else the tracer could contact or start is turned off before it loads:
-// remote configuration, telemetry, runtime metrics, profiling, AppSec, crash tracking, data streams, stats.
+// WEFT_DATADOG when not set), in the agent protocol version given as the first argument (0.4, the default, or
+// 0.5). Everything else the tracer could contact or start is turned off before it loads: remote configuration,
+// telemetry, runtime metrics, profiling, AppSec, crash tracking, data streams, stats.
 // Datadog meta is text and metrics are float64, so ints arrive as floats; dd-trace sends span events and links
 // in its own fields; an error is error=1 with error.message.
 'use strict'
@@ -20,16 +21,23 @@ const settings = {
   DD_TRACE_STARTUP_LOGS: 'false',
   DD_LLMOBS_ENABLED: 'false',
   DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED: 'true',
+  // dd-trace hands errors to the logger below only when its logging is on.
+  DD_TRACE_DEBUG: 'true',
+  DD_TRACE_LOG_LEVEL: 'error',
 }
 for (const [k, v] of Object.entries(settings)) process.env[k] = v
 if (!process.env.DD_TRACE_AGENT_URL && process.env.WEFT_DATADOG) {
   process.env.DD_TRACE_AGENT_URL = `http://${process.env.WEFT_DATADOG}`
 }
 
+const protocol = process.argv[2] || '0.4'
+const service = protocol === '0.4' ? 'interop-dd-trace-js' : `interop-dd-trace-js-v${protocol}`
+
 // The tracer only logs a failed send; keep its errors so the program can exit non-zero.
 const errors = []
 const tracer = require('dd-trace').init({
-  service: 'interop-dd-trace-js',
+  service,
+  protocolVersion: protocol,
   env: 'interop',
   version: '1.2.3',
   plugins: false,
@@ -67,7 +75,7 @@ async function main () {
   if (!exporter || typeof exporter.flush !== 'function') fail('dd-trace', 'no exporter to flush (dd-trace internals changed)')
   await new Promise((resolve) => exporter.flush(resolve))
   if (errors.length > 0) fail('dd-trace: send', errors[0])
-  report(root.context().toTraceId(true), 'interop-dd-trace-js')
+  report(root.context().toTraceId(true), service)
   process.exit(0)
 }
 

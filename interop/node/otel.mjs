@@ -2,31 +2,34 @@
 //   proto  @opentelemetry/exporter-trace-otlp-proto  (OTLP/HTTP protobuf) to WEFT_OTLP_HTTP
 //   json   @opentelemetry/exporter-trace-otlp-http   (OTLP/HTTP JSON)     to WEFT_OTLP_HTTP
 //   grpc   @opentelemetry/exporter-trace-otlp-grpc   (OTLP/gRPC)          to WEFT_OTLP_GRPC
+// A second argument "gzip" makes the exporter compress what it sends.
 import { SpanKind, SpanStatusCode, ROOT_CONTEXT, trace } from '@opentelemetry/api'
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import { names, times, at, rootAttrs, espressoAttrs, milkAttrs, groundAttrs, errorMessage, addr, report, fail } from './plan.mjs'
 
-const kind = process.argv[2]
+const [kind, compression = 'none'] = process.argv.slice(2)
+if (compression !== 'none' && compression !== 'gzip') fail('usage', 'node otel.mjs proto|json|grpc [gzip]')
 let exporter
 switch (kind) {
   case 'proto': {
     const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto')
-    exporter = new OTLPTraceExporter({ url: `http://${addr('WEFT_OTLP_HTTP')}/v1/traces` })
+    exporter = new OTLPTraceExporter({ url: `http://${addr('WEFT_OTLP_HTTP')}/v1/traces`, compression })
     break
   }
   case 'json': {
     const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http')
-    exporter = new OTLPTraceExporter({ url: `http://${addr('WEFT_OTLP_HTTP')}/v1/traces` })
+    exporter = new OTLPTraceExporter({ url: `http://${addr('WEFT_OTLP_HTTP')}/v1/traces`, compression })
     break
   }
   case 'grpc': {
     const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-grpc')
-    exporter = new OTLPTraceExporter({ url: `http://${addr('WEFT_OTLP_GRPC')}` }) // http:// means no TLS
+    // http:// means no TLS
+    exporter = new OTLPTraceExporter({ url: `http://${addr('WEFT_OTLP_GRPC')}`, compression })
     break
   }
   default:
-    fail('usage', 'node otel.mjs proto|json|grpc')
+    fail('usage', 'node otel.mjs proto|json|grpc [gzip]')
 }
 
 // The SDK only logs a failed export; this wrapper remembers it so the program can exit non-zero.
@@ -42,7 +45,7 @@ const checked = {
   forceFlush () { return exporter.forceFlush ? exporter.forceFlush() : Promise.resolve() },
 }
 
-const service = `interop-otel-${kind}`
+const service = compression === 'gzip' ? `interop-otel-${kind}-gzip` : `interop-otel-${kind}`
 const provider = new BasicTracerProvider({
   resource: resourceFromAttributes({ 'service.name': service, 'service.version': '1.2.3', 'déploiement': 'café-nord' }),
   spanProcessors: [new BatchSpanProcessor(checked)],

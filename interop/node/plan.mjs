@@ -63,8 +63,19 @@ export function addr (name) {
 
 // report prints what the Go test reads back: the trace ID as the query APIs spell it, the service, and the base.
 export function report (traceId, service) {
+  reported = true
   console.log(JSON.stringify({ traceId, service, baseMicros: base * 1000 }))
 }
+
+// A client whose send fails may never call back; Node then exits 0 with nothing left to run. Such an exit
+// without a report is a failure.
+let reported = false
+process.on('exit', (code) => {
+  if (!reported && code === 0) {
+    console.error('exited without delivering the trace: the client never reported that it was sent')
+    process.exitCode = 1
+  }
+})
 
 // fail reports a client-side failure and exits non-zero, so the test shows the client's own words.
 export function fail (what, err) {

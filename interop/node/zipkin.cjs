@@ -1,5 +1,5 @@
 // zipkin-js: sends the plan's trace as Zipkin v2 JSON through zipkin-transport-http's HttpLogger to
-// http://WEFT_ZIPKIN/api/v2/spans. Zipkin tags are strings, so typed values arrive as their text; events are
+// http://WEFT_ZIPKIN/api/v2/spans, or as v1 JSON to /api/v1/spans when the first argument is v1. Zipkin tags are strings, so typed values arrive as their text; events are
 // annotations (a timestamp and a value, no attributes); the error is the tag "error" holding the message.
 'use strict'
 
@@ -9,13 +9,15 @@ const { HttpLogger } = require('zipkin-transport-http')
 async function main () {
   const { names, times, at, rootAttrs, espressoAttrs, milkAttrs, errorMessage, addr, report, fail } = await import('./plan.mjs')
   const us = (offsetMs) => at(offsetMs) * 1000
-  const service = 'interop-zipkin-js'
+  const version = process.argv[2] || 'v2'
+  if (version !== 'v1' && version !== 'v2') fail('usage', 'node zipkin.cjs [v1|v2]')
+  const service = version === 'v2' ? 'interop-zipkin-js' : 'interop-zipkin-js-v1'
 
   // The logger only logs a failed POST; remember the outcome of each one instead.
   const posts = []
   const logger = new HttpLogger({
-    endpoint: `http://${addr('WEFT_ZIPKIN')}/api/v2/spans`,
-    jsonEncoder: jsonEncoder.JSON_V2,
+    endpoint: `http://${addr('WEFT_ZIPKIN')}/api/${version}/spans`,
+    jsonEncoder: version === 'v2' ? jsonEncoder.JSON_V2 : jsonEncoder.JSON_V1,
     httpInterval: 60000,
     fetchImplementation: (url, opts) => {
       const p = fetch(url, opts).then(async (res) => {
