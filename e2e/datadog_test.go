@@ -28,7 +28,7 @@ func TestDDTraceGo(t *testing.T) {
 	base := traceStart()
 	root := tracer.StartSpan(rootName, tracer.StartTime(base), tracer.ResourceName("GET /commande"),
 		tracer.SpanType(ext.SpanTypeWeb), tracer.Tag(ext.SpanKind, ext.SpanKindServer),
-		tracer.Tag("boisson", "café crème"), tracer.Tag("table", 7), tracer.Tag("montant", 4.5))
+		tracer.Tag("boisson", "café crème"), tracer.Tag("bière", "stout"), tracer.Tag("table", 7), tracer.Tag("montant", 4.5))
 	root.AddEvent("commande reçue", tracer.WithSpanEventTimestamp(base.Add(time.Millisecond)),
 		tracer.WithSpanEventAttributes(map[string]any{"tasses": 2}))
 	grind := tracer.StartSpan(grindName, tracer.ChildOf(root.Context()), tracer.StartTime(base.Add(5*time.Millisecond)))
@@ -47,8 +47,9 @@ func TestDDTraceGo(t *testing.T) {
 
 	want := wantTrace{traceID: traceID, service: service, spans: []wantSpan{
 		{name: rootName, kind: "server", duration: rootLength,
-			jaeger: []jaegerKV{{"boisson", "string", "café crème"}, {"table", "float64", 7.0}, {"montant", "float64", 4.5}},
-			zipkin: map[string]string{"boisson": "café crème", "table": "7", "montant": "4.5"},
+			jaeger: []jaegerKV{{"boisson", "string", "café crème"}, {"table", "float64", 7.0}, {"montant", "float64", 4.5},
+				{"bière", "string", "stout"}},
+			zipkin: map[string]string{"bière": "stout", "boisson": "café crème", "table": "7", "montant": "4.5"},
 			events: []string{"commande reçue"}},
 		{name: grindName, parent: rootName, duration: grindLength},
 		{name: payName, parent: rootName, service: "banque", kind: "client", duration: payLength, errMsg: payError},

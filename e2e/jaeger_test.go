@@ -26,7 +26,7 @@ func TestJaegerClientGo(t *testing.T) {
 
 	base := traceStart()
 	root := tracer.StartSpan(rootName, opentracing.StartTime(base), ext.SpanKindRPCServer,
-		opentracing.Tags{"boisson": "café crème", "table": 7, "vip": true, "montant": 4.5})
+		opentracing.Tags{"bière": "stout", "boisson": "café crème", "table": 7, "vip": true, "montant": 4.5})
 	grind := tracer.StartSpan(grindName, opentracing.ChildOf(root.Context()), opentracing.StartTime(base.Add(5*time.Millisecond)))
 	grind.FinishWithOptions(opentracing.FinishOptions{FinishTime: base.Add(5*time.Millisecond + grindLength),
 		LogRecords: []opentracing.LogRecord{{Timestamp: base.Add(30 * time.Millisecond),
@@ -51,8 +51,8 @@ func TestJaegerClientGo(t *testing.T) {
 	want := wantTrace{traceID: rootCtx.TraceID().String(), service: service, spans: []wantSpan{
 		{name: rootName, kind: "server", duration: rootLength,
 			jaeger: []jaegerKV{{"boisson", "string", "café crème"}, {"table", "int64", 7.0}, {"vip", "bool", true},
-				{"montant", "float64", 4.5}},
-			zipkin: map[string]string{"boisson": "café crème", "table": "7", "vip": "true", "montant": "4.5",
+				{"montant", "float64", 4.5}, {"bière", "string", "stout"}},
+			zipkin: map[string]string{"bière": "stout", "boisson": "café crème", "table": "7", "vip": "true", "montant": "4.5",
 				"region": "brasserie-est"},
 			events: []string{"commande reçue"}},
 		{name: grindName, parent: rootName, duration: grindLength, events: []string{"grains moulus"}},
