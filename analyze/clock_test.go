@@ -210,3 +210,35 @@ func TestClockProperties(t *testing.T) {
 		checkClock(t, c, spans)
 	}
 }
+
+func TestIDTable(t *testing.T) {
+	var tab idTable
+	tab.reset(3)
+	keys := []uint64{1, 2, 0x1000, 0x2000, 1 << 63, 0xffffffffffffffff}
+	for i := uint64(1); i < 5000; i++ {
+		keys = append(keys, i*0x10000)
+	}
+	for i, k := range keys {
+		tab.put(k, int32(i))
+	}
+	tab.put(0, 7) // never stored
+	for i, k := range keys {
+		if v, ok := tab.get(k); !ok || v != int32(i) {
+			t.Fatalf("key %x: %d %v, want %d", k, v, ok, i)
+		}
+	}
+	if _, ok := tab.get(0); ok {
+		t.Error("key 0 found")
+	}
+	if _, ok := tab.get(3); ok {
+		t.Error("absent key found")
+	}
+	tab.put(2, 99)
+	if v, _ := tab.get(2); v != 99 {
+		t.Errorf("overwrite: %d", v)
+	}
+	tab.reset(1)
+	if _, ok := tab.get(2); ok || tab.n != 0 {
+		t.Error("reset kept a key")
+	}
+}

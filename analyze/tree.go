@@ -11,6 +11,7 @@ package analyze
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"slices"
 
 	"github.com/weftrace/weft/model"
@@ -280,9 +281,11 @@ type idTable struct {
 
 const fibHash = 0x9e3779b97f4a7c15
 
+// slot is where k is or would go. Fibonacci hashing takes the product's top bits, which mix every bit of the key:
+// sequential IDs and IDs that differ only in high or low bits spread as well as random ones.
 func (t *idTable) slot(k uint64) int {
 	mask := uint64(len(t.keys) - 1)
-	i := (k * fibHash) >> 32 & mask
+	i := (k * fibHash) >> (64 - bits.Len64(mask))
 	for t.keys[i] != 0 && t.keys[i] != k {
 		i = (i + 1) & mask
 	}
