@@ -198,6 +198,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	return res, nil
 }
 
+// Batch is one request body as Run sends it (about n spans in whole traces, encoded as OTLP protobuf) and its
+// number of spans, for benchmarks of the receiving side that want the load generator's exact shape.
+func Batch(seed uint64, n int) (body []byte, spans int, err error) {
+	t, err := buildTemplate(rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)), n)
+	return t.body, t.spans, err
+}
+
 // Realistic names and cardinalities: a dozen services, a handful of operations each, attributes with low
 // (method, status, region), medium (route, version) and high (user id) cardinality.
 var (

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/weftrace/weft/loadgen"
 	"github.com/weftrace/weft/model"
 )
 
@@ -521,4 +522,26 @@ func TestDecodersCopy(t *testing.T) {
 		}
 		diffSpans(t, d.spans, goldenSpans())
 	}
+}
+
+// BenchmarkDecodeLoadgenBatch decodes the load generator's own request (about 1000 spans in traces of 5 to 50,
+// 10 attributes a span, 12 services), the shape the whole-path figures in docs/bench/ingest-path.md are taken with.
+func BenchmarkDecodeLoadgenBatch(b *testing.B) {
+	body, n, err := loadgen.Batch(1, 1000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		spans, _, _, err := DecodeProto(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sink = spans
+	}
+	reportSpans(b, n, cpu0)
+	b.ReportMetric(float64(testing.AllocsPerRun(1, func() { sink, _, _, _ = DecodeProto(body) }))/float64(n), "allocs/span")
 }

@@ -37,9 +37,21 @@ func decodeWire(b []byte) (decoded, error) {
 type wireDecoder struct {
 	d      decoded
 	chunk  []model.Span // spans are allocated in blocks
+	attrs  []model.Attr // span attributes too: len is what is taken, the rest of cap is free
 	intern map[string]string
+	recent [256]string // a direct-mapped cache in front of intern, which needs no hashing of the whole string
+	values valueStrings
 	ri, si int // indexes of the current resource and scope spans, for reasons
 }
+
+// A request's spans and their attributes are allocated in blocks that live and die together: a request is taken
+// whole, the store's head keeps it until it is written to a block, and one large block costs the allocator and
+// the garbage collector less than a slice per span (10 attributes are a 1,120-byte object with pointers).
+const (
+	spanBlock = 256
+	attrBlock = 2048
+	attrSpare = 64 // a span starts in the current attribute block only if this many slots are left
+)
 
 var (
 	errUTF8  = errors.New("string field contains invalid UTF-8")
@@ -90,7 +102,15 @@ func (w *wireDecoder) str(b []byte) (string, error) {
 
 // internStr is str for strings that repeat across spans (keys, names): one copy per request.
 func (w *wireDecoder) internStr(b []byte) (string, error) {
+	if len(b) == 0 {
+		return "", nil
+	}
+	slot := &w.recent[slotOf(b)]
+	if *slot == string(b) {
+		return *slot, nil
+	}
 	if s, ok := w.intern[string(b)]; ok {
+		*slot = s
 		return s, nil
 	}
 	if !utf8.Valid(b) {
@@ -99,6 +119,7 @@ func (w *wireDecoder) internStr(b []byte) (string, error) {
 	s := string(b)
 	if len(w.intern) < 4096 {
 		w.intern[s] = s
+		*slot = s
 	}
 	return s, nil
 }
@@ -242,7 +263,7 @@ func (w *wireDecoder) scopeSpans(b []byte, res *model.Resource) error {
 			continue
 		}
 		if len(w.chunk) == cap(w.chunk) {
-			w.chunk = make([]model.Span, 0, 64)
+			w.chunk = make([]model.Span, 0, spanBlock)
 		}
 		w.chunk = w.chunk[:len(w.chunk)+1]
 		s := &w.chunk[len(w.chunk)-1]
@@ -301,34 +322,13 @@ func (w *wireDecoder) span(b []byte, s *model.Span) (reason string, err error) {
 	var droppedAttrs, droppedEvents, droppedLinks uint32
 	var statusCode int32
 	var linkErr string
-	// Count the repeated fields first so that each slice is allocated once at its size.
-	var nAttrs, nEvents, nLinks int
-	for rest := b; len(rest) > 0; {
-		num, typ, v, _, n, err := field(rest)
-		if err != nil {
-			return "", err
-		}
-		rest = rest[n:]
-		switch {
-		case num == 9 && typ == protowire.BytesType:
-			nAttrs++
-		case num == 11 && typ == protowire.BytesType:
-			nEvents++
-		case num == 13 && typ == protowire.BytesType:
-			nLinks++
-		case (num == 10 || num == 12 || num == 14) && typ == protowire.VarintType && uint32(v) != 0:
-			nAttrs++
-		}
+	// The attributes are appended in place at the free end of the current block; a span with more than the block
+	// has left moves to a slice of its own as append grows it, and takeAttrs sees that.
+	if cap(w.attrs)-len(w.attrs) < attrSpare {
+		w.attrs = make([]model.Attr, 0, attrBlock)
 	}
-	if nAttrs > 0 {
-		s.Attrs = make([]model.Attr, 0, nAttrs)
-	}
-	if nEvents > 0 {
-		s.Events = make([]model.Event, 0, nEvents)
-	}
-	if nLinks > 0 {
-		s.Links = make([]model.Link, 0, nLinks)
-	}
+	s.Attrs = w.attrs[len(w.attrs):len(w.attrs)]
+	defer w.takeAttrs(s)
 	for len(b) > 0 {
 		num, typ, v, data, n, err := field(b)
 		if err != nil {
@@ -363,11 +363,17 @@ func (w *wireDecoder) span(b []byte, s *model.Span) (reason string, err error) {
 				if err != nil {
 					return "", err
 				}
+				if s.Events == nil {
+					s.Events = make([]model.Event, 0, 1+countBytesFields(b, 11))
+				}
 				s.Events = append(s.Events, e)
 			case 13:
 				l, msg, err := w.link(data)
 				if err != nil {
 					return "", err
+				}
+				if s.Links == nil {
+					s.Links = make([]model.Link, 0, 1+countBytesFields(b, 13))
 				}
 				if msg != "" && linkErr == "" {
 					linkErr = fmt.Sprintf("links[%d].%s", len(s.Links), msg)
@@ -446,6 +452,39 @@ func (w *wireDecoder) span(b []byte, s *model.Span) (reason string, err error) {
 		s.Attrs = append(s.Attrs, model.Attr{Key: AttrDroppedLinks, Value: model.Int(int64(droppedLinks))})
 	}
 	return "", nil
+}
+
+// takeAttrs closes a span's attributes: if they are still in the current block, the block's used part grows past
+// them and their capacity ends at their length, so that a later append (ExtractCausality, Normalize) copies rather
+// than writes over the next span's. A rejected span is zeroed by the caller and its slots are simply not reused.
+func (w *wireDecoder) takeAttrs(s *model.Span) {
+	n := len(s.Attrs)
+	if n == 0 {
+		s.Attrs = nil
+		return
+	}
+	used := len(w.attrs)
+	if n <= cap(w.attrs)-used && &s.Attrs[0] == &w.attrs[used : used+1][0] {
+		w.attrs = w.attrs[:used+n]
+	}
+	s.Attrs = s.Attrs[:n:n]
+}
+
+// countBytesFields counts the length-delimited fields numbered num in b, so that a repeated field's slice is made
+// once at its size; it stops at anything malformed, which the caller then finds.
+func countBytesFields(b []byte, num protowire.Number) int {
+	n := 0
+	for len(b) > 0 {
+		fn, typ, _, _, m, err := field(b)
+		if err != nil {
+			break
+		}
+		b = b[m:]
+		if fn == num && typ == protowire.BytesType {
+			n++
+		}
+	}
+	return n
 }
 
 func traceID16(b []byte) (model.TraceID, bool) {
@@ -600,12 +639,7 @@ func (w *wireDecoder) anyValue(b []byte, depth int, prev model.Value) (model.Val
 		b = b[n:]
 		switch {
 		case num == 1 && typ == protowire.BytesType:
-			var s string
-			if len(data) <= 64 { // short values repeat (methods, routes, status texts): share one copy
-				s, err = w.internStr(data)
-			} else {
-				s, err = w.str(data)
-			}
+			s, err := w.values.str(data)
 			if err != nil {
 				return v, err
 			}
