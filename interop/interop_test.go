@@ -195,6 +195,10 @@ var clients = []client{
 		attrs: zipkinTyping, events: noAttrs,
 	},
 	{
+		name: "zipkin-js/v2-64bit", args: []string{"zipkin.cjs", "v2", "64"},
+		attrs: zipkinTyping, events: noAttrs,
+	},
+	{
 		// dd-trace sends span events natively typed, so their attributes keep OTLP's types.
 		name: "dd-trace-js/v0.4", args: []string{"datadog.cjs", "0.4"},
 		attrs: datadogTyping, events: otlpTyping, links: true,
@@ -206,7 +210,17 @@ var clients = []client{
 		resource: []tag{{"service.version", "string", "1.2.3"}},
 	},
 	{
+		name: "dd-trace-js/v0.4-64bit", args: []string{"datadog.cjs", "0.4", "64"},
+		attrs: datadogTyping, events: otlpTyping, links: true,
+		resource: []tag{{"service.version", "string", "1.2.3"}},
+	},
+	{
 		name: "jaeger-client-node", args: []string{"jaeger.cjs"},
+		attrs: jaegerTyping, events: jaegerTyping, links: true,
+		resource: []tag{{"déploiement", "string", "café-nord"}},
+	},
+	{
+		name: "jaeger-client-node/64bit", args: []string{"jaeger.cjs", "64"},
 		attrs: jaegerTyping, events: jaegerTyping, links: true,
 		resource: []tag{{"déploiement", "string", "café-nord"}},
 	},

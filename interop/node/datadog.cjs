@@ -1,6 +1,6 @@
 // dd-trace for Node: sends the plan's trace to weft's Datadog agent port (DD_TRACE_AGENT_URL, made from
 // WEFT_DATADOG when not set), in the agent protocol version given as the first argument (0.4, the default, or
-// 0.5). Everything else the tracer could contact or start is turned off before it loads: remote configuration,
+// 0.5); with a second argument 64 the trace ID has 64 bits (no _dd.p.tid). Everything else the tracer could contact or start is turned off before it loads: remote configuration,
 // telemetry, runtime metrics, profiling, AppSec, crash tracking, data streams, stats.
 // Datadog meta is text and metrics are float64, so ints arrive as floats; dd-trace sends span events and links
 // in its own fields; an error is error=1 with error.message.
@@ -20,7 +20,7 @@ const settings = {
   DD_TRACE_STATS_COMPUTATION_ENABLED: 'false',
   DD_TRACE_STARTUP_LOGS: 'false',
   DD_LLMOBS_ENABLED: 'false',
-  DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED: 'true',
+  DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED: process.argv[3] === '64' ? 'false' : 'true',
   // dd-trace hands errors to the logger below only when its logging is on.
   DD_TRACE_DEBUG: 'true',
   DD_TRACE_LOG_LEVEL: 'error',
@@ -31,7 +31,8 @@ if (!process.env.DD_TRACE_AGENT_URL && process.env.WEFT_DATADOG) {
 }
 
 const protocol = process.argv[2] || '0.4'
-const service = protocol === '0.4' ? 'interop-dd-trace-js' : `interop-dd-trace-js-v${protocol}`
+const service = (protocol === '0.4' ? 'interop-dd-trace-js' : `interop-dd-trace-js-v${protocol}`) +
+  (process.argv[3] === '64' ? '-64bit' : '')
 
 // The tracer only logs a failed send; keep its errors so the program can exit non-zero.
 const errors = []
@@ -75,7 +76,9 @@ async function main () {
   if (!exporter || typeof exporter.flush !== 'function') fail('dd-trace', 'no exporter to flush (dd-trace internals changed)')
   await new Promise((resolve) => exporter.flush(resolve))
   if (errors.length > 0) fail('dd-trace: send', errors[0])
-  report(root.context().toTraceId(true), service)
+  // toTraceId(true) pads a 64-bit ID to 32 digits; Jaeger's and Zipkin's APIs spell it in 16.
+  const id = root.context().toTraceId(true)
+  report(id.startsWith('0'.repeat(16)) ? id.slice(16) : id, service)
   process.exit(0)
 }
 

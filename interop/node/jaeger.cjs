@@ -1,7 +1,8 @@
 // jaeger-client for Node: sends the plan's trace with the client's HTTP sender (thrift binary) to
 // http://WEFT_JAEGER/api/traces. jaeger-client types every number as a double and has no arrays (the plan's
 // arrays are sent as their JSON text); span events are OpenTracing logs; the error is the tag error=true with
-// an "error" log carrying the message; the link is a FOLLOWS_FROM reference.
+// an "error" log carrying the message; the link is a FOLLOWS_FROM reference. With the argument 64 the trace ID
+// has 64 bits (the client's default) instead of 128.
 'use strict'
 
 const { initTracer } = require('jaeger-client')
@@ -9,7 +10,8 @@ const opentracing = require('opentracing')
 
 async function main () {
   const { names, times, at, rootAttrs, espressoAttrs, milkAttrs, groundAttrs, errorMessage, addr, report, fail } = await import('./plan.mjs')
-  const service = 'interop-jaeger-client-js'
+  const bits64 = process.argv[2] === '64'
+  const service = bits64 ? 'interop-jaeger-client-js-64bit' : 'interop-jaeger-client-js'
 
   // The client only logs a failed send; keep its errors so the program can exit non-zero.
   const errors = []
@@ -18,7 +20,7 @@ async function main () {
     serviceName: service,
     sampler: { type: 'const', param: 1 },
     reporter: { collectorEndpoint: `http://${addr('WEFT_JAEGER')}/api/traces`, flushIntervalMs: 60000 },
-  }, { logger, traceId128bit: true, tags: { 'déploiement': 'café-nord' } })
+  }, { logger, traceId128bit: !bits64, tags: { 'déploiement': 'café-nord' } })
 
   const attrs = (a) => Object.fromEntries(Object.entries(a).map(([k, v]) => [k, Array.isArray(v) ? JSON.stringify(v) : v]))
 
@@ -44,8 +46,8 @@ async function main () {
 
   await new Promise((resolve) => tracer.close(resolve))
   if (errors.length > 0) fail(`${service}: send`, errors[0])
-  // jaeger-client spells IDs without leading zeros; the query APIs answer with all 32 digits.
-  report(root.context().toTraceId().padStart(32, '0'), service)
+  // jaeger-client spells IDs without leading zeros; the query APIs answer with all 16 or 32 digits.
+  report(root.context().toTraceId().padStart(bits64 ? 16 : 32, '0'), service)
 }
 
 main().catch((err) => { console.error(err); process.exit(1) })

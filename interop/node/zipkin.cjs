@@ -1,5 +1,6 @@
 // zipkin-js: sends the plan's trace as Zipkin v2 JSON through zipkin-transport-http's HttpLogger to
-// http://WEFT_ZIPKIN/api/v2/spans, or as v1 JSON to /api/v1/spans when the first argument is v1. Zipkin tags are strings, so typed values arrive as their text; events are
+// http://WEFT_ZIPKIN/api/v2/spans, or as v1 JSON to /api/v1/spans when the first argument is v1. With a second
+// argument 64 the trace ID has 64 bits (the client's default) instead of 128. Zipkin tags are strings, so typed values arrive as their text; events are
 // annotations (a timestamp and a value, no attributes); the error is the tag "error" holding the message.
 'use strict'
 
@@ -10,8 +11,9 @@ async function main () {
   const { names, times, at, rootAttrs, espressoAttrs, milkAttrs, errorMessage, addr, report, fail } = await import('./plan.mjs')
   const us = (offsetMs) => at(offsetMs) * 1000
   const version = process.argv[2] || 'v2'
-  if (version !== 'v1' && version !== 'v2') fail('usage', 'node zipkin.cjs [v1|v2]')
-  const service = version === 'v2' ? 'interop-zipkin-js' : 'interop-zipkin-js-v1'
+  if (version !== 'v1' && version !== 'v2') fail('usage', 'node zipkin.cjs [v1|v2] [64]')
+  const bits64 = process.argv[3] === '64'
+  const service = (version === 'v2' ? 'interop-zipkin-js' : 'interop-zipkin-js-v1') + (bits64 ? '-64bit' : '')
 
   // The logger only logs a failed POST; remember the outcome of each one instead.
   const posts = []
@@ -33,7 +35,7 @@ async function main () {
     ctxImpl: new ExplicitContext(),
     recorder: new BatchRecorder({ logger }),
     localServiceName: service,
-    traceId128Bit: true,
+    traceId128Bit: !bits64,
   })
 
   // Every span names its service; tags are strings in Zipkin (zipkin-js calls toString on each value).
