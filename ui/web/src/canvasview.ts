@@ -168,9 +168,20 @@ export class TimeCanvas {
       const ctx = this.ctx;
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
       ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+      this.drawGrid(ctx);
       this.opt.draw(ctx, this.view);
       this.drawAxis(ctx);
     });
+  }
+
+  private tickList(): number[] {
+    const v = this.view;
+    return ticks(v.t0, v.t1, Math.max(2, Math.floor(v.width / 110)));
+  }
+
+  private drawGrid(ctx: CanvasRenderingContext2D): void {
+    ctx.fillStyle = '#eef0f3';
+    for (const t of this.tickList()) ctx.fillRect(Math.round(this.view.x(t)), 21, 1, this.view.height);
   }
 
   private drawAxis(ctx: CanvasRenderingContext2D): void {
@@ -185,12 +196,10 @@ export class TimeCanvas {
     ctx.fillStyle = '#6a7383';
     ctx.font = '10px system-ui, sans-serif';
     ctx.textAlign = 'center';
-    for (const t of ticks(v.t0, v.t1, Math.max(2, Math.floor(v.width / 110)))) {
+    for (const t of this.tickList()) {
       const x = v.x(t);
+      if (x < v.left + 16) continue;
       ctx.fillText(fmtDur(t), x, 13);
-      ctx.fillStyle = '#eef0f3';
-      ctx.fillRect(Math.round(x), 21, 1, v.height);
-      ctx.fillStyle = '#6a7383';
     }
     ctx.textAlign = 'left';
   }

@@ -5,7 +5,7 @@
 import { h, fmtDur, serviceColor } from '../dom';
 import { TimeCanvas, escapeHTML, type View } from '../canvasview';
 import type { TraceHost } from './trace';
-import type { Span } from '../model';
+import { preorder, type Span } from '../model';
 
 const LANE = 30;
 const TOP = 26;
@@ -22,7 +22,8 @@ export function eventView(root: HTMLElement, host: TraceHost): { destroy(): void
   const sp = tr.spans;
   const laneOf = new Map<string, number>();
   const lanes: Lane[] = [];
-  const order = sp.map((s) => s.i).sort((a, b) => sp[a].start - sp[b].start);
+  // Lanes in the order the span tree meets them: a unit's lane comes after the lane that started it.
+  const order = preorder(tr, new Uint8Array(sp.length));
   for (const i of order) {
     const s = sp[i];
     const key = s.unit || 'svc:' + s.service;
@@ -36,6 +37,7 @@ export function eventView(root: HTMLElement, host: TraceHost): { destroy(): void
   }
   // Nesting level of each span on its lane: spans on one unit are sequential or nested.
   for (const lane of lanes) {
+    lane.spans.sort((a, b) => sp[a].start - sp[b].start);
     const open: number[] = [];
     for (const i of lane.spans) {
       const s = sp[i];
@@ -96,7 +98,7 @@ export function eventView(root: HTMLElement, host: TraceHost): { destroy(): void
       const lane = lanes[l];
       const y = y0 + l * LANE;
       if (l % 2) {
-        ctx.fillStyle = '#fafbfc';
+        ctx.fillStyle = 'rgba(20,30,60,.025)';
         ctx.fillRect(0, y, v.left + v.width + 12, LANE);
       }
       const sel = host.selected();
