@@ -154,7 +154,7 @@ func TestDecodeSurvivesCorruption(t *testing.T) {
 	g := spangen.New(6, time.Now().UnixNano())
 	g.Extras = true
 	rng := rand.New(rand.NewPCG(1, 1))
-	for i := 0; i < 3000; i++ {
+	for i := 0; i < 1000; i++ {
 		b := AppendSpans(nil, g.Trace())
 		for k := 0; k < 1+rng.IntN(4); k++ {
 			b[rng.IntN(len(b))] = byte(rng.Uint32())

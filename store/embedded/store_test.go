@@ -175,7 +175,7 @@ func TestOracle(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var traces [][]*model.Span
 	var all []*model.Span
-	for len(all) < 12000 {
+	for len(all) < 6000 {
 		tr := g.Trace()
 		traces = append(traces, tr)
 		all = append(all, tr...)
@@ -186,22 +186,22 @@ func TestOracle(t *testing.T) {
 		t.Fatal(err)
 	}
 	oracle := memstore.New()
-	bs := batches(rng, all, 40)
+	bs := batches(rng, all, 20)
 	for i, b := range bs {
 		if err := s.Write(ctx, b); err != nil {
 			t.Fatal(err)
 		}
 		oracle.Write(ctx, b)
-		if i == 9 {
+		if i == 4 {
 			compareWithOracle(t, "head only", s, oracle, traces, now)
 		}
-		if i%10 == 9 {
+		if i%5 == 4 {
 			s.Seal(i)
 			if err := s.Flush(); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if i == 24 {
+		if i == 12 {
 			compareWithOracle(t, "head and blocks", s, oracle, traces, now)
 		}
 	}
@@ -216,8 +216,8 @@ func TestOracle(t *testing.T) {
 		t.Fatalf("%d blocks after compaction, want 1", n)
 	}
 	compareWithOracle(t, "compacted", s, oracle, traces, now)
-	if cp := s.WALCheckpoint(); cp != 39 {
-		t.Fatalf("WAL checkpoint %d, want 39", cp)
+	if cp := s.WALCheckpoint(); cp != 19 {
+		t.Fatalf("WAL checkpoint %d, want 19", cp)
 	}
 	s.Close()
 	s2, err := Open(dir, testOptions())
