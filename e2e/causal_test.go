@@ -37,6 +37,19 @@ func (e *tee) ExportSpans(ctx context.Context, spans []*trace.SpanData) error {
 
 func (e *tee) Shutdown(ctx context.Context) error { return e.next.Shutdown(ctx) }
 
+// libraryProvider is a provider of weft's library for one service, exporting to w with the library's OTLP/HTTP
+// exporter through a tee that keeps what it exported.
+func libraryProvider(t *testing.T, w *weft, service string) (*trace.Provider, *tee) {
+	t.Helper()
+	exp, err := otlphttp.New(otlphttp.Config{Endpoint: "http://" + w.addr(t, "otlp-http") + "/v1/traces"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &tee{next: exp}
+	return trace.NewProvider(trace.Config{Resource: &trace.Resource{Service: service}, Exporter: rec,
+		BatchTimeout: 50 * time.Millisecond}), rec
+}
+
 // The spans of the causal chain.
 const (
 	pairName  = "GET /pair"
@@ -61,18 +74,8 @@ const (
 func TestCausalChain(t *testing.T) {
 	t.Parallel()
 	w := startWeft(t)
-	endpoint := "http://" + w.addr(t, "otlp-http") + "/v1/traces"
-	newProvider := func(service string) (*trace.Provider, *tee) {
-		exp, err := otlphttp.New(otlphttp.Config{Endpoint: endpoint})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec := &tee{next: exp}
-		return trace.NewProvider(trace.Config{Resource: &trace.Resource{Service: service}, Exporter: rec,
-			BatchTimeout: 50 * time.Millisecond}), rec
-	}
-	pa, recA := newProvider("matchmaker")
-	pb, recB := newProvider("taster")
+	pa, recA := libraryProvider(t, w, "matchmaker")
+	pb, recB := libraryProvider(t, w, "taster")
 	tracerA, tracerB := pa.Tracer("e2e/matchmaker"), pb.Tracer("e2e/taster")
 
 	// taster: extracts the W3C context, serves, and does part of the work in a child span.
