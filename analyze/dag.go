@@ -34,6 +34,7 @@ type dag struct {
 	unitIDs   []uint64 // unitIDs[u] is the execution unit numbered u here
 	unitStart []int32  // the events of unit u are events[unitStart[u]:unitStart[u+1]]
 	events    []event
+	repliedTo []bool  // see replied; computed once
 	startAt   []int32 // per span, its start event; -1 for a foreign span
 	endAt     []int32
 }
@@ -196,7 +197,11 @@ func (d *dag) prev(i int32) int32 {
 // whose cause is an event of its child server span. For those the reply is in the DAG exactly, and the rule that
 // a client's end waits for its server's end (which may come after the client has read the reply) is not needed.
 func (d *dag) replied(t *tree) []bool {
+	if d.repliedTo != nil {
+		return d.repliedTo
+	}
 	out := make([]bool, len(t.spans))
+	d.repliedTo = out
 	for i := range d.events {
 		e := &d.events[i]
 		if e.kind != evSpan || e.cause < 0 {
