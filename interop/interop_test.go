@@ -235,12 +235,92 @@ func TestClients(t *testing.T) {
 	for _, c := range clients {
 		t.Run(c.name, func(t *testing.T) {
 			s := runNode(t, node, dir, w, c.args...)
-			jt := jaegerTrace(t, query, s)
-			checkJaeger(t, c, s, jt)
+			checkJaeger(t, c, s, jaegerTrace(t, query, s, len(plan)))
 			checkJaegerSearch(t, query, s)
-			checkZipkin(t, c, s, zipkinTrace(t, query, s))
+			checkZipkin(t, c, s, zipkinTrace(t, query, s, len(plan)))
 			checkZipkinSearch(t, query, s)
 		})
+	}
+	t.Run("mixed-fleet", func(t *testing.T) {
+		checkMixedFleet(t, query, runNode(t, node, dir, w, "mixed.cjs"))
+	})
+}
+
+// checkMixedFleet reads back node/mixed.cjs's trace: an OpenTelemetry JS root and children from zipkin-js,
+// dd-trace and jaeger-client that took their parent from B3 values, a traceparent and an uber-trace-id header.
+// Four receivers got the spans; both APIs must show them as one trace, each under its own service.
+func checkMixedFleet(t *testing.T, query string, s sent) {
+	const root = "commande mixte 🌍"
+	want := []struct {
+		name, service string
+		start, end    int64 // ms after the root's start
+	}{
+		{root, "interop-mixed-otel", 0, 120},
+		{"zipkin : moudre ⚙", "interop-mixed-zipkin", 10, 30},
+		{"datadog : infuser ☕", "interop-mixed-datadog", 30, 60},
+		{"jaeger : servir 🍽", "interop-mixed-jaeger", 60, 90},
+	}
+	tr := jaegerTrace(t, query, s, len(want))
+	spans := map[string]jaegerSpan{}
+	for _, sp := range tr.Spans {
+		spans[sp.OperationName] = sp
+	}
+	if len(tr.Spans) != len(want) {
+		t.Errorf("jaeger: %d spans, want %d: %v", len(tr.Spans), len(want), keys(spans))
+	}
+	rootID := spans[root].SpanID
+	for _, w := range want {
+		sp, ok := spans[w.name]
+		if !ok {
+			t.Errorf("jaeger: no span %q (have %v)", w.name, keys(spans))
+			continue
+		}
+		where := fmt.Sprintf("jaeger: span %q", w.name)
+		if svc := tr.Processes[sp.ProcessID].ServiceName; svc != w.service {
+			t.Errorf("%s: service %q, want %q", where, svc, w.service)
+		}
+		var refs []jaegerRef
+		if w.name != root {
+			refs = []jaegerRef{{"CHILD_OF", s.TraceID, rootID}}
+		}
+		if !slices.Equal(sp.References, refs) {
+			t.Errorf("%s: references %+v, want %+v", where, sp.References, refs)
+		}
+		checkTime(t, where+" start", sp.StartTime, s.BaseMicros+w.start*1000)
+		checkTime(t, where+" duration", sp.Duration, (w.end-w.start)*1000)
+	}
+
+	zs := map[string]zipkinSpan{}
+	for _, sp := range zipkinTrace(t, query, s, len(want)) {
+		zs[sp.Name] = sp
+	}
+	for _, w := range want {
+		sp, ok := zs[w.name]
+		if !ok {
+			t.Errorf("zipkin: no span %q (have %v)", w.name, keys(zs))
+			continue
+		}
+		wantParent := ""
+		if w.name != root {
+			wantParent = zs[root].ID
+		}
+		if sp.ParentID != wantParent || sp.LocalEndpoint == nil || sp.LocalEndpoint.ServiceName != w.service || sp.TraceID != s.TraceID {
+			t.Errorf("zipkin: span %q: traceId %s, parentId %q, localEndpoint %+v; want %s, %q, %q", w.name, sp.TraceID, sp.ParentID, sp.LocalEndpoint, s.TraceID, wantParent, w.service)
+		}
+	}
+
+	// Each service's search finds the whole trace.
+	for _, w := range want {
+		u := query + "/api/traces?" + url.Values{"service": {w.service}, "lookback": {"1h"}}.Encode()
+		var r jaegerResponse
+		eventually(t, "GET "+u, func() (bool, string) {
+			r = jaegerResponse{}
+			code, err := getJSON(u, &r)
+			return err == nil && code == http.StatusOK && len(r.Data) > 0, fmt.Sprintf("status %d, %v, %+v", code, err, r)
+		})
+		if len(r.Data) != 1 || r.Data[0].TraceID != s.TraceID || len(r.Data[0].Spans) != len(want) {
+			t.Errorf("jaeger: search by service %q found %+v, want the one trace %s with %d spans", w.service, r.Data, s.TraceID, len(want))
+		}
 	}
 }
 
@@ -371,7 +451,8 @@ func typed(attrs []attr, ty typing) []tag {
 	return out
 }
 
-func jaegerTrace(t *testing.T, query string, s sent) jaegerTraceJSON {
+// jaegerTrace reads a trace through /api/traces/{id}, waiting until it has at least n spans.
+func jaegerTrace(t *testing.T, query string, s sent, n int) jaegerTraceJSON {
 	t.Helper()
 	u := query + "/api/traces/" + s.TraceID
 	var tr jaegerTraceJSON
@@ -381,7 +462,7 @@ func jaegerTrace(t *testing.T, query string, s sent) jaegerTraceJSON {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code != http.StatusOK || len(r.Data) != 1 || len(r.Data[0].Spans) < len(plan) {
+		if code != http.StatusOK || len(r.Data) != 1 || len(r.Data[0].Spans) < n {
 			return false, fmt.Sprintf("status %d, %+v", code, r)
 		}
 		tr = r.Data[0]
@@ -569,7 +650,8 @@ type zipkinSpan struct {
 	Tags map[string]string `json:"tags"`
 }
 
-func zipkinTrace(t *testing.T, query string, s sent) []zipkinSpan {
+// zipkinTrace reads a trace through /api/v2/trace/{id}, waiting until it has at least n spans.
+func zipkinTrace(t *testing.T, query string, s sent, n int) []zipkinSpan {
 	t.Helper()
 	u := query + "/api/v2/trace/" + s.TraceID
 	var spans []zipkinSpan
@@ -579,7 +661,7 @@ func zipkinTrace(t *testing.T, query string, s sent) []zipkinSpan {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return code == http.StatusOK && len(spans) >= len(plan), fmt.Sprintf("status %d, %+v", code, spans)
+		return code == http.StatusOK && len(spans) >= n, fmt.Sprintf("status %d, %+v", code, spans)
 	})
 	return spans
 }
