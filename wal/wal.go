@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -48,6 +47,24 @@ func FsyncInterval(d time.Duration) FsyncPolicy {
 	return FsyncPolicy{interval: d}
 }
 
+// ParseFsync reads a policy as the --fsync flag gives it: "always", "interval" (every 100ms), or
+// "interval:<duration>" such as "interval:20ms".
+func ParseFsync(s string) (FsyncPolicy, error) {
+	switch {
+	case s == "always":
+		return FsyncAlways(), nil
+	case s == "interval":
+		return FsyncInterval(100 * time.Millisecond), nil
+	case strings.HasPrefix(s, "interval:"):
+		d, err := time.ParseDuration(strings.TrimPrefix(s, "interval:"))
+		if err != nil || d <= 0 {
+			return FsyncPolicy{}, fmt.Errorf("wal: fsync policy %q: the interval must be a positive duration", s)
+		}
+		return FsyncInterval(d), nil
+	}
+	return FsyncPolicy{}, fmt.Errorf("wal: fsync policy %q: want always, interval or interval:<duration>", s)
+}
+
 // String is "always" or "interval(<d>)".
 func (p FsyncPolicy) String() string {
 	if p.interval == 0 {
@@ -66,11 +83,10 @@ type Options struct {
 }
 
 const (
-	frameHeader     = 8
-	maxRecord       = 1 << 30
-	segmentSuffix   = ".wal"
-	defaultSegSize  = 128 << 20
-	recordSizeLimit = maxRecord
+	frameHeader    = 8
+	maxRecord      = 1 << 30
+	segmentSuffix  = ".wal"
+	defaultSegSize = 128 << 20
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -234,8 +250,8 @@ func (w *WAL) Append(ctx context.Context, spans []*model.Span) error {
 	frame := make([]byte, frameHeader, frameHeader+e.Size()+64)
 	frame = e.AppendTo(frame)
 	payload := frame[frameHeader:]
-	if len(payload) > recordSizeLimit {
-		return fmt.Errorf("wal: record of %d bytes is over the %d byte limit", len(payload), recordSizeLimit)
+	if len(payload) > maxRecord {
+		return fmt.Errorf("wal: record of %d bytes is over the %d byte limit", len(payload), maxRecord)
 	}
 	binary.LittleEndian.PutUint32(frame[0:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(frame[4:], crc32.Checksum(payload, crcTable))
@@ -500,5 +516,3 @@ func (w *WAL) Close() error {
 	}
 	return err
 }
-
-var _ io.Closer = (*WAL)(nil)

@@ -226,3 +226,24 @@ func TestAppendAfterClose(t *testing.T) {
 		t.Fatalf("err %v, want ErrClosed", err)
 	}
 }
+
+func TestParseFsync(t *testing.T) {
+	tests := []struct {
+		in   string
+		want FsyncPolicy
+		ok   bool
+	}{
+		{"always", FsyncAlways(), true},
+		{"interval", FsyncInterval(100 * time.Millisecond), true},
+		{"interval:20ms", FsyncInterval(20 * time.Millisecond), true},
+		{"interval:-1s", FsyncPolicy{}, false},
+		{"interval:soon", FsyncPolicy{}, false},
+		{"sometimes", FsyncPolicy{}, false},
+	}
+	for _, tc := range tests {
+		got, err := ParseFsync(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseFsync(%q) = %v, %v", tc.in, got, err)
+		}
+	}
+}
