@@ -208,12 +208,6 @@ func TestMannWhitney(t *testing.T) {
 	if _, p := MannWhitney(nil, []int64{1}); p != 1 {
 		t.Errorf("empty p %v", p)
 	}
-	if p := TwoProportions(50, 100, 50, 100); p != 1 {
-		t.Errorf("equal proportions p %v", p)
-	}
-	if p := TwoProportions(10, 100, 50, 100); p > 1e-6 {
-		t.Errorf("different proportions p %v", p)
-	}
 }
 
 func TestCompareTraces(t *testing.T) {

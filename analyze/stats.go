@@ -90,23 +90,6 @@ func mannWhitney(a, b []int64, za, zb int) (u float64, p float64) {
 	return u, math.Erfc(z / math.Sqrt2)
 }
 
-// TwoProportions tests whether x1 of n1 and x2 of n2 are the same proportion (two-sided z-test, pooled).
-func TwoProportions(x1, n1, x2, n2 int) float64 {
-	if n1 == 0 || n2 == 0 {
-		return 1
-	}
-	p1, p2 := float64(x1)/float64(n1), float64(x2)/float64(n2)
-	pool := float64(x1+x2) / float64(n1+n2)
-	se := math.Sqrt(pool * (1 - pool) * (1/float64(n1) + 1/float64(n2)))
-	if se == 0 {
-		if p1 == p2 {
-			return 1
-		}
-		return 0
-	}
-	return math.Erfc(math.Abs(p2-p1) / se / math.Sqrt2)
-}
-
 // sample is one duration and the trace it came from (by index into the traces aggregated).
 type sample struct {
 	d     int64
