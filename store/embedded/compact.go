@@ -13,8 +13,8 @@ import (
 // CompactFanIn blocks fits. Traces split across the merged blocks (spans that arrived minutes apart) become whole
 // again. It runs in the background every CompactInterval; calling it directly is safe.
 func (s *Store) Compact() error {
-	s.flushMu.Lock()
-	defer s.flushMu.Unlock()
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
 	for {
 		group := s.pickCompaction()
 		if group == nil {
@@ -175,8 +175,8 @@ func (s *Store) merge(group []*block) error {
 // ApplyRetention deletes the blocks whose every span started before now minus the retention.
 func (s *Store) ApplyRetention() error {
 	cutoff := s.o.Now().Add(-s.o.Retention).UnixNano()
-	s.flushMu.Lock() // not in the middle of a compaction that reads these blocks
-	defer s.flushMu.Unlock()
+	s.compactMu.Lock() // not in the middle of a compaction that reads these blocks
+	defer s.compactMu.Unlock()
 	s.mu.Lock()
 	var gone []*block
 	kept := s.blocks[:0]

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,8 +97,9 @@ type Store struct {
 	blocks []*block // sorted by MinStart
 	closed bool
 
-	flushMu   sync.Mutex // one flush or compaction writes at a time
-	nextBlock int
+	flushMu   sync.Mutex // one flush at a time
+	compactMu sync.Mutex // one compaction or retention pass at a time; flushes go on meanwhile
+	nextBlock atomic.Int64
 	stop      chan struct{}
 	done      chan struct{}
 }
@@ -157,7 +159,9 @@ func Open(dir string, o Options) (*Store, error) {
 		case strings.HasSuffix(name, blockSuffix):
 			var n int
 			fmt.Sscanf(name, "%d", &n)
-			s.nextBlock = max(s.nextBlock, n)
+			if int64(n) > s.nextBlock.Load() {
+				s.nextBlock.Store(int64(n))
+			}
 			b, err := openBlock(path)
 			if err != nil {
 				s.log.Warn("block file unreadable; set aside", "file", path, "err", err)
@@ -299,8 +303,7 @@ func (s *Store) Flush() error {
 }
 
 func (s *Store) newBlockPath() string {
-	s.nextBlock++
-	return filepath.Join(s.dir, fmt.Sprintf("%08d%s", s.nextBlock, blockSuffix))
+	return filepath.Join(s.dir, fmt.Sprintf("%08d%s", s.nextBlock.Add(1), blockSuffix))
 }
 
 func (s *Store) writeHead(h *head) (*block, error) {
@@ -599,6 +602,8 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	<-s.done
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
 	s.mu.Lock()
