@@ -5,45 +5,40 @@ import "context"
 type ctxKey struct{}
 
 // node is the context.Context value that carries weft's state: the current span, the execution unit of the
-// goroutine that uses the context, and what the unit's first event waited for. A recording span's node lives
-// inside the Span, so starting a span allocates no context; it is kept small because Start writes it.
+// goroutine that uses the context, and what the unit's first event waited for.
+//
+// A node is immutable once made, and never reused: contexts routinely outlive their spans (goroutines,
+// libraries, net/http keep them), so nothing reachable from one may be rewritten when its span's memory is
+// reused. Start takes its node from a per-P slab (slab.go) so that a span still costs no allocation of its own.
+// The span pointer is only a handle: the span is current only while its generation equals gen (End moves the
+// generation on), and what a stale context must still answer — its span context, for propagation and for
+// parenting children — is kept in the node as a copy.
 type node struct {
 	context.Context
-	span *Span      // the current recording span; nil when the current span is remote or not recorded
-	unit *unit      // the execution unit; nil until a span starts one
-	x    *nodeExtra // nil in a span's own node
+	span      *Span       // the recording span the node was made for, current while span.gen == gen; else nil
+	gen       uint64      // span's generation when the node was made
+	unit      *unit       // the execution unit; nil until a span starts one. Units are never reused.
+	sc        SpanContext // the current span's context (the span's own, or a remote or unsampled one)
+	cause     EventRef    // the event the unit's first event waited for (its fork); zero if none
+	candidate bool        // the span is a unitary candidate, so its children are too
 }
 
-// nodeExtra is the part of a node that only nodes made outside Start have.
-type nodeExtra struct {
-	sc    SpanContext // the current span context when span is nil
-	cause EventRef    // the event the unit's first event waited for (its fork); zero if none
+// newNode makes a node that has no recording span.
+func newNode(ctx context.Context, u *unit, sc SpanContext, cause EventRef) *node {
+	return &node{Context: ctx, unit: u, sc: sc, cause: cause}
 }
 
-// newNode makes a node with its extra part in one allocation.
-func newNode(ctx context.Context, span *Span, u *unit, sc SpanContext, cause EventRef) *node {
-	b := &struct {
-		node
-		nodeExtra
-	}{nodeExtra: nodeExtra{sc: sc, cause: cause}}
-	b.node = node{Context: ctx, span: span, unit: u, x: &b.nodeExtra}
-	return &b.node
+// set fills a fresh node for the span s, started on u.
+func (n *node) set(ctx context.Context, s *Span, u *unit) {
+	*n = node{Context: ctx, span: s, gen: s.gen.Load(), unit: u, sc: s.SpanContext(), candidate: s.candidate}
 }
 
-// sc is the node's span context when it has no recording span.
-func (n *node) sc() SpanContext {
-	if n.x == nil {
-		return SpanContext{}
+// live returns the node's span while it has not ended, else nil.
+func (n *node) live() *Span {
+	if n.span != nil && n.span.gen.Load() == n.gen {
+		return n.span
 	}
-	return n.x.sc
-}
-
-// cause is what the first event of the node's unit waited for.
-func (n *node) cause() EventRef {
-	if n.x == nil {
-		return EventRef{}
-	}
-	return n.x.cause
+	return nil
 }
 
 // Value answers weft's key with the node itself and passes other keys to the parent.
@@ -65,26 +60,20 @@ func nodeFrom(ctx context.Context) *node {
 	return n
 }
 
-func (n *node) spanContext() SpanContext {
-	if n.span != nil {
-		return n.span.SpanContext()
-	}
-	return n.sc()
-}
-
 // SpanContextFromContext returns the context of the current span in ctx, recorded or not, local or remote:
 // what a propagator injects. It is zero when ctx carries no trace.
 func SpanContextFromContext(ctx context.Context) SpanContext {
 	if n := nodeFrom(ctx); n != nil {
-		return n.spanContext()
+		return n.sc
 	}
 	return SpanContext{}
 }
 
-// SpanFromContext returns the current recording span in ctx, or nil (whose methods do nothing) if there is none.
+// SpanFromContext returns the current recording span in ctx, or nil (whose methods do nothing) if there is none
+// or it has ended. The span it returns is, like the one Start returns, not to be used after it ends.
 func SpanFromContext(ctx context.Context) *Span {
 	if n := nodeFrom(ctx); n != nil {
-		return n.span
+		return n.live()
 	}
 	return nil
 }
@@ -97,7 +86,7 @@ func ContextWithRemoteSpanContext(ctx context.Context, sc SpanContext) context.C
 		return ctx
 	}
 	sc.Remote = true
-	return newNode(ctx, nil, nil, sc, EventRef{})
+	return newNode(ctx, nil, sc, EventRef{})
 }
 
 // ContextWithSpanContext returns a copy of ctx whose current span is sc as given (local unless sc.Remote is
@@ -107,7 +96,7 @@ func ContextWithSpanContext(ctx context.Context, sc SpanContext) context.Context
 	if !sc.IsValid() {
 		return ctx
 	}
-	return newNode(ctx, nil, nil, sc, EventRef{})
+	return newNode(ctx, nil, sc, EventRef{})
 }
 
 // ContextWithSpan returns a copy of ctx whose current span is s, on the execution unit s started on. Start
@@ -116,7 +105,9 @@ func ContextWithSpan(ctx context.Context, s *Span) context.Context {
 	if s == nil {
 		return ctx
 	}
-	return &node{Context: ctx, span: s, unit: s.unit}
+	n := new(node)
+	n.set(ctx, s, s.unit)
+	return n
 }
 
 // CurrentEvent returns the last event recorded on the execution unit of ctx, or zero if the unit has none.
@@ -130,11 +121,12 @@ func CurrentEvent(ctx context.Context) EventID {
 
 // RecordSend records a weft.send event on the current span of ctx, on ctx's execution unit, and returns its ID:
 // the event a propagator injects (W3C tracestate weft=<unit>:<seq>) so that the receiving side's first span
-// names it as its cause. It returns zero, and records nothing, when ctx has no recording span.
+// names it as its cause. It returns zero, and records nothing, when ctx has no recording span or its span has
+// ended.
 func RecordSend(ctx context.Context) EventID {
 	n := nodeFrom(ctx)
 	if n == nil || n.span == nil || n.unit == nil {
 		return EventID{}
 	}
-	return n.span.addEvent(n.unit, 0, EventSend, EventRef{}, nil)
+	return n.span.addEventGen(n.gen, n.unit, 0, EventSend, EventRef{}, nil)
 }

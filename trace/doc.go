@@ -13,9 +13,12 @@
 // tracestate weft=<unit>:<seq>) and the receiving span names it as its StartCause. Exported spans carry all of
 // this as attributes that other backends ignore harmlessly; docs/causality.md describes the format.
 //
-// Recording a sampled span allocates nothing: spans (with their first attributes inline, slog-style) and the
-// contexts Start returns are pooled and reused once the span is exported, so a Span must not be used after End.
-// A span that is not sampled is a nil *Span, whose methods do nothing, and costs about as much as a no-op tracer.
+// Recording a sampled span allocates nothing of its own: spans (with their first attributes inline, slog-style)
+// are pooled and reused once exported, so a Span must not be used after End. The contexts Start returns and the
+// execution units are never reused, since contexts outlive spans: they are carved from per-P slabs, a fraction
+// of an allocation each. A context kept after its span ended still carries the span's context (its children are
+// children of the ended span) but no longer reaches the span: SpanFromContext returns nil for it. A span that is
+// not sampled is a nil *Span, whose methods do nothing, and costs about as much as a no-op tracer.
 //
 // Ended spans go to a Provider's batcher, which hands them to an Exporter in batches from a background goroutine;
 // the application never waits for it. Samplers are in trace/sample, propagation formats in trace/propagation,

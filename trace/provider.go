@@ -115,24 +115,23 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 }
 
 // get takes a span to record: one exported earlier and handed back to this P, else one from the pool, and counts
-// it as started.
-func (p *Provider) get() *Span {
+// it as started. It also returns the P's share, whose slabs the span's context and unit come from (safe to use
+// after the goroutine has moved to another P; see slab.go).
+func (p *Provider) get() (*Span, *perP) {
 	var s *Span
 	pid := procPin()
+	pp := &p.ps[pid%len(p.ps)]
 	if pid < len(p.ps) {
-		pp := &p.ps[pid]
 		s = pp.free.pop(p.spentBatch)
-		pp.recorded.Add(1)
-	} else {
-		p.ps[pid%len(p.ps)].recorded.Add(1)
 	}
+	pp.recorded.Add(1)
 	procUnpin()
 	if s == nil {
 		s = p.pool.Get().(*Span)
 	}
 	s.reset()
 	s.p = p
-	return s
+	return s, pp
 }
 
 // spentBatch takes back a batch whose spans a P has all taken.
@@ -154,10 +153,7 @@ func (s *Span) reset() {
 	if s.data.Attrs == nil {
 		s.data.Attrs = s.attrBuf[:0]
 	}
-	s.ctx = node{}
-	s.own.id = 0
-	s.own.seq.Store(0)
-	s.unit = nil
+	s.unit = nil // the unit itself is never reset: contexts and children may still record on it
 	s.origin = ""
 	s.candidate = false
 	s.ended = false

@@ -78,16 +78,19 @@ func WithCause(cause EventRef) StartOption { return StartOption{set: optCause, c
 
 // Span is a recording span: an operation being timed. Start returns nil for a span that is not recorded (its
 // trace was not sampled); every method of a nil *Span does nothing, so callers never check. Methods are safe for
-// concurrent use. A Span must not be used after End: its memory is reused for later spans once exported.
+// concurrent use. A Span must not be used after End: its memory is reused for later spans once exported. The
+// context Start returns is not: it may be kept and used after End (it then has no recording span, and children
+// started from it are children of the ended span).
 type Span struct {
 	data    SpanData
 	attrBuf [8]Attr // the first attributes live here; data.Attrs spills to the heap after that
-	ctx     node    // the context Start returns
-	own     unit    // the execution unit of a span that started one
-	unit    *unit
-	p       *Provider
-	origin  string
-	ended   bool // under mu
+	// gen counts the span's lives: End moves it on, so that contexts made for an earlier life (which record its
+	// value) no longer reach the span. Written under mu, read atomically without it.
+	gen    atomic.Uint64
+	unit   *unit
+	p      *Provider
+	origin string
+	ended  bool // under mu
 	// candidate marks a unitary candidate: recorded, not sampled, kept at End only if the sampler says so.
 	candidate bool
 	mu        sync.Mutex
@@ -122,29 +125,28 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 		}
 	}
 	n := nodeFrom(ctx)
-	var parent *Span
+	// A node made for a recording span (live or ended: the node keeps a copy of what its children inherit) makes
+	// the new span its child without asking the sampler; any other span context asks it.
+	inherit := false
 	var psc SpanContext
 	if n != nil && !newRoot {
-		parent = n.span
-		if parent == nil {
-			psc = n.sc()
-			if psc.IsValid() && !psc.Remote && !psc.IsSampled() {
-				// The fast path: a local child of a span that was not recorded costs a lookup and a count.
-				p.count(countUnrecorded)
-				return ctx, nil
-			}
+		psc = n.sc
+		inherit = n.span != nil
+		if !inherit && psc.IsValid() && !psc.Remote && !psc.IsSampled() {
+			// The fast path: a local child of a span that was not recorded costs a lookup and a count.
+			p.count(countUnrecorded)
+			return ctx, nil
 		}
 	}
 
-	s := p.get()
+	s, pp := p.get()
 	d := &s.data
 	t.apply(s, name, opts)
 	var remoteCause EventRef
-	if parent != nil {
-		pd := &parent.data
-		d.TraceID, d.ParentID = pd.TraceID, pd.SpanID
-		d.Flags, d.Priority, d.TraceState = pd.Flags, pd.Priority, pd.TraceState
-		s.origin, s.candidate = parent.origin, parent.candidate
+	if inherit {
+		d.TraceID, d.ParentID = psc.TraceID, psc.SpanID
+		d.Flags, d.Priority, d.TraceState = psc.Flags, psc.Priority, psc.TraceState
+		s.origin, s.candidate = psc.Origin, n.candidate
 		if s.candidate {
 			p.count(countCandidate)
 		}
@@ -191,11 +193,10 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 	var u *unit
 	var forkCause EventRef
 	if n != nil && !newRoot {
-		u, forkCause = n.unit, n.cause()
+		u, forkCause = n.unit, n.cause
 	}
 	if u == nil {
-		s.own.id = newUnitID()
-		u = &s.own
+		u = pp.newUnit()
 	}
 	s.unit = u
 	d.Unit = u.id
@@ -210,8 +211,9 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 	if d.Start == 0 {
 		d.Start = now()
 	}
-	s.ctx = node{Context: ctx, span: s, unit: u}
-	return &s.ctx, s
+	nd := pp.newNode()
+	nd.set(ctx, s, u)
+	return nd, s
 }
 
 // apply writes the name and options into a fresh span.
@@ -282,7 +284,7 @@ func (p *Provider) drop(ctx context.Context, n *node, s *Span, psc SpanContext) 
 	if n != nil {
 		u = n.unit
 	}
-	return newNode(ctx, nil, u, sc, EventRef{}), nil
+	return newNode(ctx, u, sc, EventRef{}), nil
 }
 
 // SpanContext returns the span's context: what a propagator injects. Zero for a nil span.
@@ -436,13 +438,22 @@ func (s *Span) AddCausalEvent(ctx context.Context, name string, cause EventRef, 
 }
 
 func (s *Span) addEvent(u *unit, t int64, name string, cause EventRef, attrs []Attr) EventID {
+	return s.addEventGen(anyGen, u, t, name, cause, attrs)
+}
+
+// anyGen is the generation addEventGen is given by the span's own methods, which hold a live span.
+const anyGen = ^uint64(0)
+
+// addEventGen records an event if the span is still in its life gen: what a context records through, since
+// the context may have outlived the span (whose memory may already record another).
+func (s *Span) addEventGen(gen uint64, u *unit, t int64, name string, cause EventRef, attrs []Attr) EventID {
 	if t == 0 {
 		t = now()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := &s.data
-	if s.ended {
+	if s.ended || (gen != anyGen && s.gen.Load() != gen) {
 		return EventID{}
 	}
 	if len(d.Events) >= s.p.limits.events {
@@ -540,6 +551,7 @@ func (s *Span) endOn(t int64, u *unit) {
 		return
 	}
 	s.ended = true
+	s.gen.Add(1) // contexts made for this life no longer reach the span
 	d := &s.data
 	d.End = max(t, d.Start) // a wall-clock step between start and end never makes a negative duration
 	d.EndSeq = u.seq.Add(1)

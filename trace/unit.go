@@ -57,13 +57,15 @@ func fork(ctx context.Context, u *unit) context.Context {
 	u.id = newUnitID()
 	n := nodeFrom(ctx)
 	if n == nil {
-		return newNode(ctx, nil, u, SpanContext{}, EventRef{})
+		return newNode(ctx, u, SpanContext{}, EventRef{})
 	}
 	var cause EventRef
 	if n.span != nil && n.unit != nil {
-		cause = EventRef{EventID: n.span.addEvent(n.unit, 0, EventFork, EventRef{}, nil)}
+		cause = EventRef{EventID: n.span.addEventGen(n.gen, n.unit, 0, EventFork, EventRef{}, nil)}
 	}
-	return newNode(ctx, n.span, u, n.sc(), cause)
+	// The new unit's context keeps the forking node's span (and its generation and copies): its spans are
+	// children of that span, ended or not.
+	return &node{Context: ctx, span: n.span, gen: n.gen, unit: u, sc: n.sc, cause: cause, candidate: n.candidate}
 }
 
 // join records, on the current span of the waiting context, a weft.join event that names the last event of the
@@ -77,7 +79,7 @@ func join(waiter context.Context, joined *unit) {
 	if last := joined.seq.Load(); last > 0 {
 		cause = EventRef{EventID: EventID{Unit: joined.id, Seq: last}}
 	}
-	n.span.addEvent(n.unit, 0, EventJoin, cause, nil)
+	n.span.addEventGen(n.gen, n.unit, 0, EventJoin, cause, nil)
 }
 
 // Task is a goroutine started by Go: a new execution unit that can be joined.
