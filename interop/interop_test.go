@@ -158,33 +158,41 @@ type client struct {
 	resource []tag    // resource (process) attributes the program sets, as Jaeger shows them
 }
 
+// The resource attributes each program sets: otel.mjs through the SDK's resource, datadog.cjs as the tracer's
+// version, jaeger.cjs as tracer tags (which jaeger-client sends as process tags).
+var (
+	otelResource   = []tag{{"déploiement", "string", "café-nord"}, {"service.version", "string", "1.2.3"}}
+	ddResource     = []tag{{"service.version", "string", "1.2.3"}}
+	jaegerResource = []tag{{"déploiement", "string", "café-nord"}}
+)
+
 var clients = []client{
 	{
 		name: "opentelemetry-js/otlp-proto", args: []string{"otel.mjs", "proto"},
 		attrs: otlpTyping, events: otlpTyping, links: true,
-		resource: []tag{{"déploiement", "string", "café-nord"}, {"service.version", "string", "1.2.3"}},
+		resource: otelResource,
 	},
 	{
 		name: "opentelemetry-js/otlp-json", args: []string{"otel.mjs", "json"},
 		attrs: otlpTyping, events: otlpTyping, links: true,
-		resource: []tag{{"déploiement", "string", "café-nord"}, {"service.version", "string", "1.2.3"}},
+		resource: otelResource,
 	},
 	{
 		name: "opentelemetry-js/otlp-grpc", args: []string{"otel.mjs", "grpc"},
 		attrs: otlpTyping, events: otlpTyping, links: true,
-		resource: []tag{{"déploiement", "string", "café-nord"}, {"service.version", "string", "1.2.3"}},
+		resource: otelResource,
 	},
 	{
 		name: "opentelemetry-js/otlp-proto-gzip", args: []string{"otel.mjs", "proto", "gzip"},
 		attrs: otlpTyping, events: otlpTyping, links: true,
-		resource: []tag{{"déploiement", "string", "café-nord"}, {"service.version", "string", "1.2.3"}},
+		resource: otelResource,
 	},
 	{
 		// gzip is the one compression OpenTelemetry's exporters offer (OTEL_EXPORTER_OTLP_COMPRESSION=gzip); a gRPC
 		// server only decompresses what a registered codec (google.golang.org/grpc/encoding/gzip) handles.
 		name: "opentelemetry-js/otlp-grpc-gzip", args: []string{"otel.mjs", "grpc", "gzip"},
 		attrs: otlpTyping, events: otlpTyping, links: true,
-		resource: []tag{{"déploiement", "string", "café-nord"}, {"service.version", "string", "1.2.3"}},
+		resource: otelResource,
 	},
 	{
 		name: "zipkin-js/v2", args: []string{"zipkin.cjs", "v2"},
@@ -202,27 +210,27 @@ var clients = []client{
 		// dd-trace sends span events natively typed, so their attributes keep OTLP's types.
 		name: "dd-trace-js/v0.4", args: []string{"datadog.cjs", "0.4"},
 		attrs: datadogTyping, events: otlpTyping, links: true,
-		resource: []tag{{"service.version", "string", "1.2.3"}},
+		resource: ddResource,
 	},
 	{
 		name: "dd-trace-js/v0.5", args: []string{"datadog.cjs", "0.5"},
 		attrs: datadogTyping, events: otlpTyping, links: true,
-		resource: []tag{{"service.version", "string", "1.2.3"}},
+		resource: ddResource,
 	},
 	{
 		name: "dd-trace-js/v0.4-64bit", args: []string{"datadog.cjs", "0.4", "64"},
 		attrs: datadogTyping, events: otlpTyping, links: true,
-		resource: []tag{{"service.version", "string", "1.2.3"}},
+		resource: ddResource,
 	},
 	{
 		name: "jaeger-client-node", args: []string{"jaeger.cjs"},
 		attrs: jaegerTyping, events: jaegerTyping, links: true,
-		resource: []tag{{"déploiement", "string", "café-nord"}},
+		resource: jaegerResource,
 	},
 	{
 		name: "jaeger-client-node/64bit", args: []string{"jaeger.cjs", "64"},
 		attrs: jaegerTyping, events: jaegerTyping, links: true,
-		resource: []tag{{"déploiement", "string", "café-nord"}},
+		resource: jaegerResource,
 	},
 }
 
