@@ -891,7 +891,7 @@ func (b *block) pos(ord int) wal.Pos {
 	return wal.Pos{Rec: int(b.tOff[ord]), Num: int(b.tNum[ord]), Row: int(b.tRow[ord])}
 }
 
-// chunkTerms decodes one term chunk, calling f for each term with its posting bytes, until f returns false.
+// chunk reads and decompresses term chunk i.
 func (b *block) chunk(i int) ([]byte, error) {
 	c := b.meta.Chunks[i]
 	return b.readSection(c.Off, c.Len)
