@@ -245,3 +245,43 @@ func TestDemoTraffic(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestDemoWithoutRedis checks that the demo runs with its in-process fact store when redis-server is not
+// installed, and that the store's commands are still traced.
+func TestDemoWithoutRedis(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // no redis-server to be found
+	s := startWeft(t)
+	d, err := demo.Start(demo.Config{
+		MatchmakerEndpoint: "http://" + s.Addr("otlp-http") + demo.EndpointPath("otlp"),
+		TasterProtocol:     "otlp",
+		TasterEndpoint:     "http://" + s.Addr("otlp-http") + demo.EndpointPath("otlp"),
+		BatchTimeout:       50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(context.Background())
+	traceID := pair(t, d, "IPA")
+	if err := d.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	query := "http://" + s.Addr("query")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var tr struct{ Data []jaegerTrace }
+		_, err := getJSON(query+"/api/traces/"+traceID, &tr)
+		if err == nil && len(tr.Data) == 1 {
+			for _, sp := range tr.Data[0].Spans {
+				for _, tg := range sp.Tags {
+					if tg.Key == "db.redis.store" && tg.Value == "memory" {
+						return
+					}
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no span of the in-process store in trace %s (err %v)", traceID, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
