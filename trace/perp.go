@@ -95,7 +95,11 @@ type overflow struct {
 type spanBatch struct {
 	spans []*Span
 	taken atomic.Int64 // how many the P has taken
-	next  *spanBatch   // below this one in the P's stack
+	// released counts the takers that are done with the batch's memory. The batch is spent (and refilled by
+	// the batcher) only once all are: pinning makes the takers of one P run one after another, but nothing the
+	// memory model (or the race detector) knows orders a taker's reads before the next taker's spending.
+	released atomic.Int64
+	next     *spanBatch // below this one in the P's stack
 }
 
 // freeBatches is a lock-free stack of batches for one P. The batcher is the only pusher and the P the only
@@ -134,13 +138,18 @@ func (f *freeBatches) pop(spent func(*spanBatch)) *Span {
 		if b == nil {
 			return nil
 		}
-		if i := b.taken.Add(1) - 1; i < int64(len(b.spans)) {
+		n := int64(len(b.spans))
+		if i := b.taken.Add(1) - 1; i < n {
 			s := b.spans[i]
 			b.spans[i] = nil
+			b.released.Add(1)
 			return s
 		}
 		if f.head.CompareAndSwap(b, b.next) {
 			f.n.Add(-1)
+			for b.released.Load() < n { // at once in practice: the other takers ran before, on this P
+				runtime.Gosched()
+			}
 			spent(b)
 		}
 	}

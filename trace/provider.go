@@ -138,6 +138,7 @@ func (p *Provider) get() (*Span, *perP) {
 func (p *Provider) spentBatch(b *spanBatch) {
 	b.spans = b.spans[:0]
 	b.taken.Store(0)
+	b.released.Store(0)
 	b.next = nil
 	p.batches.Put(b)
 }

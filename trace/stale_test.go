@@ -2,8 +2,10 @@ package trace
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 type staleKey struct{}
@@ -175,5 +177,36 @@ func TestForkJoinAfterEnd(t *testing.T) {
 			t.Errorf("iteration %d: the span started after root ended got events %v", i, other.data.Events)
 		}
 		other.End()
+	}
+}
+
+// TestFreeBatchesReuse has several goroutines share each P while the batcher hands exported spans back to the
+// Ps in batches: under -race, taking spans from a batch and spending it must be ordered for the detector too.
+func TestFreeBatchesReuse(t *testing.T) {
+	p := NewProvider(Config{Exporter: discardExporter{}, BatchSize: 4, BatchTimeout: time.Millisecond})
+	t.Cleanup(func() { p.Shutdown(context.Background()) })
+	tr := p.Tracer("test")
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 3000 {
+				ctx, s := tr.Start(context.Background(), "s")
+				_, c := tr.Start(ctx, "c")
+				c.End()
+				s.End()
+				if i%64 == 0 {
+					runtime.Gosched()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := p.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c := p.Counters(); c.SpansEnded != 8*3000*2 {
+		t.Errorf("ended %d spans, want %d", c.SpansEnded, 8*3000*2)
 	}
 }
