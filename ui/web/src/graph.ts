@@ -22,7 +22,7 @@ export interface GEdge {
 /** drawGraph lays out and draws a graph; onNode is called with a node's ID when it is clicked. */
 export function drawGraph(nodes: GNode[], edges: GEdge[], opts: { rankdir?: 'LR' | 'TB'; selected?: string; onNode?: (id: string) => void } = {}): SVGElement {
   const g = new dagre.graphlib.Graph({ multigraph: true });
-  g.setGraph({ rankdir: opts.rankdir || 'LR', nodesep: 22, ranksep: 90, edgesep: 12, marginx: 16, marginy: 16 });
+  g.setGraph({ rankdir: opts.rankdir || 'LR', nodesep: 18, ranksep: 70, edgesep: 10, marginx: 16, marginy: 16 });
   g.setDefaultEdgeLabel(() => ({}));
   const byID = new Map(nodes.map((n) => [n.id, n]));
   for (const n of nodes) {
@@ -35,8 +35,9 @@ export function drawGraph(nodes: GNode[], edges: GEdge[], opts: { rankdir?: 'LR'
   dagre.layout(g);
   const gl = g.graph();
   const W = (gl.width || 200) + 10, H = (gl.height || 100) + 10;
-  // Scaled down to the width available (never up), so that the whole graph is in view.
-  const svg = s('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: 'graph', style: { maxWidth: '100%', height: 'auto' } });
+  // Scaled down to the width available (never up, and at most to 80% so the text stays readable; beyond that the
+  // graph scrolls).
+  const svg = s('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: 'graph', style: { maxWidth: '100%', minWidth: Math.round(W * 0.8) + 'px', height: 'auto' } });
   svg.appendChild(s('defs', null,
     s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, s('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#a3abba' })),
     s('marker', { id: 'arrow-err', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, s('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#e57d86' })),
