@@ -18,7 +18,10 @@ import (
 	"github.com/weftrace/weft/server"
 )
 
-var serverPathDuration = flag.Duration("serverpath.duration", 15*time.Second, "how long BenchmarkServerPath sends")
+var (
+	serverPathDuration = flag.Duration("serverpath.duration", 15*time.Second, "how long BenchmarkServerPath sends")
+	serverPathRate     = flag.Int("serverpath.rate", 0, "spans per second BenchmarkServerPath offers (0: as fast as accepted)")
+)
 
 // BenchmarkServerPath runs the whole durable ingest path in one process, for profiles (-cpuprofile,
 // -memprofile): a weft serve with --fsync always on a temporary data directory, and the load generator sending
@@ -39,7 +42,7 @@ func BenchmarkServerPath(b *testing.B) {
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	res, err := loadgen.Run(context.Background(), loadgen.Options{
-		Endpoint: "http://" + s.Addr("otlp-http") + "/v1/traces", Duration: *serverPathDuration,
+		Endpoint: "http://" + s.Addr("otlp-http") + "/v1/traces", Duration: *serverPathDuration, Rate: *serverPathRate,
 		Concurrency: 8, Seed: 1})
 	if err != nil {
 		b.Fatal(err)
@@ -47,6 +50,7 @@ func BenchmarkServerPath(b *testing.B) {
 	cpu := cpuTime() - cpu0
 	b.ReportMetric(res.AcceptedPerSec, "spans/s")
 	b.ReportMetric(float64(res.SpansAccepted)/cpu.Seconds(), "spans/cpu-s")
+	b.ReportMetric(float64(res.Throttled), "throttled")
 	b.ReportMetric(0, "ns/op")
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -427,6 +428,12 @@ func sameAsOfficial(t *testing.T, b []byte) {
 func TestDecodeProtoMatchesOfficial(t *testing.T) {
 	sameAsOfficial(t, readGolden(t, "request.pb"))
 	sameAsOfficial(t, realisticRequest(200))
+	// The load generator's batch: more attributes than one block holds, and values that repeat and that do not.
+	lg, _, err := loadgen.Batch(5, 600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAsOfficial(t, lg)
 	// Invalid IDs, merged repeated messages, an unknown field and an out-of-range kind.
 	var b []byte
 	span := func(fields ...[]byte) []byte {
@@ -544,4 +551,32 @@ func BenchmarkDecodeLoadgenBatch(b *testing.B) {
 	}
 	reportSpans(b, n, cpu0)
 	b.ReportMetric(float64(testing.AllocsPerRun(1, func() { sink, _, _, _ = DecodeProto(body) }))/float64(n), "allocs/span")
+}
+
+// TestDecodedAttrsAreSeparate: the spans of a request share attribute blocks, so growing one span's attributes
+// (as ExtractCausality and Normalize may) must never write into another's.
+func TestDecodedAttrsAreSeparate(t *testing.T) {
+	body, _, err := loadgen.Batch(9, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spans, _, _, err := DecodeProto(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([][]model.Attr, len(spans))
+	for i, s := range spans {
+		want[i] = slices.Clone(s.Attrs)
+	}
+	for _, s := range spans {
+		if len(s.Attrs) != cap(s.Attrs) {
+			t.Fatalf("span attributes with len %d cap %d: an append would write into the block", len(s.Attrs), cap(s.Attrs))
+		}
+		s.Attrs = append(s.Attrs, model.Attr{Key: "added", Value: model.Int(1)})
+	}
+	for i, s := range spans {
+		if !reflect.DeepEqual(s.Attrs[:len(s.Attrs)-1], want[i]) {
+			t.Fatalf("span %d attributes changed by appends to others: %v, want %v", i, s.Attrs, want[i])
+		}
+	}
 }
