@@ -312,3 +312,37 @@ func TestExporterDown(t *testing.T) {
 		}
 	}
 }
+
+// routeSampler drops the spans of one route, as a per-route sampling rule would.
+type routeSampler struct{ drop string }
+
+func (s routeSampler) ShouldSample(p trace.SamplingParams) trace.SamplingResult {
+	for _, a := range p.Attrs {
+		if a.Key == nethttp.AttrRoute && a.Value.AsString() == s.drop {
+			return trace.SamplingResult{Decision: trace.Drop, Priority: trace.PriorityUnset}
+		}
+	}
+	return trace.SamplingResult{Decision: trace.RecordAndSample, Priority: trace.PriorityUnset}
+}
+
+func (routeSampler) Description() string { return "route" }
+
+// TestRouteSampling checks that a sampler sees the route of a ServeMux before the span starts.
+func TestRouteSampling(t *testing.T) {
+	rec := &trace.Recorder{}
+	p := trace.NewProvider(trace.Config{Exporter: rec, Sampler: routeSampler{drop: "/fail"}})
+	defer p.Shutdown(context.Background())
+	h := nethttp.Handler(mux(), nethttp.Options{Tracer: p.Tracer("test")})
+	for _, path := range []string{"/fail", "/beers/IPA"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+	}
+	p.Flush(context.Background())
+	var names []string
+	for _, s := range rec.Spans() {
+		names = append(names, s.Name)
+	}
+	if len(names) != 1 || names[0] != "GET /beers/{name}" {
+		t.Errorf("spans %v, want only GET /beers/{name}", names)
+	}
+}

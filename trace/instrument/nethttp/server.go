@@ -79,15 +79,19 @@ type handler struct {
 	svc    string
 	resp   bool
 	reply  bool
+	mux    *http.ServeMux // next, when it is a ServeMux: the route is known before the span starts
 }
 
 // Handler wraps next with a server span per request. The span is named "<METHOD> <route>" after the ServeMux
-// pattern that served the request (r.Pattern, set by a ServeMux inside next; the route is also the span's
-// resource and its http.route), or "<METHOD>" when no pattern matched. It records the status code (5xx is an
+// pattern that served the request (the route is also the span's resource and its http.route), or "<METHOD>" when
+// no pattern matched. When next is a *http.ServeMux the route is looked up before the span starts, so that
+// samplers see http.route; otherwise it is read from r.Pattern, which a ServeMux inside next sets, at the end. It records the status code (5xx is an
 // error), a panic in next as an error (and re-panics), and the request and response body sizes as the span's
 // weft.bytes.in and weft.bytes.out counters.
 func Handler(next http.Handler, o Options) http.Handler {
-	return &handler{next: next, tracer: o.tracer(), prop: o.propagator(), svc: o.Service, resp: o.TraceResponse, reply: !o.NoReplyEvent}
+	h := &handler{next: next, tracer: o.tracer(), prop: o.propagator(), svc: o.Service, resp: o.TraceResponse, reply: !o.NoReplyEvent}
+	h.mux, _ = next.(*http.ServeMux)
+	return h
 }
 
 // HandlerFunc is Handler for a function.
@@ -101,14 +105,25 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := h.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-	opts := [4]trace.StartOption{trace.WithKind(trace.KindServer), trace.WithType("http"),
+	opts := [6]trace.StartOption{trace.WithKind(trace.KindServer), trace.WithType("http"),
 		trace.WithAttrs(trace.String(AttrMethod, r.Method), trace.String(AttrURLPath, pathOf(r)))}
 	n := 3
 	if h.svc != "" {
 		opts[n] = trace.WithService(h.svc)
 		n++
 	}
-	sctx, span := h.tracer.Start(ctx, methodName(r.Method), opts[:n]...)
+	name := methodName(r.Method)
+	if h.mux != nil && r.URL != nil {
+		// Find the route first, so that the sampler sees http.route (per-route sampling rules).
+		if _, pattern := h.mux.Handler(r); pattern != "" {
+			route := routeOf(pattern)
+			name += " " + route
+			opts[n] = trace.WithAttrs(trace.String(AttrRoute, route))
+			opts[n+1] = trace.WithResource(route)
+			n += 2
+		}
+	}
+	sctx, span := h.tracer.Start(ctx, name, opts[:n]...)
 	if span == nil {
 		ctx = sctx
 		// Not sampled: still give the handler the extracted context so that its calls propagate the decision.
@@ -154,7 +169,7 @@ func (h *handler) finish(span *trace.Span, r, r2 *http.Request, rw *responseWrit
 	if pattern == "" {
 		pattern = r.Pattern
 	}
-	if pattern != "" {
+	if pattern != "" && h.mux == nil { // with a ServeMux, the route was set at the start
 		route := routeOf(pattern)
 		span.SetName(methodName(r.Method) + " " + route)
 		span.SetResource(route)
