@@ -83,8 +83,8 @@ func (c *Clock) Offset(i int) int64 { return c.Processes[c.SpanProcess[i]].Offse
 // constraints of the trace: cause edges between events (weft spans), client spans that contain their server
 // spans, and children that start no earlier than their parents.
 func EstimateClock(spans []*model.Span, choose Choice) *Clock {
-	t := buildTree(spans)
-	return estimateClock(t, buildDAG(spans), choose)
+	t, d := buildTreeDAG(spans)
+	return estimateClock(t, d, choose)
 }
 
 // Constraint kinds, indexing constraintKinds.

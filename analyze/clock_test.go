@@ -237,6 +237,18 @@ func TestIDTable(t *testing.T) {
 	if v, _ := tab.get(2); v != 99 {
 		t.Errorf("overwrite: %d", v)
 	}
+	if v, ok := tab.getOrPut(2, 5); !ok || v != 99 {
+		t.Errorf("getOrPut of a present key: %d %v", v, ok)
+	}
+	if v, ok := tab.getOrPut(3, 5); ok || v != 5 {
+		t.Errorf("getOrPut of an absent key: %d %v", v, ok)
+	}
+	if v, ok := tab.get(3); !ok || v != 5 {
+		t.Errorf("getOrPut did not store: %d %v", v, ok)
+	}
+	if _, ok := tab.getOrPut(0, 1); ok || tab.n != len(keys)+1 {
+		t.Errorf("getOrPut of key 0 or the count: %d keys", tab.n)
+	}
 	tab.reset(1)
 	if _, ok := tab.get(2); ok || tab.n != 0 {
 		t.Error("reset kept a key")

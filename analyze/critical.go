@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"cmp"
+	"math/bits"
 	"slices"
 
 	"github.com/weftrace/weft/model"
@@ -56,8 +57,7 @@ type Path struct {
 // walks the span tree back from the root's end, taking at each point the child that ended last before it. Times of
 // different processes are compared after the clock adjustment of EstimateClock with choose.
 func CriticalPath(spans []*model.Span, choose Choice) *Path {
-	t := buildTree(spans)
-	d := buildDAG(spans)
+	t, d := buildTreeDAG(spans)
 	clock := estimateClock(t, d, choose)
 	w := &pathWalker{t: t, d: d, as: make([]int64, len(spans)), ae: make([]int64, len(spans)), replied: d.replied(t),
 		segs: make([]Segment, 0, len(spans)+len(spans)/2+8)} // a path through most spans has a few more segments
@@ -95,6 +95,24 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 		}
 	}
 	p.Spans = make([]SpanTime, 0, on)
+	// Most critical first, then by index: sorted as packed integers (the index in the low bits) when the times
+	// allow, as they do for any span's critical time under 19 hours in a trace of 100K spans; that is several times
+	// faster than sorting the structs, whose pointers cost a write barrier per move while the collector runs.
+	maxCrit, idxBits := slices.Max(crit), bits.Len(uint(len(spans)))
+	if maxCrit < 1<<(63-idxBits) {
+		keys := make([]uint64, 0, on)
+		for i, c := range crit {
+			if c > 0 {
+				keys = append(keys, uint64(maxCrit-c)<<idxBits|uint64(i))
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			i := int32(k & (1<<idxBits - 1))
+			p.Spans = append(p.Spans, SpanTime{Span: spans[i], Index: int(i), Critical: crit[i], Self: t.selfTime(i, w.as, w.ae)})
+		}
+		return p
+	}
 	for i, c := range crit {
 		if c > 0 {
 			p.Spans = append(p.Spans, SpanTime{Span: spans[i], Index: i, Critical: c, Self: t.selfTime(int32(i), w.as, w.ae)})

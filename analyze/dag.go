@@ -39,83 +39,92 @@ type dag struct {
 	endAt     []int32
 }
 
-// buildDAG indexes the events of spans that carry causality and resolves every cause.
-func buildDAG(spans []*model.Span) *dag {
+// dagBuilder indexes the events of spans that carry causality and resolves every cause. It gathers a trace's
+// events one span at a time, so that the pass that builds the tree (buildTreeDAG) feeds it and each span,
+// scattered in the heap, is read once.
+type dagBuilder struct {
+	d        *dag
+	lastID   uint64
+	lastU    int32
+	counts   []int32    // events per unit
+	refs     []eventRef // the causes named, by event.ref
+	gathered []event    // every event, in span order
+}
+
+func newDAGBuilder(spans []*model.Span) *dagBuilder {
 	d := &dag{startAt: make([]int32, len(spans)), endAt: make([]int32, len(spans))}
 	if len(spans) > 0 {
 		d.trace = spans[0].TraceID
 	}
-	lastID, lastU := uint64(0), int32(-1)
-	unit := func(id uint64) int32 {
-		if id == lastID && lastU >= 0 {
-			return lastU
-		}
-		u, ok := d.units.get(id)
-		if !ok {
-			u = int32(len(d.unitIDs))
-			d.units.put(id, u)
-			d.unitIDs = append(d.unitIDs, id)
-		}
-		lastID, lastU = id, u
-		return u
+	return &dagBuilder{d: d, lastU: -1}
+}
+
+// unit numbers execution unit id, counting one more event on it.
+func (b *dagBuilder) unit(id uint64) int32 {
+	if id == b.lastID && b.lastU >= 0 {
+		b.counts[b.lastU]++
+		return b.lastU
 	}
-	// Two passes over the spans: count each unit's events, then place every event in its unit's range.
-	var counts []int32
-	count := func(id uint64) {
-		u := unit(id)
-		if int(u) == len(counts) {
-			counts = append(counts, 0)
-		}
-		counts[u]++
+	d := b.d
+	u, ok := d.units.getOrPut(id, int32(len(d.unitIDs)))
+	if !ok {
+		d.unitIDs = append(d.unitIDs, id)
+		b.counts = append(b.counts, 0)
 	}
-	for i, s := range spans {
-		d.startAt[i], d.endAt[i] = -1, -1
-		c := &s.Causality
-		if c.IsZero() {
-			continue
-		}
-		count(c.Unit)
-		for j := range s.Events {
-			if e := &s.Events[j]; e.Seq != 0 {
-				count(cmp.Or(e.Unit, c.Unit))
-			}
-		}
-		count(cmp.Or(c.EndUnit, c.Unit))
+	b.counts[u]++
+	b.lastID, b.lastU = id, u
+	return u
+}
+
+func (b *dagBuilder) ref(r *model.EventRef) int32 {
+	if r.IsZero() {
+		return -1
 	}
+	if !r.TraceID.IsZero() && r.TraceID != b.d.trace { // references into other traces are not followed
+		b.refs = append(b.refs, eventRef{})
+	} else {
+		b.refs = append(b.refs, eventRef{r.Unit, r.Seq})
+	}
+	return int32(len(b.refs) - 1)
+}
+
+// add gathers the events of span i, s; every span of the trace is added once, in index order.
+func (b *dagBuilder) add(i int, s *model.Span) {
+	d := b.d
+	d.startAt[i], d.endAt[i] = -1, -1
+	c := &s.Causality
+	if c.IsZero() {
+		return
+	}
+	if b.gathered == nil {
+		n := len(d.startAt)
+		b.gathered = make([]event, 0, 2*n+n/2) // a start and an end per span, and some events
+	}
+	handoff := c.EndUnit != 0 && c.EndUnit != c.Unit
+	b.gathered = append(b.gathered, event{seq: c.StartSeq, kind: evStart, handoff: handoff, unit: b.unit(c.Unit), span: int32(i), ref: b.ref(&c.StartCause), time: s.Start})
+	for j := range s.Events {
+		if e := &s.Events[j]; e.Seq != 0 {
+			b.gathered = append(b.gathered, event{seq: e.Seq, kind: evSpan, unit: b.unit(cmp.Or(e.Unit, c.Unit)), span: int32(i), ref: b.ref(&e.Cause), time: e.Time})
+		}
+	}
+	b.gathered = append(b.gathered, event{seq: c.EndSeq, kind: evEnd, unit: b.unit(cmp.Or(c.EndUnit, c.Unit)), span: int32(i), ref: -1, time: s.Start + s.Duration})
+}
+
+// finish places every event in its unit's range, orders each unit's events and resolves every cause.
+func (b *dagBuilder) finish() *dag {
+	d, counts, refs := b.d, b.counts, b.refs
 	d.unitStart = make([]int32, len(d.unitIDs)+1)
 	for u, n := range counts {
 		d.unitStart[u+1] = d.unitStart[u] + n
 	}
-	d.events = make([]event, d.unitStart[len(d.unitIDs)])
-	fill := slices.Clone(d.unitStart[:len(d.unitIDs)])
-	place := func(id uint64, e event) {
-		u := unit(id)
-		e.unit = u
-		d.events[fill[u]] = e
-		fill[u]++
+	d.events = make([]event, len(b.gathered))
+	fill := counts // reused: counts are not needed once unitStart is laid out
+	copy(fill, d.unitStart[:len(d.unitIDs)])
+	for _, e := range b.gathered {
+		d.events[fill[e.unit]] = e
+		fill[e.unit]++
 	}
-	var refs []model.EventRef
-	ref := func(r model.EventRef) int32 {
-		if r.IsZero() {
-			return -1
-		}
-		refs = append(refs, r)
-		return int32(len(refs) - 1)
-	}
-	for i, s := range spans {
-		c := &s.Causality
-		if c.IsZero() {
-			continue
-		}
-		handoff := c.EndUnit != 0 && c.EndUnit != c.Unit
-		place(c.Unit, event{seq: c.StartSeq, kind: evStart, handoff: handoff, span: int32(i), ref: ref(c.StartCause), time: s.Start})
-		for j := range s.Events {
-			if e := &s.Events[j]; e.Seq != 0 {
-				place(cmp.Or(e.Unit, c.Unit), event{seq: e.Seq, kind: evSpan, span: int32(i), ref: ref(e.Cause), time: e.Time})
-			}
-		}
-		place(cmp.Or(c.EndUnit, c.Unit), event{seq: c.EndSeq, kind: evEnd, span: int32(i), ref: -1, time: s.End()})
-	}
+	b.gathered = nil
 	bySeq := func(a, b event) int {
 		if a.seq != b.seq {
 			return cmpInt64(int64(a.seq), int64(b.seq))
@@ -168,17 +177,20 @@ func buildDAG(spans []*model.Span) *dag {
 	return d
 }
 
-// find locates the event a reference names in this trace, or -1; references into other traces are not followed.
-func (d *dag) find(r model.EventRef) int32 {
-	if r.IsZero() || (!r.TraceID.IsZero() && r.TraceID != d.trace) {
-		return -1
-	}
-	u, ok := d.units.get(r.Unit)
+// eventRef is a cause named in this trace: an execution unit and a sequence number; zero when it names none here.
+type eventRef struct {
+	unit uint64
+	seq  uint32
+}
+
+// find locates the event a reference names, or -1.
+func (d *dag) find(r eventRef) int32 {
+	u, ok := d.units.get(r.unit)
 	if !ok {
 		return -1
 	}
 	lo, hi := d.unitStart[u], d.unitStart[u+1]
-	k, found := slices.BinarySearchFunc(d.events[lo:hi], r.Seq, func(e event, seq uint32) int { return cmpInt64(int64(e.seq), int64(seq)) })
+	k, found := slices.BinarySearchFunc(d.events[lo:hi], r.seq, func(e event, seq uint32) int { return cmpInt64(int64(e.seq), int64(seq)) })
 	if !found {
 		return -1
 	}

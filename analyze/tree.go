@@ -51,14 +51,22 @@ func spanKey(id model.SpanID) uint64 { return binary.BigEndian.Uint64(id[:]) }
 
 // build indexes spans into t, reusing t's memory from an earlier trace.
 func (t *tree) build(spans []*model.Span) *tree {
-	t.parents(spans)
+	t.parents(spans, nil)
 	t.link()
 	return t
 }
 
+// buildTreeDAG indexes spans as a tree and, in the same pass over the spans, as an event DAG.
+func buildTreeDAG(spans []*model.Span) (*tree, *dag) {
+	t, b := new(tree), newDAGBuilder(spans)
+	t.parents(spans, b)
+	t.link()
+	return t, b.finish()
+}
+
 // parents finds each span's parent (only: no children, roots or order), which is all some views need. Parent
-// cycles are left as they are.
-func (t *tree) parents(spans []*model.Span) {
+// cycles are left as they are. When b is not nil, every span is added to it too.
+func (t *tree) parents(spans []*model.Span, b *dagBuilder) {
 	n := len(spans)
 	t.spans, t.parent, t.first = spans, grow(t.parent, n), grow(t.first, n+1)
 	t.start, t.dur, t.kind, t.res = grow(t.start, n), grow(t.dur, n), grow(t.kind, n), grow(t.res, n)
@@ -70,7 +78,7 @@ func (t *tree) parents(spans []*model.Span) {
 	var sharedPeer map[int32]int32
 	for i, s := range spans {
 		key := spanKey(s.SpanID)
-		if j, dup := ids.get(key); dup && (s.Flags|spans[j].Flags)&model.FlagShared != 0 {
+		if j, dup := ids.getOrPut(key, int32(i)); dup && (s.Flags|spans[j].Flags)&model.FlagShared != 0 {
 			if sharedPeer == nil {
 				sharedPeer = map[int32]int32{}
 			}
@@ -80,11 +88,14 @@ func (t *tree) parents(spans []*model.Span) {
 			} else {
 				sharedPeer[j] = int32(i)
 			}
-		} else {
+		} else if dup {
 			ids.put(key, int32(i))
 		}
 		t.start[i], t.dur[i], t.kind[i], t.res[i] = s.Start, s.Duration, s.Kind, s.Resource
 		t.pkey[i], t.links[i] = spanKey(s.ParentID), len(s.Links) > 0
+		if b != nil {
+			b.add(i, s)
+		}
 	}
 	for i := range spans {
 		p := int32(-1)
@@ -271,12 +282,17 @@ func traceBounds(spans []*model.Span) (start, end int64) {
 }
 
 // idTable maps random 64-bit IDs (span IDs, execution units) to indexes: open addressing with linear probing,
-// three times faster than a map for the hundreds of thousands of lookups of a large trace. ID 0 (no span, no unit)
-// is never stored and never found.
+// three times faster than a map for the hundreds of thousands of lookups of a large trace. A key and its value
+// share a slot, so that a probe of a table larger than the cache misses it once. ID 0 (no span, no unit) is never
+// stored and never found.
 type idTable struct {
-	keys []uint64
-	vals []int32
-	n    int
+	slots []idSlot
+	n     int
+}
+
+type idSlot struct {
+	key uint64
+	val int32
 }
 
 const fibHash = 0x9e3779b97f4a7c15
@@ -284,9 +300,9 @@ const fibHash = 0x9e3779b97f4a7c15
 // slot is where k is or would go. Fibonacci hashing takes the product's top bits, which mix every bit of the key:
 // sequential IDs and IDs that differ only in high or low bits spread as well as random ones.
 func (t *idTable) slot(k uint64) int {
-	mask := uint64(len(t.keys) - 1)
+	mask := uint64(len(t.slots) - 1)
 	i := (k * fibHash) >> (64 - bits.Len64(mask))
-	for t.keys[i] != 0 && t.keys[i] != k {
+	for t.slots[i].key != 0 && t.slots[i].key != k {
 		i = (i + 1) & mask
 	}
 	return int(i)
@@ -298,41 +314,61 @@ func (t *idTable) reset(n int) {
 	for size < 2*n {
 		size *= 2
 	}
-	if cap(t.keys) >= size {
-		t.keys, t.vals = t.keys[:size], t.vals[:size]
-		clear(t.keys)
+	if cap(t.slots) >= size {
+		t.slots = t.slots[:size]
+		clear(t.slots)
 	} else {
-		t.keys, t.vals = make([]uint64, size), make([]int32, size)
+		t.slots = make([]idSlot, size)
 	}
 	t.n = 0
 }
 
 func (t *idTable) get(k uint64) (int32, bool) {
-	if k == 0 || len(t.keys) == 0 {
+	if k == 0 || len(t.slots) == 0 {
 		return 0, false
 	}
-	i := t.slot(k)
-	return t.vals[i], t.keys[i] == k
+	s := &t.slots[t.slot(k)]
+	return s.val, s.key == k
 }
 
 func (t *idTable) put(k uint64, v int32) {
 	if k == 0 {
 		return
 	}
-	if 2*(t.n+1) > len(t.keys) {
-		old, oldVals := t.keys, t.vals
-		size := max(64, 2*len(old))
-		t.keys, t.vals = make([]uint64, size), make([]int32, size)
-		for i, ok := range old {
-			if ok != 0 {
-				j := t.slot(ok)
-				t.keys[j], t.vals[j] = ok, oldVals[i]
-			}
-		}
-	}
+	t.grow()
 	i := t.slot(k)
-	if t.keys[i] == 0 {
+	if t.slots[i].key == 0 {
 		t.n++
 	}
-	t.keys[i], t.vals[i] = k, v
+	t.slots[i] = idSlot{k, v}
+}
+
+// getOrPut returns k's value if k is present; otherwise it stores v under k and returns v, false. Key 0 is never
+// stored: for it getOrPut returns v, false.
+func (t *idTable) getOrPut(k uint64, v int32) (int32, bool) {
+	if k == 0 {
+		return v, false
+	}
+	t.grow()
+	s := &t.slots[t.slot(k)]
+	if s.key == k {
+		return s.val, true
+	}
+	t.n++
+	*s = idSlot{k, v}
+	return v, false
+}
+
+// grow doubles the table when one more key would fill more than half of it.
+func (t *idTable) grow() {
+	if 2*(t.n+1) <= len(t.slots) {
+		return
+	}
+	old := t.slots
+	t.slots = make([]idSlot, max(64, 2*len(old)))
+	for _, s := range old {
+		if s.key != 0 {
+			t.slots[t.slot(s.key)] = s
+		}
+	}
 }
