@@ -84,7 +84,8 @@ export function eventView(root: HTMLElement, host: TraceHost): { destroy(): void
       : toName === 'weft.join' ? 'join' : toName === 'weft.receive' ? 'receive' : toName.startsWith('weft.lock') ? 'lock' : 'cause';
     edges.push({ from, to, kind });
   }
-  const evList = [...events.values()];
+  // By lane and time, so that drawing skips ticks that fall on the same pixel.
+  const evList = [...events.values()].sort((a, b) => a.lane - b.lane || a.t - b.t);
 
   const rel = (t: number, i: number) => t - tr.start + (host.start(i) - (sp[i].start - tr.start));
   const critSegs = host.critical?.segments || [];
@@ -102,6 +103,7 @@ export function eventView(root: HTMLElement, host: TraceHost): { destroy(): void
         ctx.fillRect(0, y, v.left + v.width + 12, LANE);
       }
       const sel = host.selected();
+      const lastX = [-1, -1, -1, -1];
       for (let k = 0; k < lane.spans.length; k++) {
         const i = lane.spans[k];
         const s = sp[i];
@@ -110,6 +112,12 @@ export function eventView(root: HTMLElement, host: TraceHost): { destroy(): void
         const x0 = Math.max(v.left, v.x(t));
         const x1 = Math.min(v.left + v.width, v.x(t + s.dur));
         const lev = lane.levels[k];
+        // Thousands of spans narrower than a pixel: one box per pixel and level is enough.
+        if (x1 - x0 < 1 && i !== sel) {
+          const px = Math.floor(x0);
+          if (px === lastX[lev]) continue;
+          lastX[lev] = px;
+        }
         ctx.globalAlpha = lane.foreign ? 0.45 : 0.35 + lev * 0.2;
         ctx.fillStyle = s.error ? '#d93843' : serviceColor(s.service);
         ctx.fillRect(x0, y + 6 + lev * 3, Math.max(x1 - x0, 1), LANE - 12 - lev * 3);
@@ -144,10 +152,15 @@ export function eventView(root: HTMLElement, host: TraceHost): { destroy(): void
     }
     // Events as ticks.
     ctx.fillStyle = '#1d2330';
+    let prevLane = -1, prevX = -1;
     for (const e of evList) {
       const t = rel(e.t, e.span);
       if (t < v.t0 || t > v.t1 || e.lane < firstLane || e.lane >= lastLane) continue;
-      ctx.fillRect(v.x(t) - 0.5, y0 + e.lane * LANE + 4, 1.5, 4);
+      const x = Math.floor(v.x(t));
+      if (x === prevX && e.lane === prevLane) continue;
+      prevX = x;
+      prevLane = e.lane;
+      ctx.fillRect(x - 0.5, y0 + e.lane * LANE + 4, 1.5, 4);
     }
     // Causal edges.
     ctx.lineWidth = 1.3;
