@@ -106,7 +106,7 @@ const inf = math.MaxInt64 / 4
 
 func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 	spans := t.spans
-	c := &Clock{Choose: choose, SpanProcess: make([]int, len(spans))}
+	c := &Clock{Choose: choose}
 	c.Processes, c.SpanProcess = processes(t)
 	n := len(c.Processes)
 

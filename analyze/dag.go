@@ -59,6 +59,18 @@ func newDAGBuilder(spans []*model.Span) *dagBuilder {
 	return &dagBuilder{d: d, lastU: -1}
 }
 
+// sized makes the builder's arrays for a trace of weft spans, on its first weft span: a start and an end event
+// per span and about as many others, a unit for every two spans, a cause for every span. Estimates, not limits;
+// growing the arrays as they fill would allocate twice as much.
+func (b *dagBuilder) sized() {
+	n := len(b.d.startAt)
+	b.gathered = make([]event, 0, 3*n)
+	b.refs = make([]eventRef, 0, n)
+	b.counts = make([]int32, 0, n/2)
+	b.d.unitIDs = make([]uint64, 0, n/2)
+	b.d.units.reset(n / 2)
+}
+
 // unit numbers execution unit id, counting one more event on it.
 func (b *dagBuilder) unit(id uint64) int32 {
 	if id == b.lastID && b.lastU >= 0 {
@@ -97,8 +109,7 @@ func (b *dagBuilder) add(i int, s *model.Span) {
 		return
 	}
 	if b.gathered == nil {
-		n := len(d.startAt)
-		b.gathered = make([]event, 0, 2*n+n/2) // a start and an end per span, and some events
+		b.sized()
 	}
 	handoff := c.EndUnit != 0 && c.EndUnit != c.Unit
 	b.gathered = append(b.gathered, event{seq: c.StartSeq, kind: evStart, handoff: handoff, unit: b.unit(c.Unit), span: int32(i), ref: b.ref(&c.StartCause), time: s.Start})
