@@ -167,6 +167,7 @@ async function attrValues(key: string, prefix: string): Promise<string[]> {
 export function queryInput(value: string, onEnter: () => void): HTMLInputElement {
   const input = h('input', {
     value, placeholder: 'http.status_code >= 500 AND deploy.version = "v2"', spellcheck: 'false', autocomplete: 'off', class: 'q-input',
+    title: 'One span must satisfy the whole condition. Examples:\n  status = error AND http.route = "/pair"\n  duration > 150ms AND NOT kind = client\n  db.statement =~ "(?i)^insert"\n  exists(peer.service) OR resource.host.name =~ "^web-"\nAND, OR, NOT, ( ), = != < <= > >= =~ !~; Tab completes keys and values.',
   });
   const list = h('div', { class: 'ac-list', style: { display: 'none' } });
   let items: { text: string; insert: string; kind: string }[] = [];
