@@ -13,24 +13,79 @@ type ctxKey struct{}
 // The span pointer is only a handle: the span is current only while its generation equals gen (End moves the
 // generation on), and what a stale context must still answer — its span context, for propagation and for
 // parenting children — is kept in the node as a copy.
+//
+// Start writes one node per span, so it is kept small: a span's own context is inline, and what only other nodes
+// have (a span context without a recording span, a fork's cause) is in x.
 type node struct {
 	context.Context
-	span      *Span       // the recording span the node was made for, current while span.gen == gen; else nil
-	gen       uint64      // span's generation when the node was made
-	unit      *unit       // the execution unit; nil until a span starts one. Units are never reused.
-	sc        SpanContext // the current span's context (the span's own, or a remote or unsampled one)
-	cause     EventRef    // the event the unit's first event waited for (its fork); zero if none
-	candidate bool        // the span is a unitary candidate, so its children are too
+	span *Span      // the recording span the node was made for, current while span.gen == gen; or nil
+	gen  uint64     // span's generation when the node was made
+	unit *unit      // the execution unit; nil until a span starts one. Units are never reused.
+	x    *nodeExtra // nil in the nodes Start makes
+
+	// A copy of span's context, when span is set.
+	traceID    TraceID
+	spanID     SpanID
+	traceState string
+	origin     string
+	flags      TraceFlags
+	priority   int8
+	candidate  bool // the span is a unitary candidate, so its children are too
+}
+
+// nodeExtra is the part of a node that only nodes made outside Start have.
+type nodeExtra struct {
+	sc    SpanContext // the current span context when the node has no span
+	cause EventRef    // the event the unit's first event waited for (its fork); zero if none
 }
 
 // newNode makes a node that has no recording span.
 func newNode(ctx context.Context, u *unit, sc SpanContext, cause EventRef) *node {
-	return &node{Context: ctx, unit: u, sc: sc, cause: cause}
+	b := &struct {
+		node
+		nodeExtra
+	}{nodeExtra: nodeExtra{sc: sc, cause: cause}}
+	b.node = node{Context: ctx, unit: u, x: &b.nodeExtra}
+	return &b.node
 }
 
 // set fills a fresh node for the span s, started on u.
 func (n *node) set(ctx context.Context, s *Span, u *unit) {
-	*n = node{Context: ctx, span: s, gen: s.gen.Load(), unit: u, sc: s.SpanContext(), candidate: s.candidate}
+	d := &s.data
+	*n = node{Context: ctx, span: s, gen: s.gen.Load(), unit: u, traceID: d.TraceID, spanID: d.SpanID,
+		traceState: d.TraceState, origin: s.origin, flags: d.Flags, priority: d.Priority, candidate: s.candidate}
+}
+
+// forked makes the context of a new unit u forked from ctx, whose node is n: the same current span (live or
+// not), on a new unit whose first event waited for cause.
+func (n *node) forked(ctx context.Context, u *unit, cause EventRef) *node {
+	f := &struct {
+		node
+		nodeExtra
+	}{node: *n, nodeExtra: nodeExtra{sc: n.sc(), cause: cause}}
+	f.node.Context, f.node.unit, f.node.x = ctx, u, &f.nodeExtra
+	return &f.node
+}
+
+// sc is the node's current span context: its span's (a copy, so right after the span ended too), else the one
+// it was made with.
+func (n *node) sc() SpanContext {
+	if n.span != nil {
+		return SpanContext{TraceID: n.traceID, SpanID: n.spanID, Flags: n.flags, TraceState: n.traceState,
+			Priority: n.priority, Origin: n.origin}
+	}
+	if n.x != nil {
+		return n.x.sc
+	}
+	return SpanContext{}
+}
+
+// cause is what the first event of the node's unit waited for.
+func (n *node) cause() EventRef {
+	if n.x == nil {
+		return EventRef{}
+	}
+	return n.x.cause
 }
 
 // live returns the node's span while it has not ended, else nil.
@@ -64,7 +119,7 @@ func nodeFrom(ctx context.Context) *node {
 // what a propagator injects. It is zero when ctx carries no trace.
 func SpanContextFromContext(ctx context.Context) SpanContext {
 	if n := nodeFrom(ctx); n != nil {
-		return n.sc
+		return n.sc()
 	}
 	return SpanContext{}
 }

@@ -1,6 +1,9 @@
 package trace
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"unsafe"
+)
 
 // Nodes (the contexts Start returns) and execution units outlive the spans that made them, so they are never
 // pooled: each is taken once from a slab and the garbage collector frees the slab when nothing refers to any
@@ -12,7 +15,7 @@ import "sync/atomic"
 // in it; slabs of nodes are kept small for that reason. Units hold no pointers and cost the collector nothing to
 // scan.
 const (
-	nodeSlabSize = 64
+	nodeSlabSize = (8192 - 8) / unsafe.Sizeof(node{}) // as many as fill the runtime's 8 KiB size class
 	unitSlabSize = 256
 )
 
@@ -29,7 +32,7 @@ type unitSlab struct {
 // newNode takes a fresh, zero node from the P's slab.
 func (pp *perP) newNode() *node {
 	if sl := pp.nodes.Load(); sl != nil {
-		if i := sl.next.Add(1) - 1; i < nodeSlabSize {
+		if i := sl.next.Add(1) - 1; i < uint32(nodeSlabSize) {
 			return &sl.nodes[i]
 		}
 	}

@@ -130,8 +130,10 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 	inherit := false
 	var psc SpanContext
 	if n != nil && !newRoot {
-		psc = n.sc
 		inherit = n.span != nil
+		if !inherit {
+			psc = n.sc()
+		}
 		if !inherit && psc.IsValid() && !psc.Remote && !psc.IsSampled() {
 			// The fast path: a local child of a span that was not recorded costs a lookup and a count.
 			p.count(countUnrecorded)
@@ -144,9 +146,9 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 	t.apply(s, name, opts)
 	var remoteCause EventRef
 	if inherit {
-		d.TraceID, d.ParentID = psc.TraceID, psc.SpanID
-		d.Flags, d.Priority, d.TraceState = psc.Flags, psc.Priority, psc.TraceState
-		s.origin, s.candidate = psc.Origin, n.candidate
+		d.TraceID, d.ParentID = n.traceID, n.spanID
+		d.Flags, d.Priority, d.TraceState = n.flags, n.priority, n.traceState
+		s.origin, s.candidate = n.origin, n.candidate
 		if s.candidate {
 			p.count(countCandidate)
 		}
@@ -193,7 +195,7 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 	var u *unit
 	var forkCause EventRef
 	if n != nil && !newRoot {
-		u, forkCause = n.unit, n.cause
+		u, forkCause = n.unit, n.cause()
 	}
 	if u == nil {
 		u = pp.newUnit()

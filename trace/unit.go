@@ -65,7 +65,7 @@ func fork(ctx context.Context, u *unit) context.Context {
 	}
 	// The new unit's context keeps the forking node's span (and its generation and copies): its spans are
 	// children of that span, ended or not.
-	return &node{Context: ctx, span: n.span, gen: n.gen, unit: u, sc: n.sc, cause: cause, candidate: n.candidate}
+	return n.forked(ctx, u, cause)
 }
 
 // join records, on the current span of the waiting context, a weft.join event that names the last event of the
