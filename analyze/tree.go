@@ -33,6 +33,7 @@ type tree struct {
 	dur   []int64
 	kind  []model.Kind
 	res   []*model.Resource
+	key   []uint64 // the span's ID as an idTable key
 	pkey  []uint64 // the parent's ID as an idTable key
 	links []bool   // whether the span hangs under the span it links to (follows-from), its parent being absent
 
@@ -76,9 +77,23 @@ func (t *tree) parents(spans []*model.Span, b *dagBuilder) {
 	// A Zipkin server span that shares its client's ID (model.FlagShared) is the client's child, and the parent
 	// of the spans that name that ID: the table keeps the shared span, and sharedPeer its client.
 	var sharedPeer map[int32]int32
+	// First copy the fields from the spans, then index the IDs: in a loop of independent loads the processor
+	// fetches the next spans while it waits for one, which a loop that also probes the table leaves it no room for.
+	t.key = grow(t.key, n)
 	for i, s := range spans {
-		key := spanKey(s.SpanID)
-		if j, dup := ids.getOrPut(key, int32(i)); dup && (s.Flags|spans[j].Flags)&model.FlagShared != 0 {
+		t.key[i], t.pkey[i] = spanKey(s.SpanID), spanKey(s.ParentID)
+		t.start[i], t.dur[i], t.kind[i], t.res[i] = s.Start, s.Duration, s.Kind, s.Resource
+		t.links[i] = len(s.Links) > 0
+		if b != nil {
+			b.add(i, s)
+		}
+	}
+	for i, key := range t.key {
+		j, dup := ids.getOrPut(key, int32(i))
+		if !dup {
+			continue
+		}
+		if s := spans[i]; (s.Flags|spans[j].Flags)&model.FlagShared != 0 {
 			if sharedPeer == nil {
 				sharedPeer = map[int32]int32{}
 			}
@@ -88,13 +103,8 @@ func (t *tree) parents(spans []*model.Span, b *dagBuilder) {
 			} else {
 				sharedPeer[j] = int32(i)
 			}
-		} else if dup {
+		} else {
 			ids.put(key, int32(i))
-		}
-		t.start[i], t.dur[i], t.kind[i], t.res[i] = s.Start, s.Duration, s.Kind, s.Resource
-		t.pkey[i], t.links[i] = spanKey(s.ParentID), len(s.Links) > 0
-		if b != nil {
-			b.add(i, s)
 		}
 	}
 	for i := range spans {
