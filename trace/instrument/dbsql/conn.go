@@ -7,8 +7,7 @@ import (
 	"github.com/weftrace/weft/trace"
 )
 
-// The driver is always given the caller's context, never the one the span's Start returned: that one is reused
-// once the span is exported, and drivers leave goroutines behind that watch the context for cancellation.
+// The driver is always given the caller's context, not the span's: nothing below the driver is traced.
 
 // conn is a traced connection. It implements every optional interface database/sql looks for, and answers as
 // database/sql expects when the wrapped connection lacks one (driver.ErrSkip, or the default behaviour).

@@ -70,8 +70,8 @@ func ServerHandler(o Options) stats.Handler {
 	return &handler{t: t, prop: p, server: true}
 }
 
-// call is a call's span, kept in the call's context under callKey. The context handed back to gRPC is never the
-// one Start returned (that one is reused once the span is exported, and gRPC keeps a call's context longer).
+// call is a call's span, kept in the call's context under callKey, with whether it has ended (gRPC may report
+// stats after the end).
 type call struct {
 	mu    sync.Mutex
 	span  *trace.Span
@@ -91,11 +91,11 @@ func (h *handler) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Co
 		if md, ok := metadata.FromIncomingContext(ctx); ok {
 			ctx = h.prop.Extract(ctx, mdCarrier(md))
 		}
-		_, span := h.t.Start(ctx, name, trace.WithKind(trace.KindServer), trace.WithType("rpc"), trace.WithResource(name), attrs)
+		sctx, span := h.t.Start(ctx, name, trace.WithKind(trace.KindServer), trace.WithType("rpc"), trace.WithResource(name), attrs)
 		if span == nil {
 			return ctx
 		}
-		return context.WithValue(trace.ContextWithSpan(ctx, span), callKey{}, &call{span: span})
+		return context.WithValue(sctx, callKey{}, &call{span: span})
 	}
 	sctx, span := h.t.Start(ctx, name, trace.WithKind(trace.KindClient), trace.WithType("rpc"), trace.WithResource(name), attrs)
 	md, _ := metadata.FromOutgoingContext(ctx)

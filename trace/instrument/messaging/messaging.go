@@ -96,13 +96,11 @@ func (m *Messaging) consume(ctx context.Context, dest string, h propagation.Carr
 		ctx = m.prop.Extract(ctx, h)
 	}
 	remote := trace.SpanContextFromContext(ctx)
-	_, span := m.t.Start(ctx, op+" "+dest, trace.WithKind(kind), trace.WithType("queue"), trace.WithResource(dest),
+	hctx, span := m.t.Start(ctx, op+" "+dest, trace.WithKind(kind), trace.WithType("queue"), trace.WithResource(dest),
 		trace.WithAttrs(trace.String(AttrSystem, m.system), trace.String(AttrDestination, dest), trace.String(AttrOperation, op)))
 	if span == nil {
-		return handle(ctx)
+		return handle(hctx)
 	}
-	// The handler gets a context of its own: the one Start returned is reused once the span is exported.
-	hctx := trace.ContextWithSpan(ctx, span)
 	if remote.Cause.IsValid() {
 		span.AddCausalEvent(hctx, trace.EventReceive, trace.EventRef{TraceID: remote.TraceID, EventID: remote.Cause})
 	}

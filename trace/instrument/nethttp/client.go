@@ -101,8 +101,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.base.RoundTrip(r2)
 	}
 	st := &clientState{span: span, start: time.Now()}
-	// The request carries the caller's context, not the span's: that one is reused once the span is exported,
-	// and the transport's goroutines may look at the request's context after the body is closed.
+	// The request carries the caller's context with the client trace; the span's context is only for injecting.
 	r2 := req.Clone(httptrace.WithClientTrace(orig, st.clientTrace()))
 	if r2.Header == nil {
 		r2.Header = make(http.Header)

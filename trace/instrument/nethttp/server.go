@@ -125,19 +125,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sctx, span := h.tracer.Start(ctx, name, opts[:n]...)
 	if span == nil {
-		ctx = sctx
-		// Not sampled: still give the handler the extracted context so that its calls propagate the decision.
-		h.next.ServeHTTP(w, r.WithContext(ctx))
+		// Not sampled: the handler still gets the trace's context, so that its calls propagate the decision.
+		h.next.ServeHTTP(w, r.WithContext(sctx))
 		return
 	}
 	if h.resp {
 		var buf [55]byte
 		w.Header().Set("Traceresponse", string(propagation.AppendTraceparent(buf[:0], span.SpanContext())))
 	}
-	// The handler gets a context of its own rather than the one Start returned: that one is reused once the span
-	// is exported, and a handler may leave goroutines behind that still look at its context (a driver's
-	// cancellation watcher).
-	hctx := trace.ContextWithSpan(ctx, span)
 	rw := writerPool.Get().(*responseWriter)
 	rw.ResponseWriter, rw.status, rw.written, rw.wroteHeader, rw.span = w, 0, 0, false, nil
 	if h.reply && trace.SpanContextFromContext(ctx).Cause.IsValid() {
@@ -145,7 +140,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rw.span = span
 	}
 	var body *countingBody
-	r2 := r.WithContext(hctx)
+	r2 := r.WithContext(sctx)
 	if r.Body != nil && r.Body != http.NoBody {
 		body = &countingBody{rc: r.Body}
 		r2.Body = body

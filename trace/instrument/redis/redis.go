@@ -84,7 +84,6 @@ func (h *hook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 		}
 		name := strings.ToUpper(cmd.Name())
 		span := h.start(ctx, "redis."+name, name, trace.String(AttrSystem, "redis"), trace.String(AttrStatement, h.statement(cmd)))
-		// go-redis is given the caller's context, not the span's: the span's is reused once the span is exported.
 		err := next(ctx, cmd)
 		finish(span, err)
 		return err
