@@ -2,6 +2,8 @@ package analyze
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -362,4 +364,29 @@ GET /pair/beer run [41,100]
 		t.Errorf("clock %+v, inconsistencies %v", taster, p.Clock.Inconsistencies)
 	}
 	checkPath(t, p, b.spans)
+}
+
+// TestSortFew checks the insertion sort of a unit's events against slices.SortFunc, which it replaces for small
+// units and whose order of equal events it must keep.
+func TestSortFew(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for n := 0; n <= 12; n++ {
+		for range 200 {
+			evs := make([]event, n)
+			for i := range evs {
+				evs[i] = event{seq: uint32(rng.IntN(4)), kind: uint8(rng.IntN(3)), span: int32(i)}
+			}
+			want := slices.Clone(evs)
+			slices.SortFunc(want, func(a, b event) int {
+				if a.seq != b.seq {
+					return cmpInt64(int64(a.seq), int64(b.seq))
+				}
+				return int(a.kind) - int(b.kind)
+			})
+			sortFew(evs)
+			if !slices.Equal(evs, want) {
+				t.Fatalf("n=%d: got %v, want %v", n, evs, want)
+			}
+		}
+	}
 }

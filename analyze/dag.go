@@ -145,7 +145,9 @@ func (b *dagBuilder) finish() *dag {
 	var stack []int32
 	for u := range d.unitIDs {
 		evs := d.events[d.unitStart[u]:d.unitStart[u+1]]
-		if !slices.IsSortedFunc(evs, bySeq) {
+		if len(evs) <= 12 {
+			sortFew(evs)
+		} else if !slices.IsSortedFunc(evs, bySeq) {
 			slices.SortFunc(evs, bySeq)
 		}
 		stack = stack[:0]
@@ -186,6 +188,24 @@ func (b *dagBuilder) finish() *dag {
 		}
 	}
 	return d
+}
+
+// sortFew sorts a unit's few events by sequence number, then kind: an insertion sort on packed keys, as
+// slices.SortFunc does for so few elements (so that the order of equal events is the same) but without calling a
+// comparison function; most units have a handful of events.
+func sortFew(evs []event) {
+	key := func(e *event) uint64 { return uint64(e.seq)<<8 | uint64(e.kind) }
+	for i := 1; i < len(evs); i++ {
+		k := key(&evs[i])
+		if k >= key(&evs[i-1]) {
+			continue
+		}
+		e, j := evs[i], i
+		for ; j > 0 && k < key(&evs[j-1]); j-- {
+			evs[j] = evs[j-1]
+		}
+		evs[j] = e
+	}
 }
 
 // eventRef is a cause named in this trace: an execution unit and a sequence number; zero when it names none here.
