@@ -21,10 +21,11 @@ type event struct {
 	handoff bool  // a start event of a span that ends on another unit
 	unit    int32 // index into dag.unitIDs
 	span    int32 // index of the span the event belongs to
-	cause   int32 // index of the event this one waited for, -1 when it names none in this trace
-	ref     int32 // while building: index into the references collected, -1 for none
-	owner   int32 // the span running on the unit between the previous event and this one
-	time    int64 // raw time, on the span's process clock
+	// cause is the index of the event this one waited for, -1 when it names none in this trace; while building,
+	// the index of its reference in dagBuilder.refs, -1 for none.
+	cause int32
+	owner int32 // the span running on the unit between the previous event and this one
+	time  int64 // raw time, on the span's process clock
 }
 
 // dag is a weft trace's events in one array, grouped by execution unit and in sequence order within a unit.
@@ -47,7 +48,7 @@ type dagBuilder struct {
 	lastID   uint64
 	lastU    int32
 	counts   []int32    // events per unit
-	refs     []eventRef // the causes named, by event.ref
+	refs     []eventRef // the causes named, by event.cause while building
 	gathered []event    // every event, in span order
 }
 
@@ -112,13 +113,13 @@ func (b *dagBuilder) add(i int, s *model.Span) {
 		b.sized()
 	}
 	handoff := c.EndUnit != 0 && c.EndUnit != c.Unit
-	b.gathered = append(b.gathered, event{seq: c.StartSeq, kind: evStart, handoff: handoff, unit: b.unit(c.Unit), span: int32(i), ref: b.ref(&c.StartCause), time: s.Start})
+	b.gathered = append(b.gathered, event{seq: c.StartSeq, kind: evStart, handoff: handoff, unit: b.unit(c.Unit), span: int32(i), cause: b.ref(&c.StartCause), time: s.Start})
 	for j := range s.Events {
 		if e := &s.Events[j]; e.Seq != 0 {
-			b.gathered = append(b.gathered, event{seq: e.Seq, kind: evSpan, unit: b.unit(cmp.Or(e.Unit, c.Unit)), span: int32(i), ref: b.ref(&e.Cause), time: e.Time})
+			b.gathered = append(b.gathered, event{seq: e.Seq, kind: evSpan, unit: b.unit(cmp.Or(e.Unit, c.Unit)), span: int32(i), cause: b.ref(&e.Cause), time: e.Time})
 		}
 	}
-	b.gathered = append(b.gathered, event{seq: c.EndSeq, kind: evEnd, unit: b.unit(cmp.Or(c.EndUnit, c.Unit)), span: int32(i), ref: -1, time: s.Start + s.Duration})
+	b.gathered = append(b.gathered, event{seq: c.EndSeq, kind: evEnd, unit: b.unit(cmp.Or(c.EndUnit, c.Unit)), span: int32(i), cause: -1, time: s.Start + s.Duration})
 }
 
 // finish places every event in its unit's range, orders each unit's events and resolves every cause.
@@ -182,9 +183,8 @@ func (b *dagBuilder) finish() *dag {
 	}
 	for i := range d.events {
 		e := &d.events[i]
-		e.cause = -1
-		if e.ref >= 0 {
-			e.cause = d.find(refs[e.ref])
+		if e.cause >= 0 {
+			e.cause = d.find(refs[e.cause])
 		}
 	}
 	return d

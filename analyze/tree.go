@@ -168,7 +168,7 @@ func (t *tree) link() {
 		}
 	}
 	slices.SortFunc(t.roots, t.rootOrder)
-	t.order = t.order[:0]
+	t.order = grow(t.order, n)[:0]
 	t.seen = grow(t.seen, n)
 	clear(t.seen)
 	seen := t.seen
