@@ -19,8 +19,9 @@ export const searchPage: Page = (root, _path, params) => {
   })));
   root.appendChild(results);
   const ctl = new AbortController();
-  if (params.has('run') || st.service || st.q) run(results, st, params.get('sort') || 'recent', ctl.signal);
-  else results.appendChild(h('div', { class: 'card', style: { marginTop: '12px' } }, empty('Search for traces', 'Choose a service, optionally an operation and a query such as http.status_code >= 500, then Search.')));
+  // Without parameters the page shows the latest traces (weft's search needs no service; against a Jaeger API it
+  // asks for one).
+  run(results, st, params.get('sort') || 'recent', ctl.signal);
   return () => ctl.abort();
 };
 
@@ -50,7 +51,7 @@ async function run(root: HTMLElement, st: SearchState, sort: string, signal: Abo
     } else {
       if (!st.service) {
         clear(root);
-        root.appendChild(h('div', { class: 'card', style: { marginTop: '12px' } }, empty('Choose a service', 'The Jaeger query API searches within one service.')));
+        root.appendChild(h('div', { class: 'card', style: { marginTop: '12px' } }, empty('Search for traces', 'Choose a service (the server\'s Jaeger query API searches within one), optionally an operation and a query such as http.status_code >= 500, then Search.')));
         return;
       }
       const traces: JTrace[] = await findTraces(jaegerParams(st), signal);
