@@ -88,9 +88,10 @@ func (n *node) cause() EventRef {
 	return n.x.cause
 }
 
-// live returns the node's span while it has not ended, else nil.
+// live returns the node's span while it has not ended, else nil. A span's live generations are even and its
+// ended ones odd (End and reuse each move it on), so a node made after End never reaches the span either.
 func (n *node) live() *Span {
-	if n.span != nil && n.span.gen.Load() == n.gen {
+	if n.span != nil && n.gen&1 == 0 && n.span.gen.Load() == n.gen {
 		return n.span
 	}
 	return nil

@@ -155,6 +155,11 @@ func (s *Span) reset() {
 		s.data.Attrs = s.attrBuf[:0]
 	}
 	s.unit = nil // the unit itself is never reset: contexts and children may still record on it
+	// End moved the generation on (to odd); moving it again gives the new life an even one that no context made
+	// for an earlier life holds. A new span's is 0.
+	if s.gen.Load()&1 != 0 {
+		s.gen.Add(1)
+	}
 	s.origin = ""
 	s.candidate = false
 	s.ended = false

@@ -84,8 +84,8 @@ func WithCause(cause EventRef) StartOption { return StartOption{set: optCause, c
 type Span struct {
 	data    SpanData
 	attrBuf [8]Attr // the first attributes live here; data.Attrs spills to the heap after that
-	// gen counts the span's lives: End moves it on, so that contexts made for an earlier life (which record its
-	// value) no longer reach the span. Written under mu, read atomically without it.
+	// gen counts the span's lives: End moves it on (under mu), so that contexts made for this life (which record
+	// its value) no longer reach the span, and reuse moves it on again. Read atomically, without mu.
 	gen    atomic.Uint64
 	unit   *unit
 	p      *Provider
