@@ -190,7 +190,14 @@ func (w *pathWalker) causal(root int32) bool {
 			}
 		}
 		if best < 0 && foreign < 0 {
-			return false
+			// The first event on a unit that names nothing it waited for: a span ended (EndIn) or noted an event
+			// on a goroutine forked after it started, whose first event is not a span start and so carries no
+			// fork cause on the wire. The span's own start is the latest thing it can have waited for.
+			if st := d.startAt[e.span]; st >= 0 && st != pos && w.evTime(st) <= cur {
+				best, bestT = st, w.evTime(st)
+			} else {
+				return false
+			}
 		}
 		td := min(bestT, cur)
 		unit := d.unitIDs[e.unit]
