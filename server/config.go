@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,8 @@ type Config struct {
 	FsyncInterval   time.Duration
 	MaxRequestBytes int64
 	MaxInFlight     int64 // bytes of decoded spans waiting for the log and the store
+	MaxPending      int   // spans taken but not yet written into a block
+	MemoryLimit     string
 	Retention       time.Duration
 
 	IngestToken     string
@@ -64,6 +67,8 @@ func (c *Config) flagSet(name string) (*flag.FlagSet, *string) {
 	fs.DurationVar(&c.FsyncInterval, "fsync-interval", 100*time.Millisecond, "with --fsync interval, how often the log is synced")
 	fs.Int64Var(&c.MaxRequestBytes, "max-request-bytes", 16<<20, "largest request body accepted, compressed or decompressed; larger ones get 413")
 	fs.Int64Var(&c.MaxInFlight, "max-inflight-bytes", 256<<20, "decoded spans held between receipt and the store before receivers answer 429")
+	fs.IntVar(&c.MaxPending, "max-pending-spans", 200000, "spans taken but not yet written into a block before receivers answer 429; bounds the server's memory")
+	fs.StringVar(&c.MemoryLimit, "memory-limit", "900MiB", "soft limit on the server's memory (Go's GOMEMLIMIT: the collector works harder near it), as bytes with a unit (MiB, GiB), or off; a GOMEMLIMIT in the environment wins")
 	fs.DurationVar(&c.Retention, "retention", 7*24*time.Hour, "how long spans are kept")
 	fs.StringVar(&c.IngestToken, "ingest-token", "", "bearer token every receiver requires (empty: none)")
 	fs.StringVar(&c.IngestTokenFile, "ingest-token-file", "", "file holding the ingest token")
@@ -162,6 +167,9 @@ func (c *Config) validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
 	}
+	if _, err := c.memoryLimit(); err != nil {
+		return err
+	}
 	switch c.DemoProtocol {
 	case "otlp", "zipkin", "datadog", "jaeger":
 	default:
@@ -197,4 +205,26 @@ func (c *Config) addr(v string) string {
 		return c.ListenHost + ":" + v
 	}
 	return v
+}
+
+// memoryLimit reads --memory-limit as bytes; 0 means off.
+func (c *Config) memoryLimit() (int64, error) {
+	v := strings.TrimSpace(c.MemoryLimit)
+	if v == "" || v == "off" {
+		return 0, nil
+	}
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(v, u.suffix); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+			if err != nil || n <= 0 {
+				break
+			}
+			return n * u.mult, nil
+		}
+	}
+	return 0, fmt.Errorf("--memory-limit: want a size like 900MiB or 2GiB, or off; got %q", c.MemoryLimit)
 }

@@ -75,6 +75,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{nil, map[string]string{"WEFT_RETENTION": "forever"}, "WEFT_RETENTION"},
 		{[]string{"--demo-protocol", "carrier-pigeon"}, nil, "--demo-protocol"},
 		{[]string{"stray"}, nil, "unexpected argument"},
+		{[]string{"--memory-limit", "lots"}, nil, "--memory-limit"},
+		{[]string{"--memory-limit", "-5MiB"}, nil, "--memory-limit"},
 	}
 	for _, tt := range tests {
 		getenv := none
@@ -115,6 +117,20 @@ func TestBearer(t *testing.T) {
 	for _, tt := range tests {
 		if got := bearerOK(tt.header, tt.token); got != tt.ok {
 			t.Errorf("bearerOK(%q, %q) = %v", tt.header, tt.token, got)
+		}
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+	}{{"900MiB", 900 << 20}, {"2GiB", 2 << 30}, {"off", 0}, {"", 0}, {"4096B", 4096}}
+	for _, tt := range tests {
+		c := &Config{MemoryLimit: tt.in}
+		got, err := c.memoryLimit()
+		if err != nil || got != tt.want {
+			t.Errorf("memoryLimit(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,6 +77,9 @@ func NewLogger(c *Config, w io.Writer) (*slog.Logger, error) {
 func Start(c *Config, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: c, log: log, reg: prometheus.NewRegistry(), addrs: map[string]string{}, errc: make(chan error, 8)}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if limit, _ := c.memoryLimit(); limit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(limit)
+	}
 	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -95,7 +99,7 @@ func Start(c *Config, log *slog.Logger) (*Server, error) {
 		s.store.Close()
 		return nil, fmt.Errorf("open write-ahead log: %w", err)
 	}
-	s.pipe, err = pipeline.New(s.wal, s.store, pipeline.Options{MaxInFlightBytes: c.MaxInFlight, Logger: log, Registerer: s.reg})
+	s.pipe, err = pipeline.New(s.wal, s.store, pipeline.Options{MaxInFlightBytes: c.MaxInFlight, MaxPendingSpans: c.MaxPending, Logger: log, Registerer: s.reg})
 	if err != nil {
 		s.wal.Close()
 		s.store.Close()
