@@ -357,7 +357,7 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 		if !slices.ContainsFunc(spans, q.MatchSpan) {
 			continue
 		}
-		sum := Summarize(c.id, spans)
+		sum := store.Summarize(c.id, spans)
 		i := sort.Search(len(out), func(i int) bool { return newer(sum.Start, sum.TraceID, out[i].Start, out[i].TraceID) })
 		out = slices.Insert(out, i, sum)
 		if len(out) > limit {
@@ -365,42 +365,6 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 		}
 	}
 	return out, nil
-}
-
-// Summarize makes the search result for one whole trace.
-func Summarize(id model.TraceID, spans []*model.Span) store.TraceSummary {
-	sum := store.TraceSummary{TraceID: id, SpanCount: len(spans)}
-	if len(spans) == 0 {
-		return sum
-	}
-	var root, first *model.Span
-	var end int64
-	counts := map[string]int{}
-	for i, sp := range spans {
-		if i == 0 || sp.Start < first.Start {
-			first = sp
-		}
-		if sp.ParentID.IsZero() && (root == nil || sp.Start < root.Start) {
-			root = sp
-		}
-		if i == 0 || sp.End() > end {
-			end = sp.End()
-		}
-		if sp.IsError() {
-			sum.ErrorCount++
-		}
-		counts[sp.Service()]++
-	}
-	if root == nil {
-		root = first
-	}
-	sum.RootService, sum.RootName = root.Service(), root.Name
-	sum.Start, sum.Duration = first.Start, end-first.Start
-	for svc, n := range counts {
-		sum.Services = append(sum.Services, store.ServiceCount{Service: svc, Spans: n})
-	}
-	sort.Slice(sum.Services, func(i, j int) bool { return sum.Services[i].Service < sum.Services[j].Service })
-	return sum
 }
 
 // Dependencies returns the service call graph of spans that started between start and end (0 for no bound):
