@@ -165,8 +165,17 @@ func (h *handler) load(w http.ResponseWriter, r *http.Request) (model.TraceID, [
 }
 
 func (h *handler) trace(w http.ResponseWriter, r *http.Request) {
+	format := r.URL.Query().Get("format")
+	if format != "" && format != ColumnarFormat && format != "json" {
+		h.fail(w, http.StatusBadRequest, fmt.Errorf("format %q is not json or %s", format, ColumnarFormat))
+		return
+	}
 	if id, spans, ok := h.load(w, r); ok {
 		t := EncodeTrace(id, spans)
+		if format == ColumnarFormat {
+			h.write(w, http.StatusOK, t.ToColumnar())
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		if _, err := w.Write(append(t.AppendJSON(nil), '\n')); err != nil {
 			h.o.Logger.Warn("weft api: writing trace", "err", err)

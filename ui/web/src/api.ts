@@ -60,7 +60,7 @@ export async function getJSON<T>(url: string, signal?: AbortSignal): Promise<T> 
     const body = await resp.json().catch(() => {
       throw new HTTPError(resp.status, `${url}: the answer is not JSON`);
     });
-    performance.mark('weft:json ' + url.replace(/^\/api\/(weft\/v1\/)?/, '').replace(/[0-9a-f]{16,}/, '{id}'));
+    performance.mark('weft:json ' + url.replace(/^\/api\/(weft\/v1\/)?/, '').replace(/[0-9a-f]{16,}/, '{id}').replace(/\?.*/, ''));
     const errs = (body as { errors?: { msg?: string }[] } | undefined)?.errors;
     if (Array.isArray(errs) && errs.length > 0) throw new HTTPError(resp.status, errs.map((e) => e.msg).join('; '));
     return body as T;
@@ -158,6 +158,6 @@ export async function dependencies(endTs: number, lookback: number): Promise<JDe
 
 /** getWeftTrace fetches a trace from weft's own API (smaller than Jaeger's, with events on execution units), or
  * answers null when the server has no such API. */
-export async function getWeftTrace<T>(id: string, signal?: AbortSignal): Promise<T | null> {
-  return optional<T>('/api/weft/v1/traces/' + encodeURIComponent(id), signal);
+export async function getWeftTrace<T>(id: string, signal?: AbortSignal, format?: string): Promise<T | null> {
+  return optional<T>('/api/weft/v1/traces/' + encodeURIComponent(id) + (format ? '?format=' + format : ''), signal);
 }

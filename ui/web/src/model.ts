@@ -351,3 +351,87 @@ export function buildTraceWeft(t: WTrace): Trace {
   }
   return assemble(t.traceID, spans, byID, []);
 }
+
+// --- the compact form of the same answer (docs/api.md, GET /api/weft/v1/traces/{id}?format=columnar) ---
+
+type CRef = [number, number, number];
+/** CTrace is a trace in weft's columnar form: repeated strings in one table, span fields as parallel arrays. */
+export interface CTrace {
+  format: 'columnar';
+  traceID: string;
+  start: string;
+  resources: { service: string; attributes: JKeyValue[] }[];
+  strings: string[];
+  spans: {
+    id: string[]; parent: number[]; name: number[]; kind: number[]; service: number[]; resource: number[];
+    offset: number[]; duration: number[]; status: number[]; attributes: (unknown[] | null)[];
+    causality: ([number, number, number, number, CRef | null] | null)[];
+  };
+  more: Record<string, {
+    parentSpanID?: string; statusMessage?: string; spanResource?: string; spanType?: string;
+    scope?: { name: string; version?: string }; traceState?: string; flags?: string[];
+    events?: [number, number, unknown[] | null, number, number, CRef | null][];
+    links?: { traceID: string; spanID: string }[];
+  }>;
+}
+
+/** buildTraceColumnar resolves a trace in weft's columnar form into the model, as buildTraceWeft does the regular one. */
+export function buildTraceColumnar(t: CTrace): Trace {
+  const big = BigInt(t.start);
+  const startUS = Number(big / 1000n) + Number(big % 1000n) / 1000;
+  const procs: JProcess[] = t.resources.map((r) => ({ serviceName: r.service, tags: r.attributes }));
+  const S = t.strings, c = t.spans;
+  const n = c.id.length;
+  const ref = (r: CRef): string => (r[0] >= 0 ? S[r[0]] + ':' : '') + S[r[1]] + ':' + r[2];
+  const attrs = (flat: unknown[] | null): JKeyValue[] => {
+    if (!flat || !flat.length) return flat ? [] : (null as unknown as JKeyValue[]);
+    const out: JKeyValue[] = new Array(flat.length / 3);
+    for (let k = 0, j = 0; k < flat.length; k += 3, j++) {
+      const type = S[flat[k + 1] as number];
+      out[j] = { key: S[flat[k] as number], type, value: type === 'string' ? S[flat[k + 2] as number] : flat[k + 2] };
+    }
+    return out;
+  };
+  const spans: Span[] = new Array(n);
+  const byID = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const m = t.more[i];
+    const cz = c.causality[i];
+    const unit = cz ? S[cz[0]] : '';
+    let logs: JLog[] = NONE;
+    let meta: [string, unknown][] | undefined;
+    let refs: JRef[] = NONE;
+    if (m) {
+      if (m.events && m.events.length) {
+        logs = m.events.map((e) => {
+          const fields: JKeyValue[] = [{ key: 'event', type: 'string', value: S[e[1]] }, ...(attrs(e[2]) || NONE)];
+          if (e[4]) fields.push({ key: 'weft.seq', type: 'int64', value: e[4] });
+          if (e[3] >= 0 && S[e[3]] !== unit) fields.push({ key: 'weft.unit', type: 'string', value: S[e[3]] });
+          if (e[5]) fields.push({ key: 'weft.cause', type: 'string', value: ref(e[5]) });
+          return { timestamp: startUS + e[0] / 1000, fields };
+        });
+      }
+      if (m.spanResource || m.spanType || m.scope || m.traceState || m.flags) {
+        meta = [];
+        if (m.spanResource) meta.push(['resource', m.spanResource]);
+        if (m.spanType) meta.push(['type', m.spanType]);
+        if (m.scope) meta.push(['scope', m.scope.name + (m.scope.version ? ' ' + m.scope.version : '')]);
+        if (m.traceState) meta.push(['tracestate', m.traceState]);
+        if (m.flags) meta.push(['flags', m.flags.join(', ')]);
+      }
+      if (m.links && m.links.length) refs = m.links.map((l) => ({ refType: 'LINK', traceID: l.traceID, spanID: l.spanID }));
+    }
+    const kind = S[c.kind[i]];
+    const p = c.parent[i];
+    spans[i] = {
+      i, spanID: c.id[i], parent: -1, parentID: p >= 0 ? c.id[p] : m?.parentSpanID || '', name: S[c.name[i]],
+      service: S[c.service[i]], kind: kind === 'unspecified' ? '' : kind, start: startUS + c.offset[i] / 1000,
+      dur: c.duration[i] / 1000, error: S[c.status[i]] === 'error', statusMessage: m?.statusMessage || '',
+      tags: attrs(c.attributes[i]), logs, refs, process: procs[c.resource[i]] || { serviceName: S[c.service[i]] },
+      depth: 0, children: NONE, unit, unitEnd: cz && cz[3] >= 0 ? S[cz[3]] : '', seqStart: cz ? cz[1] : 0,
+      seqEnd: cz ? cz[2] : 0, cause: cz && cz[4] ? ref(cz[4]) : '', critical: false, meta, offset: 0,
+    };
+    byID.set(c.id[i], i);
+  }
+  return assemble(t.traceID, spans, byID, []);
+}

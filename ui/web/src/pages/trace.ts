@@ -5,7 +5,7 @@
 
 import { h, clear, fmtDur, fmtTime, fmtNum, serviceColor, loading, errorBox, colorsReady } from '../dom';
 import { getTrace, getWeftTrace, optional, type JTrace, type JKeyValue } from '../api';
-import { buildTrace, buildTraceWeft, preorder, subtreeSize, toOTLP, type Trace, type Span, type WTrace } from '../model';
+import { buildTrace, buildTraceColumnar, buildTraceWeft, preorder, subtreeSize, toOTLP, type Trace, type Span, type WTrace, type CTrace } from '../model';
 import { replaceQuery, query, type Page } from '../router';
 import { ticks } from '../canvasview';
 import { eventView } from './trace-events';
@@ -36,10 +36,12 @@ export const tracePage: Page = (root, path, params) => {
   let view: TraceView | null = null;
   (async () => {
     try {
-      const [wt] = await Promise.all([getWeftTrace<WTrace>(id, ctl.signal), colorsReady()]);
+      // The columnar form is a fraction of the regular answer's size; a server that ignores the parameter answers
+      // the regular form, which is read as before.
+      const [wt] = await Promise.all([getWeftTrace<WTrace | CTrace>(id, ctl.signal, 'columnar'), colorsReady()]);
       const jt = wt ? null : await getTrace(id, ctl.signal);
       performance.mark('weft:fetched');
-      const tr = wt ? buildTraceWeft(wt) : buildTrace(jt!);
+      const tr = wt ? ('format' in wt && wt.format === 'columnar' ? buildTraceColumnar(wt) : buildTraceWeft(wt as WTrace)) : buildTrace(jt!);
       performance.mark('weft:built');
       if (ctl.signal.aborted) return;
       clear(root);
