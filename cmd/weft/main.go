@@ -80,18 +80,31 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log.Info("weft is ready", "ui", "http://"+s.Addr("query"))
+	demoCtx, stopDemo := context.WithCancel(ctx)
+	defer stopDemo()
+	demoDone := make(chan struct{})
 	if cfg.Demo {
 		go func() {
-			if err := server.RunDemo(ctx, s, cfg, log); err != nil && ctx.Err() == nil {
+			defer close(demoDone)
+			if err := server.RunDemo(demoCtx, s, cfg, log); err != nil && demoCtx.Err() == nil {
 				log.Error("demo stopped", "err", err)
 			}
 		}()
+	} else {
+		close(demoDone)
 	}
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down: no new data; flushing")
 	case err = <-s.Err():
 		log.Error("listener failed; shutting down", "err", err)
+	}
+	// The demo goes first: it sends its last spans to this server and stops the redis-server it started.
+	stopDemo()
+	select {
+	case <-demoDone:
+	case <-time.After(10 * time.Second):
+		log.Warn("demo did not stop within 10s")
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
