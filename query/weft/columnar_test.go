@@ -60,6 +60,11 @@ func TestColumnarRoundTrip(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Errorf("columnar round trip differs:\n got %s\nwant %s", got, want)
 			}
+			fast := tr.AppendColumnar(nil)
+			got = decodeColumnar(t, fast).AppendJSON(nil)
+			if !bytes.Equal(got, want) {
+				t.Errorf("AppendColumnar round trip differs:\n got %s\nwant %s", got, want)
+			}
 		})
 	}
 }
@@ -67,7 +72,7 @@ func TestColumnarRoundTrip(t *testing.T) {
 func TestColumnarIsSmaller(t *testing.T) {
 	spans := bigTrace(2000)
 	tr := EncodeTrace(spans[0].TraceID, spans)
-	full, col := len(tr.AppendJSON(nil)), len(marshal(t, tr.ToColumnar()))
+	full, col := len(tr.AppendJSON(nil)), len(tr.AppendColumnar(nil))
 	if col*2 > full {
 		t.Errorf("columnar answer %d bytes, regular %d: want at most half", col, full)
 	}

@@ -172,12 +172,14 @@ func (h *handler) trace(w http.ResponseWriter, r *http.Request) {
 	}
 	if id, spans, ok := h.load(w, r); ok {
 		t := EncodeTrace(id, spans)
-		if format == ColumnarFormat {
-			h.write(w, http.StatusOK, t.ToColumnar())
-			return
-		}
 		w.Header().Set("Content-Type", "application/json")
-		if _, err := w.Write(append(t.AppendJSON(nil), '\n')); err != nil {
+		var body []byte
+		if format == ColumnarFormat {
+			body = t.AppendColumnar(nil)
+		} else {
+			body = t.AppendJSON(nil)
+		}
+		if _, err := w.Write(append(body, '\n')); err != nil {
 			h.o.Logger.Warn("weft api: writing trace", "err", err)
 		}
 	}
