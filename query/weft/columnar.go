@@ -548,24 +548,7 @@ func (t *Trace) AppendColumnar(b []byte) []byte {
 		}
 		if len(s.Links) > 0 {
 			field("links")
-			b = append(b, '[')
-			for j, l := range s.Links {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = append(b, `{"traceID":`...)
-				b = appendString(b, l.TraceID)
-				b = append(b, `,"spanID":`...)
-				b = appendString(b, l.SpanID)
-				if l.TraceState != "" {
-					b = append(b, `,"traceState":`...)
-					b = appendString(b, l.TraceState)
-				}
-				b = append(b, `,"attributes":`...)
-				b = appendAttrs(b, l.Attributes)
-				b = append(b, '}')
-			}
-			b = append(b, ']')
+			b = appendLinks(b, s.Links)
 		}
 		b = append(b, '}')
 	}

@@ -168,24 +168,7 @@ func (s *Span) appendJSON(b []byte) []byte {
 	if s.Links == nil {
 		b = append(b, "null"...)
 	} else {
-		b = append(b, '[')
-		for i, l := range s.Links {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"traceID":`...)
-			b = appendString(b, l.TraceID)
-			b = append(b, `,"spanID":`...)
-			b = appendString(b, l.SpanID)
-			if l.TraceState != "" {
-				b = append(b, `,"traceState":`...)
-				b = appendString(b, l.TraceState)
-			}
-			b = append(b, `,"attributes":`...)
-			b = appendAttrs(b, l.Attributes)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
+		b = appendLinks(b, s.Links)
 	}
 	if s.TraceState != "" {
 		b = append(b, `,"traceState":`...)
@@ -405,4 +388,27 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// appendLinks writes links as a JSON array, as encoding/json would; the regular and the columnar trace answers
+// share it.
+func appendLinks(b []byte, links []Link) []byte {
+	b = append(b, '[')
+	for i, l := range links {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"traceID":`...)
+		b = appendString(b, l.TraceID)
+		b = append(b, `,"spanID":`...)
+		b = appendString(b, l.SpanID)
+		if l.TraceState != "" {
+			b = append(b, `,"traceState":`...)
+			b = appendString(b, l.TraceState)
+		}
+		b = append(b, `,"attributes":`...)
+		b = appendAttrs(b, l.Attributes)
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
