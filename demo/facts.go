@@ -238,8 +238,9 @@ func (m *memoryFacts) close() error { return nil }
 
 // redisServer is a redis-server the demo started for itself.
 type redisServer struct {
-	cmd  *exec.Cmd
-	addr string
+	cmd    *exec.Cmd
+	addr   string
+	exited chan struct{} // closed once the process has exited and its directory is removed
 }
 
 // startRedis starts redis-server on a free 127.0.0.1 port, without persistence, and waits until it answers.
@@ -260,8 +261,8 @@ func startRedis(ctx context.Context, bin string) (*redisServer, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	rs := &redisServer{cmd: cmd, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
-	go func() { cmd.Wait(); os.RemoveAll(dir) }()
+	rs := &redisServer{cmd: cmd, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), exited: make(chan struct{})}
+	go func() { cmd.Wait(); os.RemoveAll(dir); close(rs.exited) }()
 	c := &respClient{addr: rs.addr}
 	defer c.close()
 	deadline := time.Now().Add(10 * time.Second)
@@ -280,8 +281,14 @@ func startRedis(ctx context.Context, bin string) (*redisServer, error) {
 	}
 }
 
+// stop kills the server and waits (a few seconds at most) until it has exited, so that nothing of the demo's
+// answers on its port once the demo is closed.
 func (r *redisServer) stop() {
 	if r.cmd.Process != nil {
 		r.cmd.Process.Kill()
+	}
+	select {
+	case <-r.exited:
+	case <-time.After(5 * time.Second):
 	}
 }

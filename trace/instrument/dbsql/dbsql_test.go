@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"io"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -129,7 +130,11 @@ func TestLegacyDriver(t *testing.T) {
 		rows       int64
 	}
 	var got []want
-	for _, s := range rec.Spans() {
+	// Spans are exported in no guaranteed order (per-CPU buffers); all of these started on this goroutine's
+	// execution unit, so the sequence number of their start event is their exact order.
+	spans := rec.Spans()
+	sort.Slice(spans, func(i, j int) bool { return spans[i].StartSeq < spans[j].StartSeq })
+	for _, s := range spans {
 		if s.Name == "root" {
 			continue
 		}
