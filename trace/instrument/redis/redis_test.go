@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -99,7 +100,11 @@ func TestHook(t *testing.T) {
 		err        bool
 	}
 	var got []view
-	for _, s := range rec.Spans() {
+	// Export order is not guaranteed (per-CPU buffers); the commands ran in order on this goroutine's execution
+	// unit, so the sequence number of their start event is their order.
+	spans := rec.Spans()
+	sort.Slice(spans, func(i, j int) bool { return spans[i].StartSeq < spans[j].StartSeq })
+	for _, s := range spans {
 		if s.Name == "root" || s.Name == "redis.dial" {
 			continue
 		}
