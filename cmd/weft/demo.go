@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -43,11 +44,11 @@ func runDemo(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("demo: --taster-protocol: want %s, got %q", strings.Join(demo.Protocols, ", "), *proto)
 	}
 	if *otlp == "" {
-		*otlp = "http://" + *host + ":4318" + demo.EndpointPath("otlp")
+		*otlp = "http://" + net.JoinHostPort(*host, "4318") + demo.EndpointPath("otlp")
 	}
 	if *tasterEP == "" {
 		port := map[string]string{"otlp": "4318", "zipkin": "9411", "datadog": "8126", "jaeger": "14268"}[*proto]
-		*tasterEP = "http://" + *host + ":" + port + demo.EndpointPath(*proto)
+		*tasterEP = "http://" + net.JoinHostPort(*host, port) + demo.EndpointPath(*proto)
 	}
 	var hdr map[string]string
 	if *token != "" {

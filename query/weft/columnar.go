@@ -361,36 +361,7 @@ func (t *Trace) AppendColumnar(b []byte) []byte {
 		byID[t.Spans[i].SpanID] = i // the last of duplicate IDs, as the UI resolves parents
 	}
 	b = append(b, `{"format":"columnar","traceID":`...)
-	b = appendString(b, t.TraceID)
-	b = append(b, `,"start":`...)
-	b = appendString(b, t.Start)
-	b = append(b, `,"end":`...)
-	b = appendString(b, t.End)
-	b = append(b, `,"duration":`...)
-	b = strconv.AppendInt(b, t.Duration, 10)
-	b = append(b, `,"spanCount":`...)
-	b = strconv.AppendInt(b, int64(t.SpanCount), 10)
-	b = append(b, `,"errorCount":`...)
-	b = strconv.AppendInt(b, int64(t.ErrorCount), 10)
-	b = append(b, `,"services":`...)
-	b = appendServices(b, t.Services)
-	b = append(b, `,"resources":`...)
-	if t.Resources == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, r := range t.Resources {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"service":`...)
-			b = appendString(b, r.Service)
-			b = append(b, `,"attributes":`...)
-			b = appendAttrs(b, r.Attributes)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
+	b = t.appendHeader(b)
 	parent := func(i int) int {
 		if s := &t.Spans[i]; s.ParentSpanID != "" {
 			if p, ok := byID[s.ParentSpanID]; ok && p != i {

@@ -13,36 +13,7 @@ import (
 // times faster: a 100,000-span trace is the UI's largest answer.
 func (t *Trace) AppendJSON(b []byte) []byte {
 	b = append(b, `{"traceID":`...)
-	b = appendString(b, t.TraceID)
-	b = append(b, `,"start":`...)
-	b = appendString(b, t.Start)
-	b = append(b, `,"end":`...)
-	b = appendString(b, t.End)
-	b = append(b, `,"duration":`...)
-	b = strconv.AppendInt(b, t.Duration, 10)
-	b = append(b, `,"spanCount":`...)
-	b = strconv.AppendInt(b, int64(t.SpanCount), 10)
-	b = append(b, `,"errorCount":`...)
-	b = strconv.AppendInt(b, int64(t.ErrorCount), 10)
-	b = append(b, `,"services":`...)
-	b = appendServices(b, t.Services)
-	b = append(b, `,"resources":`...)
-	if t.Resources == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, r := range t.Resources {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"service":`...)
-			b = appendString(b, r.Service)
-			b = append(b, `,"attributes":`...)
-			b = appendAttrs(b, r.Attributes)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
+	b = t.appendHeader(b)
 	b = append(b, `,"spans":`...)
 	if t.Spans == nil {
 		b = append(b, "null"...)
@@ -411,4 +382,40 @@ func appendLinks(b []byte, links []Link) []byte {
 		b = append(b, '}')
 	}
 	return append(b, ']')
+}
+
+// appendHeader writes the trace's own fields, from the trace ID's value through "resources", which the regular
+// and the columnar answers share.
+func (t *Trace) appendHeader(b []byte) []byte {
+	b = appendString(b, t.TraceID)
+	b = append(b, `,"start":`...)
+	b = appendString(b, t.Start)
+	b = append(b, `,"end":`...)
+	b = appendString(b, t.End)
+	b = append(b, `,"duration":`...)
+	b = strconv.AppendInt(b, t.Duration, 10)
+	b = append(b, `,"spanCount":`...)
+	b = strconv.AppendInt(b, int64(t.SpanCount), 10)
+	b = append(b, `,"errorCount":`...)
+	b = strconv.AppendInt(b, int64(t.ErrorCount), 10)
+	b = append(b, `,"services":`...)
+	b = appendServices(b, t.Services)
+	b = append(b, `,"resources":`...)
+	if t.Resources == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, r := range t.Resources {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"service":`...)
+			b = appendString(b, r.Service)
+			b = append(b, `,"attributes":`...)
+			b = appendAttrs(b, r.Attributes)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return b
 }
