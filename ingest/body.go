@@ -137,3 +137,32 @@ func putBuf(b *bytes.Buffer) {
 		bufPool.Put(b)
 	}
 }
+
+// Admit asks o.Admit whether a request would be taken, before its body is read. When it would not, the body is
+// drained unread (so that the client's connection can carry its next request) and the refusal is returned, for
+// the receiver to answer 429 with Retry-After as for any overload. A client that asked for 100-continue has sent
+// no body yet; it is not drained, and the client is told not to send it.
+func Admit(w http.ResponseWriter, r *http.Request, o Options) error {
+	if o.Admit == nil {
+		return nil
+	}
+	err := o.Admit()
+	if err == nil {
+		return nil
+	}
+	if !strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		// Draining costs a copy from the socket, a small fraction of decoding; a body past the limit closes the
+		// connection instead.
+		_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, o.Limit()))
+	}
+	return err
+}
+
+// Admission asks o.Admit, if set, whether a request would be taken now; nil when it would, or when Admit is
+// unset. It is Admit for a gRPC request, whose message grpc-go has already read.
+func (o Options) Admission() error {
+	if o.Admit == nil {
+		return nil
+	}
+	return o.Admit()
+}

@@ -17,6 +17,11 @@ type Options struct {
 	Metrics *Metrics
 	// Logger receives the receivers' logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Admit, if set, is asked before a request's body is read whether the consumer would take spans now. A
+	// non-nil answer (an *OverloadError) answers the request at once: a saturated server spends nothing reading
+	// and decoding requests it would only refuse. It must be cheap (it runs on every request) and may be wrong
+	// either way: the consumer still decides on the decoded spans.
+	Admit func() error
 }
 
 // Limit is the effective body limit in bytes.

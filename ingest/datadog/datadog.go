@@ -114,6 +114,9 @@ func (h *handler) traces(decode decodeFunc) http.Handler {
 }
 
 func (h *handler) handle(w http.ResponseWriter, r *http.Request, decode decodeFunc) error {
+	if err := ingest.Admit(w, r, h.o); err != nil {
+		return err
+	}
 	body, err := ingest.ReadBody(w, r, h.o)
 	if err != nil {
 		return err

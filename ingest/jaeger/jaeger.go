@@ -64,6 +64,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) handle(w http.ResponseWriter, r *http.Request, compact bool) error {
+	if err := ingest.Admit(w, r, h.o); err != nil {
+		return err
+	}
 	body, err := ingest.ReadBody(w, r, h.o)
 	if err != nil {
 		return err

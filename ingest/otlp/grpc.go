@@ -68,7 +68,11 @@ type traceService struct {
 func (t *traceService) export(ctx context.Context, body []byte) (*coltracepb.ExportTraceServiceResponse, error) {
 	defer t.o.Metrics.Begin(ReceiverGRPC)()
 	t.o.Metrics.Bytes(ReceiverGRPC, len(body))
-	d, err := decodeWire(body)
+	var d decoded
+	err := t.o.Admission()
+	if err == nil {
+		d, err = decodeWire(body)
+	}
 	if err == nil {
 		t.o.Metrics.Rejected(ReceiverGRPC, ingest.ReasonBadInput, int(d.rejected))
 		err = ingest.Deliver(ctx, t.c, t.o, ReceiverGRPC, d.spans)

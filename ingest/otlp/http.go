@@ -76,6 +76,9 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // export decodes, delivers and, on success, answers; on failure it returns the error for ServeHTTP to answer.
 func (h *httpHandler) export(ctx context.Context, w http.ResponseWriter, r *http.Request, isJSON bool) error {
+	if err := ingest.Admit(w, r, h.o); err != nil {
+		return err
+	}
 	body, release, err := ingest.ReadBodyPooled(w, r, h.o)
 	if err != nil {
 		if bad, ok := err.(*ingest.BadInputError); ok {

@@ -80,6 +80,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) take(ctx context.Context, w http.ResponseWriter, r *http.Request, format Format) error {
+	if err := ingest.Admit(w, r, h.o); err != nil {
+		return err
+	}
 	body, release, err := ingest.ReadBodyPooled(w, r, h.o)
 	if err != nil {
 		if bad, ok := err.(*ingest.BadInputError); ok {
