@@ -34,6 +34,10 @@ type dag struct {
 	units     idTable
 	unitIDs   []uint64 // unitIDs[u] is the execution unit numbered u here
 	unitStart []int32  // the events of unit u are events[unitStart[u]:unitStart[u+1]]
+	// unitLo is the lowest sequence number on each unit; on a dense unit (the usual case: its events are numbered
+	// lo, lo+1, ... without gaps or repeats) the event with sequence number q is events[unitStart[u]+q-lo].
+	unitLo    []uint32
+	dense     []bool
 	events    []event
 	repliedTo []bool  // see replied; computed once
 	startAt   []int32 // per span, its start event; -1 for a foreign span
@@ -48,6 +52,7 @@ type dagBuilder struct {
 	lastID   uint64
 	lastU    int32
 	counts   []int32    // events per unit
+	hi       []uint32   // the highest sequence number per unit (dag.unitLo has the lowest)
 	refs     []eventRef // the causes named, by event.cause while building
 	gathered []event    // every event, in span order
 }
@@ -68,24 +73,30 @@ func (b *dagBuilder) sized() {
 	b.gathered = make([]event, 0, 3*n)
 	b.refs = make([]eventRef, 0, n)
 	b.counts = make([]int32, 0, n/2)
+	b.hi = make([]uint32, 0, n/2)
+	b.d.unitLo = make([]uint32, 0, n/2)
 	b.d.unitIDs = make([]uint64, 0, n/2)
 	b.d.units.reset(n / 2)
 }
 
-// unit numbers execution unit id, counting one more event on it.
-func (b *dagBuilder) unit(id uint64) int32 {
-	if id == b.lastID && b.lastU >= 0 {
-		b.counts[b.lastU]++
-		return b.lastU
-	}
-	d := b.d
-	u, ok := d.units.getOrPut(id, int32(len(d.unitIDs)))
-	if !ok {
-		d.unitIDs = append(d.unitIDs, id)
-		b.counts = append(b.counts, 0)
+// unit numbers execution unit id, counting one more event on it, numbered seq.
+func (b *dagBuilder) unit(id uint64, seq uint32) int32 {
+	u := b.lastU
+	if id != b.lastID || u < 0 {
+		d := b.d
+		var ok bool
+		u, ok = d.units.getOrPut(id, int32(len(d.unitIDs)))
+		if !ok {
+			d.unitIDs = append(d.unitIDs, id)
+			b.counts = append(b.counts, 0)
+			d.unitLo = append(d.unitLo, seq)
+			b.hi = append(b.hi, seq)
+		}
+		b.lastID, b.lastU = id, u
 	}
 	b.counts[u]++
-	b.lastID, b.lastU = id, u
+	b.d.unitLo[u] = min(b.d.unitLo[u], seq)
+	b.hi[u] = max(b.hi[u], seq)
 	return u
 }
 
@@ -113,81 +124,148 @@ func (b *dagBuilder) add(i int, s *model.Span) {
 		b.sized()
 	}
 	handoff := c.EndUnit != 0 && c.EndUnit != c.Unit
-	b.gathered = append(b.gathered, event{seq: c.StartSeq, kind: evStart, handoff: handoff, unit: b.unit(c.Unit), span: int32(i), cause: b.ref(&c.StartCause), time: s.Start})
+	b.gathered = append(b.gathered, event{seq: c.StartSeq, kind: evStart, handoff: handoff, unit: b.unit(c.Unit, c.StartSeq), span: int32(i), cause: b.ref(&c.StartCause), time: s.Start})
 	for j := range s.Events {
 		if e := &s.Events[j]; e.Seq != 0 {
-			b.gathered = append(b.gathered, event{seq: e.Seq, kind: evSpan, unit: b.unit(cmp.Or(e.Unit, c.Unit)), span: int32(i), cause: b.ref(&e.Cause), time: e.Time})
+			b.gathered = append(b.gathered, event{seq: e.Seq, kind: evSpan, unit: b.unit(cmp.Or(e.Unit, c.Unit), e.Seq), span: int32(i), cause: b.ref(&e.Cause), time: e.Time})
 		}
 	}
-	b.gathered = append(b.gathered, event{seq: c.EndSeq, kind: evEnd, unit: b.unit(cmp.Or(c.EndUnit, c.Unit)), span: int32(i), cause: -1, time: s.Start + s.Duration})
+	b.gathered = append(b.gathered, event{seq: c.EndSeq, kind: evEnd, unit: b.unit(cmp.Or(c.EndUnit, c.Unit), c.EndSeq), span: int32(i), cause: -1, time: s.Start + s.Duration})
 }
 
-// finish places every event in its unit's range, orders each unit's events and resolves every cause.
+// finish places every event in its unit's range, orders each unit's events and resolves every cause. A dense
+// unit's events go straight to their place (sequence number less the unit's lowest); the others are placed in
+// gathering order and sorted.
 func (b *dagBuilder) finish() *dag {
-	d, counts, refs := b.d, b.counts, b.refs
-	d.unitStart = make([]int32, len(d.unitIDs)+1)
+	d, counts := b.d, b.counts
+	nu := len(d.unitIDs)
+	d.unitStart = make([]int32, nu+1)
+	d.dense = make([]bool, nu)
 	for u, n := range counts {
 		d.unitStart[u+1] = d.unitStart[u] + n
+		d.dense[u] = uint64(b.hi[u])-uint64(d.unitLo[u])+1 == uint64(n)
 	}
 	d.events = make([]event, len(b.gathered))
 	fill := counts // reused: counts are not needed once unitStart is laid out
-	copy(fill, d.unitStart[:len(d.unitIDs)])
+	copy(fill, d.unitStart[:nu])
 	for _, e := range b.gathered {
-		d.events[fill[e.unit]] = e
-		fill[e.unit]++
+		u := e.unit
+		if d.dense[u] {
+			d.events[d.unitStart[u]+int32(e.seq-d.unitLo[u])] = e
+		} else {
+			d.events[fill[u]] = e
+			fill[u]++
+		}
+	}
+	var stack, redo []int32
+	for u := range nu {
+		evs := d.events[d.unitStart[u]:d.unitStart[u+1]]
+		if d.dense[u] {
+			// Repeated sequence numbers that fill the range exactly leave a hole where one was overwritten: such a
+			// unit is placed again and sorted below.
+			if !numbered(evs, d.unitLo[u]) {
+				d.dense[u] = false
+				fill[u] = d.unitStart[u]
+				redo = append(redo, int32(u))
+				continue
+			}
+		} else {
+			sortEvents(evs)
+		}
+		stack = d.own(int32(u), stack)
+	}
+	if len(redo) > 0 {
+		again := make([]bool, nu)
+		for _, u := range redo {
+			again[u] = true
+		}
+		for _, e := range b.gathered {
+			if u := e.unit; again[u] {
+				d.events[fill[u]] = e
+				fill[u]++
+			}
+		}
+		for _, u := range redo {
+			sortEvents(d.events[d.unitStart[u]:d.unitStart[u+1]])
+			stack = d.own(u, stack)
+		}
 	}
 	b.gathered = nil
+	// Resolve each cause named once, in the order named, then point the events at them.
+	found := make([]int32, len(b.refs))
+	for r, ref := range b.refs {
+		found[r] = d.find(ref)
+	}
+	for i := range d.events {
+		if e := &d.events[i]; e.cause >= 0 {
+			e.cause = found[e.cause]
+		}
+	}
+	return d
+}
+
+// numbered reports whether evs are numbered lo, lo+1, ... in order.
+func numbered(evs []event, lo uint32) bool {
+	for k := range evs {
+		if evs[k].seq != lo+uint32(k) {
+			return false
+		}
+	}
+	return true
+}
+
+// sortEvents orders a unit's events by sequence number, then kind.
+func sortEvents(evs []event) {
+	if len(evs) <= 12 {
+		sortFew(evs)
+		return
+	}
 	bySeq := func(a, b event) int {
 		if a.seq != b.seq {
 			return cmpInt64(int64(a.seq), int64(b.seq))
 		}
 		return int(a.kind) - int(b.kind)
 	}
-	var stack []int32
-	for u := range d.unitIDs {
-		evs := d.events[d.unitStart[u]:d.unitStart[u+1]]
-		if len(evs) <= 12 {
-			sortFew(evs)
-		} else if !slices.IsSortedFunc(evs, bySeq) {
-			slices.SortFunc(evs, bySeq)
+	if !slices.IsSortedFunc(evs, bySeq) {
+		slices.SortFunc(evs, bySeq)
+	}
+}
+
+// own sets, for unit u's ordered events, the span running before each (owner) and the spans' start and end
+// events; stack is scratch space, returned for reuse.
+func (d *dag) own(u int32, stack []int32) []int32 {
+	lo := d.unitStart[u]
+	evs := d.events[lo:d.unitStart[u+1]]
+	stack = stack[:0]
+	for k := range evs {
+		e := &evs[k]
+		switch {
+		case len(stack) > 0:
+			e.owner = stack[len(stack)-1]
+		case e.kind != evStart || k == 0:
+			e.owner = e.span
+		default:
+			e.owner = evs[k-1].span
 		}
-		stack = stack[:0]
-		for k := range evs {
-			e := &evs[k]
-			switch {
-			case len(stack) > 0:
-				e.owner = stack[len(stack)-1]
-			case e.kind != evStart || k == 0:
-				e.owner = e.span
-			default:
-				e.owner = evs[k-1].span
+		idx := lo + int32(k)
+		switch e.kind {
+		case evStart:
+			d.startAt[e.span] = idx
+			// A span that ends on another unit is not pushed: after handing it off, this unit runs its parent.
+			if !e.handoff {
+				stack = append(stack, e.span)
 			}
-			idx := d.unitStart[u] + int32(k)
-			switch e.kind {
-			case evStart:
-				d.startAt[e.span] = idx
-				// A span that ends on another unit is not pushed: after handing it off, this unit runs its parent.
-				if !e.handoff {
-					stack = append(stack, e.span)
-				}
-			case evEnd:
-				d.endAt[e.span] = idx
-				for j := len(stack) - 1; j >= 0; j-- {
-					if stack[j] == e.span {
-						stack = append(stack[:j], stack[j+1:]...)
-						break
-					}
+		case evEnd:
+			d.endAt[e.span] = idx
+			for j := len(stack) - 1; j >= 0; j-- {
+				if stack[j] == e.span {
+					stack = append(stack[:j], stack[j+1:]...)
+					break
 				}
 			}
 		}
 	}
-	for i := range d.events {
-		e := &d.events[i]
-		if e.cause >= 0 {
-			e.cause = d.find(refs[e.cause])
-		}
-	}
-	return d
+	return stack
 }
 
 // sortFew sorts a unit's few events by sequence number, then kind: an insertion sort on packed keys, as
@@ -221,6 +299,12 @@ func (d *dag) find(r eventRef) int32 {
 		return -1
 	}
 	lo, hi := d.unitStart[u], d.unitStart[u+1]
+	if d.dense[u] {
+		if k := int64(r.seq) - int64(d.unitLo[u]); k >= 0 && k < int64(hi-lo) {
+			return lo + int32(k)
+		}
+		return -1
+	}
 	k, found := slices.BinarySearchFunc(d.events[lo:hi], r.seq, func(e event, seq uint32) int { return cmpInt64(int64(e.seq), int64(seq)) })
 	if !found {
 		return -1
