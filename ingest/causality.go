@@ -27,7 +27,7 @@ const (
 // attribute and the span keeps no causality; an event with such a value keeps its attributes and no place in the
 // DAG. It never fails and never panics.
 func ExtractCausality(s *model.Span) {
-	if s == nil {
+	if s == nil || !hasWeftKey(s.Attrs) { // every key it takes starts with "weft."; most spans have none
 		return
 	}
 	extractUnitary(s)
@@ -142,8 +142,8 @@ func extractUnitary(s *model.Span) {
 // hasWeftKey reports whether any attribute key starts with "weft.", so that events of foreign spans cost a scan
 // and no writes.
 func hasWeftKey(attrs []model.Attr) bool {
-	for _, a := range attrs {
-		if strings.HasPrefix(a.Key, "weft.") {
+	for i := range attrs {
+		if strings.HasPrefix(attrs[i].Key, "weft.") {
 			return true
 		}
 	}

@@ -468,6 +468,9 @@ func TestDecodeProtoMatchesOfficial(t *testing.T) {
 func FuzzDecodeProtoMatchesOfficial(f *testing.F) {
 	f.Add(readGolden(f, "request.pb"))
 	f.Add(realisticRequest(3))
+	for _, b := range wireShapes() {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sameAsOfficial(t, b)
 	})

@@ -1,6 +1,7 @@
 package otlp
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -64,7 +65,31 @@ const maxWireDepth = 1000
 
 // field reads one field: its number, wire type, and value (v for varint and fixed, data for bytes). Groups are
 // skipped whole; as protobuf-go does, a field with an unexpected wire type is skipped as unknown by the callers.
+// What OTLP mostly holds (a one-byte tag, then a one-byte length or varint, or a fixed64) is read here without
+// protowire's general functions; the rest goes to fieldSlow.
 func field(b []byte) (num protowire.Number, typ protowire.Type, v uint64, data []byte, n int, err error) {
+	if len(b) >= 2 && b[0] >= 8 && b[0] < 0x80 { // a one-byte tag with a field number from 1 to 15
+		num, typ = protowire.Number(b[0]>>3), protowire.Type(b[0]&7)
+		switch typ {
+		case protowire.BytesType:
+			if l := b[1]; l < 0x80 && 2+int(l) <= len(b) {
+				return num, typ, 0, b[2 : 2+int(l)], 2 + int(l), nil
+			}
+		case protowire.VarintType:
+			if x := b[1]; x < 0x80 {
+				return num, typ, uint64(x), nil, 2, nil
+			}
+		case protowire.Fixed64Type:
+			if len(b) >= 9 {
+				return num, typ, binary.LittleEndian.Uint64(b[1:9]), nil, 9, nil
+			}
+		}
+	}
+	return fieldSlow(b)
+}
+
+// fieldSlow is field for any tag and value.
+func fieldSlow(b []byte) (num protowire.Number, typ protowire.Type, v uint64, data []byte, n int, err error) {
 	num, typ, tn := protowire.ConsumeTag(b)
 	if tn < 0 {
 		return 0, 0, 0, nil, 0, protowire.ParseError(tn)
@@ -353,11 +378,17 @@ func (w *wireDecoder) span(b []byte, s *model.Span) (reason string, err error) {
 					return "", err
 				}
 			case 9:
-				a, err := w.keyValue(data, 0)
-				if err != nil {
+				// Decoded in place: the slot past the slice's length is zero, as keyValueInto wants (the block is
+				// only ever taken from its free end, and append clears what it adds).
+				n := len(s.Attrs)
+				if n < cap(s.Attrs) {
+					s.Attrs = s.Attrs[:n+1]
+				} else {
+					s.Attrs = append(s.Attrs, model.Attr{})
+				}
+				if err := w.keyValueInto(data, &s.Attrs[n], 0); err != nil {
 					return "", err
 				}
-				s.Attrs = append(s.Attrs, a)
 			case 11:
 				e, err := w.event(data)
 				if err != nil {
@@ -601,10 +632,31 @@ func (w *wireDecoder) link(b []byte) (model.Link, string, error) {
 
 func (w *wireDecoder) keyValue(b []byte, depth int) (model.Attr, error) {
 	var a model.Attr
+	err := w.keyValueInto(b, &a, depth)
+	return a, err
+}
+
+// keyValueInto decodes a KeyValue into *a, which must be zero.
+func (w *wireDecoder) keyValueInto(b []byte, a *model.Attr, depth int) error {
+	// The shape SDKs write: the key (field 1), then the value (field 2) holding one string, int, double or bool,
+	// each length under 128. It is read here in one go; anything else takes the general loop below.
+	if len(b) >= 4 && b[0] == 0x0a && b[1] < 0x80 {
+		kEnd := 2 + int(b[1])
+		if kEnd+2 <= len(b) && b[kEnd] == 0x12 && b[kEnd+1] < 0x80 && int(b[kEnd+1]) == len(b)-kEnd-2 {
+			key, err := w.internStr(b[2:kEnd])
+			if err != nil {
+				return err
+			}
+			if ok, err := w.scalarValue(b[kEnd+2:], &a.Value); ok || err != nil {
+				a.Key = key
+				return err
+			}
+		}
+	}
 	for len(b) > 0 {
 		num, typ, _, data, n, err := field(b)
 		if err != nil {
-			return a, err
+			return err
 		}
 		b = b[n:]
 		if typ != protowire.BytesType {
@@ -613,16 +665,54 @@ func (w *wireDecoder) keyValue(b []byte, depth int) (model.Attr, error) {
 		switch num {
 		case 1:
 			if a.Key, err = w.internStr(data); err != nil {
-				return a, err
+				return err
 			}
 		case 2:
 			// A repeated message field merges; for AnyValue, whose fields are one oneof, the last one set wins.
 			if a.Value, err = w.anyValue(data, depth, a.Value); err != nil {
-				return a, err
+				return err
 			}
 		}
 	}
-	return a, nil
+	return nil
+}
+
+// scalarValue reads an AnyValue made of exactly one string (shorter than 128 bytes), int, double or bool field
+// into *v, which must be zero, and reports whether it was one; when it was not, *v is untouched.
+func (w *wireDecoder) scalarValue(b []byte, v *model.Value) (bool, error) {
+	if len(b) < 2 {
+		return false, nil
+	}
+	switch b[0] {
+	case 0x0a: // string_value
+		if l := b[1]; l < 0x80 && int(l) == len(b)-2 {
+			s, err := w.values.str(b[2:])
+			if err != nil {
+				return false, err
+			}
+			v.Type, v.Str = model.TypeString, s
+			return true, nil
+		}
+	case 0x18: // int_value
+		if x, n := protowire.ConsumeVarint(b[1:]); n == len(b)-1 {
+			v.Type, v.Num = model.TypeInt, x
+			return true, nil
+		}
+	case 0x21: // double_value
+		if len(b) == 9 {
+			v.Type, v.Num = model.TypeFloat, binary.LittleEndian.Uint64(b[1:])
+			return true, nil
+		}
+	case 0x10: // bool_value
+		if x, n := protowire.ConsumeVarint(b[1:]); n == len(b)-1 {
+			v.Type = model.TypeBool
+			if x != 0 {
+				v.Num = 1
+			}
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // anyValue reads an AnyValue into prev (a second occurrence of the same field merges into the first).

@@ -1,0 +1,99 @@
+package otlp
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// wireShapes are requests whose attributes take each path of the decoder's fast reading of fields and values, and
+// the shapes next to them that must fall back to the general one: key and value in the other order, a value of
+// two fields, lengths of 127 and 128 bytes, long varints, a double cut short, an empty value, invalid UTF-8.
+func wireShapes() map[string][]byte {
+	bytesF := func(num protowire.Number, v []byte) []byte {
+		return protowire.AppendBytes(protowire.AppendTag(nil, num, protowire.BytesType), v)
+	}
+	varintF := func(num protowire.Number, v uint64) []byte {
+		return protowire.AppendVarint(protowire.AppendTag(nil, num, protowire.VarintType), v)
+	}
+	fixedF := func(num protowire.Number, v uint64) []byte {
+		return protowire.AppendFixed64(protowire.AppendTag(nil, num, protowire.Fixed64Type), v)
+	}
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	kv := func(key string, value []byte) []byte { return cat(bytesF(1, []byte(key)), bytesF(2, value)) }
+	request := func(attrs ...[]byte) []byte {
+		span := cat(bytesF(1, bytes.Repeat([]byte{3}, 16)), bytesF(2, []byte{1, 2, 3, 4, 5, 6, 7, 8}), bytesF(5, []byte("op")),
+			fixedF(7, 1000), fixedF(8, 2000))
+		for _, a := range attrs {
+			span = append(span, bytesF(9, a)...)
+		}
+		return bytesF(1, bytesF(2, bytesF(2, span)))
+	}
+	str := func(s string) []byte { return bytesF(1, []byte(s)) }
+	return map[string][]byte{
+		"scalars": request(kv("s", str("v")), kv("i", varintF(3, 42)), kv("neg", varintF(3, math.MaxUint64)),
+			kv("d", fixedF(4, math.Float64bits(2.5))), kv("t", varintF(2, 1)), kv("b2", varintF(2, 2)), kv("f", varintF(2, 0))),
+		"value before key":    request(cat(bytesF(2, str("v")), bytesF(1, []byte("k")))),
+		"two values":          request(cat(bytesF(1, []byte("k")), bytesF(2, str("a")), bytesF(2, varintF(3, 7)))),
+		"value of two fields": request(kv("k", cat(str("a"), varintF(3, 7)))),
+		"127 and 128 bytes": request(kv(strings.Repeat("k", 127), str(strings.Repeat("v", 127))),
+			kv(strings.Repeat("k", 128), str(strings.Repeat("v", 128))), kv("x", str(strings.Repeat("w", 126)))),
+		"empty value":       request(kv("k", nil), kv("e", str(""))),
+		"no value":          request(bytesF(1, []byte("k"))),
+		"double cut short":  request(kv("d", []byte{0x21, 1, 2, 3})),
+		"varint cut short":  request(kv("i", []byte{0x18, 0x80})),
+		"bad utf8 value":    request(kv("k", str("\xff"))),
+		"bad utf8 key":      request(kv("\xfe", str("v"))),
+		"length past end":   request([]byte{0x0a, 0x05, 'k'}),
+		"unknown field":     request(cat(kv("k", str("v")), varintF(7, 1))),
+		"wrong wire type":   request(kv("k", fixedF(3, 9))),
+		"bytes value":       request(kv("k", bytesF(7, []byte{0, 0xff}))),
+		"array and kvlist":  request(kv("a", bytesF(5, cat(bytesF(1, str("x")), bytesF(1, varintF(3, 1))))), kv("m", bytesF(6, bytesF(1, kv("in", str("y")))))),
+		"field number zero": request(cat(kv("k", str("v")), []byte{0x02, 0x00})),
+	}
+}
+
+// TestDecodeProtoShapesMatchOfficial holds the fast paths to the official decoder on every shape of wireShapes.
+func TestDecodeProtoShapesMatchOfficial(t *testing.T) {
+	for name, b := range wireShapes() {
+		t.Run(name, func(t *testing.T) { sameAsOfficial(t, b) })
+	}
+}
+
+// TestDecodeProtoMutationsMatchOfficial is a fixed-seed stand-in for the fuzzer (which manages few executions on
+// a loaded machine): thousands of random corruptions of the shapes above and of a real request — bytes changed,
+// inserted, removed, cut off — each decoded both ways, which must agree on the spans, the refusals and the errors.
+func TestDecodeProtoMutationsMatchOfficial(t *testing.T) {
+	seeds := [][]byte{realisticRequest(2)}
+	for _, b := range wireShapes() {
+		seeds = append(seeds, b)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	n := 4000
+	if testing.Short() {
+		n = 500
+	}
+	for i := 0; i < n; i++ {
+		b := bytes.Clone(seeds[rng.IntN(len(seeds))])
+		for m := 1 + rng.IntN(3); m > 0 && len(b) > 0; m-- {
+			at := rng.IntN(len(b))
+			switch rng.IntN(5) {
+			case 0:
+				b[at] = byte(rng.UintN(256))
+			case 1:
+				b[at] ^= 1 << rng.IntN(8)
+			case 2:
+				b = append(b[:at], append([]byte{byte(rng.UintN(256))}, b[at:]...)...)
+			case 3:
+				b = append(b[:at], b[at+1:]...)
+			case 4:
+				b = b[:at]
+			}
+		}
+		sameAsOfficial(t, b)
+	}
+}
