@@ -55,20 +55,24 @@ func BenchmarkStartEnd(b *testing.B) {
 		ctx, parent := tr.Start(context.Background(), "parent")
 		defer parent.End()
 		b.ReportAllocs()
+		done := cpuPerOp(b)
 		for b.Loop() {
 			_, s := tr.Start(ctx, "child")
 			s.End()
 		}
+		done()
 	})
 	b.Run("otel", func(b *testing.B) {
 		tr := otelTracer(b, sdktrace.AlwaysSample())
 		ctx, parent := tr.Start(context.Background(), "parent")
 		defer parent.End()
 		b.ReportAllocs()
+		done := cpuPerOp(b)
 		for b.Loop() {
 			_, s := tr.Start(ctx, "child")
 			s.End()
 		}
+		done()
 	})
 	b.Run("zipkin", func(b *testing.B) {
 		tr := zipkinTracer(b, zipkin.AlwaysSample)
@@ -76,20 +80,24 @@ func BenchmarkStartEnd(b *testing.B) {
 		ctx := zipkin.NewContext(context.Background(), parent)
 		defer parent.Finish()
 		b.ReportAllocs()
+		done := cpuPerOp(b)
 		for b.Loop() {
 			s, _ := tr.StartSpanFromContext(ctx, "child")
 			s.Finish()
 		}
+		done()
 	})
 	b.Run("noop", func(b *testing.B) {
 		tr := noop.NewTracerProvider().Tracer("bench")
 		ctx, parent := tr.Start(context.Background(), "parent")
 		defer parent.End()
 		b.ReportAllocs()
+		done := cpuPerOp(b)
 		for b.Loop() {
 			_, s := tr.Start(ctx, "child")
 			s.End()
 		}
+		done()
 	})
 }
 
@@ -99,22 +107,26 @@ func BenchmarkStartEnd4Attrs(b *testing.B) {
 		ctx, parent := tr.Start(context.Background(), "parent")
 		defer parent.End()
 		b.ReportAllocs()
+		done := cpuPerOp(b)
 		for b.Loop() {
 			_, s := tr.Start(ctx, "child", trace.WithAttrs(trace.Bool("cached", true),
 				trace.String("pairing", "stout+glazed"), trace.Int64("rows", 42), trace.Float64("score", 0.93)))
 			s.End()
 		}
+		done()
 	})
 	b.Run("otel", func(b *testing.B) {
 		tr := otelTracer(b, sdktrace.AlwaysSample())
 		ctx, parent := tr.Start(context.Background(), "parent")
 		defer parent.End()
 		b.ReportAllocs()
+		done := cpuPerOp(b)
 		for b.Loop() {
 			_, s := tr.Start(ctx, "child", oteltrace.WithAttributes(attribute.Bool("cached", true),
 				attribute.String("pairing", "stout+glazed"), attribute.Int64("rows", 42), attribute.Float64("score", 0.93)))
 			s.End()
 		}
+		done()
 	})
 	b.Run("zipkin", func(b *testing.B) {
 		tr := zipkinTracer(b, zipkin.AlwaysSample)
@@ -122,6 +134,7 @@ func BenchmarkStartEnd4Attrs(b *testing.B) {
 		ctx := zipkin.NewContext(context.Background(), parent)
 		defer parent.Finish()
 		b.ReportAllocs()
+		done := cpuPerOp(b)
 		for b.Loop() {
 			// zipkin tags are strings only.
 			s, _ := tr.StartSpanFromContext(ctx, "child")
@@ -131,17 +144,20 @@ func BenchmarkStartEnd4Attrs(b *testing.B) {
 			s.Tag("score", "0.93")
 			s.Finish()
 		}
+		done()
 	})
 	b.Run("noop", func(b *testing.B) {
 		tr := noop.NewTracerProvider().Tracer("bench")
 		ctx, parent := tr.Start(context.Background(), "parent")
 		defer parent.End()
 		b.ReportAllocs()
+		done := cpuPerOp(b)
 		for b.Loop() {
 			_, s := tr.Start(ctx, "child", oteltrace.WithAttributes(attribute.Bool("cached", true),
 				attribute.String("pairing", "stout+glazed"), attribute.Int64("rows", 42), attribute.Float64("score", 0.93)))
 			s.End()
 		}
+		done()
 	})
 }
 
@@ -152,20 +168,24 @@ func BenchmarkUnsampled(b *testing.B) {
 		ctx, parent := tr.Start(context.Background(), "parent")
 		defer parent.End()
 		b.ReportAllocs()
+		done := cpuPerOp(b)
 		for b.Loop() {
 			_, s := tr.Start(ctx, "child")
 			s.End()
 		}
+		done()
 	})
 	b.Run("otel", func(b *testing.B) {
 		tr := otelTracer(b, sdktrace.ParentBased(sdktrace.NeverSample()))
 		ctx, parent := tr.Start(context.Background(), "parent")
 		defer parent.End()
 		b.ReportAllocs()
+		done := cpuPerOp(b)
 		for b.Loop() {
 			_, s := tr.Start(ctx, "child")
 			s.End()
 		}
+		done()
 	})
 	b.Run("zipkin", func(b *testing.B) {
 		tr := zipkinTracer(b, zipkin.NeverSample)
@@ -173,20 +193,24 @@ func BenchmarkUnsampled(b *testing.B) {
 		ctx := zipkin.NewContext(context.Background(), parent)
 		defer parent.Finish()
 		b.ReportAllocs()
+		done := cpuPerOp(b)
 		for b.Loop() {
 			s, _ := tr.StartSpanFromContext(ctx, "child")
 			s.Finish()
 		}
+		done()
 	})
 	b.Run("noop", func(b *testing.B) {
 		tr := noop.NewTracerProvider().Tracer("bench")
 		ctx, parent := tr.Start(context.Background(), "parent")
 		defer parent.End()
 		b.ReportAllocs()
+		done := cpuPerOp(b)
 		for b.Loop() {
 			_, s := tr.Start(ctx, "child")
 			s.End()
 		}
+		done()
 	})
 }
 
@@ -257,9 +281,11 @@ func control() int64 {
 // half of serial per op; on a shared one it may not scale at all, and then neither can StartEndParallel).
 func BenchmarkCPUControl(b *testing.B) {
 	b.Run("serial", func(b *testing.B) {
+		done := cpuPerOp(b)
 		for b.Loop() {
 			controlSink += control()
 		}
+		done()
 	})
 	b.Run("parallel", func(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {

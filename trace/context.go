@@ -1,91 +1,108 @@
 package trace
 
-import "context"
+import (
+	"context"
+
+	"github.com/weftrace/weft/trace/internal/slab"
+)
 
 type ctxKey struct{}
 
 // node is the context.Context value that carries weft's state: the current span, the execution unit of the
-// goroutine that uses the context, and what the unit's first event waited for.
+// goroutine that uses the context, and the trace the span belongs to.
 //
 // A node is immutable once made, and never reused: contexts routinely outlive their spans (goroutines,
 // libraries, net/http keep them), so nothing reachable from one may be rewritten when its span's memory is
-// reused. Start takes its node from a per-P slab (slab.go) so that a span still costs no allocation of its own.
-// The span pointer is only a handle: the span is current only while its generation equals gen (End moves the
-// generation on), and what a stale context must still answer — its span context, for propagation and for
-// parenting children — is kept in the node as a copy.
+// reused. Start takes its node from a per-P slab (internal/slab) so that a span still costs no allocation of
+// its own. The span pointer is only a handle: the span is current only while its generation equals gen (End
+// moves the generation on), and what a stale context must still answer — its span context, for propagation and
+// for parenting children — is in the node: the span ID, and the trace (shared by every node of the trace's spans
+// in this process, never modified).
 //
-// Start writes one node per span, so it is kept small: a span's own context is inline, and what only other nodes
-// have (a span context without a recording span, a fork's cause) is in x.
+// Start writes one node per span, so it is kept small (56 bytes) and written once: what every span of a trace
+// shares is in tr, and what the unit's first event waited for (its fork) is in the unit.
 type node struct {
 	context.Context
-	span *Span      // the recording span the node was made for, current while span.gen == gen; or nil
-	gen  uint64     // span's generation when the node was made
-	unit *unit      // the execution unit; nil until a span starts one. Units are never reused.
-	x    *nodeExtra // nil in the nodes Start makes
-
-	// A copy of span's context, when span is set.
-	traceID    TraceID
-	spanID     SpanID
-	traceState string
-	origin     string
-	flags      TraceFlags
-	priority   int8
-	candidate  bool // the span is a unitary candidate, so its children are too
+	span   *Span      // the recording span the node was made for, current while span.gen == gen; or nil
+	gen    uint64     // span's generation when the node was made
+	unit   *unit      // the execution unit; nil until a span starts one. Units are never reused.
+	tr     *traceInfo // the current span's trace; nil when the node carries no span context
+	spanID SpanID     // the current span's ID (valid when tr is set)
 }
 
-// nodeExtra is the part of a node that only nodes made outside Start have.
-type nodeExtra struct {
-	sc    SpanContext // the current span context when the node has no span
-	cause EventRef    // the event the unit's first event waited for (its fork); zero if none
+// traceInfo is what the spans of one trace started from one sampling decision share, in this process: a root
+// span or a child of a remote parent makes one, and its local descendants refer to it. It is never modified once
+// a node refers to it. A node without a recording span (a remote parent, a bare span context, a trace that was
+// not sampled) has one of its own, which also says whether the context is remote and what sent it.
+type traceInfo struct {
+	id        TraceID
+	state     string // W3C tracestate, verbatim
+	origin    string // Datadog origin
+	flags     TraceFlags
+	priority  int8
+	candidate bool    // a unitary candidate: recorded, not sampled, so are its children
+	remote    bool    // extracted from another process
+	cause     EventID // the sending event of a remote context
 }
 
-// newNode makes a node that has no recording span.
-func newNode(ctx context.Context, u *unit, sc SpanContext, cause EventRef) *node {
-	b := &struct {
-		node
-		nodeExtra
-	}{nodeExtra: nodeExtra{sc: sc, cause: cause}}
-	b.node = node{Context: ctx, unit: u, x: &b.nodeExtra}
-	return &b.node
+// remoteNode is a node for a span context without a recording span, with its own trace, in one object.
+type remoteNode struct {
+	node
+	info traceInfo
 }
 
-// set fills a fresh node for the span s, started on u.
+var (
+	nodes   = slab.New[node](8192)
+	remotes = slab.New[remoteNode](8192)
+	traces  = slab.New[traceInfo](8192)
+	units   = slab.New[unit](8192) // units hold no pointers and cost the collector nothing to scan
+)
+
+// newNode makes a node that has no recording span, whose current span context is sc (none if sc is invalid).
+func newNode(ctx context.Context, u *unit, sc SpanContext) *node {
+	if !sc.IsValid() {
+		n := nodes.Take()
+		n.Context, n.unit = ctx, u
+		return n
+	}
+	r := remotes.Take()
+	r.info = traceInfo{id: sc.TraceID, state: sc.TraceState, origin: sc.Origin, flags: sc.Flags,
+		priority: sc.Priority, remote: sc.Remote, cause: sc.Cause}
+	r.Context, r.unit, r.node.tr, r.spanID = ctx, u, &r.info, sc.SpanID
+	return &r.node
+}
+
+// set fills a fresh (zero) node for the span s, started on u.
 func (n *node) set(ctx context.Context, s *Span, u *unit) {
-	d := &s.data
-	*n = node{Context: ctx, span: s, gen: s.gen.Load(), unit: u, traceID: d.TraceID, spanID: d.SpanID,
-		traceState: d.TraceState, origin: s.origin, flags: d.Flags, priority: d.Priority, candidate: s.candidate}
+	n.Context, n.span, n.gen, n.unit, n.tr, n.spanID = ctx, s, s.gen.Load(), u, s.tr, s.data.SpanID
 }
 
 // forked makes the context of a new unit u forked from ctx, whose node is n: the same current span (live or
-// not), on a new unit whose first event waited for cause.
-func (n *node) forked(ctx context.Context, u *unit, cause EventRef) *node {
-	f := &struct {
-		node
-		nodeExtra
-	}{node: *n, nodeExtra: nodeExtra{sc: n.sc(), cause: cause}}
-	f.node.Context, f.node.unit, f.node.x = ctx, u, &f.nodeExtra
-	return &f.node
+// not), on the new unit.
+func (n *node) forked(ctx context.Context, u *unit) *node {
+	f := nodes.Take()
+	*f = *n
+	f.Context, f.unit = ctx, u
+	return f
 }
 
-// sc is the node's current span context: its span's (a copy, so right after the span ended too), else the one
-// it was made with.
+// sc is the node's current span context: its span's (kept in the node, so right after the span ended too), else
+// the one it was made with.
 func (n *node) sc() SpanContext {
-	if n.span != nil {
-		return SpanContext{TraceID: n.traceID, SpanID: n.spanID, Flags: n.flags, TraceState: n.traceState,
-			Priority: n.priority, Origin: n.origin}
+	t := n.tr
+	if t == nil {
+		return SpanContext{}
 	}
-	if n.x != nil {
-		return n.x.sc
-	}
-	return SpanContext{}
+	return SpanContext{TraceID: t.id, SpanID: n.spanID, Flags: t.flags, TraceState: t.state, Remote: t.remote,
+		Priority: t.priority, Origin: t.origin, Cause: t.cause}
 }
 
 // cause is what the first event of the node's unit waited for.
 func (n *node) cause() EventRef {
-	if n.x == nil {
+	if n.unit == nil {
 		return EventRef{}
 	}
-	return n.x.cause
+	return n.unit.cause
 }
 
 // live returns the node's span while it has not ended, else nil. A span's live generations are even and its
@@ -142,7 +159,7 @@ func ContextWithRemoteSpanContext(ctx context.Context, sc SpanContext) context.C
 		return ctx
 	}
 	sc.Remote = true
-	return newNode(ctx, nil, sc, EventRef{})
+	return newNode(ctx, nil, sc)
 }
 
 // ContextWithSpanContext returns a copy of ctx whose current span is sc as given (local unless sc.Remote is
@@ -152,7 +169,7 @@ func ContextWithSpanContext(ctx context.Context, sc SpanContext) context.Context
 	if !sc.IsValid() {
 		return ctx
 	}
-	return newNode(ctx, nil, sc, EventRef{})
+	return newNode(ctx, nil, sc)
 }
 
 // ContextWithSpan returns a copy of ctx whose current span is s, on the execution unit s started on. Start
@@ -161,7 +178,7 @@ func ContextWithSpan(ctx context.Context, s *Span) context.Context {
 	if s == nil {
 		return ctx
 	}
-	n := new(node)
+	n := nodes.Take()
 	n.set(ctx, s, s.unit)
 	return n
 }

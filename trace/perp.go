@@ -23,11 +23,8 @@ type perP struct {
 	queue ring        // ended spans: written by this P, read by the batcher
 	free  freeBatches // exported spans: pushed by the batcher, taken by this P
 
-	nodes atomic.Pointer[nodeSlab] // the slab Start takes contexts from (slab.go)
-	units atomic.Pointer[unitSlab] // the slab Start takes new execution units from
-
 	unrecorded, recorded, candidates, ended, unitary, dropped atomic.Uint64
-	_                                                         [32]byte // to a multiple of 64 bytes
+	_                                                         [48]byte // to a multiple of 64 bytes
 }
 
 func newPerP(n, queueSize int) []perP {

@@ -115,9 +115,8 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 }
 
 // get takes a span to record: one exported earlier and handed back to this P, else one from the pool, and counts
-// it as started. It also returns the P's share, whose slabs the span's context and unit come from (safe to use
-// after the goroutine has moved to another P; see slab.go).
-func (p *Provider) get() (*Span, *perP) {
+// it as started.
+func (p *Provider) get() *Span {
 	var s *Span
 	pid := procPin()
 	pp := &p.ps[pid%len(p.ps)]
@@ -131,7 +130,7 @@ func (p *Provider) get() (*Span, *perP) {
 	}
 	s.reset()
 	s.p = p
-	return s, pp
+	return s
 }
 
 // spentBatch takes back a batch whose spans a P has all taken.
@@ -160,14 +159,13 @@ func (s *Span) reset() {
 	if s.gen.Load()&1 != 0 {
 		s.gen.Add(1)
 	}
-	s.origin = ""
-	s.candidate = false
+	s.tr = nil
 	s.ended = false
 }
 
 // finish takes an ended span: keep it for export, or let it go.
 func (p *Provider) finish(s *Span) {
-	if s.candidate {
+	if s.tr.candidate {
 		if !p.unitary.KeepUnitary(&s.data) {
 			p.count(countEnded)
 			p.release(s)

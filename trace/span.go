@@ -86,14 +86,14 @@ type Span struct {
 	attrBuf [8]Attr // the first attributes live here; data.Attrs spills to the heap after that
 	// gen counts the span's lives: End moves it on (under mu), so that contexts made for this life (which record
 	// its value) no longer reach the span, and reuse moves it on again. Read atomically, without mu.
-	gen    atomic.Uint64
-	unit   *unit
-	p      *Provider
-	origin string
-	ended  bool // under mu
-	// candidate marks a unitary candidate: recorded, not sampled, kept at End only if the sampler says so.
-	candidate bool
-	mu        sync.Mutex
+	gen  atomic.Uint64
+	unit *unit
+	p    *Provider
+	// tr is the span's trace: what its children inherit (it marks a unitary candidate, recorded, not sampled,
+	// kept at End only if the sampler says so). Set by Start, never nil in a started span.
+	tr    *traceInfo
+	ended bool // under mu
+	mu    sync.Mutex
 }
 
 // Tracer starts spans for one instrumentation scope (a library or a part of the program).
@@ -125,49 +125,52 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 		}
 	}
 	n := nodeFrom(ctx)
-	// A node made for a recording span (live or ended: the node keeps a copy of what its children inherit) makes
-	// the new span its child without asking the sampler; any other span context asks it.
-	inherit := false
-	var psc SpanContext
-	if n != nil && !newRoot {
-		inherit = n.span != nil
-		if !inherit {
-			psc = n.sc()
-		}
-		if !inherit && psc.IsValid() && !psc.Remote && !psc.IsSampled() {
+	ctxNode := n // a new root still runs on ctx's unit if it is not recorded
+	if newRoot {
+		n = nil
+	}
+	// A node made for a recording span (live or ended: the node keeps what its children inherit) makes the new
+	// span its child without asking the sampler; any other span context asks it.
+	var parent *traceInfo
+	if n != nil {
+		parent = n.tr
+		if parent != nil && n.span == nil && !parent.remote && parent.flags&FlagSampled == 0 {
 			// The fast path: a local child of a span that was not recorded costs a lookup and a count.
 			p.count(countUnrecorded)
 			return ctx, nil
 		}
 	}
 
-	s, pp := p.get()
+	s := p.get()
 	d := &s.data
 	t.apply(s, name, opts)
 	var remoteCause EventRef
-	if inherit {
-		d.TraceID, d.ParentID = n.traceID, n.spanID
-		d.Flags, d.Priority, d.TraceState = n.flags, n.priority, n.traceState
-		s.origin, s.candidate = n.origin, n.candidate
-		if s.candidate {
+	if parent != nil && n.span != nil {
+		s.tr = parent
+		d.TraceID, d.ParentID = parent.id, n.spanID
+		d.Flags, d.Priority, d.TraceState = parent.flags, parent.priority, parent.state
+		if parent.candidate {
 			p.count(countCandidate)
 		}
 	} else {
-		if psc.IsValid() {
-			d.TraceID, d.ParentID, d.TraceState, d.Priority = psc.TraceID, psc.SpanID, psc.TraceState, psc.Priority
-			s.origin = psc.Origin
-			if psc.Cause.IsValid() {
-				remoteCause = EventRef{EventID: psc.Cause}
+		var psc SpanContext
+		tr := traceInfo{priority: PriorityUnset}
+		if parent != nil {
+			psc = n.sc()
+			tr.id, tr.state, tr.priority, tr.origin = parent.id, parent.state, parent.priority, parent.origin
+			d.ParentID = n.spanID
+			if parent.cause.IsValid() {
+				remoteCause = EventRef{EventID: parent.cause}
 			}
 		} else {
-			d.TraceID = newTraceID()
-			d.Priority = PriorityUnset
+			tr.id = newTraceID()
 		}
+		d.TraceID, d.TraceState = tr.id, tr.state
 		res := p.sampler.ShouldSample(SamplingParams{
-			TraceID: d.TraceID, Parent: psc, Name: name, Kind: d.Kind, Service: d.ServiceName(), Attrs: d.Attrs,
+			TraceID: tr.id, Parent: psc, Name: name, Kind: d.Kind, Service: d.ServiceName(), Attrs: d.Attrs,
 		})
 		if res.Priority != PriorityUnset {
-			d.Priority = res.Priority
+			tr.priority = res.Priority
 		}
 		decision := res.Decision
 		if decision == UnitaryCandidate && p.unitary == nil {
@@ -175,30 +178,31 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 		}
 		switch decision {
 		case RecordAndSample:
-			d.Flags |= FlagSampled
-			if d.Priority == PriorityUnset || d.Priority <= 0 {
-				d.Priority = 1
+			tr.flags |= FlagSampled
+			if tr.priority == PriorityUnset || tr.priority <= 0 {
+				tr.priority = 1
 			}
 		case UnitaryCandidate:
-			d.Flags &^= FlagSampled
-			s.candidate = true
+			tr.candidate = true
 			p.count(countCandidate)
-			if d.Priority == PriorityUnset {
-				d.Priority = 0
+			if tr.priority == PriorityUnset {
+				tr.priority = 0
 			}
 		default:
-			return p.drop(ctx, n, s, psc)
+			return p.drop(ctx, ctxNode, s, psc, &tr)
 		}
+		d.Flags, d.Priority = tr.flags, tr.priority
+		s.tr = traces.Take()
+		*s.tr = tr
 	}
 
 	d.SpanID = newSpanID()
 	var u *unit
-	var forkCause EventRef
-	if n != nil && !newRoot {
-		u, forkCause = n.unit, n.cause()
+	if n != nil {
+		u = n.unit
 	}
 	if u == nil {
-		u = pp.newUnit()
+		u = newUnit()
 	}
 	s.unit = u
 	d.Unit = u.id
@@ -207,13 +211,13 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 	case d.StartCause.IsValid(): // WithCause
 	case remoteCause.IsValid():
 		d.StartCause = remoteCause
-	case d.StartSeq == 1 && forkCause.IsValid():
-		d.StartCause = forkCause
+	case d.StartSeq == 1 && u.cause.IsValid():
+		d.StartCause = u.cause
 	}
 	if d.Start == 0 {
 		d.Start = now()
 	}
-	nd := pp.newNode()
+	nd := nodes.Take()
 	nd.set(ctx, s, u)
 	return nd, s
 }
@@ -272,21 +276,20 @@ func (d *SpanData) addAttrs(attrs []Attr, limit int) {
 }
 
 // drop ends the life of a span the sampler refused: the context returned carries the trace as not sampled.
-func (p *Provider) drop(ctx context.Context, n *node, s *Span, psc SpanContext) (context.Context, *Span) {
-	d := &s.data
-	sc := SpanContext{TraceID: d.TraceID, SpanID: psc.SpanID, TraceState: d.TraceState, Priority: d.Priority,
-		Origin: s.origin, Cause: psc.Cause}
+func (p *Provider) drop(ctx context.Context, n *node, s *Span, psc SpanContext, tr *traceInfo) (context.Context, *Span) {
+	sc := SpanContext{TraceID: tr.id, SpanID: psc.SpanID, TraceState: tr.state, Priority: tr.priority,
+		Origin: tr.origin, Cause: psc.Cause}
 	if !psc.IsValid() {
 		sc.SpanID = newSpanID()
 	}
 	p.count(countDropped)
 	p.release(s)
-	// One small allocation per unsampled request, so that the spans started under it take the fast path.
+	// One node per unsampled request, so that the spans started under it take the fast path.
 	var u *unit
 	if n != nil {
 		u = n.unit
 	}
-	return newNode(ctx, u, sc, EventRef{}), nil
+	return newNode(ctx, u, sc), nil
 }
 
 // SpanContext returns the span's context: what a propagator injects. Zero for a nil span.
@@ -296,7 +299,7 @@ func (s *Span) SpanContext() SpanContext {
 	}
 	d := &s.data
 	return SpanContext{TraceID: d.TraceID, SpanID: d.SpanID, Flags: d.Flags, TraceState: d.TraceState,
-		Priority: d.Priority, Origin: s.origin}
+		Priority: d.Priority, Origin: s.tr.origin}
 }
 
 // IsRecording reports whether the span records (it is not nil).

@@ -12,8 +12,16 @@ import (
 // unit is an execution unit: one goroutine doing sequential work for a trace. Its events (span starts, span
 // ends, span events) are numbered from 1 in the order they happen.
 type unit struct {
-	id  uint64
-	seq atomic.Uint32
+	id    uint64
+	seq   atomic.Uint32
+	cause EventRef // what the unit's first event waited for (its fork); zero if none. Set before the unit is used.
+}
+
+// newUnit takes a fresh unit with a new ID from the P's slab.
+func newUnit() *unit {
+	u := units.Take()
+	u.id = newUnitID()
+	return u
 }
 
 // cheaprand64 is the runtime's per-thread wyrand generator: a few nanoseconds, against tens for math/rand/v2's
@@ -57,15 +65,14 @@ func fork(ctx context.Context, u *unit) context.Context {
 	u.id = newUnitID()
 	n := nodeFrom(ctx)
 	if n == nil {
-		return newNode(ctx, u, SpanContext{}, EventRef{})
+		return newNode(ctx, u, SpanContext{})
 	}
-	var cause EventRef
 	if n.span != nil && n.unit != nil {
-		cause = EventRef{EventID: n.span.addEventGen(n.gen, n.unit, 0, EventFork, EventRef{}, nil)}
+		u.cause = EventRef{EventID: n.span.addEventGen(n.gen, n.unit, 0, EventFork, EventRef{}, nil)}
 	}
-	// The new unit's context keeps the forking node's span (and its generation and copies): its spans are
+	// The new unit's context keeps the forking node's span (and its generation and trace): its spans are
 	// children of that span, ended or not.
-	return n.forked(ctx, u, cause)
+	return n.forked(ctx, u)
 }
 
 // join records, on the current span of the waiting context, a weft.join event that names the last event of the

@@ -1,0 +1,116 @@
+// Package slab hands out small objects that are never reused, carved from per-P slabs, so that the library's hot
+// paths (a span's context, an extracted remote context, an injected header value) cost a fraction of an
+// allocation each.
+//
+// It sits under the core package trace and its propagators. Such objects outlive the call that made them
+// (contexts and header values are kept by whoever received them), so they cannot be pooled: the garbage
+// collector frees a slab once nothing refers to any object in it. The price is that one object kept long keeps
+// its whole slab alive; slabs are kept small (a few KiB) for that reason.
+//
+// Each P (the Go scheduler's processor) has a slab of each kind in hand, so that two CPUs do not take from the
+// same cache line. Slots are taken with an atomic add, so a goroutine that moves to another P between choosing a
+// slab and taking from it is still correct.
+package slab
+
+import (
+	"runtime"
+	"sync/atomic"
+	"unsafe"
+)
+
+//go:linkname procPin runtime.procPin
+func procPin() int
+
+//go:linkname procUnpin runtime.procUnpin
+func procUnpin()
+
+func numP() int { return max(runtime.GOMAXPROCS(0), runtime.NumCPU()) }
+
+// Slabs hands out zeroed *T, each once, from per-P slabs of about the size given to New.
+type Slabs[T any] struct {
+	n   uint32 // objects per slab
+	per []shard[T]
+}
+
+type shard[T any] struct {
+	cur atomic.Pointer[block[T]]
+	_   [56]byte // one cache line per P
+}
+
+type block[T any] struct {
+	next  atomic.Uint32 // the next free slot; len(items) and beyond when the block is used up
+	items []T
+}
+
+// New makes Slabs whose slabs hold about bytes bytes of T (at least one T).
+func New[T any](bytes int) *Slabs[T] {
+	var t T
+	return &Slabs[T]{n: uint32(max(1, bytes/int(unsafe.Sizeof(t)))), per: make([]shard[T], numP())}
+}
+
+// Take returns a fresh, zero *T that nothing else has been given.
+func (s *Slabs[T]) Take() *T {
+	pid := procPin()
+	sh := &s.per[pid%len(s.per)]
+	procUnpin()
+	if b := sh.cur.Load(); b != nil {
+		if i := b.next.Add(1) - 1; i < uint32(len(b.items)) {
+			return &b.items[i]
+		}
+	}
+	b := &block[T]{items: make([]T, s.n)}
+	b.next.Store(1)
+	sh.cur.Store(b)
+	return &b.items[0]
+}
+
+// Strings makes immutable strings in per-P chunks of bytes, which hold no pointers: the garbage collector never
+// scans them.
+type Strings struct {
+	size uint32 // bytes per chunk
+	per  []stringShard
+}
+
+type stringShard struct {
+	cur atomic.Pointer[chunk]
+	_   [56]byte
+}
+
+type chunk struct {
+	next atomic.Uint32 // the first free byte
+	buf  []byte
+}
+
+// NewStrings makes Strings whose chunks are size bytes; strings longer than an eighth of that are allocated
+// on their own.
+func NewStrings(size int) *Strings {
+	return &Strings{size: uint32(size), per: make([]stringShard, numP())}
+}
+
+// Make returns b as a string. The bytes are copied: b may be reused.
+func (s *Strings) Make(b []byte) string {
+	n := uint32(len(b))
+	if n == 0 || n > s.size/8 {
+		return string(b)
+	}
+	pid := procPin()
+	sh := &s.per[pid%len(s.per)]
+	procUnpin()
+	if c := sh.cur.Load(); c != nil {
+		if end := c.next.Add(n); end <= uint32(len(c.buf)) {
+			return c.string(end-n, b)
+		}
+	}
+	c := &chunk{buf: make([]byte, s.size)}
+	c.next.Store(n)
+	sh.cur.Store(c)
+	return c.string(0, b)
+}
+
+// string copies b to the chunk at off, a range no one else was given, and returns it as a string; the chunk's
+// bytes there are never written again.
+func (c *chunk) string(off uint32, b []byte) string {
+	dst := c.buf[off : off+uint32(len(b))]
+	copy(dst, b)
+	return unsafe.String(unsafe.SliceData(dst), len(dst))
+}
