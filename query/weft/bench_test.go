@@ -52,3 +52,23 @@ func BenchmarkEncodeOTLP(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTraceAnswer compares the answers the UI reads: the columnar form (through the regular answer) and the
+// waterfall form (straight from the spans).
+func BenchmarkTraceAnswer(b *testing.B) {
+	spans := bigTrace(100000)
+	id := spans[0].TraceID
+	b.Run("columnar", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			t := EncodeTrace(id, spans)
+			b.SetBytes(int64(len(t.AppendColumnar(nil))))
+		}
+	})
+	b.Run("waterfall", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			b.SetBytes(int64(len(AppendWaterfall(nil, id, spans, false))))
+		}
+	})
+}

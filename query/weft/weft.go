@@ -70,8 +70,9 @@ func (o *Options) fill() {
 const defaultValues = 100
 
 type handler struct {
-	r store.Reader
-	o Options
+	r      store.Reader
+	o      Options
+	recent recentTraces
 }
 
 // NewHandler returns weft's query API over r, serving the paths under Prefix.
@@ -147,10 +148,18 @@ func (h *handler) traceID(w http.ResponseWriter, r *http.Request) (model.TraceID
 	return id, true
 }
 
-func (h *handler) load(w http.ResponseWriter, r *http.Request) (model.TraceID, []*model.Span, bool) {
+// load reads the trace the request names, sorted as the answers order spans. A waterfall answer reads the store
+// and keeps what it read for a moment (recentTraces); the other answers use that read when there is one.
+func (h *handler) load(w http.ResponseWriter, r *http.Request, waterfall bool) (model.TraceID, []*model.Span, bool) {
 	id, ok := h.traceID(w, r)
 	if !ok {
 		return id, nil, false
+	}
+	now := h.o.Now()
+	if !waterfall {
+		if spans, ok := h.recent.get(id, now); ok {
+			return id, spans, true
+		}
 	}
 	spans, err := h.r.Trace(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) || err == nil && len(spans) == 0 {
@@ -161,32 +170,79 @@ func (h *handler) load(w http.ResponseWriter, r *http.Request) (model.TraceID, [
 		h.fail(w, http.StatusInternalServerError, err)
 		return id, nil, false
 	}
+	spans = sortSpans(spans)
+	if waterfall {
+		h.recent.put(id, spans, now)
+	}
 	return id, spans, true
+}
+
+// spanIDs parses the spanID parameter: span IDs separated by commas, or none.
+func spanIDs(r *http.Request) (map[model.SpanID]bool, error) {
+	q := r.URL.Query()["spanID"]
+	if len(q) == 0 {
+		return nil, nil
+	}
+	want := map[model.SpanID]bool{}
+	for _, v := range q {
+		for _, s := range strings.Split(v, ",") {
+			id, err := model.ParseSpanID(s)
+			if err != nil {
+				return nil, fmt.Errorf("span ID %q is not 1 to 16 hex digits", s)
+			}
+			want[id] = true
+		}
+	}
+	return want, nil
 }
 
 func (h *handler) trace(w http.ResponseWriter, r *http.Request) {
 	format := r.URL.Query().Get("format")
-	if format != "" && format != ColumnarFormat && format != "json" {
-		h.fail(w, http.StatusBadRequest, fmt.Errorf("format %q is not json or %s", format, ColumnarFormat))
+	if format != "" && format != ColumnarFormat && format != WaterfallFormat && format != "json" {
+		h.fail(w, http.StatusBadRequest, fmt.Errorf("format %q is not json, %s or %s", format, ColumnarFormat, WaterfallFormat))
 		return
 	}
-	if id, spans, ok := h.load(w, r); ok {
+	want, err := spanIDs(r)
+	if err != nil {
+		h.fail(w, http.StatusBadRequest, err)
+		return
+	}
+	id, spans, ok := h.load(w, r, format == WaterfallFormat && want == nil)
+	if !ok {
+		return
+	}
+	if want != nil {
+		var some []*model.Span
+		for _, s := range spans {
+			if want[s.SpanID] {
+				some = append(some, s)
+			}
+		}
+		if len(some) == 0 {
+			h.fail(w, http.StatusNotFound, fmt.Errorf("trace %s has no span %s", id, r.URL.Query().Get("spanID")))
+			return
+		}
+		spans = some
+	}
+	var body []byte
+	switch format {
+	case WaterfallFormat:
+		body = AppendWaterfall(nil, id, spans, true)
+	case ColumnarFormat:
 		t := EncodeTrace(id, spans)
-		w.Header().Set("Content-Type", "application/json")
-		var body []byte
-		if format == ColumnarFormat {
-			body = t.AppendColumnar(nil)
-		} else {
-			body = t.AppendJSON(nil)
-		}
-		if _, err := w.Write(append(body, '\n')); err != nil {
-			h.o.Logger.Warn("weft api: writing trace", "err", err)
-		}
+		body = t.AppendColumnar(nil)
+	default:
+		t := EncodeTrace(id, spans)
+		body = t.AppendJSON(nil)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if _, err := w.Write(append(body, '\n')); err != nil {
+		h.o.Logger.Warn("weft api: writing trace", "err", err)
 	}
 }
 
 func (h *handler) otlp(w http.ResponseWriter, r *http.Request) {
-	if id, spans, ok := h.load(w, r); ok {
+	if id, spans, ok := h.load(w, r, false); ok {
 		w.Header().Set("Content-Disposition", `attachment; filename="trace-`+id.String()+`.otlp.json"`)
 		h.write(w, http.StatusOK, EncodeOTLP(spans))
 	}
