@@ -1,7 +1,9 @@
 // Package loadgen sends realistic OTLP/HTTP protobuf load to a weft (or any OTLP receiver) at a set rate and
 // reports the spans per second accepted and the request latency. It is how the ingest target is measured, with
 // the generator on the same machine as the server, so it is built to cost little: batches are encoded once as
-// templates, and every send copies a template and writes fresh trace IDs into it.
+// templates, and every send copies a template and writes fresh trace IDs and current timestamps into it. Result
+// says what the generator itself cost in CPU per span, so that a run on a shared machine can be read as the
+// server's cost.
 package loadgen
 
 import (
@@ -48,19 +50,48 @@ type Result struct {
 	LatencyP99     time.Duration
 	BytesSent      int64
 	AcceptedPerSec float64
+	// CPU is the CPU time (user and system) this process used during the run: the load generator's own cost when
+	// it runs as its own process (weft loadgen), 0 where the system does not say.
+	CPU time.Duration
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("%d spans accepted in %s: %.0f spans/s; %d requests (%d rejected, %d throttled), latency p50 %s p99 %s, %.1f MB sent",
+	s := fmt.Sprintf("%d spans accepted in %s: %.0f spans/s; %d requests (%d rejected, %d throttled), latency p50 %s p99 %s, %.1f MB sent",
 		r.SpansAccepted, r.Elapsed.Round(time.Millisecond), r.AcceptedPerSec, r.Requests, r.Rejected, r.Throttled,
 		r.LatencyP50.Round(10*time.Microsecond), r.LatencyP99.Round(10*time.Microsecond), float64(r.BytesSent)/1e6)
+	if r.CPU > 0 && r.SpansSent > 0 {
+		s += fmt.Sprintf("; load generator CPU %s (%.2f µs per span sent)", r.CPU.Round(time.Millisecond),
+			float64(r.CPU.Nanoseconds())/1e3/float64(r.SpansSent))
+	}
+	return s
 }
 
-// template is one encoded request with the byte offsets of each trace's IDs, so copies can be given new traces.
+// template is one encoded request with the byte offsets of each trace's IDs and of every timestamp, so that copies
+// can be given new traces at the current time without encoding anything.
 type template struct {
 	body    []byte
 	spans   int
 	idSpans [][]int // per trace: offsets of every occurrence of its trace ID
+	times   []int   // offsets of the fixed64 start and end times of every span
+	built   int64   // the Unix nanoseconds the times are relative to
+}
+
+// fill makes buf a copy of the template with fresh trace IDs from rng and its times moved by now - t.built.
+func (t *template) fill(buf []byte, rng *rand.Rand, now int64) []byte {
+	buf = append(buf[:0], t.body...)
+	var id [16]byte
+	for _, offs := range t.idSpans {
+		binary.LittleEndian.PutUint64(id[:8], rng.Uint64())
+		binary.LittleEndian.PutUint64(id[8:], rng.Uint64()|1)
+		for _, off := range offs {
+			copy(buf[off:off+16], id[:])
+		}
+	}
+	delta := uint64(now - t.built)
+	for _, off := range t.times {
+		binary.LittleEndian.PutUint64(buf[off:], binary.LittleEndian.Uint64(buf[off:])+delta)
+	}
+	return buf
 }
 
 // Run sends load until opts.Duration passes or ctx ends.
@@ -120,6 +151,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 
 	start := time.Now()
+	cpu0 := processCPU()
 	var wg sync.WaitGroup
 	var seq atomic.Uint64
 	for w := 0; w < o.Concurrency; w++ {
@@ -138,15 +170,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 					}
 				}
 				t := &tmpls[seq.Add(1)%uint64(len(tmpls))]
-				buf = append(buf[:0], t.body...)
-				var id [16]byte
-				for _, offs := range t.idSpans {
-					binary.LittleEndian.PutUint64(id[:8], wr.Uint64())
-					binary.LittleEndian.PutUint64(id[8:], wr.Uint64()|1)
-					for _, off := range offs {
-						copy(buf[off:off+16], id[:])
-					}
-				}
+				buf = t.fill(buf, wr, time.Now().UnixNano())
 				req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.Endpoint, bytes.NewReader(buf))
 				if err != nil {
 					return
@@ -186,6 +210,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	wg.Wait()
 	res.Elapsed = time.Since(start)
+	if cpu := processCPU(); cpu > 0 {
+		res.CPU = cpu - cpu0
+	}
 	res.AcceptedPerSec = float64(res.SpansAccepted) / res.Elapsed.Seconds()
 	if len(lat) > 0 {
 		slices.Sort(lat)
@@ -231,6 +258,7 @@ func num(k string, v int64) *commonpb.KeyValue {
 func buildTemplate(rng *rand.Rand, n int) (template, error) {
 	byService := map[string]*tracepb.ScopeSpans{}
 	var traceIDs [][]byte
+	var times []uint64
 	now := time.Now().UnixNano()
 	total := 0
 	for total < n {
@@ -275,6 +303,7 @@ func buildTemplate(rng *rand.Rand, n int) (template, error) {
 					num("app.items", int64(rng.IntN(20))),
 				},
 			}
+			times = append(times, sp.StartTimeUnixNano, sp.EndTimeUnixNano)
 			if rng.IntN(50) == 0 {
 				sp.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: "upstream unavailable"}
 			}
@@ -300,7 +329,7 @@ func buildTemplate(rng *rand.Rand, n int) (template, error) {
 	if err != nil {
 		return template{}, err
 	}
-	t := template{body: body, spans: total}
+	t := template{body: body, spans: total, built: now}
 	for _, tid := range traceIDs {
 		var offs []int
 		for from := 0; ; {
@@ -312,6 +341,30 @@ func buildTemplate(rng *rand.Rand, n int) (template, error) {
 			from += i + 16
 		}
 		t.idSpans = append(t.idSpans, offs)
+	}
+	// Every span's start and end, found by their tag (fields 7 and 8, fixed64) and value: 9 bytes that occur
+	// nowhere else.
+	var pat [9]byte
+	taken := make(map[int]bool, len(times))
+	for i, v := range times {
+		pat[0] = 7<<3 | 1
+		if i%2 == 1 {
+			pat[0] = 8<<3 | 1
+		}
+		binary.LittleEndian.PutUint64(pat[1:], v)
+		off := -1
+		for from := 0; ; { // two spans of the same time: the second takes the next occurrence
+			j := bytes.Index(body[from:], pat[:])
+			if j < 0 {
+				return template{}, fmt.Errorf("loadgen: a span time is not where the encoding should have put it")
+			}
+			if off = from + j; !taken[off] {
+				break
+			}
+			from = off + 1
+		}
+		taken[off] = true
+		t.times = append(t.times, off+1)
 	}
 	return t, nil
 }
