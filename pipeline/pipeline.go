@@ -42,6 +42,13 @@ type Head interface {
 	Pending() int
 }
 
+// RecordWriter is what a store offers that can keep spans in the form the log encoded them in (the embedded store
+// builds its blocks from those records without encoding the spans again). The pipeline uses it when no Stage sits
+// in between.
+type RecordWriter interface {
+	WriteRecord(ctx context.Context, spans []*model.Span, rec *wal.Record) error
+}
+
 // Stage wraps the writer that durable spans go to. Tail sampling will be one: it holds a trace's spans until it
 // decides, then writes the kept ones to next. Receivers do not change when a stage is added.
 type Stage func(next store.Writer) store.Writer
@@ -71,6 +78,7 @@ type Pipeline struct {
 	store store.Store
 	head  Head // nil when the store has none
 	next  store.Writer
+	recw  RecordWriter // the store, when it takes records and no Stage is set
 	o     Options
 	lg    *slog.Logger
 
@@ -118,6 +126,8 @@ func New(w *wal.WAL, s store.Store, o Options) (*Pipeline, error) {
 	p.head, _ = s.(Head)
 	if o.Stage != nil {
 		p.next = o.Stage(s)
+	} else {
+		p.recw, _ = s.(RecordWriter)
 	}
 	p.m = pipelineMetrics{
 		inflight: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weft_pipeline_inflight_bytes",
@@ -198,17 +208,25 @@ func (p *Pipeline) Consume(ctx context.Context, spans []*model.Span) error {
 	}
 	defer p.inflight.Add(-size)
 
+	// Encoding happens before the shared lock, so that a cut waiting for the lock waits for less.
+	rec := wal.Encode(spans)
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
 		return ErrClosed
 	}
-	if err := p.log.Append(ctx, spans); err != nil {
+	if err := p.log.AppendRecord(ctx, rec); err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
 	// The spans are durable: the request may be acknowledged whatever happens next. A failure to hand them to
 	// the store is logged; the log replays them on the next start.
-	if err := p.next.Write(ctx, spans); err != nil {
+	var err error
+	if p.recw != nil {
+		err = p.recw.WriteRecord(ctx, spans, rec)
+	} else {
+		err = p.next.Write(ctx, spans)
+	}
+	if err != nil {
 		p.lg.Error("spans durable in the log but not written to the store", "spans", len(spans), "err", err)
 	}
 	return nil

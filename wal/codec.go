@@ -90,7 +90,16 @@ type Encoder struct {
 	prevTrace model.TraceID
 	prevStart int64
 	run       map[model.SpanID]uint32 // span IDs of the current trace run, by index
+	runs      []Run
 	tmp       []byte
+}
+
+// Run is a stretch of consecutive records of one trace in a batch, starting with a record that names the trace:
+// what Batch.Range decodes and PageWriter.AddRun copies.
+type Run struct {
+	TraceID model.TraceID
+	From    Pos
+	RecEnd  int
 }
 
 // Reset empties the encoder, keeping its buffers.
@@ -108,6 +117,15 @@ func (e *Encoder) Reset() {
 	e.prevTrace = model.TraceID{}
 	e.prevStart = 0
 	clear(e.run)
+	e.runs = e.runs[:0]
+}
+
+// Runs lists the trace runs of the batch so far, in order. The slice is the encoder's until Reset.
+func (e *Encoder) Runs() []Run {
+	if n := len(e.runs); n > 0 {
+		e.runs[n-1].RecEnd = len(e.rec)
+	}
+	return e.runs
 }
 
 // Spans is the number of spans added since the last Reset.
@@ -230,6 +248,10 @@ func (e *Encoder) Add(s *model.Span) {
 			e.run = make(map[model.SpanID]uint32)
 		}
 		clear(e.run)
+		if n := len(e.runs); n > 0 {
+			e.runs[n-1].RecEnd = len(e.rec)
+		}
+		e.runs = append(e.runs, Run{TraceID: s.TraceID, From: e.Pos()})
 	}
 	parentRef, parentInRun := uint32(0), false
 	if !s.ParentID.IsZero() {

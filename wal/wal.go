@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -233,6 +234,37 @@ func syncDir(dir string) error {
 // Dir is the log's directory.
 func (w *WAL) Dir() string { return w.dir }
 
+// Record is one batch of spans encoded for the log, with the runs of its traces. The store keeps it to build
+// its blocks from, so that spans are encoded once on their way from a request to a block.
+type Record struct {
+	frame []byte // frameHeader bytes reserved for the log's frame header, then the payload
+	// Runs are the batch's trace runs (see Run), in record order.
+	Runs []Run
+	// Spans is the number of spans in the batch.
+	Spans int
+}
+
+// Payload is the encoded batch (what ParseBatch reads). It must not be modified.
+func (r *Record) Payload() []byte { return r.frame[frameHeader:] }
+
+var encoders = sync.Pool{New: func() any { return new(Encoder) }}
+
+// Encode encodes spans as one record.
+func Encode(spans []*model.Span) *Record {
+	e := encoders.Get().(*Encoder)
+	e.Reset()
+	for _, s := range spans {
+		e.Add(s)
+	}
+	frame := make([]byte, frameHeader, frameHeader+e.Size()+64)
+	r := &Record{frame: e.AppendTo(frame), Runs: slices.Clone(e.Runs()), Spans: e.Spans()}
+	if cap(e.rec) > 8<<20 { // do not keep the buffers of an exceptional batch
+		e = new(Encoder)
+	}
+	encoders.Put(e)
+	return r
+}
+
 // Append writes spans as one record and returns once it is durable under the fsync policy. Concurrent appends
 // share writes and fsyncs. An empty spans appends nothing.
 func (w *WAL) Append(ctx context.Context, spans []*model.Span) error {
@@ -242,13 +274,19 @@ func (w *WAL) Append(ctx context.Context, spans []*model.Span) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	t0 := time.Now()
-	var e Encoder
-	for _, s := range spans {
-		e.Add(s)
+	return w.AppendRecord(ctx, Encode(spans))
+}
+
+// AppendRecord is Append for spans already encoded with Encode.
+func (w *WAL) AppendRecord(ctx context.Context, r *Record) error {
+	if r.Spans == 0 {
+		return nil
 	}
-	frame := make([]byte, frameHeader, frameHeader+e.Size()+64)
-	frame = e.AppendTo(frame)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	frame := r.frame
 	payload := frame[frameHeader:]
 	if len(payload) > maxRecord {
 		return fmt.Errorf("wal: record of %d bytes is over the %d byte limit", len(payload), maxRecord)

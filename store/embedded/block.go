@@ -3,16 +3,19 @@ package embedded
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -86,7 +89,7 @@ type opMeta struct {
 	Kind    model.Kind `json:"k"`
 }
 
-var zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+var zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 var zencBetter, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1))
 var zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(1<<30))
 
@@ -109,12 +112,87 @@ func durBucket(d int64, up bool) uint8 {
 
 // posting is one term's list while a block is written.
 type posting struct {
+	kind byte   // the term kind
+	a, b uint32 // global string ids: service, name, key, value (as the kind says)
+	n    int64  // an integer attribute value, or a status or kind
+	num  bool   // an attribute term of an integer value (n)
 	ords []uint32
 	dmin []uint8 // operation terms: smallest and largest duration bucket of the trace's spans with that operation
 	dmax []uint8
 }
 
-// blockWriter streams traces, in ascending trace ID order, into a new block file.
+// mark adds trace ordinal ord to a term's posting list once.
+func (p *posting) mark(ord uint32) bool {
+	if n := len(p.ords); n > 0 && p.ords[n-1] == ord {
+		return false
+	}
+	p.ords = append(p.ords, ord)
+	return true
+}
+
+type opKey struct {
+	svc, name uint32
+	kind      model.Kind
+}
+
+// termIndex collects a block's postings while its traces are copied, keyed by global string ids, so that no
+// term text is built or hashed per span: texts are made once per term in writeTerms. Attribute values, the bulk
+// of the index, are appended per key as (value, trace ordinal) pairs and sorted once per block, which costs far
+// less than finding each value's posting list in a map for every span.
+type termIndex struct {
+	post    []*posting
+	byID    [5]map[uint64]*posting // by slot: service, name, operation (service<<32 | name), kind, status
+	keySlot []int32                // global string id of a key → index in keys, or -1
+	keys    []*keyValues
+	svcs    map[uint32]bool
+	ops     map[opKey]bool
+	last    [5]*posting // the span before's posting of each slot, for runs of alike spans
+	lastID  [5]uint64
+}
+
+// keyValues are the values of one attribute key seen in a block, with the trace ordinals they were seen in.
+type keyValues struct {
+	key  uint32
+	strs []uint64 // text's global id << 32 | ordinal
+	ints []intOrd
+}
+
+type intOrd struct {
+	v   int64
+	ord uint32
+}
+
+func newTermIndex() *termIndex {
+	ix := &termIndex{svcs: map[uint32]bool{}, ops: map[opKey]bool{}}
+	for i := range ix.byID {
+		ix.byID[i] = map[uint64]*posting{}
+	}
+	return ix
+}
+
+func (ix *termIndex) get(m map[uint64]*posting, k uint64, kind byte, a, b uint32, n int64) *posting {
+	p := m[k]
+	if p == nil {
+		p = &posting{kind: kind, a: a, b: b, n: n}
+		m[k] = p
+		ix.post = append(ix.post, p)
+	}
+	return p
+}
+
+// intrinsic is the posting of a service, name, operation, kind or status term (slot 0 to 4; k is the slot's map
+// key), through a one-entry cache per slot.
+func (ix *termIndex) intrinsic(slot int, k uint64, kind byte, a, b uint32, n int64) *posting {
+	if ix.last[slot] != nil && ix.lastID[slot] == k {
+		return ix.last[slot]
+	}
+	p := ix.get(ix.byID[slot], k, kind, a, b, n)
+	ix.last[slot], ix.lastID[slot] = p, k
+	return p
+}
+
+// blockWriter streams traces, in ascending trace ID order, into a new block file. Spans arrive as runs of encoded
+// batches (the log's records, or the pages of blocks being compacted) and are copied by a wal.PageWriter.
 type blockWriter struct {
 	path, tmp string
 	f         *os.File
@@ -122,7 +200,7 @@ type blockWriter struct {
 	off       int64
 	better    bool
 
-	enc      wal.Encoder
+	pw       *wal.PageWriter
 	pageBuf  []byte
 	zbuf     []byte
 	meta     blockMeta
@@ -135,37 +213,59 @@ type blockWriter struct {
 	tEnd     []uint32
 	tNum     []uint32
 	tRow     []uint32
-	terms    map[string]*posting
-	attrs    map[string]*attrPostings
+	ix       *termIndex
 	dict     []string
-	services map[string]bool
-	ops      map[opMeta]bool
-	keys     map[string]bool
-	termBuf  []byte
 	first    bool
+
+	// the trace being added
+	ord     uint32
+	mn, mx  int64
+	resSeen []uint32 // global resource id → ord+1 once its attributes are indexed for the trace
+	visitFn func(*wal.SpanInfo)
 }
 
-// attrPostings are the postings of one attribute key, by value: texts, and ints kept as numbers until the end
-// so that indexing does not format every one.
-type attrPostings struct {
-	byText map[string]*posting
-	byInt  map[int64]*posting
-}
-
-// newBlockWriter starts a block at path; dict is the block's shared string dictionary (see sharedStrings).
-func newBlockWriter(path string, better bool, dict []string) (*blockWriter, error) {
+// newBlockWriter starts a block at path. Its dictionary must be set (setDict) before the first trace.
+func newBlockWriter(path string, better bool) (*blockWriter, error) {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	bw := &blockWriter{path: path, tmp: tmp, f: f, w: bufio.NewWriterSize(f, 1<<20), better: better,
-		terms: map[string]*posting{}, attrs: map[string]*attrPostings{}, services: map[string]bool{},
-		ops: map[opMeta]bool{}, keys: map[string]bool{}, first: true, dict: dict}
-	bw.enc.Shared = wal.NewDict(dict)
+		pw: wal.NewPageWriter(), ix: newTermIndex(), first: true}
+	bw.visitFn = bw.visit
 	bw.meta.Version = 1
 	bw.write([]byte(blockMagic))
 	return bw, nil
+}
+
+// setDict fixes the block's shared dictionary (global string ids of bw.pw, most used first).
+func (bw *blockWriter) setDict(gids []uint32) {
+	bw.pw.SetDict(gids)
+	bw.dict = make([]string, len(gids))
+	for i, g := range gids {
+		bw.dict[i] = bw.pw.String(g)
+	}
+}
+
+// dictByCount picks a head's dictionary: the strings found in more than one of the log records the head was
+// written with, most frequent first (so they get the shortest references). A string of one record only stays in
+// the pages that use it: values that never repeat (request IDs, most user IDs of a busy service) cost nothing in
+// the dictionary, which open blocks keep in memory.
+func (bw *blockWriter) dictByCount() []uint32 {
+	var out []uint32
+	for g := range uint32(bw.pw.Strings()) {
+		if bw.pw.Count(g) > 1 && len(bw.pw.String(g)) < 256 {
+			out = append(out, g)
+		}
+	}
+	slices.SortFunc(out, func(a, b uint32) int {
+		if ca, cb := bw.pw.Count(a), bw.pw.Count(b); ca != cb {
+			return cb - ca
+		}
+		return strings.Compare(bw.pw.String(a), bw.pw.String(b))
+	})
+	return out
 }
 
 func (bw *blockWriter) write(b []byte) {
@@ -183,41 +283,14 @@ func (bw *blockWriter) compress(src []byte) []byte {
 }
 
 func (bw *blockWriter) flushPage() {
-	if bw.enc.Spans() == 0 {
+	if bw.pw.Spans() == 0 {
 		return
 	}
-	bw.pageBuf = bw.enc.AppendTo(bw.pageBuf[:0])
+	bw.pageBuf = bw.pw.AppendPage(bw.pageBuf[:0])
 	z := bw.compress(bw.pageBuf)
 	bw.meta.Pages = append(bw.meta.Pages, [2]int64{bw.off, int64(len(z))})
 	bw.write(z)
-	bw.enc.Reset()
 	bw.pageNo++
-}
-
-func (bw *blockWriter) term(kind byte, parts ...string) *posting {
-	b := append(bw.termBuf[:0], kind)
-	for i, p := range parts {
-		if i > 0 {
-			b = append(b, 0)
-		}
-		b = append(b, p...)
-	}
-	bw.termBuf = b
-	p := bw.terms[string(b)]
-	if p == nil {
-		p = &posting{}
-		bw.terms[string(b)] = p
-	}
-	return p
-}
-
-// mark adds trace ordinal ord to a term's posting list once.
-func (p *posting) mark(ord uint32) bool {
-	if n := len(p.ords); n > 0 && p.ords[n-1] == ord {
-		return false
-	}
-	p.ords = append(p.ords, ord)
-	return true
 }
 
 // canonicalNumber is the text a number is indexed and looked up under when a string holds it.
@@ -264,206 +337,266 @@ func maybeNumber(s string) bool {
 	return c == 'i' || c == 'I' || c == 'n' || c == 'N'
 }
 
-func (bw *blockWriter) indexAttrs(ord uint32, attrs []model.Attr) {
-	for i := range attrs {
-		a := &attrs[i]
-		ap := bw.attrs[a.Key]
-		if ap == nil {
-			ap = &attrPostings{byText: map[string]*posting{}, byInt: map[int64]*posting{}}
-			bw.attrs[a.Key] = ap
-			bw.keys[a.Key] = true
-		}
-		var p *posting
-		switch a.Value.Type {
-		case model.TypeInt:
-			p = ap.byInt[a.Value.Int()]
-			if p == nil {
-				p = &posting{}
-				ap.byInt[a.Value.Int()] = p
-			}
-		case model.TypeString:
-			p = ap.byText[a.Value.Str]
-			if p == nil {
-				p = &posting{}
-				ap.byText[a.Value.Str] = p
-			}
-		default:
-			text := a.Value.AsString()
-			p = ap.byText[text]
-			if p == nil {
-				p = &posting{}
-				ap.byText[text] = p
-			}
-		}
-		if !p.mark(ord) {
-			continue
-		}
-		if a.Value.Type == model.TypeString || a.Value.Type == model.TypeFloat {
-			if n, ok := canonicalNumber(a.Value); ok && n != a.Value.AsString() {
-				bw.term(termNumber, a.Key, n).mark(ord)
-			}
-		}
+// indexAttr notes an attribute's value for the current trace. Values other than strings and integers are indexed
+// under their text (model.Value.AsString); a string holding a number also gets a '#' term (see writeTerms).
+func (bw *blockWriter) indexAttr(a *wal.AttrRef) {
+	ix := bw.ix
+	for int(a.Key) >= len(ix.keySlot) {
+		ix.keySlot = append(ix.keySlot, -1)
 	}
-}
-
-// spanStrings calls f with every string of a span that the codec puts in a string table.
-func spanStrings(s *model.Span, f func(string)) {
-	f(s.Name)
-	f(s.StatusMessage)
-	f(s.SpanResource)
-	f(s.SpanType)
-	f(s.Scope)
-	f(s.ScopeVersion)
-	f(s.TraceState)
-	if s.Resource != nil {
-		f(s.Resource.Service)
-		attrStrings(s.Resource.Attrs, f)
+	i := ix.keySlot[a.Key]
+	if i < 0 {
+		i = int32(len(ix.keys))
+		ix.keySlot[a.Key] = i
+		ix.keys = append(ix.keys, &keyValues{key: a.Key})
 	}
-	attrStrings(s.Attrs, f)
-	for i := range s.Events {
-		f(s.Events[i].Name)
-		attrStrings(s.Events[i].Attrs, f)
-	}
-	for i := range s.Links {
-		f(s.Links[i].TraceState)
-		attrStrings(s.Links[i].Attrs, f)
-	}
-}
-
-func attrStrings(attrs []model.Attr, f func(string)) {
-	for i := range attrs {
-		f(attrs[i].Key)
-		valueStrings(&attrs[i].Value, f)
-	}
-}
-
-func valueStrings(v *model.Value, f func(string)) {
-	switch v.Type {
-	case model.TypeString, model.TypeBytes:
-		f(v.Str)
-	case model.TypeArray:
-		for i := range v.Array {
-			valueStrings(&v.Array[i], f)
+	kv := ix.keys[i]
+	if a.Int {
+		if n := len(kv.ints); n == 0 || kv.ints[n-1] != (intOrd{a.Num, bw.ord}) {
+			kv.ints = append(kv.ints, intOrd{a.Num, bw.ord})
 		}
-	case model.TypeMap:
-		attrStrings(v.Map, f)
-	}
-}
-
-// sharedStrings picks a block's dictionary: the strings found in more than one of its traces, most frequent first
-// (so they get the shortest references). Strings of one trace stay in that trace's page.
-func sharedStrings(traces func(yield func(spans []*model.Span) bool)) []string {
-	type seen struct{ last, n uint32 }
-	counts := map[string]*seen{}
-	ord := uint32(0)
-	for spans := range traces {
-		ord++
-		for _, s := range spans {
-			spanStrings(s, func(str string) {
-				c := counts[str]
-				if c == nil {
-					counts[str] = &seen{last: ord, n: 1}
-				} else if c.last != ord {
-					c.last = ord
-					c.n++
-				}
-			})
-		}
-	}
-	var out []string
-	for str, c := range counts {
-		if c.n > 1 && len(str) < 256 {
-			out = append(out, str)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		ci, cj := counts[out[i]].n, counts[out[j]].n
-		if ci != cj {
-			return ci > cj
-		}
-		return out[i] < out[j]
-	})
-	return out
-}
-
-// addTrace appends one trace's spans; traces must come in ascending ID order, each exactly once.
-func (bw *blockWriter) addTrace(spans []*model.Span) {
-	if len(spans) == 0 {
 		return
 	}
-	if bw.enc.Size() >= pageTarget {
+	e := uint64(a.Str)<<32 | uint64(bw.ord)
+	if n := len(kv.strs); n == 0 || kv.strs[n-1] != e {
+		kv.strs = append(kv.strs, e)
+	}
+}
+
+// postings turns the attribute values into posting lists, one per distinct key and value.
+func (ix *termIndex) postings() {
+	var buf []uint64
+	var arena []uint32
+	take := func(n int) []uint32 {
+		if len(arena) < n {
+			arena = make([]uint32, max(n, 1<<16))
+		}
+		out := arena[:0:n]
+		arena = arena[n:]
+		return out
+	}
+	for _, kv := range ix.keys {
+		// Strings: sort by text id (ordinals are in ascending order already, and the sort is stable).
+		if len(buf) < len(kv.strs) {
+			buf = make([]uint64, len(kv.strs))
+		}
+		sorted := radixSortHigh(kv.strs, buf[:len(kv.strs)])
+		for i := 0; i < len(sorted); {
+			g := uint32(sorted[i] >> 32)
+			j := i
+			for j < len(sorted) && uint32(sorted[j]>>32) == g {
+				j++
+			}
+			p := &posting{kind: termAttr, a: kv.key, b: g, ords: take(j - i)}
+			for ; i < j; i++ {
+				p.mark(uint32(sorted[i]))
+			}
+			ix.post = append(ix.post, p)
+		}
+		kv.strs = nil
+		// Integers: the same, by value; through the radix sort when the values span less than 2^32.
+		if len(kv.ints) > 0 {
+			lo, hi := kv.ints[0].v, kv.ints[0].v
+			for _, e := range kv.ints {
+				lo, hi = min(lo, e.v), max(hi, e.v)
+			}
+			if uint64(hi-lo) < 1<<32 && hi-lo >= 0 {
+				if len(buf) < 2*len(kv.ints) {
+					buf = make([]uint64, 2*len(kv.ints))
+				}
+				packed := buf[:len(kv.ints)]
+				for i, e := range kv.ints {
+					packed[i] = uint64(e.v-lo)<<32 | uint64(e.ord)
+				}
+				packed = radixSortHigh(packed, buf[len(kv.ints):2*len(kv.ints)])
+				for i, e := range packed {
+					kv.ints[i] = intOrd{lo + int64(e>>32), uint32(e)}
+				}
+			} else {
+				slices.SortStableFunc(kv.ints, func(a, b intOrd) int { return cmp.Compare(a.v, b.v) })
+			}
+		}
+		for i := 0; i < len(kv.ints); {
+			v := kv.ints[i].v
+			j := i
+			for j < len(kv.ints) && kv.ints[j].v == v {
+				j++
+			}
+			p := &posting{kind: termAttr, a: kv.key, n: v, num: true, ords: take(j - i)}
+			for ; i < j; i++ {
+				p.mark(kv.ints[i].ord)
+			}
+			ix.post = append(ix.post, p)
+		}
+		kv.ints = nil
+	}
+}
+
+// radixSortHigh sorts a by its high 32 bits, stably, using buf (as long as a) as scratch; it returns the sorted
+// slice, which is a or buf.
+func radixSortHigh(a, buf []uint64) []uint64 {
+	var most uint64
+	for _, v := range a {
+		most |= v
+	}
+	bitsUsed := 64 - bits.LeadingZeros64(most>>32)
+	var count [256]int
+	for shift := 32; shift < 32+bitsUsed; shift += 8 {
+		clear(count[:])
+		for _, v := range a {
+			count[byte(v>>shift)]++
+		}
+		sum := 0
+		for i, c := range count {
+			count[i] = sum
+			sum += c
+		}
+		for _, v := range a {
+			d := byte(v >> shift)
+			buf[count[d]] = v
+			count[d]++
+		}
+		a, buf = buf, a
+	}
+	return a
+}
+
+// visit indexes one span as the page writer copies it.
+func (bw *blockWriter) visit(in *wal.SpanInfo) {
+	ix := bw.ix
+	bw.mn = min(bw.mn, in.Start)
+	bw.mx = max(bw.mx, in.Start)
+	end := in.Start + in.Duration
+	if bw.first || in.Start < bw.meta.MinStart {
+		bw.meta.MinStart = in.Start
+	}
+	if bw.first || in.Start > bw.meta.MaxStart {
+		bw.meta.MaxStart = in.Start
+	}
+	if bw.first || end > bw.meta.MaxEnd {
+		bw.meta.MaxEnd = end
+	}
+	bw.first = false
+	_, svc, resAttrs := bw.pw.Resource(in.Resource)
+	ord := bw.ord
+	ix.intrinsic(0, uint64(svc), termService, svc, 0, 0).mark(ord)
+	ix.intrinsic(1, uint64(in.Name), termName, in.Name, 0, 0).mark(ord)
+	ix.intrinsic(3, uint64(in.Kind), termKind, 0, 0, int64(in.Kind)).mark(ord)
+	ix.intrinsic(4, uint64(in.Status), termStatus, 0, 0, int64(in.Status)).mark(ord)
+	p := ix.intrinsic(2, uint64(svc)<<32|uint64(in.Name), termOperation, svc, in.Name, 0)
+	lo, hi := durBucket(in.Duration, false), durBucket(in.Duration, true)
+	if p.mark(ord) {
+		p.dmin = append(p.dmin, lo)
+		p.dmax = append(p.dmax, hi)
+	} else {
+		n := len(p.dmin) - 1
+		p.dmin[n] = min(p.dmin[n], lo)
+		p.dmax[n] = max(p.dmax[n], hi)
+	}
+	if ok := (opKey{svc, in.Name, in.Kind}); !ix.ops[ok] {
+		ix.ops[ok] = true
+	}
+	if !ix.svcs[svc] {
+		ix.svcs[svc] = true
+	}
+	for i := range in.Attrs {
+		bw.indexAttr(&in.Attrs[i])
+	}
+	for int(in.Resource) >= len(bw.resSeen) {
+		bw.resSeen = append(bw.resSeen, 0)
+	}
+	if bw.resSeen[in.Resource] != ord+1 {
+		bw.resSeen[in.Resource] = ord + 1
+		for i := range resAttrs {
+			bw.indexAttr(&resAttrs[i])
+		}
+	}
+}
+
+// srcRun is a run of records of one trace in a source batch (see wal.Run).
+type srcRun struct {
+	src    *wal.Source
+	from   wal.Pos
+	recEnd int
+}
+
+// addTrace copies one trace's runs into the block; traces must come in ascending ID order, each exactly once.
+func (bw *blockWriter) addTrace(id model.TraceID, runs []srcRun) error {
+	if len(runs) == 0 {
+		return nil
+	}
+	if bw.pw.Size() >= pageTarget {
 		bw.flushPage()
 	}
-	ord := uint32(len(bw.traceIDs))
-	id := spans[0].TraceID
-	pos := bw.enc.Pos()
-	mn, mx := int64(math.MaxInt64), int64(math.MinInt64)
-	seenRes := map[*model.Resource]bool{}
-	for _, s := range spans {
-		bw.enc.Add(s)
-		mn = min(mn, s.Start)
-		mx = max(mx, s.Start)
-		if bw.first || s.Start < bw.meta.MinStart {
-			bw.meta.MinStart = s.Start
-		}
-		if bw.first || s.Start > bw.meta.MaxStart {
-			bw.meta.MaxStart = s.Start
-		}
-		if bw.first || s.End() > bw.meta.MaxEnd {
-			bw.meta.MaxEnd = s.End()
-		}
-		bw.first = false
-		svc := s.Service()
-		if svc != "" {
-			bw.services[svc] = true
-		}
-		bw.ops[opMeta{svc, s.Name, s.Kind}] = true
-		bw.term(termService, svc).mark(ord)
-		bw.term(termName, s.Name).mark(ord)
-		bw.term(termStatus, s.StatusCode.String()).mark(ord)
-		bw.term(termKind, s.Kind.String()).mark(ord)
-		p := bw.term(termOperation, svc, s.Name)
-		lo, hi := durBucket(s.Duration, false), durBucket(s.Duration, true)
-		if p.mark(ord) {
-			p.dmin = append(p.dmin, lo)
-			p.dmax = append(p.dmax, hi)
-		} else {
-			n := len(p.dmin) - 1
-			p.dmin[n] = min(p.dmin[n], lo)
-			p.dmax[n] = max(p.dmax[n], hi)
-		}
-		bw.indexAttrs(ord, s.Attrs)
-		if s.Resource != nil && !seenRes[s.Resource] {
-			seenRes[s.Resource] = true
-			bw.indexAttrs(ord, s.Resource.Attrs)
+	bw.ord = uint32(len(bw.traceIDs))
+	bw.mn, bw.mx = math.MaxInt64, math.MinInt64
+	pos := bw.pw.Pos()
+	for _, r := range runs {
+		if err := bw.pw.AddRun(r.src, r.from, r.recEnd, bw.visitFn); err != nil {
+			return err
 		}
 	}
-	bw.meta.Spans += len(spans)
+	end := bw.pw.Pos()
+	bw.meta.Spans += end.Row - pos.Row
 	bw.traceIDs = append(bw.traceIDs, id)
-	bw.tMin = append(bw.tMin, mn)
-	bw.tMax = append(bw.tMax, mx)
+	bw.tMin = append(bw.tMin, bw.mn)
+	bw.tMax = append(bw.tMax, bw.mx)
 	bw.tPage = append(bw.tPage, bw.pageNo)
 	bw.tOff = append(bw.tOff, uint32(pos.Rec))
-	bw.tEnd = append(bw.tEnd, uint32(bw.enc.Pos().Rec))
+	bw.tEnd = append(bw.tEnd, uint32(end.Rec))
 	bw.tNum = append(bw.tNum, uint32(pos.Num))
 	bw.tRow = append(bw.tRow, uint32(pos.Row))
+	return nil
+}
+
+// termText is the text of a posting's term.
+func (bw *blockWriter) termText(p *posting) string {
+	str := bw.pw.String
+	switch p.kind {
+	case termService, termName:
+		return string(p.kind) + str(p.a)
+	case termOperation:
+		return string(termOperation) + str(p.a) + "\x00" + str(p.b)
+	case termStatus:
+		return string(termStatus) + model.StatusCode(p.n).String()
+	case termKind:
+		return string(termKind) + model.Kind(p.n).String()
+	}
+	if p.num {
+		return string(termAttr) + str(p.a) + "\x00" + strconv.FormatInt(p.n, 10)
+	}
+	return string(termAttr) + str(p.a) + "\x00" + str(p.b)
 }
 
 func (bw *blockWriter) writeTerms() {
-	for key, ap := range bw.attrs {
-		for text, p := range ap.byText {
-			bw.terms[string(termAttr)+key+"\x00"+text] = mergePostings(bw.terms[string(termAttr)+key+"\x00"+text], p)
-		}
-		for n, p := range ap.byInt {
-			t := string(termAttr) + key + "\x00" + strconv.FormatInt(n, 10)
-			bw.terms[t] = mergePostings(bw.terms[t], p)
+	type entry struct {
+		text string
+		p    *posting
+	}
+	bw.ix.postings()
+	terms := make([]entry, 0, len(bw.ix.post)+16)
+	for _, p := range bw.ix.post {
+		t := bw.termText(p)
+		terms = append(terms, entry{t, p})
+		if p.kind == termAttr && !p.num {
+			if v := bw.pw.String(p.b); maybeNumber(v) {
+				if n, ok := canonicalNumber(model.String(v)); ok && n != v {
+					terms = append(terms, entry{string(termNumber) + bw.pw.String(p.a) + "\x00" + n, p})
+				}
+			}
 		}
 	}
-	keys := make([]string, 0, len(bw.terms))
-	for k := range bw.terms {
-		keys = append(keys, k)
+	slices.SortFunc(terms, func(a, b entry) int { return strings.Compare(a.text, b.text) })
+	// Equal texts (an integer and a string spelling it the same way, statuses or kinds out of range, several
+	// strings with one canonical number) share one term: the union of their postings.
+	merged := terms[:0]
+	for _, e := range terms {
+		if n := len(merged); n > 0 && merged[n-1].text == e.text {
+			merged[n-1].p = mergePostings(merged[n-1].p, e.p)
+			continue
+		}
+		merged = append(merged, e)
 	}
-	sort.Strings(keys)
 	var chunk []byte
 	first := ""
 	flush := func() {
@@ -475,11 +608,11 @@ func (bw *blockWriter) writeTerms() {
 		bw.write(z)
 		chunk = chunk[:0]
 	}
-	for _, k := range keys {
+	for _, e := range merged {
+		k, p := e.text, e.p
 		if len(chunk) == 0 {
 			first = k
 		}
-		p := bw.terms[k]
 		chunk = binary.AppendUvarint(chunk, uint64(len(k)))
 		chunk = append(chunk, k...)
 		chunk = binary.AppendUvarint(chunk, uint64(len(p.ords)))
@@ -505,7 +638,7 @@ func mergePostings(a, b *posting) *posting {
 		return b
 	}
 	u := union(ordSet{ords: a.ords}, ordSet{ords: b.ords})
-	return &posting{ords: u.ords}
+	return &posting{kind: a.kind, ords: u.ords}
 }
 
 func (bw *blockWriter) writeDict() {
@@ -551,15 +684,17 @@ func (bw *blockWriter) finish(walSeg, level int) (*block, error) {
 	bw.writeTerms()
 	bw.writeDict()
 	bw.writeTraceTable()
-	for s := range bw.services {
-		bw.meta.Services = append(bw.meta.Services, s)
+	for g := range bw.ix.svcs {
+		if svc := bw.pw.String(g); svc != "" {
+			bw.meta.Services = append(bw.meta.Services, svc)
+		}
 	}
 	sort.Strings(bw.meta.Services)
-	for o := range bw.ops {
-		bw.meta.Ops = append(bw.meta.Ops, o)
+	for o := range bw.ix.ops {
+		bw.meta.Ops = append(bw.meta.Ops, opMeta{bw.pw.String(o.svc), bw.pw.String(o.name), o.kind})
 	}
-	for k := range bw.keys {
-		bw.meta.Keys = append(bw.meta.Keys, k)
+	for _, kv := range bw.ix.keys {
+		bw.meta.Keys = append(bw.meta.Keys, bw.pw.String(kv.key))
 	}
 	sort.Strings(bw.meta.Keys)
 	mj, err := json.Marshal(&bw.meta)

@@ -54,27 +54,30 @@ func (s *Store) pickCompaction() []*block {
 
 // cursor walks one input block's traces in ID order, a page at a time.
 type cursor struct {
-	b     *block
-	ord   int
-	page  int
-	batch *wal.Batch
+	b      *block
+	shared []uint32 // the block's dictionary as global string ids of the block being written
+	ord    int
+	page   int
+	src    *wal.Source
 }
 
 func (c *cursor) id() model.TraceID { return c.b.ids[c.ord] }
 
-func (c *cursor) spans() ([]*model.Span, error) {
+// run is the current trace's records, its page read and prepared for the page writer when not already.
+func (c *cursor) run(pw *wal.PageWriter) (srcRun, error) {
 	p := int(c.b.tPage[c.ord])
-	if c.batch == nil || c.page != p {
+	if c.src == nil || c.page != p {
 		raw, err := c.b.readSection(c.b.meta.Pages[p][0], c.b.meta.Pages[p][1])
 		if err != nil {
-			return nil, err
+			return srcRun{}, err
 		}
-		if c.batch, err = wal.ParseBatch(raw, c.b.dict); err != nil {
-			return nil, err
+		bt, err := wal.ParseBatch(raw, c.b.dict)
+		if err != nil {
+			return srcRun{}, err
 		}
-		c.page = p
+		c.src, c.page = pw.Source(bt, c.shared), p
 	}
-	return c.batch.Range(c.b.pos(c.ord), int(c.b.tEnd[c.ord]))
+	return srcRun{c.src, c.b.pos(c.ord), int(c.b.tEnd[c.ord])}, nil
 }
 
 func (s *Store) merge(group []*block) error {
@@ -84,25 +87,7 @@ func (s *Store) merge(group []*block) error {
 		}
 	}()
 	t0 := time.Now()
-	// The merged block's dictionary: every input's, most used first.
-	seenStr := map[string]bool{}
-	var dict []string
-	for rank := 0; ; rank++ {
-		more := false
-		for _, b := range group {
-			if rank < len(b.dict) {
-				more = true
-				if str := b.dict[rank]; !seenStr[str] {
-					seenStr[str] = true
-					dict = append(dict, str)
-				}
-			}
-		}
-		if !more {
-			break
-		}
-	}
-	bw, err := newBlockWriter(s.newBlockPath(), true, dict)
+	bw, err := newBlockWriter(s.newBlockPath(), true)
 	if err != nil {
 		return fmt.Errorf("embedded: compaction: %w", err)
 	}
@@ -110,12 +95,32 @@ func (s *Store) merge(group []*block) error {
 	walSeg, level := 0, 0
 	for _, b := range group {
 		if len(b.ids) > 0 {
-			curs = append(curs, &cursor{b: b})
+			curs = append(curs, &cursor{b: b, shared: bw.pw.InternAll(b.dict)})
 		}
 		walSeg = max(walSeg, b.meta.WAL)
 		level = max(level, b.meta.Level)
 	}
-	var spans []*model.Span
+	// The merged block's dictionary: every input's, most used first. Strings local to the inputs' pages stay
+	// local to the merged block's pages.
+	seen := make([]bool, bw.pw.Strings())
+	var dict []uint32
+	for rank := 0; ; rank++ {
+		more := false
+		for _, c := range curs {
+			if rank < len(c.shared) {
+				more = true
+				if g := c.shared[rank]; !seen[g] {
+					seen[g] = true
+					dict = append(dict, g)
+				}
+			}
+		}
+		if !more {
+			break
+		}
+	}
+	bw.setDict(dict)
+	var runs []srcRun
 	for len(curs) > 0 {
 		low := curs[0].id()
 		for _, c := range curs[1:] {
@@ -123,16 +128,16 @@ func (s *Store) merge(group []*block) error {
 				low = id
 			}
 		}
-		spans = spans[:0]
+		runs = runs[:0]
 		live := curs[:0]
 		for _, c := range curs {
 			if c.id() == low {
-				sp, err := c.spans()
+				r, err := c.run(bw.pw)
 				if err != nil {
 					bw.abort()
 					return fmt.Errorf("embedded: compaction reading %s: %w", c.b.path, err)
 				}
-				spans = append(spans, sp...)
+				runs = append(runs, r)
 				c.ord++
 			}
 			if c.ord < len(c.b.ids) {
@@ -140,7 +145,10 @@ func (s *Store) merge(group []*block) error {
 			}
 		}
 		curs = live
-		bw.addTrace(spans)
+		if err := bw.addTrace(low, runs); err != nil {
+			bw.abort()
+			return fmt.Errorf("embedded: compaction: %w", err)
+		}
 	}
 	nb, err := bw.finish(walSeg, level+1)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/weftrace/weft/model"
+	"github.com/weftrace/weft/wal"
 )
 
 // head holds recent spans in memory, by trace, until it is sealed and written to a block.
@@ -15,6 +16,7 @@ type head struct {
 	mu      sync.RWMutex
 	traces  map[model.TraceID]*headTrace
 	spans   int
+	batches []*wal.Record // the log records the spans came in, to write the block from
 	created time.Time
 	walSeg  int // set when sealed: log segments below it are all in this head or older blocks
 }
@@ -28,8 +30,10 @@ func newHead() *head {
 	return &head{traces: map[model.TraceID]*headTrace{}, created: time.Now()}
 }
 
-func (h *head) write(spans []*model.Span) {
+// write adds spans, which rec encodes (as wal.Encode does).
+func (h *head) write(spans []*model.Span, rec *wal.Record) {
 	h.mu.Lock()
+	h.batches = append(h.batches, rec)
 	for _, s := range spans {
 		t := h.traces[s.TraceID]
 		if t == nil {

@@ -10,12 +10,14 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -26,6 +28,7 @@ import (
 
 	"github.com/weftrace/weft/model"
 	"github.com/weftrace/weft/store"
+	"github.com/weftrace/weft/wal"
 )
 
 // Options configure a store. The zero value gives the defaults.
@@ -217,8 +220,18 @@ func (s *Store) loop() {
 // ErrClosed is returned by calls on a closed store.
 var ErrClosed = errors.New("embedded: store closed")
 
-// Write puts spans (already durable in the write-ahead log) into the head.
+// Write puts spans (already durable in the write-ahead log) into the head. It encodes them for the block they
+// will be written to; WriteRecord takes them already encoded.
 func (s *Store) Write(ctx context.Context, spans []*model.Span) error {
+	if len(spans) == 0 {
+		return nil
+	}
+	return s.WriteRecord(ctx, spans, wal.Encode(spans))
+}
+
+// WriteRecord is Write for spans that rec encodes, as the pipeline has them from appending to the log: the head
+// keeps rec and the block is built from it without encoding the spans again.
+func (s *Store) WriteRecord(ctx context.Context, spans []*model.Span, rec *wal.Record) error {
 	t0 := time.Now()
 	s.mu.RLock()
 	if s.closed {
@@ -226,7 +239,7 @@ func (s *Store) Write(ctx context.Context, spans []*model.Span) error {
 		return ErrClosed
 	}
 	h := s.head
-	h.write(spans)
+	h.write(spans, rec)
 	s.mu.RUnlock()
 	s.m.write.Observe(time.Since(t0).Seconds())
 	s.m.headSpans.Add(float64(len(spans)))
@@ -308,28 +321,55 @@ func (s *Store) newBlockPath() string {
 
 func (s *Store) writeHead(h *head) (*block, error) {
 	t0 := time.Now()
-	ids := h.sortedIDs()
-	dict := sharedStrings(func(yield func([]*model.Span) bool) {
-		for _, id := range ids {
-			if !yield(h.trace(id)) {
-				return
-			}
-		}
-	})
-	bw, err := newBlockWriter(s.newBlockPath(), false, dict)
-	if err != nil {
-		return nil, fmt.Errorf("embedded: %w", err)
-	}
-	for _, id := range ids {
-		bw.addTrace(h.trace(id))
-	}
-	b, err := bw.finish(h.walSeg, 0)
+	b, err := writeBlock(s.newBlockPath(), h)
 	if err != nil {
 		return nil, err
 	}
 	s.log.Debug("head written to block", "block", b.path, "spans", b.meta.Spans, "bytes", b.size,
 		"took", time.Since(t0))
 	return b, nil
+}
+
+// writeBlock writes a sealed head as a block at path. The spans are copied from the head's log records, run by
+// run, in trace ID order.
+func writeBlock(path string, h *head) (*block, error) { return writeBlockLevel(path, h, false) }
+
+func writeBlockLevel(path string, h *head, better bool) (*block, error) {
+	bw, err := newBlockWriter(path, better)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	type traceRun struct {
+		id model.TraceID
+		srcRun
+	}
+	var runs []traceRun
+	for _, rec := range h.batches {
+		bt, err := wal.ParseBatch(rec.Payload(), nil)
+		if err != nil {
+			bw.abort()
+			return nil, fmt.Errorf("embedded: writing the head: %w", err)
+		}
+		src := bw.pw.Source(bt, nil)
+		for _, r := range rec.Runs {
+			runs = append(runs, traceRun{r.TraceID, srcRun{src, r.From, r.RecEnd}})
+		}
+	}
+	bw.setDict(bw.dictByCount())
+	slices.SortStableFunc(runs, func(a, b traceRun) int { return bytes.Compare(a.id[:], b.id[:]) })
+	var group []srcRun
+	for i := 0; i < len(runs); {
+		id := runs[i].id
+		group = group[:0]
+		for ; i < len(runs) && runs[i].id == id; i++ {
+			group = append(group, runs[i].srcRun)
+		}
+		if err := bw.addTrace(id, group); err != nil {
+			bw.abort()
+			return nil, fmt.Errorf("embedded: writing the head: %w", err)
+		}
+	}
+	return bw.finish(h.walSeg, 0)
 }
 
 // WALCheckpoint is the first write-ahead log segment whose spans may not be in a block: replay starts there.

@@ -1,0 +1,608 @@
+package wal
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/weftrace/weft/model"
+)
+
+// PageWriter builds batches (the store's block pages) out of runs of other batches (log records, or the pages
+// of blocks being compacted) without decoding their spans: records are walked once, their string and resource
+// references rewritten through tables kept per source batch, and everything else copied. It owns the string
+// space of one block: every string gets a global id once per source batch that holds it (a map lookup per
+// distinct string of a batch, not per use), and the block's shared dictionary is chosen among those ids.
+//
+// While it copies, it reports each span's indexable fields (service, name, kind, status, times and top-level
+// attributes, with strings as global ids) to a visitor, so that a block's index is built without another pass.
+type PageWriter struct {
+	ids   map[string]uint32
+	strs  []string  // by global id
+	count []uint32  // source batches holding each string
+	slot  []strSlot // by global id
+	ndict int
+
+	resKey   map[string]uint32
+	res      []globalRes
+	resStamp []uint32
+	resLocal []uint32
+
+	page  uint32
+	pstrs []uint32 // the page's own string table, as global ids
+	pres  []byte   // the page's encoded resources
+	npres int
+	rec   []byte
+	nums  []byte
+	spids []byte
+	n     int
+	tmp   []byte
+	info  SpanInfo
+}
+
+// strSlot is how the page refers to a global string: by its shared dictionary reference (dict >= 0), or by its
+// index in the page's own table while stamp is the current page.
+type strSlot struct {
+	dict  int32
+	stamp uint32
+	local uint32
+}
+
+type globalRes struct {
+	r       *model.Resource
+	service uint32
+	attrs   []AttrRef
+}
+
+// AttrRef is a top-level attribute as PageWriter reports it: an integer, or the global id of the value's text
+// (model.Value.AsString: the string itself for strings and bytes).
+type AttrRef struct {
+	Key uint32 // global id of the key
+	Int bool   // the value is an integer, Num
+	Str uint32 // otherwise the global id of its text
+	Num int64
+}
+
+// attrRef makes the AttrRef of a value; g is its global id when it is a string or bytes.
+func (w *PageWriter) attrRef(key uint32, v *model.Value, g uint32) AttrRef {
+	switch v.Type {
+	case model.TypeInt:
+		return AttrRef{Key: key, Int: true, Num: v.Int()}
+	case model.TypeString, model.TypeBytes:
+		return AttrRef{Key: key, Str: g}
+	}
+	return AttrRef{Key: key, Str: w.Intern(v.AsString())}
+}
+
+// SpanInfo is what PageWriter reports of each span it copies. It is reused for the next span.
+type SpanInfo struct {
+	Resource        uint32 // global resource id (see Resource)
+	Name            uint32 // global string id
+	Kind            model.Kind
+	Status          model.StatusCode
+	Start, Duration int64
+	Attrs           []AttrRef
+}
+
+// NewPageWriter returns an empty writer.
+func NewPageWriter() *PageWriter {
+	return &PageWriter{ids: map[string]uint32{}, resKey: map[string]uint32{}, page: 1}
+}
+
+// Intern returns the global id of s.
+func (w *PageWriter) Intern(s string) uint32 {
+	if g, ok := w.ids[s]; ok {
+		return g
+	}
+	g := uint32(len(w.strs))
+	w.ids[s] = g
+	w.strs = append(w.strs, s)
+	w.count = append(w.count, 0)
+	w.slot = append(w.slot, strSlot{dict: -1})
+	return g
+}
+
+// InternAll interns every string of strs, returning their global ids in order.
+func (w *PageWriter) InternAll(strs []string) []uint32 {
+	out := make([]uint32, len(strs))
+	for i, s := range strs {
+		out[i] = w.Intern(s)
+	}
+	return out
+}
+
+// String is the string of a global id.
+func (w *PageWriter) String(g uint32) string { return w.strs[g] }
+
+// Strings is the number of global ids given so far.
+func (w *PageWriter) Strings() int { return len(w.strs) }
+
+// Count is the number of source batches (made with Source) whose own string table holds global id g.
+func (w *PageWriter) Count(g uint32) int { return int(w.count[g]) }
+
+// SetDict fixes the shared dictionary the pages refer to: dict[i] is the global id of reference i. It must be
+// called before the first AddRun, and the pages are then parsed with those strings as the shared dictionary.
+func (w *PageWriter) SetDict(dict []uint32) {
+	for i := range w.slot {
+		w.slot[i].dict = -1
+	}
+	for i, g := range dict {
+		w.slot[g].dict = int32(i)
+	}
+	w.ndict = len(dict)
+}
+
+// Resource returns a global resource: the resource, the global id of its service, its attributes.
+func (w *PageWriter) Resource(g uint32) (*model.Resource, uint32, []AttrRef) {
+	r := &w.res[g]
+	return r.r, r.service, r.attrs
+}
+
+// Source is a parsed batch prepared for AddRun: its strings and resources mapped to global ids.
+type Source struct {
+	b      *Batch
+	shared []uint32
+	local  []uint32
+	res    []uint32
+}
+
+// Source prepares b for AddRun. shared, if not nil, maps b's shared dictionary to global ids (from InternAll,
+// computed once for every page of a block); otherwise it is interned here. Each string of b's own table counts
+// once towards Count.
+func (w *PageWriter) Source(b *Batch, shared []uint32) *Source {
+	if shared == nil && len(b.shared) > 0 {
+		shared = w.InternAll(b.shared)
+	}
+	src := &Source{b: b, shared: shared, local: make([]uint32, len(b.strs)), res: make([]uint32, len(b.res))}
+	for i, s := range b.strs {
+		g := w.Intern(s)
+		src.local[i] = g
+		w.count[g]++
+	}
+	for i, r := range b.res {
+		src.res[i] = w.resource(r)
+	}
+	return src
+}
+
+// resource gives a global id to a resource, equal resources sharing one.
+func (w *PageWriter) resource(r *model.Resource) uint32 {
+	k := binary.AppendUvarint(w.tmp[:0], uint64(w.Intern(r.Service)))
+	k = w.appendAttrKey(k, r.Attrs)
+	w.tmp = k
+	if g, ok := w.resKey[string(k)]; ok {
+		return g
+	}
+	g := uint32(len(w.res))
+	w.resKey[string(k)] = g
+	gr := globalRes{r: r, service: w.Intern(r.Service)}
+	for i := range r.Attrs {
+		a := &r.Attrs[i]
+		var g uint32
+		if a.Value.Type == model.TypeString || a.Value.Type == model.TypeBytes {
+			g = w.Intern(a.Value.Str)
+		}
+		gr.attrs = append(gr.attrs, w.attrRef(w.Intern(a.Key), &a.Value, g))
+	}
+	w.res = append(w.res, gr)
+	w.resStamp = append(w.resStamp, 0)
+	w.resLocal = append(w.resLocal, 0)
+	return g
+}
+
+// appendAttrKey encodes attributes with global string ids, as a key for resource equality.
+func (w *PageWriter) appendAttrKey(b []byte, attrs []model.Attr) []byte {
+	b = binary.AppendUvarint(b, uint64(len(attrs)))
+	for i := range attrs {
+		b = binary.AppendUvarint(b, uint64(w.Intern(attrs[i].Key)))
+		b = w.appendValueKey(b, &attrs[i].Value)
+	}
+	return b
+}
+
+func (w *PageWriter) appendValueKey(b []byte, v *model.Value) []byte {
+	b = append(b, byte(v.Type))
+	switch v.Type {
+	case model.TypeString, model.TypeBytes:
+		b = binary.AppendUvarint(b, uint64(w.Intern(v.Str)))
+	case model.TypeArray:
+		b = binary.AppendUvarint(b, uint64(len(v.Array)))
+		for i := range v.Array {
+			b = w.appendValueKey(b, &v.Array[i])
+		}
+	case model.TypeMap:
+		b = w.appendAttrKey(b, v.Map)
+	default:
+		b = binary.LittleEndian.AppendUint64(b, v.Num)
+	}
+	return b
+}
+
+// ref is the page's reference to global string g.
+func (w *PageWriter) ref(g uint32) uint64 {
+	sl := &w.slot[g]
+	if sl.dict >= 0 {
+		return uint64(sl.dict)
+	}
+	if sl.stamp != w.page {
+		sl.stamp = w.page
+		sl.local = uint32(len(w.pstrs))
+		w.pstrs = append(w.pstrs, g)
+	}
+	return uint64(w.ndict) + uint64(sl.local)
+}
+
+// resRef is the page's reference to global resource g, encoding it into the page on first use.
+func (w *PageWriter) resRef(g uint32) uint64 {
+	if w.resStamp[g] != w.page {
+		w.resStamp[g] = w.page
+		w.resLocal[g] = uint32(w.npres)
+		w.npres++
+		r := w.res[g].r
+		w.pres = binary.AppendUvarint(w.pres, w.ref(w.Intern(r.Service)))
+		w.pres = w.appendResAttrs(w.pres, r.Attrs)
+	}
+	return uint64(w.resLocal[g])
+}
+
+func (w *PageWriter) appendResAttrs(b []byte, attrs []model.Attr) []byte {
+	b = binary.AppendUvarint(b, uint64(len(attrs)))
+	for i := range attrs {
+		b = binary.AppendUvarint(b, w.ref(w.Intern(attrs[i].Key)))
+		b = w.appendResValue(b, &attrs[i].Value)
+	}
+	return b
+}
+
+// appendResValue encodes a value of a resource table entry, where integers stay inline (see Encoder).
+func (w *PageWriter) appendResValue(b []byte, v *model.Value) []byte {
+	b = append(b, byte(v.Type))
+	switch v.Type {
+	case model.TypeString, model.TypeBytes:
+		b = binary.AppendUvarint(b, w.ref(w.Intern(v.Str)))
+	case model.TypeInt:
+		b = binary.AppendVarint(b, int64(v.Num))
+	case model.TypeFloat:
+		b = binary.LittleEndian.AppendUint64(b, v.Num)
+	case model.TypeBool:
+		b = append(b, byte(v.Num&1))
+	case model.TypeArray:
+		b = binary.AppendUvarint(b, uint64(len(v.Array)))
+		for i := range v.Array {
+			b = w.appendResValue(b, &v.Array[i])
+		}
+	case model.TypeMap:
+		b = w.appendResAttrs(b, v.Map)
+	}
+	return b
+}
+
+// Spans is the number of spans in the page being built.
+func (w *PageWriter) Spans() int { return w.n }
+
+// Pos is the position the next span will have in the page being built.
+func (w *PageWriter) Pos() Pos { return Pos{len(w.rec), len(w.nums), w.n} }
+
+// Size estimates the encoded size of the page being built.
+func (w *PageWriter) Size() int {
+	return len(w.rec) + len(w.nums) + len(w.spids) + len(w.pres) + 16*len(w.pstrs)
+}
+
+// AppendPage appends the page built so far, as a batch in the codec's format, to dst and starts a new page.
+func (w *PageWriter) AppendPage(dst []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(w.pstrs)))
+	for _, g := range w.pstrs {
+		s := w.strs[g]
+		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		dst = append(dst, s...)
+	}
+	dst = binary.AppendUvarint(dst, uint64(w.npres))
+	dst = append(dst, w.pres...)
+	dst = binary.AppendUvarint(dst, uint64(w.n))
+	dst = binary.AppendUvarint(dst, uint64(len(w.rec)))
+	dst = append(dst, w.rec...)
+	dst = binary.AppendUvarint(dst, uint64(len(w.nums)))
+	dst = append(dst, w.nums...)
+	dst = append(dst, w.spids...)
+	w.page++
+	w.pstrs = w.pstrs[:0]
+	w.pres = w.pres[:0]
+	w.npres = 0
+	w.rec = w.rec[:0]
+	w.nums = w.nums[:0]
+	w.spids = w.spids[:0]
+	w.n = 0
+	return dst
+}
+
+// transcoder walks one run's records, numbers and span IDs, writing them to the page.
+type transcoder struct {
+	w    *PageWriter
+	src  *Source
+	rec  []byte
+	nums []byte
+	ids  []byte
+	err  error
+}
+
+func (t *transcoder) fail(what string) {
+	if t.err == nil {
+		t.err = fmt.Errorf("%w: %s", ErrCorrupt, what)
+	}
+	t.rec = nil
+	t.nums = nil
+}
+
+// uvarint reads one from the records and copies it to the page.
+func (t *transcoder) uvarint(what string) uint64 {
+	v, n := binary.Uvarint(t.rec)
+	if n <= 0 {
+		t.fail(what)
+		return 0
+	}
+	t.w.rec = append(t.w.rec, t.rec[:n]...)
+	t.rec = t.rec[n:]
+	return v
+}
+
+// fixed copies n bytes of the records.
+func (t *transcoder) fixed(n int, what string) []byte {
+	if len(t.rec) < n {
+		t.fail(what)
+		return nil
+	}
+	b := t.rec[:n]
+	t.w.rec = append(t.w.rec, b...)
+	t.rec = t.rec[n:]
+	return b
+}
+
+// num copies one varint of the numbers stream.
+func (t *transcoder) num(signed bool, what string) uint64 {
+	var v uint64
+	var n int
+	if signed {
+		var s int64
+		s, n = binary.Varint(t.nums)
+		v = uint64(s)
+	} else {
+		v, n = binary.Uvarint(t.nums)
+	}
+	if n <= 0 {
+		t.fail(what)
+		return 0
+	}
+	t.w.nums = append(t.w.nums, t.nums[:n]...)
+	t.nums = t.nums[n:]
+	return v
+}
+
+// str rewrites a string reference, returning the global id.
+func (t *transcoder) str(what string) uint32 {
+	i, n := binary.Uvarint(t.rec)
+	if n <= 0 {
+		t.fail(what)
+		return 0
+	}
+	t.rec = t.rec[n:]
+	var g uint32
+	if i < uint64(len(t.src.shared)) {
+		g = t.src.shared[i]
+	} else if i -= uint64(len(t.src.shared)); i < uint64(len(t.src.local)) {
+		g = t.src.local[i]
+	} else {
+		t.fail(what + " string reference out of range")
+		return 0
+	}
+	t.w.rec = binary.AppendUvarint(t.w.rec, t.w.ref(g))
+	return g
+}
+
+func (t *transcoder) count(min int, what string) int {
+	v := t.uvarint(what)
+	if v > uint64(len(t.rec)/min) {
+		t.fail(what + " count exceeds the data")
+		return 0
+	}
+	return int(v)
+}
+
+// attrs copies an attribute list; top-level span attributes are also reported in out.
+func (t *transcoder) attrs(depth int, out *[]AttrRef) {
+	n := t.count(2, "attribute")
+	for i := 0; i < n && t.err == nil; i++ {
+		k := t.str("attribute key")
+		if out != nil {
+			v, g := t.value(depth, true)
+			*out = append(*out, t.w.attrRef(k, &v, g))
+		} else {
+			t.value(depth, false)
+		}
+	}
+}
+
+// value copies one value; with want it also returns it (and a string's global id).
+func (t *transcoder) value(depth int, want bool) (model.Value, uint32) {
+	if depth > 32 {
+		t.fail("values nested too deep")
+		return model.Value{}, 0
+	}
+	tb := t.fixed(1, "value type")
+	if tb == nil {
+		return model.Value{}, 0
+	}
+	v := model.Value{Type: model.Type(tb[0])}
+	switch v.Type {
+	case model.TypeEmpty:
+	case model.TypeString, model.TypeBytes:
+		g := t.str("value")
+		if want {
+			v.Str = t.w.strs[g]
+		}
+		return v, g
+	case model.TypeInt:
+		v.Num = t.num(true, "int value")
+	case model.TypeFloat:
+		if b := t.fixed(8, "float value"); b != nil {
+			v.Num = binary.LittleEndian.Uint64(b)
+		}
+	case model.TypeBool:
+		if b := t.fixed(1, "bool value"); b != nil {
+			v.Num = uint64(b[0] & 1)
+		}
+	case model.TypeArray:
+		n := t.count(1, "array")
+		if want && n > 0 {
+			v.Array = make([]model.Value, n)
+		}
+		for i := 0; i < n && t.err == nil; i++ {
+			e, _ := t.value(depth+1, want)
+			if want {
+				v.Array[i] = e
+			}
+		}
+	case model.TypeMap:
+		n := t.count(2, "attribute")
+		if want && n > 0 {
+			v.Map = make([]model.Attr, n)
+		}
+		for i := 0; i < n && t.err == nil; i++ {
+			k := t.str("attribute key")
+			e, _ := t.value(depth+1, want)
+			if want {
+				v.Map[i] = model.Attr{Key: t.w.strs[k], Value: e}
+			}
+		}
+	default:
+		t.fail(fmt.Sprintf("unknown value type %d", v.Type))
+	}
+	return v, 0
+}
+
+func (t *transcoder) eventRef() {
+	m := t.fixed(1, "event reference")
+	if m == nil {
+		return
+	}
+	switch m[0] {
+	case 0:
+	case 1:
+		t.fixed(16, "event reference trace id")
+	default:
+		t.fail("event reference marker")
+	}
+	t.uvarint("event reference unit")
+	t.uvarint("event reference seq")
+}
+
+// AddRun copies the records of src from position from up to the record starting at recEnd (a run, or several
+// runs of one trace, as Encoder.Runs and a block's trace table give them) into the page, calling visit (if not
+// nil) for each span. The first record must name its trace. On error the page is left incomplete and must not
+// be written.
+func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanInfo)) error {
+	b := src.b
+	if from.Rec < 0 || recEnd > len(b.rec) || from.Rec > recEnd || from.Num < 0 || from.Num > len(b.nums) ||
+		from.Row < 0 || from.Row > b.n {
+		return fmt.Errorf("%w: run %+v..%d outside the batch", ErrCorrupt, from, recEnd)
+	}
+	t := &transcoder{w: w, src: src, rec: b.rec[from.Rec:recEnd], nums: b.nums[from.Num:], ids: b.ids[8*from.Row:]}
+	info := &w.info
+	first := true
+	var prevStart int64
+	for len(t.rec) > 0 && t.err == nil {
+		h := t.uvarint("record header")
+		ks := t.fixed(1, "kind")
+		if ks == nil {
+			break
+		}
+		info.Kind, info.Status = model.Kind(ks[0]&0xf), model.StatusCode(ks[0]>>4)
+		if h&recSameTrace != 0 {
+			if first {
+				t.fail("run starts in the middle of a trace")
+				break
+			}
+			info.Start = prevStart + int64(t.num(true, "start"))
+		} else {
+			t.fixed(16, "trace id")
+			info.Start = int64(t.num(true, "start"))
+		}
+		first = false
+		prevStart = info.Start
+		if len(t.ids) < 8 {
+			t.fail("span ids run out")
+			break
+		}
+		w.spids = append(w.spids, t.ids[:8]...)
+		t.ids = t.ids[8:]
+		dur := t.num(false, "duration")
+		if dur > math.MaxInt64 {
+			t.fail("duration")
+		}
+		info.Duration = int64(dur)
+		if h&recParent != 0 {
+			t.fixed(8, "parent id")
+		} else if h&recParentRef != 0 {
+			t.uvarint("parent reference")
+		}
+		info.Name = t.str("name")
+		ri, n := binary.Uvarint(t.rec)
+		if n <= 0 || ri >= uint64(len(src.res)) {
+			t.fail("resource reference out of range")
+			break
+		}
+		t.rec = t.rec[n:]
+		info.Resource = src.res[ri]
+		w.rec = binary.AppendUvarint(w.rec, w.resRef(info.Resource))
+		for _, f := range [...]uint64{recStatusMsg, recSpanResource, recSpanType, recScope, recScopeVersion} {
+			if h&f != 0 {
+				t.str("string field")
+			}
+		}
+		info.Attrs = info.Attrs[:0]
+		t.attrs(0, &info.Attrs)
+		if h&recEvents != 0 {
+			ne := t.count(4, "event")
+			for i := 0; i < ne && t.err == nil; i++ {
+				if _, n := binary.Varint(t.rec); n > 0 {
+					t.w.rec = append(t.w.rec, t.rec[:n]...)
+					t.rec = t.rec[n:]
+				} else {
+					t.fail("event time")
+				}
+				t.str("event name")
+				t.attrs(0, nil)
+				t.uvarint("event unit")
+				t.uvarint("event seq")
+				t.eventRef()
+			}
+		}
+		if h&recLinks != 0 {
+			nl := t.count(26, "link")
+			for i := 0; i < nl && t.err == nil; i++ {
+				t.fixed(24, "link ids")
+				t.str("link tracestate")
+				t.attrs(0, nil)
+			}
+		}
+		if h&recTraceState != 0 {
+			t.str("tracestate")
+		}
+		if h&recFlags != 0 {
+			t.uvarint("flags")
+		}
+		if h&recCausality != 0 {
+			for range 4 {
+				t.uvarint("causality")
+			}
+			t.eventRef()
+		}
+		if t.err != nil {
+			break
+		}
+		w.n++
+		if visit != nil {
+			visit(info)
+		}
+	}
+	return t.err
+}

@@ -1,0 +1,255 @@
+package wal
+
+import (
+	"bytes"
+	"cmp"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/weftrace/weft/model"
+	"github.com/weftrace/weft/store/embedded/spangen"
+)
+
+// pagedTrace is where a trace landed in the pages a test wrote.
+type pagedTrace struct {
+	page   int
+	from   Pos
+	recEnd int
+}
+
+type runRef struct {
+	src *Source
+	run Run
+}
+
+// writePages copies every run of srcs into pages of about pageSize bytes, trace by trace in ID order, and checks
+// that what the visitor reports of each span is what the span holds (want, by span ID).
+func writePages(t *testing.T, w *PageWriter, runs []runRef, pageSize int, want map[model.SpanID]*model.Span) ([][]byte, map[model.TraceID]pagedTrace) {
+	t.Helper()
+	slices.SortStableFunc(runs, func(a, b runRef) int { return bytes.Compare(a.run.TraceID[:], b.run.TraceID[:]) })
+	var pages [][]byte
+	where := map[model.TraceID]pagedTrace{}
+	var visited []SpanInfo
+	visit := func(in *SpanInfo) {
+		c := *in
+		c.Attrs = slices.Clone(in.Attrs)
+		visited = append(visited, c)
+	}
+	for i := 0; i < len(runs); {
+		id := runs[i].run.TraceID
+		if w.Size() >= pageSize {
+			pages = append(pages, w.AppendPage(nil))
+		}
+		from := w.Pos()
+		for ; i < len(runs) && runs[i].run.TraceID == id; i++ {
+			r := runs[i]
+			if err := w.AddRun(r.src, r.run.From, r.run.RecEnd, visit); err != nil {
+				t.Fatal(err)
+			}
+		}
+		where[id] = pagedTrace{page: len(pages), from: from, recEnd: w.Pos().Rec}
+	}
+	pages = append(pages, w.AppendPage(nil))
+	n := 0
+	for _, s := range want {
+		_ = s
+		n++
+	}
+	if len(visited) != n {
+		t.Fatalf("visited %d spans, want %d", len(visited), n)
+	}
+	// The visitor sees spans in page order; match them by start, name and attributes.
+	for _, in := range visited {
+		res, svc, _ := w.Resource(in.Resource)
+		found := false
+		for _, s := range want {
+			if s.Start != in.Start || s.Duration != in.Duration || s.Name != w.String(in.Name) ||
+				s.Kind != in.Kind || s.StatusCode != in.Status || s.Service() != w.String(svc) ||
+				!reflect.DeepEqual(*s.Resource, *res) || len(s.Attrs) != len(in.Attrs) {
+				continue
+			}
+			same := true
+			for j, a := range in.Attrs {
+				v := s.Attrs[j].Value
+				if s.Attrs[j].Key != w.String(a.Key) || a.Int != (v.Type == model.TypeInt) ||
+					a.Int && a.Num != v.Int() || !a.Int && w.String(a.Str) != v.AsString() {
+					same = false
+				}
+			}
+			if same {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Fatalf("visited span %+v matches no span written", in)
+		}
+	}
+	return pages, where
+}
+
+func checkPages(t *testing.T, pages [][]byte, dict []string, where map[model.TraceID]pagedTrace, traces map[model.TraceID][]*model.Span) {
+	t.Helper()
+	parsed := make([]*Batch, len(pages))
+	for i, p := range pages {
+		bt, err := ParseBatch(p, dict)
+		if err != nil {
+			t.Fatalf("page %d: %v", i, err)
+		}
+		parsed[i] = bt
+	}
+	for id, tr := range traces {
+		pt, ok := where[id]
+		if !ok {
+			t.Fatalf("trace %s not written", id)
+		}
+		got, err := parsed[pt.page].Range(pt.from, pt.recEnd)
+		if err != nil {
+			t.Fatalf("trace %s: %v", id, err)
+		}
+		if !reflect.DeepEqual(sortByID(got), sortByID(tr)) {
+			t.Fatalf("trace %s: got %d spans, want %d (or contents differ)", id, len(got), len(tr))
+		}
+	}
+}
+
+func sortByID(spans []*model.Span) []model.Span {
+	out := make([]model.Span, len(spans))
+	for i, s := range spans {
+		out[i] = *s
+		out[i].Resource = nil
+	}
+	slices.SortFunc(out, func(a, b model.Span) int {
+		if c := bytes.Compare(a.SpanID[:], b.SpanID[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Start, b.Start)
+	})
+	return out
+}
+
+// TestPageWriterCopiesRuns encodes traces split over shuffled batches (as requests from several services bring
+// them), copies their runs into pages with a shared dictionary, then copies those pages again into new pages (as
+// compaction does), and checks that every trace decodes to its spans both times.
+func TestPageWriterCopiesRuns(t *testing.T) {
+	g := spangen.New(3, time.Now().UnixNano())
+	g.Extras = true
+	rng := rand.New(rand.NewPCG(1, 2))
+	traces := map[model.TraceID][]*model.Span{}
+	bySpan := map[model.SpanID]*model.Span{}
+	var all []*model.Span
+	for range 60 {
+		tr := g.Trace()
+		traces[tr[0].TraceID] = tr
+		all = append(all, tr...)
+		for _, s := range tr {
+			bySpan[s.SpanID] = s
+		}
+	}
+	// Shuffle in blocks, so batches hold runs of several spans of a trace and traces interleave.
+	for i := 0; i+8 < len(all); i += 8 {
+		j := rng.IntN(len(all)-8) / 8 * 8
+		for k := 0; k < 8; k++ {
+			all[i+k], all[j+k] = all[j+k], all[i+k]
+		}
+	}
+	w := NewPageWriter()
+	var runs []runRef
+	for len(all) > 0 {
+		n := min(len(all), 1+rng.IntN(200))
+		rec := Encode(all[:n])
+		all = all[n:]
+		bt, err := ParseBatch(rec.Payload(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := w.Source(bt, nil)
+		for _, r := range rec.Runs {
+			runs = append(runs, runRef{src, r})
+		}
+	}
+	var dict []uint32
+	for gid := range uint32(w.Strings()) {
+		if w.Count(gid) > 1 {
+			dict = append(dict, gid)
+		}
+	}
+	if len(dict) == 0 {
+		t.Fatal("no string in more than one batch: the test does not exercise the dictionary")
+	}
+	w.SetDict(dict)
+	dictStrs := make([]string, len(dict))
+	for i, gid := range dict {
+		dictStrs[i] = w.String(gid)
+	}
+	pages, where := writePages(t, w, runs, 4<<10, bySpan)
+	if len(pages) < 3 {
+		t.Fatalf("%d pages: the test wants several", len(pages))
+	}
+	checkPages(t, pages, dictStrs, where, traces)
+
+	// Again from the pages, with a dictionary of half of the first one, as compaction does.
+	w2 := NewPageWriter()
+	sharedMap := w2.InternAll(dictStrs)
+	w2.SetDict(sharedMap[:len(sharedMap)/2])
+	dict2 := dictStrs[:len(dictStrs)/2]
+	runs = runs[:0]
+	for id, pt := range where {
+		bt, err := ParseBatch(pages[pt.page], dictStrs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, runRef{w2.Source(bt, sharedMap), Run{TraceID: id, From: pt.from, RecEnd: pt.recEnd}})
+	}
+	pages2, where2 := writePages(t, w2, runs, 8<<10, bySpan)
+	checkPages(t, pages2, dict2, where2, traces)
+}
+
+// TestPageWriterRejectsDamage feeds damaged batches to AddRun: it must fail or copy, never panic.
+func TestPageWriterRejectsDamage(t *testing.T) {
+	g := spangen.New(4, time.Now().UnixNano())
+	g.Extras = true
+	rec := Encode(g.Spans(300))
+	rng := rand.New(rand.NewPCG(5, 6))
+	fails := 0
+	for i := range 400 {
+		raw := slices.Clone(rec.Payload())
+		for range 1 + i%4 {
+			raw[rng.IntN(len(raw))] ^= byte(1 + rng.IntN(255))
+		}
+		bt, err := ParseBatch(raw, nil)
+		if err != nil {
+			continue
+		}
+		w := NewPageWriter()
+		src := w.Source(bt, nil)
+		for _, r := range rec.Runs {
+			if err := w.AddRun(src, r.From, min(r.RecEnd, len(bt.rec)), nil); err != nil {
+				fails++
+				break
+			}
+		}
+	}
+	if fails == 0 {
+		t.Fatal("no damaged batch was refused")
+	}
+	// A run that starts in the middle of a trace is refused.
+	var e Encoder
+	tr := g.Trace()
+	e.Add(tr[0])
+	mid := e.Pos()
+	for _, s := range tr[1:] {
+		e.Add(s)
+	}
+	bt, err := ParseBatch(e.AppendTo(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := NewPageWriter()
+	if err := w.AddRun(w.Source(bt, nil), mid, e.Pos().Rec, nil); err == nil {
+		t.Fatal("a run starting mid-trace was copied")
+	}
+}
