@@ -359,18 +359,21 @@ func (t *transcoder) fixed(n int, what string) []byte {
 
 // num copies one varint of the numbers stream.
 func (t *transcoder) num(signed bool, what string) uint64 {
-	var v uint64
-	var n int
-	if signed {
-		var s int64
-		s, n = binary.Varint(t.nums)
-		v = uint64(s)
-	} else {
-		v, n = binary.Uvarint(t.nums)
+	n := 0
+	for n < len(t.nums) && n < binary.MaxVarintLen64 && t.nums[n] >= 0x80 {
+		n++
 	}
-	if n <= 0 {
+	if n >= len(t.nums) || n == binary.MaxVarintLen64 {
 		t.fail(what)
 		return 0
+	}
+	n++
+	var v uint64
+	if signed {
+		s, _ := binary.Varint(t.nums[:n])
+		v = uint64(s)
+	} else {
+		v, _ = binary.Uvarint(t.nums[:n])
 	}
 	t.w.nums = append(t.w.nums, t.nums[:n]...)
 	t.nums = t.nums[n:]
@@ -379,12 +382,19 @@ func (t *transcoder) num(signed bool, what string) uint64 {
 
 // str rewrites a string reference, returning the global id.
 func (t *transcoder) str(what string) uint32 {
-	i, n := binary.Uvarint(t.rec)
-	if n <= 0 {
-		t.fail(what)
-		return 0
+	var i uint64
+	if len(t.rec) > 0 && t.rec[0] < 0x80 { // most references take one byte
+		i = uint64(t.rec[0])
+		t.rec = t.rec[1:]
+	} else {
+		var n int
+		i, n = binary.Uvarint(t.rec)
+		if n <= 0 {
+			t.fail(what)
+			return 0
+		}
+		t.rec = t.rec[n:]
 	}
-	t.rec = t.rec[n:]
 	var g uint32
 	if i < uint64(len(t.src.shared)) {
 		g = t.src.shared[i]
@@ -394,7 +404,11 @@ func (t *transcoder) str(what string) uint32 {
 		t.fail(what + " string reference out of range")
 		return 0
 	}
-	t.w.rec = binary.AppendUvarint(t.w.rec, t.w.ref(g))
+	if r := t.w.ref(g); r < 0x80 {
+		t.w.rec = append(t.w.rec, byte(r))
+	} else {
+		t.w.rec = binary.AppendUvarint(t.w.rec, r)
+	}
 	return g
 }
 
@@ -412,6 +426,24 @@ func (t *transcoder) attrs(depth int, out *[]AttrRef) {
 	n := t.count(2, "attribute")
 	for i := 0; i < n && t.err == nil; i++ {
 		k := t.str("attribute key")
+		// Strings and integers, most attributes, take a short way.
+		if len(t.rec) > 0 && (t.rec[0] == byte(model.TypeString) || t.rec[0] == byte(model.TypeInt)) {
+			typ := t.rec[0]
+			t.rec = t.rec[1:]
+			t.w.rec = append(t.w.rec, typ)
+			if typ == byte(model.TypeString) {
+				g := t.str("value")
+				if out != nil {
+					*out = append(*out, AttrRef{Key: k, Str: g})
+				}
+			} else {
+				v := t.num(true, "int value")
+				if out != nil {
+					*out = append(*out, AttrRef{Key: k, Int: true, Num: int64(v)})
+				}
+			}
+			continue
+		}
 		if out != nil {
 			v, g := t.value(depth, true)
 			*out = append(*out, t.w.attrRef(k, &v, g))

@@ -1,7 +1,10 @@
 package embedded
 
 import (
+	"log/slog"
+	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -60,4 +63,77 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkCompact merges four blocks of 200,000 spans, written as head cuts are, into one, and reports the CPU
+// per span of the merge and the bytes per span before and after.
+func BenchmarkCompact(b *testing.B) {
+	g := spangen.New(2, time.Now().UnixNano())
+	dir := b.TempDir()
+	s, err := Open(dir, Options{Logger: slog.New(slog.DiscardHandler), CompactInterval: -1, CompactFanIn: 4, CompactSpans: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var paths []string
+	var before int64
+	for range 4 {
+		h := newHead()
+		spans := g.Spans(200_000)
+		for i := 0; i < len(spans); i += 1000 {
+			batch := spans[i:min(i+1000, len(spans))]
+			h.write(batch, wal.Encode(batch))
+		}
+		blk, err := writeBlock(filepath.Join(b.TempDir(), "src.blk"), h)
+		if err != nil {
+			b.Fatal(err)
+		}
+		paths = append(paths, blk.path)
+		before += blk.size
+		blk.release()
+	}
+	var spans int
+	var after int64
+	var cpu time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		var group []*block
+		for _, p := range paths {
+			raw, err := os.ReadFile(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cp := s.newBlockPath()
+			if err := os.WriteFile(cp, raw, 0o644); err != nil {
+				b.Fatal(err)
+			}
+			blk, err := openBlock(cp)
+			if err != nil {
+				b.Fatal(err)
+			}
+			blk.refs.Add(1) // merge releases the group's hold
+			group = append(group, blk)
+		}
+		s.mu.Lock()
+		s.blocks = append(s.blocks[:0], group...)
+		s.mu.Unlock()
+		runtime.GC()
+		b.StartTimer()
+		c0 := cpuTime()
+		if err := s.merge(group); err != nil {
+			b.Fatal(err)
+		}
+		cpu += cpuTime() - c0
+		b.StopTimer()
+		s.mu.Lock()
+		nb := s.blocks[0]
+		spans, after = nb.meta.Spans, nb.size
+		s.blocks = s.blocks[:0]
+		s.mu.Unlock()
+		nb.drop()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/1000/float64(spans)/float64(b.N), "cpu-µs/span")
+	b.ReportMetric(float64(before)/float64(spans), "before-B/span")
+	b.ReportMetric(float64(after)/float64(spans), "after-B/span")
 }

@@ -42,7 +42,10 @@ const (
 	blockTail   = "WEFTEND1"
 	blockSuffix = ".blk"
 	pageTarget  = 128 << 10
-	chunkTarget = 32 << 10
+	// blockVersion is the format written. Version 2 added raw (uncompressed) pages, which head cuts write since
+	// compaction compresses every span again anyway; version 1 blocks (every section compressed) are still read.
+	blockVersion = 2
+	chunkTarget  = 32 << 10
 )
 
 // Term kinds: the first byte of every index term.
@@ -58,6 +61,7 @@ const (
 
 type blockMeta struct {
 	Version   int        `json:"version"`
+	RawPages  bool       `json:"raw_pages,omitempty"` // version 2: pages are not compressed (head cuts)
 	Spans     int        `json:"spans"`
 	Traces    int        `json:"traces"`
 	MinStart  int64      `json:"min_start"`
@@ -152,10 +156,14 @@ type termIndex struct {
 
 // keyValues are the values of one attribute key seen in a block, with the trace ordinals they were seen in.
 type keyValues struct {
-	key  uint32
-	strs []uint64 // text's global id << 32 | ordinal
-	ints []intOrd
+	key   uint32
+	strs  []uint64   // text's global id << 32 | ordinal: the chunk being filled
+	full  [][]uint64 // filled chunks (appending in chunks copies nothing as the lists grow)
+	nstrs int
+	ints  []intOrd
 }
+
+const valueChunk = 8192
 
 type intOrd struct {
 	v   int64
@@ -234,7 +242,8 @@ func newBlockWriter(path string, better bool) (*blockWriter, error) {
 	bw := &blockWriter{path: path, tmp: tmp, f: f, w: bufio.NewWriterSize(f, 1<<20), better: better,
 		pw: wal.NewPageWriter(), ix: newTermIndex(), first: true}
 	bw.visitFn = bw.visit
-	bw.meta.Version = 1
+	bw.meta.Version = blockVersion
+	bw.meta.RawPages = !better
 	bw.write([]byte(blockMagic))
 	return bw, nil
 }
@@ -287,7 +296,10 @@ func (bw *blockWriter) flushPage() {
 		return
 	}
 	bw.pageBuf = bw.pw.AppendPage(bw.pageBuf[:0])
-	z := bw.compress(bw.pageBuf)
+	z := bw.pageBuf
+	if !bw.meta.RawPages {
+		z = bw.compress(bw.pageBuf)
+	}
 	bw.meta.Pages = append(bw.meta.Pages, [2]int64{bw.off, int64(len(z))})
 	bw.write(z)
 	bw.pageNo++
@@ -359,7 +371,12 @@ func (bw *blockWriter) indexAttr(a *wal.AttrRef) {
 	}
 	e := uint64(a.Str)<<32 | uint64(bw.ord)
 	if n := len(kv.strs); n == 0 || kv.strs[n-1] != e {
+		if n == cap(kv.strs) && n > 0 {
+			kv.full = append(kv.full, kv.strs)
+			kv.strs = make([]uint64, 0, valueChunk)
+		}
 		kv.strs = append(kv.strs, e)
+		kv.nstrs++
 	}
 }
 
@@ -377,10 +394,15 @@ func (ix *termIndex) postings() {
 	}
 	for _, kv := range ix.keys {
 		// Strings: sort by text id (ordinals are in ascending order already, and the sort is stable).
-		if len(buf) < len(kv.strs) {
-			buf = make([]uint64, len(kv.strs))
+		if len(buf) < 2*kv.nstrs {
+			buf = make([]uint64, 2*kv.nstrs)
 		}
-		sorted := radixSortHigh(kv.strs, buf[:len(kv.strs)])
+		all := buf[:0]
+		for _, c := range kv.full {
+			all = append(all, c...)
+		}
+		all = append(all, kv.strs...)
+		sorted := radixSortHigh(all, buf[kv.nstrs:2*kv.nstrs])
 		for i := 0; i < len(sorted); {
 			g := uint32(sorted[i] >> 32)
 			j := i
@@ -393,7 +415,7 @@ func (ix *termIndex) postings() {
 			}
 			ix.post = append(ix.post, p)
 		}
-		kv.strs = nil
+		kv.strs, kv.full = nil, nil
 		// Integers: the same, by value; through the radix sort when the values span less than 2^32.
 		if len(kv.ints) > 0 {
 			lo, hi := kv.ints[0].v, kv.ints[0].v
@@ -807,6 +829,9 @@ func loadBlock(f *os.File, path string) (*block, error) {
 	if err := json.Unmarshal(mj, &b.meta); err != nil {
 		return nil, err
 	}
+	if b.meta.Version < 1 || b.meta.Version > blockVersion {
+		return nil, fmt.Errorf("block format version %d: this weft reads versions 1 to %d", b.meta.Version, blockVersion)
+	}
 	if b.meta.DictLen > 0 {
 		raw, err := b.readSection(b.meta.DictOff, b.meta.DictLen)
 		if err != nil {
@@ -852,6 +877,22 @@ func parseDict(raw []byte) ([]string, error) {
 		prev = e
 	}
 	return out, nil
+}
+
+// readPage reads page i, decompressing it unless the block keeps its pages raw.
+func (b *block) readPage(i int) ([]byte, error) {
+	p := b.meta.Pages[i]
+	if !b.meta.RawPages {
+		return b.readSection(p[0], p[1])
+	}
+	if p[0] < 0 || p[1] < 0 || p[0]+p[1] > b.size {
+		return nil, errors.New("page outside the file")
+	}
+	raw := make([]byte, p[1])
+	if _, err := b.f.ReadAt(raw, p[0]); err != nil {
+		return nil, err
+	}
+	return raw, nil
 }
 
 func (b *block) readSection(off, n int64) ([]byte, error) {
@@ -1000,8 +1041,7 @@ func (b *block) page(c *pageCache, i uint32) (*wal.Batch, error) {
 	if bt := c.get(key); bt != nil {
 		return bt, nil
 	}
-	p := b.meta.Pages[i]
-	raw, err := b.readSection(p[0], p[1])
+	raw, err := b.readPage(int(i))
 	if err != nil {
 		return nil, fmt.Errorf("embedded: block %s page %d: %w", b.path, i, err)
 	}

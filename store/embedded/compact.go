@@ -67,7 +67,7 @@ func (c *cursor) id() model.TraceID { return c.b.ids[c.ord] }
 func (c *cursor) run(pw *wal.PageWriter) (srcRun, error) {
 	p := int(c.b.tPage[c.ord])
 	if c.src == nil || c.page != p {
-		raw, err := c.b.readSection(c.b.meta.Pages[p][0], c.b.meta.Pages[p][1])
+		raw, err := c.b.readPage(p)
 		if err != nil {
 			return srcRun{}, err
 		}
