@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,7 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -45,7 +47,7 @@ type Result struct {
 	SpansAccepted  int64
 	Requests       int64
 	Rejected       int64 // requests answered with an error status (429 counted apart)
-	Throttled      int64 // requests answered 429
+	Throttled      int64 // requests answered 429 (the sender then waits as long as Retry-After says)
 	LatencyP50     time.Duration
 	LatencyP99     time.Duration
 	BytesSent      int64
@@ -122,38 +124,17 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	var res Result
 	var mu sync.Mutex
 	var lat []time.Duration
-	// A token bucket in spans: each worker takes a batch's worth before sending.
-	var tokens chan struct{}
-	if o.Rate > 0 {
-		perSec := float64(o.Rate) / float64(o.SpansPerBatch)
-		tokens = make(chan struct{}, o.Concurrency)
-		go func() {
-			start := time.Now()
-			var sent float64
-			tick := time.NewTicker(time.Millisecond)
-			defer tick.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case now := <-tick.C:
-					for due := time.Since(start).Seconds() * perSec; sent < due; sent++ {
-						select {
-						case tokens <- struct{}{}:
-						case <-ctx.Done():
-							return
-						}
-					}
-					_ = now
-				}
-			}
-		}()
-	}
-
 	start := time.Now()
 	cpu0 := processCPU()
 	var wg sync.WaitGroup
 	var seq atomic.Uint64
+	// Pacing at o.Rate: each request is due when the spans offered before it are, counted from start; a worker
+	// sleeps until its request is due. One timer per worker, no ticker: an idle generator costs nothing.
+	var offered atomic.Int64
+	due := func(spans int) time.Time {
+		before := offered.Add(int64(spans)) - int64(spans)
+		return start.Add(time.Duration(float64(before) / float64(o.Rate) * float64(time.Second)))
+	}
 	for w := 0; w < o.Concurrency; w++ {
 		wg.Add(1)
 		go func(w int) {
@@ -161,15 +142,20 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			wr := rand.New(rand.NewPCG(o.Seed+uint64(w)+1, 7))
 			var buf []byte
 			var mine []time.Duration
+			timer := time.NewTimer(0)
+			defer timer.Stop()
 			for ctx.Err() == nil {
-				if tokens != nil {
-					select {
-					case <-tokens:
-					case <-ctx.Done():
-						continue
+				t := &tmpls[seq.Add(1)%uint64(len(tmpls))]
+				if o.Rate > 0 {
+					if wait := time.Until(due(t.spans)); wait > 0 {
+						timer.Reset(wait)
+						select {
+						case <-timer.C:
+						case <-ctx.Done():
+							continue
+						}
 					}
 				}
-				t := &tmpls[seq.Add(1)%uint64(len(tmpls))]
 				buf = t.fill(buf, wr, time.Now().UnixNano())
 				req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.Endpoint, bytes.NewReader(buf))
 				if err != nil {
@@ -199,6 +185,15 @@ func Run(ctx context.Context, o Options) (Result, error) {
 					mine = append(mine, d)
 				case resp.StatusCode == http.StatusTooManyRequests:
 					atomic.AddInt64(&res.Throttled, 1)
+					// As OTLP exporters do, wait as long as the server asks before sending again: resending at
+					// once would spend both sides' CPU on requests that are refused.
+					if wait := retryAfter(resp.Header.Get("Retry-After")); wait > 0 {
+						timer.Reset(wait)
+						select {
+						case <-timer.C:
+						case <-ctx.Done():
+						}
+					}
 				default:
 					atomic.AddInt64(&res.Rejected, 1)
 				}
@@ -223,6 +218,15 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, fmt.Errorf("no request reached %s", o.Endpoint)
 	}
 	return res, nil
+}
+
+// retryAfter reads a Retry-After header given in seconds, at most 5 s; 0 when absent or not a number.
+func retryAfter(h string) time.Duration {
+	n, err := strconv.Atoi(h)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return min(time.Duration(n)*time.Second, 5*time.Second)
 }
 
 // Batch is one request body as Run sends it (about n spans in whole traces, encoded as OTLP protobuf) and its
@@ -257,8 +261,6 @@ func num(k string, v int64) *commonpb.KeyValue {
 // buildTemplate encodes one request of about n spans in whole traces of 5 to 50 spans.
 func buildTemplate(rng *rand.Rand, n int) (template, error) {
 	byService := map[string]*tracepb.ScopeSpans{}
-	var traceIDs [][]byte
-	var times []uint64
 	now := time.Now().UnixNano()
 	total := 0
 	for total < n {
@@ -268,7 +270,6 @@ func buildTemplate(rng *rand.Rand, n int) (template, error) {
 			tid[i] = byte(rng.UintN(256))
 		}
 		tid[15] |= 1
-		traceIDs = append(traceIDs, tid)
 		start := now - int64(rng.IntN(int(time.Minute)))
 		var ids [][]byte
 		for i := 0; i < size; i++ {
@@ -303,7 +304,6 @@ func buildTemplate(rng *rand.Rand, n int) (template, error) {
 					num("app.items", int64(rng.IntN(20))),
 				},
 			}
-			times = append(times, sp.StartTimeUnixNano, sp.EndTimeUnixNano)
 			if rng.IntN(50) == 0 {
 				sp.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: "upstream unavailable"}
 			}
@@ -330,41 +330,63 @@ func buildTemplate(rng *rand.Rand, n int) (template, error) {
 		return template{}, err
 	}
 	t := template{body: body, spans: total, built: now}
-	for _, tid := range traceIDs {
-		var offs []int
-		for from := 0; ; {
-			i := bytes.Index(body[from:], tid)
-			if i < 0 {
-				break
-			}
-			offs = append(offs, from+i)
-			from += i + 16
-		}
-		t.idSpans = append(t.idSpans, offs)
-	}
-	// Every span's start and end, found by their tag (fields 7 and 8, fixed64) and value: 9 bytes that occur
-	// nowhere else.
-	var pat [9]byte
-	taken := make(map[int]bool, len(times))
-	for i, v := range times {
-		pat[0] = 7<<3 | 1
-		if i%2 == 1 {
-			pat[0] = 8<<3 | 1
-		}
-		binary.LittleEndian.PutUint64(pat[1:], v)
-		off := -1
-		for from := 0; ; { // two spans of the same time: the second takes the next occurrence
-			j := bytes.Index(body[from:], pat[:])
-			if j < 0 {
-				return template{}, fmt.Errorf("loadgen: a span time is not where the encoding should have put it")
-			}
-			if off = from + j; !taken[off] {
-				break
-			}
-			from = off + 1
-		}
-		taken[off] = true
-		t.times = append(t.times, off+1)
+	if err := t.findFields(); err != nil {
+		return template{}, err
 	}
 	return t, nil
+}
+
+// findFields walks the encoded request once and notes where each span's trace ID, start and end are.
+func (t *template) findFields() error {
+	byTrace := map[string]int{} // trace ID → index in t.idSpans
+	// each calls f with the offset and contents of every field numbered num of the message at b[base:].
+	each := func(b []byte, base int, num protowire.Number, f func(off int, v []byte)) error {
+		for i := 0; i < len(b); {
+			n, typ, tn := protowire.ConsumeTag(b[i:])
+			if tn < 0 {
+				return protowire.ParseError(tn)
+			}
+			vn := protowire.ConsumeFieldValue(n, typ, b[i+tn:])
+			if vn < 0 {
+				return protowire.ParseError(vn)
+			}
+			if n == num {
+				v := b[i+tn : i+tn+vn]
+				off := base + i + tn
+				if typ == protowire.BytesType {
+					data, ln := protowire.ConsumeBytes(v)
+					off, v = off+ln-len(data), data
+				}
+				f(off, v)
+			}
+			i += tn + vn
+		}
+		return nil
+	}
+	var err error
+	walk := func(num protowire.Number, next func(off int, v []byte)) func(int, []byte) {
+		return func(off int, v []byte) {
+			if e := each(v, off, num, next); e != nil && err == nil {
+				err = e
+			}
+		}
+	}
+	span := func(off int, v []byte) {
+		_ = each(v, off, 1, func(o int, id []byte) {
+			k, ok := byTrace[string(id)]
+			if !ok {
+				k = len(t.idSpans)
+				byTrace[string(id)] = k
+				t.idSpans = append(t.idSpans, nil)
+			}
+			t.idSpans[k] = append(t.idSpans[k], o)
+		})
+		_ = each(v, off, 7, func(o int, _ []byte) { t.times = append(t.times, o) })
+		_ = each(v, off, 8, func(o int, _ []byte) { t.times = append(t.times, o) })
+	}
+	walk(1, walk(2, walk(2, span)))(0, t.body) // request.resource_spans.scope_spans.spans
+	if err == nil && len(t.times) != 2*t.spans {
+		err = fmt.Errorf("loadgen: found %d span times in a template of %d spans", len(t.times), t.spans)
+	}
+	return err
 }

@@ -146,3 +146,37 @@ func BenchmarkFill(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*tm.spans), "ns/span")
 }
+
+// TestRunWaitsRetryAfter: after a 429 with Retry-After, a worker sends nothing until that time has passed (here
+// longer than the run).
+func TestRunWaitsRetryAfter(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Retry-After", "2")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	res, err := Run(context.Background(), Options{Endpoint: srv.URL, Duration: 400 * time.Millisecond, Concurrency: 1,
+		SpansPerBatch: 10, Templates: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 1 || res.Throttled != 1 {
+		t.Fatalf("%d requests, %d throttled: want one, then a wait past the end of the run", res.Requests, res.Throttled)
+	}
+}
+
+// TestRunPaces: at a set rate, no more spans are sent than are due by the end of the run.
+func TestRunPaces(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+	defer srv.Close()
+	res, err := Run(context.Background(), Options{Endpoint: srv.URL, Duration: 500 * time.Millisecond, Concurrency: 4,
+		SpansPerBatch: 100, Templates: 4, Rate: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Requests are due at 0, 100+, 200+, ... ms: at most 5 start within 500 ms (and at least the first).
+	if res.Requests < 1 || res.Requests > 5 {
+		t.Fatalf("%d requests of 100+ spans in 500 ms at 1,000 spans/s, want 1 to 5", res.Requests)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/weftrace/weft/loadgen"
@@ -22,10 +24,22 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.IntVar(&o.Templates, "templates", 32, "distinct batches encoded up front")
 	fs.StringVar(&o.Token, "token", "", "bearer token for a server started with --ingest-token")
 	seed := fs.Uint64("seed", 1, "random seed")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load generator to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	o.Seed = *seed
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res, err := loadgen.Run(ctx, o)
 	if err != nil {
 		return err
