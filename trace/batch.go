@@ -164,10 +164,14 @@ func (b *batcher) full() bool {
 // drain takes everything queued and exports it.
 func (b *batcher) drain() {
 	for i := range b.p.ps {
+		// Take only what is there now, so that a busy P cannot keep the batcher here forever; in runs, so that
+		// the ring's indexes (which the producer reads and writes) move once per run, not once per span.
 		q := &b.p.ps[i].queue
-		// Take only what is there now, so that a busy P cannot keep the batcher here forever.
-		for n := q.len(); n > 0; n-- {
-			b.add(q.pop(), int32(i))
+		pid := int32(i)
+		for n := q.len(); n > 0; {
+			run := min(n, uint64(b.batchSize-len(b.batch)))
+			q.drain(run, func(s *Span) { b.add(s, pid) })
+			n -= run
 		}
 	}
 	b.over.mu.Lock()

@@ -215,28 +215,58 @@ func (d *SpanData) Attr(key string) (Value, bool) {
 }
 
 // reset clears the record for reuse, keeping the capacity of its slices (up to a limit, so that one huge span
-// does not make every pooled span huge).
+// does not make every pooled span huge). It leaves Name, Resource, Scope and TraceState, which Start always
+// sets, and writes only what is not zero already: a reused span has usually left the CPU's cache, and while the
+// garbage collector marks, every pointer written costs a write barrier.
 func (d *SpanData) reset() {
-	attrs := d.Attrs
-	clear(attrs)
-	events := d.Events
-	for i := range events {
-		ea := events[i].Attrs
-		clear(ea)
-		events[i] = Event{Attrs: ea[:0]}
+	if len(d.Attrs) > 0 || cap(d.Attrs) > 64 {
+		clear(d.Attrs)
+		d.Attrs = d.Attrs[:0]
+		if cap(d.Attrs) > 64 {
+			d.Attrs = nil
+		}
 	}
-	links := d.Links
-	clear(links)
-	*d = SpanData{}
-	if cap(attrs) <= 64 {
-		d.Attrs = attrs[:0]
+	if len(d.Events) > 0 || cap(d.Events) > 32 {
+		for i := range d.Events {
+			e := &d.Events[i]
+			clear(e.Attrs)
+			*e = Event{Attrs: e.Attrs[:0]}
+		}
+		d.Events = d.Events[:0]
+		if cap(d.Events) > 32 {
+			d.Events = nil
+		}
 	}
-	d.Events = nil
-	if cap(events) <= 32 {
-		d.Events = events[:0]
+	if len(d.Links) > 0 || cap(d.Links) > 32 {
+		clear(d.Links)
+		d.Links = d.Links[:0]
+		if cap(d.Links) > 32 {
+			d.Links = nil
+		}
 	}
-	d.Links = nil
-	if cap(links) <= 32 {
-		d.Links = links[:0]
+	if d.StatusMessage != "" {
+		d.StatusMessage = ""
+	}
+	if d.Service != "" {
+		d.Service = ""
+	}
+	if d.SpanResource != "" {
+		d.SpanResource = ""
+	}
+	if d.SpanType != "" {
+		d.SpanType = ""
+	}
+	d.TraceID, d.SpanID, d.ParentID = TraceID{}, SpanID{}, SpanID{}
+	d.Kind, d.Start, d.End, d.StatusCode = 0, 0, 0, 0
+	d.Flags, d.Priority, d.Unitary = 0, 0, false
+	d.Unit, d.StartSeq, d.EndUnit, d.EndSeq, d.StartCause = 0, 0, 0, 0, EventRef{}
+	d.Counters = SpanCounters{}
+	d.DroppedAttrs, d.DroppedEvents, d.DroppedLinks = 0, 0, 0
+}
+
+// setString writes v to *dst unless it is there already (see reset).
+func setString(dst *string, v string) {
+	if *dst != v {
+		*dst = v
 	}
 }

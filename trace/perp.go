@@ -4,7 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	_ "unsafe" // for go:linkname
+	"unsafe"
 )
 
 // The hot path keeps its state per P (the Go scheduler's processor): each P has its own ring of ended spans
@@ -67,16 +67,16 @@ func (r *ring) push(s *Span) bool {
 	return true
 }
 
-// pop takes the oldest span, or nil. Only the consumer calls it.
-func (r *ring) pop() *Span {
+// drain hands the n oldest spans (n at most len) to f, oldest first, and then removes them, moving head once.
+// Only the consumer calls it.
+func (r *ring) drain(n uint64, f func(*Span)) {
 	h := r.head.Load()
-	if h == r.tail.Load() {
-		return nil
+	for i := h; i < h+n; i++ {
+		slot := &r.slots[i&r.mask]
+		f(*slot)
+		*slot = nil
 	}
-	s := r.slots[h&r.mask]
-	r.slots[h&r.mask] = nil
-	r.head.Store(h + 1)
-	return s
+	r.head.Store(h + n)
 }
 
 func (r *ring) len() uint64 { return r.tail.Load() - r.head.Load() }
@@ -138,7 +138,11 @@ func (f *freeBatches) pop(spent func(*spanBatch)) *Span {
 		n := int64(len(b.spans))
 		if i := b.taken.Add(1) - 1; i < n {
 			s := b.spans[i]
-			b.spans[i] = nil
+			if i+1 < n {
+				// The next Start takes the next span: have the CPU fetch it meanwhile. An exported span has
+				// usually left the cache, and clearing it is otherwise the most expensive part of a start.
+				prefetchSpan(unsafe.Pointer(b.spans[i+1]))
+			}
 			b.released.Add(1)
 			return s
 		}

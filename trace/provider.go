@@ -129,12 +129,15 @@ func (p *Provider) get() *Span {
 		s = p.pool.Get().(*Span)
 	}
 	s.reset()
-	s.p = p
+	if s.p != p {
+		s.p = p
+	}
 	return s
 }
 
 // spentBatch takes back a batch whose spans a P has all taken.
 func (p *Provider) spentBatch(b *spanBatch) {
+	clear(b.spans) // the takers leave the spans in place (one reads the next to prefetch it)
 	b.spans = b.spans[:0]
 	b.taken.Store(0)
 	b.released.Store(0)
@@ -153,13 +156,13 @@ func (s *Span) reset() {
 	if s.data.Attrs == nil {
 		s.data.Attrs = s.attrBuf[:0]
 	}
-	s.unit = nil // the unit itself is never reset: contexts and children may still record on it
+	// s.unit and s.tr are left for Start to set (only if they differ: see SpanData.reset); the unit itself is
+	// never reset, contexts and children may still record on it.
 	// End moved the generation on (to odd); moving it again gives the new life an even one that no context made
 	// for an earlier life holds. A new span's is 0.
 	if s.gen.Load()&1 != 0 {
 		s.gen.Add(1)
 	}
-	s.tr = nil
 	s.ended = false
 }
 

@@ -14,3 +14,11 @@ func TestPerPLayout(t *testing.T) {
 		t.Errorf("ring.tail at %d shares a cache line with ring.head", off)
 	}
 }
+
+// TestSpanLayout keeps what every start and end writes within the first seven cache lines of a span, the ones
+// prefetchSpan fetches.
+func TestSpanLayout(t *testing.T) {
+	if end := unsafe.Offsetof(Span{}.attrBuf); end > 7*64 {
+		t.Errorf("a span's fields before attrBuf end at %d bytes, beyond the 448 that prefetchSpan fetches", end)
+	}
+}

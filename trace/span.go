@@ -82,8 +82,7 @@ func WithCause(cause EventRef) StartOption { return StartOption{set: optCause, c
 // context Start returns is not: it may be kept and used after End (it then has no recording span, and children
 // started from it are children of the ended span).
 type Span struct {
-	data    SpanData
-	attrBuf [8]Attr // the first attributes live here; data.Attrs spills to the heap after that
+	data SpanData
 	// gen counts the span's lives: End moves it on (under mu), so that contexts made for this life (which record
 	// its value) no longer reach the span, and reuse moves it on again. Read atomically, without mu.
 	gen  atomic.Uint64
@@ -94,6 +93,9 @@ type Span struct {
 	tr    *traceInfo
 	ended bool // under mu
 	mu    sync.Mutex
+	// attrBuf holds the first attributes; data.Attrs spills to the heap after that. Last, so that what every
+	// start and end writes is in the span's first seven cache lines (see prefetchSpan).
+	attrBuf [8]Attr
 }
 
 // Tracer starts spans for one instrumentation scope (a library or a part of the program).
@@ -146,9 +148,12 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 	t.apply(s, name, opts)
 	var remoteCause EventRef
 	if parent != nil && n.span != nil {
-		s.tr = parent
+		if s.tr != parent {
+			s.tr = parent
+		}
 		d.TraceID, d.ParentID = parent.id, n.spanID
-		d.Flags, d.Priority, d.TraceState = parent.flags, parent.priority, parent.state
+		d.Flags, d.Priority = parent.flags, parent.priority
+		setString(&d.TraceState, parent.state)
 		if parent.candidate {
 			p.count(countCandidate)
 		}
@@ -165,7 +170,8 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 		} else {
 			tr.id = newTraceID()
 		}
-		d.TraceID, d.TraceState = tr.id, tr.state
+		d.TraceID = tr.id
+		setString(&d.TraceState, tr.state)
 		res := p.sampler.ShouldSample(SamplingParams{
 			TraceID: tr.id, Parent: psc, Name: name, Kind: d.Kind, Service: d.ServiceName(), Attrs: d.Attrs,
 		})
@@ -204,7 +210,9 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 	if u == nil {
 		u = newUnit()
 	}
-	s.unit = u
+	if s.unit != u {
+		s.unit = u
+	}
 	d.Unit = u.id
 	d.StartSeq = u.seq.Add(1)
 	switch {
@@ -225,10 +233,12 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 // apply writes the name and options into a fresh span.
 func (t *Tracer) apply(s *Span, name string, opts []StartOption) {
 	d := &s.data
-	d.Name = name
+	setString(&d.Name, name)
 	d.Kind = KindInternal
-	d.Resource = t.p.resource
-	d.Scope = t.scope
+	if d.Resource != t.p.resource {
+		d.Resource = t.p.resource
+	}
+	setString(&d.Scope, t.scope)
 	for i := range opts {
 		o := &opts[i]
 		if o.set&optKind != 0 {
