@@ -68,7 +68,7 @@ func BenchmarkTraceAnswer(b *testing.B) {
 	b.Run("waterfall", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			b.SetBytes(int64(len(AppendWaterfall(nil, id, spans, false))))
+			b.SetBytes(int64(len(AppendWaterfall(nil, id, spans))))
 		}
 	})
 }

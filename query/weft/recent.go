@@ -25,7 +25,7 @@ type recentTraces struct {
 
 type recentTrace struct {
 	id    model.TraceID
-	spans []*model.Span // sorted as sortSpans sorts
+	spans []*model.Span // as the store answered them: every answer sorts them the same way
 	at    time.Time
 }
 

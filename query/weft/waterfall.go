@@ -1,7 +1,10 @@
 package weft
 
 import (
+	"cmp"
+	"encoding/binary"
 	"encoding/hex"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -42,31 +45,75 @@ type WaterfallSpans struct {
 }
 
 // AppendWaterfall appends the waterfall answer for a trace's spans as JSON, straight from the model: it builds
-// none of the regular answer, which is what makes it several times faster to write than the columnar one. The
-// spans are sorted as the regular answer sorts them (by start, then span ID) unless sorted says they already are.
-func AppendWaterfall(b []byte, id model.TraceID, spans []*model.Span, sorted bool) []byte {
-	if !sorted {
-		spans = sortSpans(spans)
-	}
+// none of the regular answer, sorts small keys instead of the spans, and reads each span once, which makes it
+// several times faster to write than the columnar answer. Spans come out in the regular answer's order (by start,
+// then span ID; spans equal in both keep their order in spans, as sortSpans keeps them).
+func AppendWaterfall(b []byte, id model.TraceID, spans []*model.Span) []byte {
 	n := len(spans)
 	if b == nil {
 		b = make([]byte, 0, 40*n+1024) // about what a span takes: its ID and five numbers
 	}
+	type key struct {
+		start int64
+		id    uint64 // the span ID big-endian: compares as the ID's bytes do
+		at    int32  // index in spans
+	}
+	keys := make([]key, n)
+	for i, s := range spans {
+		keys[i] = key{s.Start, binary.BigEndian.Uint64(s.SpanID[:]), int32(i)}
+	}
+	slices.SortStableFunc(keys, func(a, b key) int {
+		if a.start != b.start {
+			return cmp.Compare(a.start, b.start)
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	byID := make(map[uint64]int32, n)
+	for k := range keys {
+		byID[keys[k].id] = int32(k) // the last of duplicate IDs, as the columnar answer resolves parents
+	}
+
+	// One pass over the spans in answer order gathers every column.
 	var start, end int64
 	errors := 0
 	services := map[string]int{}
-	for i, s := range spans {
-		if i == 0 || s.Start < start {
+	parent := make([]int32, n)
+	name := make([]int32, n)
+	service := make([]int32, n)
+	dur := make([]int64, n)
+	var failed []int32
+	// Names and services are numbered as they first appear; a span's service is its resource's, so a run of
+	// spans from one resource looks the name up only once.
+	st := &stringTable{list: []string{}, at: map[string]int{}}
+	var lastRes *model.Resource
+	var lastSvc int32 = -1
+	for k := range keys {
+		s := spans[keys[k].at]
+		if k == 0 || s.Start < start {
 			start = s.Start
 		}
-		if i == 0 || s.End() > end {
+		if k == 0 || s.End() > end {
 			end = s.End()
 		}
 		if s.IsError() {
 			errors++
+			failed = append(failed, int32(k))
 		}
-		services[s.Service()]++
+		parent[k] = -1
+		if !s.ParentID.IsZero() {
+			if p, ok := byID[binary.BigEndian.Uint64(s.ParentID[:])]; ok && int(p) != k {
+				parent[k] = p
+			}
+		}
+		name[k] = int32(st.index(s.Name))
+		if lastSvc < 0 || s.Resource != lastRes {
+			lastRes, lastSvc = s.Resource, int32(st.index(s.Service()))
+		}
+		service[k] = lastSvc
+		services[st.list[lastSvc]]++
+		dur[k] = s.Duration
 	}
+
 	b = append(b, `{"format":"waterfall","traceID":`...)
 	b = appendString(b, id.String())
 	b = append(b, `,"start":`...)
@@ -89,61 +136,41 @@ func AppendWaterfall(b []byte, id model.TraceID, spans []*model.Span, sorted boo
 
 	b = append(b, `,"spans":{"id":"`...)
 	var hx [16]byte
-	for _, s := range spans {
-		hex.Encode(hx[:], s.SpanID[:])
+	for _, k := range keys {
+		var raw [8]byte
+		binary.BigEndian.PutUint64(raw[:], k.id)
+		hex.Encode(hx[:], raw[:])
 		b = append(b, hx[:]...)
 	}
 	b = append(b, '"')
-	byID := make(map[model.SpanID]int, n)
-	for i, s := range spans {
-		byID[s.SpanID] = i // the last of duplicate IDs, as the columnar answer resolves parents
+	b = appendInts(b, `,"parent":`, parent)
+	b = appendInts(b, `,"name":`, name)
+	b = appendInts(b, `,"service":`, service)
+	b = append(b, `,"offset":[`...)
+	for k := range keys {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, keys[k].start-start, 10)
 	}
-	column := func(name string, v func(s *model.Span, i int) int64) {
-		b = append(b, name...)
-		b = append(b, '[')
-		for i, s := range spans {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, v(s, i), 10)
-		}
-		b = append(b, ']')
-	}
-	column(`,"parent":`, func(s *model.Span, i int) int64 {
-		if s.ParentID.IsZero() {
-			return -1
-		}
-		if p, ok := byID[s.ParentID]; ok && p != i {
-			return int64(p)
-		}
-		return -1
-	})
-	// Names and services are numbered as they first appear; a span's service is its resource's, so a run of
-	// spans from one resource looks the name up only once.
-	st := &stringTable{list: []string{}, at: map[string]int{}}
-	column(`,"name":`, func(s *model.Span, _ int) int64 { return int64(st.index(s.Name)) })
-	var lastRes *model.Resource
-	lastSvc := -1
-	column(`,"service":`, func(s *model.Span, _ int) int64 {
-		if lastSvc < 0 || s.Resource != lastRes {
-			lastRes, lastSvc = s.Resource, st.index(s.Service())
-		}
-		return int64(lastSvc)
-	})
-	column(`,"offset":`, func(s *model.Span, _ int) int64 { return s.Start - start })
-	column(`,"duration":`, func(s *model.Span, _ int) int64 { return s.Duration })
-	b = append(b, `},"errors":[`...)
-	first := true
-	for i, s := range spans {
-		if s.IsError() {
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			b = strconv.AppendInt(b, int64(i), 10)
-		}
-	}
-	b = append(b, `],"strings":`...)
+	b = append(b, ']')
+	b = appendInts(b, `,"duration":`, dur)
+	b = append(b, '}')
+	b = appendInts(b, `,"errors":`, failed)
+	b = append(b, `,"strings":`...)
 	b = appendStrings(b, st.list)
 	return append(b, '}')
+}
+
+// appendInts writes name (with its comma and colon) and the numbers as a JSON array; nil is [].
+func appendInts[T int32 | int64](b []byte, name string, v []T) []byte {
+	b = append(b, name...)
+	b = append(b, '[')
+	for i, x := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(x), 10)
+	}
+	return append(b, ']')
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,8 +69,11 @@ func TestWaterfall(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			id := spans[0].TraceID
 			tr := EncodeTrace(id, spans)
-			checkWaterfall(t, AppendWaterfall(nil, id, spans, false), &tr)
-			checkWaterfall(t, AppendWaterfall(nil, id, sortSpans(spans), true), &tr)
+			checkWaterfall(t, AppendWaterfall(nil, id, spans), &tr)
+			rev := slices.Clone(spans)
+			slices.Reverse(rev)
+			rtr := EncodeTrace(id, rev) // spans equal in start and ID keep the order given, in both answers
+			checkWaterfall(t, AppendWaterfall(nil, id, rev), &rtr)
 		})
 	}
 }
@@ -77,7 +81,7 @@ func TestWaterfall(t *testing.T) {
 func TestWaterfallIsSmaller(t *testing.T) {
 	spans := bigTrace(2000)
 	tr := EncodeTrace(spans[0].TraceID, spans)
-	col, wf := len(tr.AppendColumnar(nil)), len(AppendWaterfall(nil, spans[0].TraceID, spans, false))
+	col, wf := len(tr.AppendColumnar(nil)), len(AppendWaterfall(nil, spans[0].TraceID, spans))
 	if wf*2 > col {
 		t.Errorf("waterfall answer %d bytes, columnar %d: want at most half", wf, col)
 	}

@@ -148,7 +148,7 @@ func (h *handler) traceID(w http.ResponseWriter, r *http.Request) (model.TraceID
 	return id, true
 }
 
-// load reads the trace the request names, sorted as the answers order spans. A waterfall answer reads the store
+// load reads the trace the request names. A waterfall answer reads the store
 // and keeps what it read for a moment (recentTraces); the other answers use that read when there is one.
 func (h *handler) load(w http.ResponseWriter, r *http.Request, waterfall bool) (model.TraceID, []*model.Span, bool) {
 	id, ok := h.traceID(w, r)
@@ -170,7 +170,6 @@ func (h *handler) load(w http.ResponseWriter, r *http.Request, waterfall bool) (
 		h.fail(w, http.StatusInternalServerError, err)
 		return id, nil, false
 	}
-	spans = sortSpans(spans)
 	if waterfall {
 		h.recent.put(id, spans, now)
 	}
@@ -227,7 +226,7 @@ func (h *handler) trace(w http.ResponseWriter, r *http.Request) {
 	var body []byte
 	switch format {
 	case WaterfallFormat:
-		body = AppendWaterfall(nil, id, spans, true)
+		body = AppendWaterfall(nil, id, spans)
 	case ColumnarFormat:
 		t := EncodeTrace(id, spans)
 		body = t.AppendColumnar(nil)
