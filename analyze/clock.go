@@ -126,13 +126,19 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 			report(k, k.tc-k.te)
 		}
 	}
+	// One pass over the causes: each is a constraint, and a client's event naming an event of its child server span
+	// is the reply (see dag.replied), read here while the cause's event is at hand.
+	replied := make([]bool, len(spans))
 	for i := range d.events {
 		if e := &d.events[i]; e.cause >= 0 {
 			ce := &d.events[e.cause]
 			add(constraint{kindCause, ce.span, e.span, ce.time, e.time})
+			if e.kind == evSpan && t.parent[ce.span] == e.span {
+				replied[ce.span] = true
+			}
 		}
 	}
-	replied := d.replied(t)
+	d.repliedTo = replied
 	for i := range spans {
 		p := t.parent[i]
 		if p < 0 {
@@ -274,6 +280,12 @@ func fmtDur(ns int64) string { return fmt.Sprintf("%gµs", float64(ns)/1e3) }
 // processes groups spans by service instance; the root span's process comes first, the others by their first
 // span's start.
 func processes(t *tree) ([]Process, []int) {
+	// A trace has a few resources, usually shared by pointer: a short list is searched before the map.
+	type seen struct {
+		r *model.Resource
+		p int
+	}
+	var recent []seen
 	byRes := map[*model.Resource]int{}
 	byKey := map[string]int{}
 	var procs []Process
@@ -284,8 +296,17 @@ func processes(t *tree) ([]Process, []int) {
 	for i, r := range t.res {
 		p := last
 		if r != lastRes || last < 0 {
-			var ok bool
-			if p, ok = byRes[r]; !ok {
+			ok := false
+			for _, x := range recent {
+				if x.r == r {
+					p, ok = x.p, true
+					break
+				}
+			}
+			if !ok {
+				p, ok = byRes[r]
+			}
+			if !ok {
 				key := resourceKey(r)
 				if p, ok = byKey[key]; !ok {
 					p = len(procs)
@@ -298,6 +319,9 @@ func processes(t *tree) ([]Process, []int) {
 					first = append(first, t.start[i])
 				}
 				byRes[r] = p
+				if len(recent) < 8 {
+					recent = append(recent, seen{r, p})
+				}
 			}
 			lastRes, last = r, p
 		}

@@ -44,60 +44,100 @@ type dag struct {
 	endAt     []int32
 }
 
-// dagBuilder indexes the events of spans that carry causality and resolves every cause. It gathers a trace's
-// events one span at a time, so that the pass that builds the tree (buildTreeDAG) feeds it and each span,
-// scattered in the heap, is read once.
+// dagBuilder indexes the events of spans that carry causality and resolves every cause. The pass that builds the
+// tree (tree.parents) reserves each span's place (reserve), then the builder reads every span's events into it
+// (gather), in the order of the spans in memory: what is built is the same in any order of reading.
 type dagBuilder struct {
-	d        *dag
-	lastID   uint64
-	lastU    int32
-	counts   []int32    // events per unit
-	hi       []uint32   // the highest sequence number per unit (dag.unitLo has the lowest)
-	refs     []eventRef // the causes named, by event.cause while building
-	gathered []event    // every event, in span order
+	d      *dag
+	counts []int32    // events per unit
+	hi     []uint32   // the highest sequence number per unit (dag.unitLo has the lowest)
+	refs   []eventRef // the causes named, by event.cause while building
+	// Span i's events are gathered[off[i]:off[i+1]] (a start, its own events, an end), in span order whatever the
+	// order of reading. An own event without a sequence number leaves a hole: gatheredUnit 0, unit -1 once numbered.
+	off      []int32
+	gathered []event
+	// gatheredUnit is each gathered event's execution unit, numbered (into event.unit) once every span is read:
+	// in a loop of its own, the table's probes overlap instead of waiting behind each span's first reads.
+	gatheredUnit []uint64
 }
 
 func newDAGBuilder(spans []*model.Span) *dagBuilder {
-	d := &dag{startAt: make([]int32, len(spans)), endAt: make([]int32, len(spans))}
-	if len(spans) > 0 {
+	n := len(spans)
+	d := &dag{startAt: make([]int32, n), endAt: make([]int32, n)}
+	for i := range d.startAt {
+		d.startAt[i], d.endAt[i] = -1, -1
+	}
+	if n > 0 {
 		d.trace = spans[0].TraceID
 	}
-	return &dagBuilder{d: d, lastU: -1}
+	return &dagBuilder{d: d, off: make([]int32, n+1)}
 }
 
-// sized makes the builder's arrays for a trace of weft spans, on its first weft span: a start and an end event
-// per span and about as many others, a unit for every two spans, a cause for every span. Estimates, not limits;
-// growing the arrays as they fill would allocate twice as much.
-func (b *dagBuilder) sized() {
-	n := len(b.d.startAt)
-	b.gathered = make([]event, 0, 3*n)
+// reserve notes the room span i, s, needs for its events; it is called once for every span, in any order.
+func (b *dagBuilder) reserve(i int, s *model.Span) {
+	if !s.Causality.IsZero() {
+		b.off[i+1] = 2 + int32(len(s.Events))
+	}
+}
+
+// gather reads the events of every span into its reserved place, in the order given (nil for index order).
+func (b *dagBuilder) gather(spans []*model.Span, order []int32) {
+	n := len(spans)
+	for i := range n {
+		b.off[i+1] += b.off[i]
+	}
+	total := b.off[n]
+	if total == 0 {
+		return
+	}
+	// The unit arrays are estimates, not limits: a unit for every two spans.
+	b.gathered = make([]event, total)
+	b.gatheredUnit = make([]uint64, total)
 	b.refs = make([]eventRef, 0, n)
 	b.counts = make([]int32, 0, n/2)
 	b.hi = make([]uint32, 0, n/2)
 	b.d.unitLo = make([]uint32, 0, n/2)
 	b.d.unitIDs = make([]uint64, 0, n/2)
 	b.d.units.reset(n / 2)
+	for k := range n {
+		i := k
+		if order != nil {
+			i = int(order[k])
+		}
+		if b.off[i+1] > b.off[i] {
+			b.add(i, spans[i])
+		}
+	}
 }
 
-// unit numbers execution unit id, counting one more event on it, numbered seq.
-func (b *dagBuilder) unit(id uint64, seq uint32) int32 {
-	u := b.lastU
-	if id != b.lastID || u < 0 {
-		d := b.d
-		var ok bool
-		u, ok = d.units.getOrPut(id, int32(len(d.unitIDs)))
-		if !ok {
-			d.unitIDs = append(d.unitIDs, id)
-			b.counts = append(b.counts, 0)
-			d.unitLo = append(d.unitLo, seq)
-			b.hi = append(b.hi, seq)
+// numberUnits numbers the gathered events' execution units, in order of appearance, counting each unit's events
+// and their lowest and highest sequence numbers.
+func (b *dagBuilder) numberUnits() {
+	d := b.d
+	lastID, lastU := uint64(0), int32(-1)
+	for g, id := range b.gatheredUnit {
+		if id == 0 {
+			b.gathered[g].unit = -1
+			continue
 		}
-		b.lastID, b.lastU = id, u
+		seq, u := b.gathered[g].seq, lastU
+		if id != lastID || u < 0 {
+			var ok bool
+			u, ok = d.units.getOrPut(id, int32(len(d.unitIDs)))
+			if !ok {
+				d.unitIDs = append(d.unitIDs, id)
+				b.counts = append(b.counts, 0)
+				d.unitLo = append(d.unitLo, seq)
+				b.hi = append(b.hi, seq)
+			}
+			lastID, lastU = id, u
+		}
+		b.gathered[g].unit = u
+		b.counts[u]++
+		d.unitLo[u] = min(d.unitLo[u], seq)
+		b.hi[u] = max(b.hi[u], seq)
 	}
-	b.counts[u]++
-	b.d.unitLo[u] = min(b.d.unitLo[u], seq)
-	b.hi[u] = max(b.hi[u], seq)
-	return u
+	b.gatheredUnit = nil
 }
 
 func (b *dagBuilder) ref(r *model.EventRef) int32 {
@@ -112,31 +152,29 @@ func (b *dagBuilder) ref(r *model.EventRef) int32 {
 	return int32(len(b.refs) - 1)
 }
 
-// add gathers the events of span i, s; every span of the trace is added once, in index order.
+// add gathers the events of span i, s, a weft span, into gathered[off[i]:off[i+1]].
 func (b *dagBuilder) add(i int, s *model.Span) {
-	d := b.d
-	d.startAt[i], d.endAt[i] = -1, -1
 	c := &s.Causality
-	if c.IsZero() {
-		return
-	}
-	if b.gathered == nil {
-		b.sized()
-	}
+	g, end := b.off[i], b.off[i+1]-1
 	handoff := c.EndUnit != 0 && c.EndUnit != c.Unit
-	b.gathered = append(b.gathered, event{seq: c.StartSeq, kind: evStart, handoff: handoff, unit: b.unit(c.Unit, c.StartSeq), span: int32(i), cause: b.ref(&c.StartCause), time: s.Start})
+	b.gathered[g] = event{seq: c.StartSeq, kind: evStart, handoff: handoff, span: int32(i), cause: b.ref(&c.StartCause), time: s.Start}
+	b.gatheredUnit[g] = c.Unit
 	for j := range s.Events {
+		g++
 		if e := &s.Events[j]; e.Seq != 0 {
-			b.gathered = append(b.gathered, event{seq: e.Seq, kind: evSpan, unit: b.unit(cmp.Or(e.Unit, c.Unit), e.Seq), span: int32(i), cause: b.ref(&e.Cause), time: e.Time})
+			b.gathered[g] = event{seq: e.Seq, kind: evSpan, span: int32(i), cause: b.ref(&e.Cause), time: e.Time}
+			b.gatheredUnit[g] = cmp.Or(e.Unit, c.Unit)
 		}
 	}
-	b.gathered = append(b.gathered, event{seq: c.EndSeq, kind: evEnd, unit: b.unit(cmp.Or(c.EndUnit, c.Unit), c.EndSeq), span: int32(i), cause: -1, time: s.Start + s.Duration})
+	b.gathered[end] = event{seq: c.EndSeq, kind: evEnd, span: int32(i), cause: -1, time: s.Start + s.Duration}
+	b.gatheredUnit[end] = cmp.Or(c.EndUnit, c.Unit)
 }
 
 // finish places every event in its unit's range, orders each unit's events and resolves every cause. A dense
 // unit's events go straight to their place (sequence number less the unit's lowest); the others are placed in
 // gathering order and sorted.
 func (b *dagBuilder) finish() *dag {
+	b.numberUnits()
 	d, counts := b.d, b.counts
 	nu := len(d.unitIDs)
 	d.unitStart = make([]int32, nu+1)
@@ -145,11 +183,14 @@ func (b *dagBuilder) finish() *dag {
 		d.unitStart[u+1] = d.unitStart[u] + n
 		d.dense[u] = uint64(b.hi[u])-uint64(d.unitLo[u])+1 == uint64(n)
 	}
-	d.events = make([]event, len(b.gathered))
+	d.events = make([]event, d.unitStart[nu])
 	fill := counts // reused: counts are not needed once unitStart is laid out
 	copy(fill, d.unitStart[:nu])
 	for _, e := range b.gathered {
 		u := e.unit
+		if u < 0 {
+			continue // a hole
+		}
 		if d.dense[u] {
 			d.events[d.unitStart[u]+int32(e.seq-d.unitLo[u])] = e
 		} else {
@@ -180,7 +221,7 @@ func (b *dagBuilder) finish() *dag {
 			again[u] = true
 		}
 		for _, e := range b.gathered {
-			if u := e.unit; again[u] {
+			if u := e.unit; u >= 0 && again[u] {
 				d.events[fill[u]] = e
 				fill[u]++
 			}
