@@ -19,7 +19,33 @@ import (
 //   - messaging: messaging.destination.name (or messaging.destination) gives the resource, type "queue".
 //
 // It also clamps a negative duration to zero and an unknown kind to unspecified. It is idempotent.
-func Normalize(s *model.Span) {
+func Normalize(s *model.Span) { normalize(s, nil) }
+
+// Normalizer is Normalize for the many spans of one request: it remembers the last HTTP resources it joined from a
+// method and a path, so that "GET /route" is made once rather than once per span. Its zero value is ready to use;
+// it is not safe for concurrent use.
+type Normalizer struct {
+	joined [32]joinedResource
+}
+
+type joinedResource struct{ method, path, resource string }
+
+// Normalize is the package's Normalize.
+func (n *Normalizer) Normalize(s *model.Span) { normalize(s, n) }
+
+// join is method + " " + path, remembered when n is not nil.
+func (n *Normalizer) join(method, path string) string {
+	if n == nil {
+		return method + " " + path
+	}
+	j := &n.joined[(len(method)+len(path)*7+int(path[len(path)-1]))%len(n.joined)]
+	if j.method != method || j.path != path || j.resource == "" {
+		*j = joinedResource{method: method, path: path, resource: method + " " + path}
+	}
+	return j.resource
+}
+
+func normalize(s *model.Span, n *Normalizer) {
 	if s.Duration < 0 {
 		s.Duration = 0
 	}
@@ -36,7 +62,7 @@ func Normalize(s *model.Span) {
 	for i := range s.Attrs {
 		c.see(&s.Attrs[i])
 	}
-	resource, typ := c.classify(s.Kind)
+	resource, typ := c.classify(s.Kind, n)
 	if s.SpanResource == "" {
 		s.SpanResource = resource
 	}
@@ -136,7 +162,7 @@ func (c *conventions) see(a *model.Attr) {
 	}
 }
 
-func (c *conventions) classify(kind model.Kind) (resource, typ string) {
+func (c *conventions) classify(kind model.Kind, n *Normalizer) (resource, typ string) {
 	switch {
 	case c.dbStatement != "" || c.dbOperation != "" || c.dbSystem != "":
 		resource = c.dbStatement
@@ -168,12 +194,13 @@ func (c *conventions) classify(kind model.Kind) (resource, typ string) {
 				path = u.Path
 			}
 		}
-		resource = c.httpMethod
-		if path != "" {
-			if resource != "" {
-				resource += " "
-			}
-			resource += path
+		switch {
+		case path == "":
+			resource = c.httpMethod
+		case c.httpMethod == "":
+			resource = path
+		default:
+			resource = n.join(c.httpMethod, path)
 		}
 		if kind == model.KindServer {
 			return resource, "web"

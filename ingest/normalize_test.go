@@ -3,6 +3,7 @@ package ingest
 import (
 	"reflect"
 	"testing"
+	"unsafe"
 
 	"github.com/weftrace/weft/model"
 )
@@ -30,5 +31,44 @@ func TestTakeDatadogFieldsKeepsTheRest(t *testing.T) {
 				t.Errorf("got %q %q %v, want %q %q %v", s.SpanResource, s.SpanType, s.Attrs, tt.resource, tt.ty, tt.want)
 			}
 		})
+	}
+}
+
+// TestNormalizerMatchesNormalize: a Normalizer gives each span what Normalize gives, whatever it remembers from
+// the spans before (same and different methods and paths, in an order that reuses its slots), and makes each joined
+// resource once.
+func TestNormalizerMatchesNormalize(t *testing.T) {
+	span := func(method, route string, kind model.Kind) *model.Span {
+		s := &model.Span{Kind: kind}
+		if method != "" {
+			s.Attrs = append(s.Attrs, model.Attr{Key: "http.request.method", Value: model.String(method)})
+		}
+		if route != "" {
+			s.Attrs = append(s.Attrs, model.Attr{Key: "http.route", Value: model.String(route)})
+		}
+		return s
+	}
+	var n Normalizer
+	var first *model.Span
+	for i := 0; i < 200; i++ {
+		method := []string{"GET", "POST", ""}[i%3]
+		route := []string{"/a", "/b/{id}", "", "/a"}[i%4]
+		kind := []model.Kind{model.KindServer, model.KindClient}[i%2]
+		want, got := span(method, route, kind), span(method, route, kind)
+		Normalize(want)
+		n.Normalize(got)
+		if got.SpanResource != want.SpanResource || got.SpanType != want.SpanType {
+			t.Fatalf("span %d (%q %q): Normalizer gave %q %q, Normalize %q %q", i, method, route,
+				got.SpanResource, got.SpanType, want.SpanResource, want.SpanType)
+		}
+	}
+	for i := 0; i < 10; i++ {
+		s := span("GET", "/a", model.KindServer)
+		n.Normalize(s)
+		if first == nil {
+			first = s
+		} else if unsafe.StringData(s.SpanResource) != unsafe.StringData(first.SpanResource) {
+			t.Fatalf("span %d: %q made again", i, s.SpanResource)
+		}
 	}
 }

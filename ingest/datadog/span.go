@@ -54,6 +54,7 @@ type resourceKey struct{ service, env, version string }
 // shared slabs, so a request costs few allocations whatever its size: the attributes of the span being decoded
 // are appended straight to the attribute slab, from mark on.
 type builder struct {
+	norm      ingest.Normalizer
 	hdr       header
 	resources map[resourceKey]*model.Resource
 	spans     []*model.Span
@@ -182,7 +183,7 @@ func (b *builder) finish(r *rawSpan, ti, si int) error {
 	s.Events = b.events
 	s.Links = b.links
 	ingest.ExtractCausality(s)
-	ingest.Normalize(s)
+	b.norm.Normalize(s)
 	b.spans = append(b.spans, s)
 	return nil
 }

@@ -40,6 +40,7 @@ const (
 
 // decoder turns one jaeger.thrift Batch into model spans.
 type decoder struct {
+	norm     ingest.Normalizer
 	r        reader
 	intern   map[string]string
 	cache    [256]string
@@ -431,7 +432,7 @@ func (d *decoder) span(idx int) error {
 	}
 	s.Attrs = d.takeAttrs()
 	ingest.ExtractCausality(s)
-	ingest.Normalize(s)
+	d.norm.Normalize(s)
 	d.spans = append(d.spans, s)
 	return nil
 }

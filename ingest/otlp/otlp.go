@@ -58,6 +58,7 @@ func fromProto(rss []*tracepb.ResourceSpans) decoded {
 	}
 	d.spans = make([]*model.Span, 0, n)
 	block := make([]model.Span, n) // one allocation for all spans of the request
+	var norm ingest.Normalizer
 	for ri, rs := range rss {
 		res := convertResource(rs.GetResource())
 		for si, ss := range rs.GetScopeSpans() {
@@ -70,7 +71,7 @@ func fromProto(rss []*tracepb.ResourceSpans) decoded {
 				}
 				s.Resource, s.Scope, s.ScopeVersion = res, scope, version
 				ingest.ExtractCausality(s)
-				ingest.Normalize(s)
+				norm.Normalize(s)
 				d.spans = append(d.spans, s)
 			}
 		}

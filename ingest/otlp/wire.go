@@ -42,6 +42,7 @@ type wireDecoder struct {
 	intern map[string]string
 	recent [256]string // a direct-mapped cache in front of intern, which needs no hashing of the whole string
 	values valueStrings
+	norm   ingest.Normalizer
 	ri, si int // indexes of the current resource and scope spans, for reasons
 }
 
@@ -303,7 +304,7 @@ func (w *wireDecoder) scopeSpans(b []byte, res *model.Resource) error {
 		} else {
 			s.Resource, s.Scope, s.ScopeVersion = res, scope, version
 			ingest.ExtractCausality(s)
-			ingest.Normalize(s)
+			w.norm.Normalize(s)
 			w.d.spans = append(w.d.spans, s)
 		}
 		pi++

@@ -74,6 +74,7 @@ func toModel(zs []zspan) []*model.Span {
 	resources := map[string]*model.Resource{}
 	block := make([]model.Span, len(zs))
 	out := make([]*model.Span, len(zs))
+	var norm ingest.Normalizer
 	for i := range zs {
 		z := &zs[i]
 		s := &block[i]
@@ -144,7 +145,7 @@ func toModel(zs []zspan) []*model.Span {
 			s.Attrs = attrs
 		}
 		ingest.ExtractCausality(s)
-		ingest.Normalize(s)
+		norm.Normalize(s)
 	}
 	return out
 }
