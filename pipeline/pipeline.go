@@ -62,8 +62,9 @@ type Options struct {
 	MaxPendingSpans int
 	// RetryAfter is the hint given with an overload answer (default 1 s).
 	RetryAfter time.Duration
-	// CutCheck is how often the store's head is checked for cutting (default 250 ms). For a store without a head,
-	// the log is rotated and truncated every CutCheck*40.
+	// CutCheck is how often the store's head is checked for cutting (default 50 ms). It is cut when the store says
+	// so (Head.ShouldCut) or when it holds half of MaxPendingSpans. For a store without a head, the log is rotated
+	// and truncated every CutCheck*200.
 	CutCheck time.Duration
 	// Stage, if set, sits between the log and the store.
 	Stage  Stage
@@ -117,7 +118,7 @@ func New(w *wal.WAL, s store.Store, o Options) (*Pipeline, error) {
 		o.RetryAfter = time.Second
 	}
 	if o.CutCheck <= 0 {
-		o.CutCheck = 250 * time.Millisecond
+		o.CutCheck = 50 * time.Millisecond
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -245,12 +246,14 @@ func (p *Pipeline) loop() {
 		}
 		ticks++
 		if p.head != nil {
-			if p.head.ShouldCut() {
+			// Cutting at half the pending bound keeps one head taking spans while the one before is written:
+			// otherwise a head as big as the bound stops ingest for the whole of its flush.
+			if p.head.ShouldCut() || p.head.Pending() >= p.o.MaxPendingSpans/2 {
 				if err := p.Cut(); err != nil {
 					p.lg.Error("cutting the store's head into a block failed; will retry", "err", err)
 				}
 			}
-		} else if ticks%40 == 0 {
+		} else if ticks%200 == 0 {
 			if err := p.Cut(); err != nil {
 				p.lg.Error("truncating the write-ahead log failed; will retry", "err", err)
 			}

@@ -153,7 +153,7 @@ func TestCrashInProcess(t *testing.T) {
 
 func TestOverloadStoresNothing(t *testing.T) {
 	dir := t.TempDir()
-	st := open(t, dir, embedded.Options{CompactInterval: -1}, Options{MaxPendingSpans: 100, RetryAfter: 3 * time.Second}, wal.FsyncAlways())
+	st := open(t, dir, embedded.Options{CompactInterval: -1}, Options{MaxPendingSpans: 100, RetryAfter: 3 * time.Second, CutCheck: time.Hour}, wal.FsyncAlways())
 	defer st.s.Close()
 	defer st.p.Close()
 	g := spangen.New(3, time.Now().UnixNano())
@@ -177,6 +177,31 @@ func TestOverloadStoresNothing(t *testing.T) {
 	}
 	if err := st.p.Consume(ctx, tr); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCutAtHalfThePendingBound: the background loop cuts the head once it holds half of MaxPendingSpans, so that
+// it is written while the next head fills, rather than when it reaches the store's block size.
+func TestCutAtHalfThePendingBound(t *testing.T) {
+	dir := t.TempDir()
+	st := open(t, dir, embedded.Options{CompactInterval: -1, BlockSpans: 1 << 30},
+		Options{MaxPendingSpans: 400, CutCheck: time.Millisecond}, wal.FsyncAlways())
+	defer st.s.Close()
+	defer st.p.Close()
+	g := spangen.New(5, time.Now().UnixNano())
+	for n := 0; n < 200; {
+		tr := g.Trace()
+		if err := st.p.Consume(ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+		n += len(tr)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for st.s.Pending() >= 200 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d spans still pending: the head was not cut at half the bound", st.s.Pending())
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/weftrace/weft/model"
 )
@@ -77,6 +78,11 @@ type Encoder struct {
 
 	strIdx map[string]uint32
 	strs   []string
+	// cache finds strings by the address of their bytes before the map: receivers hand over spans whose
+	// repeated strings (keys, names, common values) share their bytes, so most lookups stop here. An entry is
+	// valid in the generation it was made in (Reset starts a new one).
+	cache  [strCacheSize]strCacheEntry
+	gen    uint32
 	resIdx map[*model.Resource]uint32
 	resKey map[string]uint32
 	res    []byte // encoded resources
@@ -102,8 +108,17 @@ type Run struct {
 	RecEnd  int
 }
 
+const strCacheSize = 512
+
+type strCacheEntry struct {
+	s   string
+	gen uint32
+	idx uint32
+}
+
 // Reset empties the encoder, keeping its buffers.
 func (e *Encoder) Reset() {
+	e.gen++
 	clear(e.strIdx)
 	clear(e.resIdx)
 	clear(e.resKey)
@@ -144,6 +159,17 @@ func (e *Encoder) Size() int {
 }
 
 func (e *Encoder) str(s string) uint32 {
+	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	c := &e.cache[(p>>3^p>>13^uintptr(len(s)))&(strCacheSize-1)]
+	if c.gen == e.gen+1 && len(c.s) == len(s) && unsafe.StringData(c.s) == unsafe.StringData(s) {
+		return c.idx
+	}
+	i := e.lookup(s)
+	c.s, c.gen, c.idx = s, e.gen+1, i
+	return i
+}
+
+func (e *Encoder) lookup(s string) uint32 {
 	base := uint32(0)
 	if e.Shared != nil {
 		if i, ok := e.Shared.idx[s]; ok {

@@ -26,8 +26,10 @@ func (s *Store) Compact() error {
 	}
 }
 
-// pickCompaction finds the oldest run of at least CompactFanIn consecutive blocks whose spans add up to at most
-// CompactSpans.
+// pickCompaction finds the oldest run of at least CompactFanIn consecutive blocks of one level whose spans add up
+// to at most CompactSpans. Merging only blocks of one level bounds how often a span is rewritten: with heads of h
+// spans, once at every level (h*fanIn, h*fanIn^2, ... up to CompactSpans), rather than again each time a new
+// head joins a growing block.
 func (s *Store) pickCompaction() []*block {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -37,7 +39,8 @@ func (s *Store) pickCompaction() []*block {
 	for i := range s.blocks {
 		total := 0
 		j := i
-		for ; j < len(s.blocks) && total+s.blocks[j].meta.Spans <= s.o.CompactSpans; j++ {
+		for ; j < len(s.blocks) && s.blocks[j].meta.Level == s.blocks[i].meta.Level &&
+			total+s.blocks[j].meta.Spans <= s.o.CompactSpans; j++ {
 			total += s.blocks[j].meta.Spans
 		}
 		if j-i >= s.o.CompactFanIn {

@@ -265,3 +265,80 @@ func TestRetentionDropsOldBlocks(t *testing.T) {
 		t.Fatalf("%d blocks, want 1", len(s.blocks))
 	}
 }
+
+func TestPickCompaction(t *testing.T) {
+	type blk struct{ level, spans int }
+	tests := []struct {
+		name   string
+		blocks []blk
+		want   []int // indexes of the group, nil for none
+	}{
+		{"too few", []blk{{0, 10}, {0, 10}, {0, 10}}, nil},
+		{"four heads", []blk{{0, 10}, {0, 10}, {0, 10}, {0, 10}}, []int{0, 1, 2, 3}},
+		{"as many as fit", []blk{{0, 10}, {0, 10}, {0, 10}, {0, 10}, {0, 10}, {0, 60}}, []int{0, 1, 2, 3, 4}},
+		{"a merged block does not take heads in", []blk{{1, 40}, {0, 10}, {0, 10}, {0, 10}, {0, 10}}, []int{1, 2, 3, 4}},
+		{"levels apart", []blk{{1, 40}, {0, 10}, {0, 10}, {1, 40}, {0, 10}, {0, 10}}, nil},
+		{"merged blocks merge again", []blk{{1, 20}, {1, 20}, {1, 20}, {1, 20}, {0, 10}}, []int{0, 1, 2, 3}},
+		{"over the size", []blk{{1, 40}, {1, 40}, {1, 40}, {1, 40}}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Store{o: Options{CompactFanIn: 4, CompactSpans: 100}}
+			for _, b := range tc.blocks {
+				s.blocks = append(s.blocks, &block{meta: blockMeta{Level: b.level, Spans: b.spans}})
+			}
+			var got []int
+			for _, b := range s.pickCompaction() {
+				got = append(got, slices.Index(s.blocks, b))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("group %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestCompactionLevels compacts as heads arrive, so that merged blocks (compressed pages, a dictionary) are merged
+// again, and checks every answer against the reference store.
+func TestCompactionLevels(t *testing.T) {
+	now := time.Now().UnixNano()
+	g := spangen.New(12, now)
+	g.Extras = true
+	g.Spread = 60e9
+	rng := rand.New(rand.NewPCG(3, 4))
+	s, err := Open(t.TempDir(), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	oracle := memstore.New()
+	var traces [][]*model.Span
+	for i := range 8 {
+		g.Now = now - int64(8-i)*600e9 // heads in time order, as a server cuts them
+		var all []*model.Span
+		for len(all) < 800 {
+			tr := g.Trace()
+			traces = append(traces, tr)
+			all = append(all, tr...)
+		}
+		for _, b := range batches(rng, all, 4) {
+			if err := s.Write(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			oracle.Write(ctx, b)
+		}
+		s.Seal(i)
+		if err := s.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 1 {
+			if err := s.Compact(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(s.blocks) != 1 || s.blocks[0].meta.Level != 3 {
+		t.Fatalf("%d blocks (first of level %d), want one of level 3", len(s.blocks), s.blocks[0].meta.Level)
+	}
+	compareWithOracle(t, "compacted three times", s, oracle, traces, now)
+}
