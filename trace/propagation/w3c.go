@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/weftrace/weft/trace"
+	"github.com/weftrace/weft/trace/internal/slab"
 )
 
 const (
@@ -43,11 +44,12 @@ func (W3C) Inject(ctx context.Context, c Carrier) {
 	// The send event is recorded only when a recording span sends; a process that merely passes a remote
 	// context on keeps the original sender's weft member.
 	send := trace.RecordSend(ctx)
-	// Both values share one allocation, and on an http.Header both value slices share another.
+	// Both values share one string and, on an http.Header, both value slices one array, carved from per-P slabs
+	// (internal/slab): an inject costs no allocation of its own.
 	var buf [256]byte
 	b := AppendTraceparent(buf[:0], sc)
 	b = appendOutgoingTracestate(b, sc, send)
-	both := string(b)
+	both := headerStrings.Make(b)
 	tp, ts := both[:55], both[55:]
 	if h, ok := c.(HeaderCarrier); ok {
 		setHeaders(h, tp, ts)
@@ -65,12 +67,23 @@ func (W3C) Inject(ctx context.Context, c Carrier) {
 func setHeaders(h HeaderCarrier, tp, ts string) {
 	if ts == "" {
 		delete(h, "Tracestate") // a header being re-sent must not keep an older list
-		h["Traceparent"] = []string{tp}
+		vs := headerValues.Take()
+		vs[0] = tp
+		h["Traceparent"] = vs[0:1:1]
 		return
 	}
-	vs := []string{tp, ts}
+	vs := headerValues.Take()
+	vs[0], vs[1] = tp, ts
 	h["Traceparent"], h["Tracestate"] = vs[0:1:1], vs[1:2:2]
 }
+
+// Injected header values are never reused (the carrier keeps them), so they come from slabs: a string of both
+// values from a chunk of bytes, and the two value slices from one array. A header kept long keeps its chunk
+// (4 KiB) and its array's slab (8 KiB) alive.
+var (
+	headerStrings = slab.NewStrings(4096)
+	headerValues  = slab.New[[2]string](8192)
+)
 
 // Extract reads traceparent and tracestate. A traceparent that is missing, repeated or malformed yields no
 // context; a malformed tracestate is dropped while the traceparent is kept, as the specification asks.
@@ -84,9 +97,14 @@ func (p W3C) Extract(ctx context.Context, c Carrier) context.Context {
 func (W3C) extract(c Carrier) (trace.SpanContext, bool) {
 	var tp string
 	var states []string
+	var tps []string
 	vc, hasValues := c.(ValuesCarrier)
+	if h, ok := c.(HeaderCarrier); ok { // the common carrier, without the key canonicalisation
+		tps, states = h["Traceparent"], h["Tracestate"]
+	} else if hasValues {
+		tps, states = vc.Values(hTraceparent), vc.Values(hTracestate)
+	}
 	if hasValues {
-		tps := vc.Values(hTraceparent)
 		if len(tps) > 1 {
 			fail(failTraceparent)
 			return trace.SpanContext{}, false
@@ -94,7 +112,6 @@ func (W3C) extract(c Carrier) (trace.SpanContext, bool) {
 		if len(tps) == 1 {
 			tp = tps[0]
 		}
-		states = vc.Values(hTracestate)
 	} else {
 		tp = c.Get(hTraceparent)
 	}
@@ -208,13 +225,18 @@ func ParseTraceparent(s string) (trace.SpanContext, error) {
 
 // AppendTraceparent appends sc's traceparent header value (version 00) to b.
 func AppendTraceparent(b []byte, sc trace.SpanContext) []byte {
-	b = append(b, "00-"...)
-	b = appendHex(b, sc.TraceID[:])
-	b = append(b, '-')
-	b = appendHex(b, sc.SpanID[:])
+	var v [55]byte
+	v[0], v[1], v[2], v[35], v[52] = '0', '0', '-', '-', '-'
+	for i, c := range sc.TraceID {
+		v[3+2*i], v[4+2*i] = hexDigits[c>>4], hexDigits[c&0x0f]
+	}
+	for i, c := range sc.SpanID {
+		v[36+2*i], v[37+2*i] = hexDigits[c>>4], hexDigits[c&0x0f]
+	}
 	// Only the sampled and random bits are defined; the others must be sent as zero.
 	f := byte(sc.Flags) & 0x03
-	return append(b, '-', hexDigits[f>>4], hexDigits[f&0x0f])
+	v[53], v[54] = '0', hexDigits[f]
+	return append(b, v[:]...)
 }
 
 // ValidateTracestate checks a tracestate header value against the W3C grammar: at most 32 members, each a valid

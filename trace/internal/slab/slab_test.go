@@ -1,0 +1,95 @@
+package slab
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+type item struct {
+	a, b uint64
+	s    string
+}
+
+// TestTake checks that every object is zero when taken and never given twice, across slab boundaries and from
+// concurrent goroutines (run with -race: each goroutine writes the objects it took).
+func TestTake(t *testing.T) {
+	s := New[item](256) // 8 items per slab, so that slabs run out often
+	const goroutines, each = 4, 1000
+	got := make([][]*item, goroutines)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				it := s.Take()
+				if *it != (item{}) {
+					t.Errorf("goroutine %d, take %d: not zero: %+v", g, i, *it)
+					return
+				}
+				it.a, it.b, it.s = uint64(g), uint64(i), "taken"
+				got[g] = append(got[g], it)
+			}
+		}()
+	}
+	wg.Wait()
+	seen := make(map[*item]bool)
+	for g := range got {
+		for i, it := range got[g] {
+			if seen[it] {
+				t.Fatalf("goroutine %d, take %d: object given twice", g, i)
+			}
+			seen[it] = true
+			if it.a != uint64(g) || it.b != uint64(i) {
+				t.Fatalf("goroutine %d, take %d: overwritten: %+v", g, i, *it)
+			}
+		}
+	}
+}
+
+func TestStrings(t *testing.T) {
+	s := NewStrings(64) // strings up to 8 bytes from chunks, longer ones on their own
+	tests := []string{"", "a", "traceps", "12345678", "123456789", strings.Repeat("x", 100)}
+	var made []string
+	buf := make([]byte, 0, 128)
+	for round := range 20 {
+		for _, want := range tests {
+			buf = append(buf[:0], want...)
+			got := s.Make(buf)
+			clear(buf) // the caller reuses its buffer; the string must not change
+			if got != want {
+				t.Fatalf("round %d: Make(%q) = %q", round, want, got)
+			}
+			made = append(made, got)
+		}
+	}
+	for i, got := range made {
+		if want := tests[i%len(tests)]; got != want {
+			t.Fatalf("string %d changed after later Makes: %q, want %q", i, got, want)
+		}
+	}
+}
+
+func TestStringsConcurrent(t *testing.T) {
+	s := NewStrings(256)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var made []string
+			for i := range 500 {
+				made = append(made, s.Make(fmt.Appendf(nil, "%d:%d", g, i)))
+			}
+			for i, got := range made {
+				if want := fmt.Sprintf("%d:%d", g, i); got != want {
+					t.Errorf("goroutine %d: string %d = %q, want %q", g, i, got, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
