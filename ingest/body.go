@@ -140,8 +140,8 @@ func putBuf(b *bytes.Buffer) {
 
 // Admit asks o.Admit whether a request would be taken, before its body is read. When it would not, the body is
 // drained unread (so that the client's connection can carry its next request) and the refusal is returned, for
-// the receiver to answer 429 with Retry-After as for any overload. A client that asked for 100-continue has sent
-// no body yet; it is not drained, and the client is told not to send it.
+// the receiver to answer 429 with Retry-After as for any overload. The body of a client that asked for
+// 100-continue is not drained: it has not been sent.
 func Admit(w http.ResponseWriter, r *http.Request, o Options) error {
 	if o.Admit == nil {
 		return nil
