@@ -38,6 +38,81 @@ type PageWriter struct {
 	n     int
 	tmp   []byte
 	info  SpanInfo
+
+	// The trace the page's last record belongs to, so that a later run of it joins it (see AddRun).
+	curTrace  model.TraceID
+	inTrace   bool
+	prevStart int64
+	traceRow  int // the trace's first row in the page
+	// While a trace of several runs is copied, its distinct span IDs get the indexes parent references use: the
+	// decoder numbers them in order of first appearance over the whole trace, the encoder over each run. ids
+	// holds index<<32 | the run (runNo) that last listed the ID; srcList maps the current run's indexes.
+	tracking bool
+	spanIdx  map[model.SpanID]uint64
+	nIdx     uint32
+	runNo    uint32
+	srcList  []uint32
+	// parentIdx is set by parentHeader for the record being copied.
+	parentIdx int64
+}
+
+// parentHeader is the header to write for a record of the page's current trace: while a joined trace is copied,
+// a parent named by its ID (it was in another run of the source) that the trace already holds becomes a reference
+// by index (parentIdx, -1 otherwise). t.rec must be at the record's parent field.
+func (w *PageWriter) parentHeader(t *transcoder, h uint64) uint64 {
+	w.parentIdx = -1
+	if !w.tracking || h&recParent == 0 || len(t.rec) < 8 {
+		return h
+	}
+	var pid model.SpanID
+	copy(pid[:], t.rec)
+	v, ok := w.spanIdx[pid]
+	if !ok {
+		return h
+	}
+	w.parentIdx = int64(v >> 32)
+	return h&^recParent | recParentRef
+}
+
+// joinRun starts the renumbering of a run that continues the page's last trace, building the span ID indexes of
+// what the page holds of that trace when this is its second run.
+func (w *PageWriter) joinRun() {
+	w.runNo++
+	w.srcList = w.srcList[:0]
+	if w.tracking {
+		return
+	}
+	w.tracking = true
+	if w.spanIdx == nil || len(w.spanIdx) > 4096 {
+		w.spanIdx = make(map[model.SpanID]uint64)
+	} else {
+		clear(w.spanIdx)
+	}
+	w.nIdx = 0
+	for r := w.traceRow; r < w.n; r++ {
+		var sid model.SpanID
+		copy(sid[:], w.spids[8*r:])
+		if _, ok := w.spanIdx[sid]; !ok {
+			w.spanIdx[sid] = uint64(w.nIdx) << 32
+			w.nIdx++
+		}
+	}
+}
+
+// track notes a span of a joined run: a span ID new to the run gets the run's next index, which is the trace's
+// index of that ID (new to the trace or not).
+func (w *PageWriter) track(sid model.SpanID) {
+	v, ok := w.spanIdx[sid]
+	if !ok {
+		w.spanIdx[sid] = uint64(w.nIdx)<<32 | uint64(w.runNo)
+		w.srcList = append(w.srcList, w.nIdx)
+		w.nIdx++
+		return
+	}
+	if uint32(v) != w.runNo {
+		w.spanIdx[sid] = v&^0xffffffff | uint64(w.runNo)
+		w.srcList = append(w.srcList, uint32(v>>32))
+	}
 }
 
 // strSlot is how the page refers to a global string: by its shared dictionary reference (dict >= 0), or by its
@@ -312,6 +387,7 @@ func (w *PageWriter) AppendPage(dst []byte) []byte {
 	w.nums = w.nums[:0]
 	w.spids = w.spids[:0]
 	w.n = 0
+	w.inTrace, w.tracking = false, false
 	return dst
 }
 
@@ -540,41 +616,92 @@ func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanI
 	t := &transcoder{w: w, src: src, rec: b.rec[from.Rec:recEnd], nums: b.nums[from.Num:], ids: b.ids[8*from.Row:]}
 	info := &w.info
 	first := true
-	var prevStart int64
 	for len(t.rec) > 0 && t.err == nil {
-		h := t.uvarint("record header")
-		ks := t.fixed(1, "kind")
-		if ks == nil {
+		h, n := binary.Uvarint(t.rec)
+		if n <= 0 || len(t.rec) < n+1 {
+			t.fail("record header")
 			break
 		}
-		info.Kind, info.Status = model.Kind(ks[0]&0xf), model.StatusCode(ks[0]>>4)
+		ks := t.rec[n]
+		t.rec = t.rec[n+1:]
+		info.Kind, info.Status = model.Kind(ks&0xf), model.StatusCode(ks>>4)
 		if h&recSameTrace != 0 {
 			if first {
 				t.fail("run starts in the middle of a trace")
 				break
 			}
-			info.Start = prevStart + int64(t.num(true, "start"))
+			w.rec = binary.AppendUvarint(w.rec, w.parentHeader(t, h))
+			w.rec = append(w.rec, ks)
+			info.Start = w.prevStart + int64(t.num(true, "start"))
 		} else {
-			t.fixed(16, "trace id")
-			info.Start = int64(t.num(true, "start"))
+			// A run naming its trace: where the page's last record is of the same trace (another part of it, from
+			// another request or another block), the run joins it, as if the trace had come whole.
+			if len(t.rec) < 16 {
+				t.fail("trace id")
+				break
+			}
+			var id model.TraceID
+			copy(id[:], t.rec)
+			t.rec = t.rec[16:]
+			s, n := binary.Varint(t.nums)
+			if n <= 0 {
+				t.fail("start")
+				break
+			}
+			t.nums = t.nums[n:]
+			info.Start = s
+			if w.inTrace && id == w.curTrace {
+				w.joinRun()
+				w.rec = binary.AppendUvarint(w.rec, w.parentHeader(t, h|recSameTrace))
+				w.rec = append(w.rec, ks)
+				w.nums = binary.AppendVarint(w.nums, s-w.prevStart)
+			} else {
+				w.rec = binary.AppendUvarint(w.rec, h)
+				w.rec = append(w.rec, ks)
+				w.rec = append(w.rec, id[:]...)
+				w.nums = binary.AppendVarint(w.nums, s)
+				w.curTrace, w.inTrace, w.traceRow, w.tracking = id, true, w.n, false
+				w.parentIdx = -1
+			}
 		}
 		first = false
-		prevStart = info.Start
+		w.prevStart = info.Start
 		if len(t.ids) < 8 {
 			t.fail("span ids run out")
 			break
 		}
-		w.spids = append(w.spids, t.ids[:8]...)
+		var sid model.SpanID
+		copy(sid[:], t.ids)
+		w.spids = append(w.spids, sid[:]...)
 		t.ids = t.ids[8:]
 		dur := t.num(false, "duration")
 		if dur > math.MaxInt64 {
 			t.fail("duration")
 		}
 		info.Duration = int64(dur)
-		if h&recParent != 0 {
+		if h&recParent != 0 && w.parentIdx >= 0 {
+			t.rec = t.rec[8:] // parentHeader found the parent among the trace's spans: an index instead
+			w.rec = binary.AppendUvarint(w.rec, uint64(w.parentIdx))
+		} else if h&recParent != 0 {
 			t.fixed(8, "parent id")
 		} else if h&recParentRef != 0 {
-			t.uvarint("parent reference")
+			k, n := binary.Uvarint(t.rec)
+			if n <= 0 {
+				t.fail("parent reference")
+				break
+			}
+			t.rec = t.rec[n:]
+			if w.tracking {
+				if k >= uint64(len(w.srcList)) {
+					t.fail("parent reference out of range")
+					break
+				}
+				k = uint64(w.srcList[k])
+			}
+			w.rec = binary.AppendUvarint(w.rec, k)
+		}
+		if w.tracking {
+			w.track(sid)
 		}
 		info.Name = t.str("name")
 		ri, n := binary.Uvarint(t.rec)

@@ -253,3 +253,59 @@ func TestPageWriterRejectsDamage(t *testing.T) {
 		t.Fatal("a run starting mid-trace was copied")
 	}
 }
+
+// TestPageWriterJoinsRunsWithSharedSpanIDs joins two runs of a trace where the second repeats a span ID of the
+// first (a Zipkin shared span: the server half of a client span) and refers to it as a parent: the joined run's
+// parent references must name the same spans.
+func TestPageWriterJoinsRunsWithSharedSpanIDs(t *testing.T) {
+	res := &model.Resource{Service: "svc"}
+	tid := model.TraceID{9}
+	mk := func(id, parent byte, start int64, flags model.Flags) *model.Span {
+		s := &model.Span{TraceID: tid, SpanID: model.SpanID{id}, Name: "op", Start: start, Duration: 5,
+			Resource: res, Flags: flags}
+		if parent != 0 {
+			s.ParentID = model.SpanID{parent}
+		}
+		return s
+	}
+	first := []*model.Span{mk(1, 0, 100, 0), mk(2, 1, 110, 0), mk(3, 2, 120, 0)}
+	second := []*model.Span{mk(2, 1, 111, model.FlagShared), mk(4, 2, 130, 0), mk(5, 4, 140, 0), mk(6, 3, 150, 0)}
+	w := NewPageWriter()
+	w.SetDict(nil)
+	for _, part := range [][]*model.Span{first, second} {
+		rec := Encode(part)
+		bt, err := ParseBatch(rec.Payload(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.Runs) != 1 {
+			t.Fatalf("%d runs, want 1", len(rec.Runs))
+		}
+		if err := w.AddRun(w.Source(bt, nil), rec.Runs[0].From, rec.Runs[0].RecEnd, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := w.AppendPage(nil)
+	bt, err := ParseBatch(page, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := bt.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(append([]*model.Span{}, first...), second...)
+	if len(got) != len(want) {
+		t.Fatalf("%d spans, want %d", len(got), len(want))
+	}
+	for i := range got {
+		g, w := *got[i], *want[i]
+		g.Resource, w.Resource = nil, nil
+		if !reflect.DeepEqual(g, w) {
+			t.Fatalf("span %d:\n got %+v\nwant %+v", i, g, w)
+		}
+	}
+	if n := bytes.Count(page, tid[:]); n != 1 {
+		t.Fatalf("the trace ID appears %d times in the page, want once (the runs joined)", n)
+	}
+}

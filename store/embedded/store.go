@@ -339,11 +339,14 @@ func writeBlockLevel(path string, h *head, better bool) (*block, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
+	// Runs are sorted by trace ID, keeping the order of arrival within a trace (the index breaks ties); the
+	// records of a request grouped by service hold about one run for every two spans.
 	type traceRun struct {
-		id model.TraceID
-		srcRun
+		id  model.TraceID
+		idx int
 	}
-	var runs []traceRun
+	var runs []srcRun
+	var order []traceRun
 	for _, rec := range h.batches {
 		bt, err := wal.ParseBatch(rec.Payload(), nil)
 		if err != nil {
@@ -352,17 +355,23 @@ func writeBlockLevel(path string, h *head, better bool) (*block, error) {
 		}
 		src := bw.pw.Source(bt, nil)
 		for _, r := range rec.Runs {
-			runs = append(runs, traceRun{r.TraceID, srcRun{src, r.From, r.RecEnd}})
+			order = append(order, traceRun{r.TraceID, len(runs)})
+			runs = append(runs, srcRun{src, r.From, r.RecEnd})
 		}
 	}
 	bw.setDict(bw.dictByCount())
-	slices.SortStableFunc(runs, func(a, b traceRun) int { return bytes.Compare(a.id[:], b.id[:]) })
+	slices.SortFunc(order, func(a, b traceRun) int {
+		if c := bytes.Compare(a.id[:], b.id[:]); c != 0 {
+			return c
+		}
+		return a.idx - b.idx
+	})
 	var group []srcRun
-	for i := 0; i < len(runs); {
-		id := runs[i].id
+	for i := 0; i < len(order); {
+		id := order[i].id
 		group = group[:0]
-		for ; i < len(runs) && runs[i].id == id; i++ {
-			group = append(group, runs[i].srcRun)
+		for ; i < len(order) && order[i].id == id; i++ {
+			group = append(group, runs[order[i].idx])
 		}
 		if err := bw.addTrace(id, group); err != nil {
 			bw.abort()
