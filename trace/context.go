@@ -38,12 +38,15 @@ type traceInfo struct {
 	id        TraceID
 	state     string // W3C tracestate, verbatim
 	origin    string // Datadog origin
+	causeUnit uint64 // the sending event of a remote context (an EventID, in two fields to pack the struct)
+	causeSeq  uint32
 	flags     TraceFlags
 	priority  int8
-	candidate bool    // a unitary candidate: recorded, not sampled, so are its children
-	remote    bool    // extracted from another process
-	cause     EventID // the sending event of a remote context
+	candidate bool // a unitary candidate: recorded, not sampled, so are its children
+	remote    bool // extracted from another process
 }
+
+func (t *traceInfo) cause() EventID { return EventID{Unit: t.causeUnit, Seq: t.causeSeq} }
 
 // remoteNode is a node for a span context without a recording span, with its own trace, in one object.
 type remoteNode struct {
@@ -67,7 +70,7 @@ func newNode(ctx context.Context, u *unit, sc SpanContext) *node {
 	}
 	r := remotes.Take()
 	r.info = traceInfo{id: sc.TraceID, state: sc.TraceState, origin: sc.Origin, flags: sc.Flags,
-		priority: sc.Priority, remote: sc.Remote, cause: sc.Cause}
+		priority: sc.Priority, remote: sc.Remote, causeUnit: sc.Cause.Unit, causeSeq: sc.Cause.Seq}
 	r.Context, r.unit, r.node.tr, r.spanID = ctx, u, &r.info, sc.SpanID
 	return &r.node
 }
@@ -94,7 +97,7 @@ func (n *node) sc() SpanContext {
 		return SpanContext{}
 	}
 	return SpanContext{TraceID: t.id, SpanID: n.spanID, Flags: t.flags, TraceState: t.state, Remote: t.remote,
-		Priority: t.priority, Origin: t.origin, Cause: t.cause}
+		Priority: t.priority, Origin: t.origin, Cause: t.cause()}
 }
 
 // cause is what the first event of the node's unit waited for.

@@ -22,3 +22,20 @@ func TestSpanLayout(t *testing.T) {
 		t.Errorf("a span's fields before attrBuf end at %d bytes, beyond the 448 that prefetchSpan fetches", end)
 	}
 }
+
+// TestContextSizes keeps the objects made per span and per extracted context small: their bytes are most of
+// what the garbage collector costs a traced program.
+func TestContextSizes(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		size, max uintptr
+	}{
+		{"node", unsafe.Sizeof(node{}), 56},
+		{"traceInfo", unsafe.Sizeof(traceInfo{}), 64},
+		{"remoteNode", unsafe.Sizeof(remoteNode{}), 120},
+	} {
+		if c.size > c.max {
+			t.Errorf("%s is %d bytes, more than %d", c.name, c.size, c.max)
+		}
+	}
+}

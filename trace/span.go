@@ -164,8 +164,8 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 			psc = n.sc()
 			tr.id, tr.state, tr.priority, tr.origin = parent.id, parent.state, parent.priority, parent.origin
 			d.ParentID = n.spanID
-			if parent.cause.IsValid() {
-				remoteCause = EventRef{EventID: parent.cause}
+			if parent.causeUnit != 0 {
+				remoteCause = EventRef{EventID: parent.cause()}
 			}
 		} else {
 			tr.id = newTraceID()
