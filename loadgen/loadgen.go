@@ -37,7 +37,11 @@ type Options struct {
 	SpansPerBatch int           // spans per request (whole traces, so roughly)
 	Templates     int           // distinct batches encoded up front
 	Token         string        // bearer token, if the server wants one
-	Seed          uint64
+	// Backoff is how long a worker waits after a 429 before sending again; 0 waits as long as the answer's
+	// Retry-After says (at most 5 s), as OTLP exporters do. A short one keeps a saturated server busy for a
+	// measurement of its capacity without flooding it with requests it must refuse.
+	Backoff time.Duration
+	Seed    uint64
 }
 
 // Result is what a run measured.
@@ -187,7 +191,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 					atomic.AddInt64(&res.Throttled, 1)
 					// As OTLP exporters do, wait as long as the server asks before sending again: resending at
 					// once would spend both sides' CPU on requests that are refused.
-					if wait := retryAfter(resp.Header.Get("Retry-After")); wait > 0 {
+					wait := o.Backoff
+					if wait <= 0 {
+						wait = retryAfter(resp.Header.Get("Retry-After"))
+					}
+					if wait > 0 {
 						timer.Reset(wait)
 						select {
 						case <-timer.C:

@@ -23,6 +23,7 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.IntVar(&o.SpansPerBatch, "batch", 1000, "spans per request (in whole traces of 5 to 50 spans)")
 	fs.IntVar(&o.Templates, "templates", 32, "distinct batches encoded up front")
 	fs.StringVar(&o.Token, "token", "", "bearer token for a server started with --ingest-token")
+	fs.DurationVar(&o.Backoff, "backoff", 0, "how long a worker waits after a 429 (0: as long as Retry-After says, as exporters do)")
 	seed := fs.Uint64("seed", 1, "random seed")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load generator to this file")
 	if err := fs.Parse(args); err != nil {
