@@ -684,7 +684,13 @@ func (b *Batch) decode(from Pos, end, n int) ([]*model.Span, int, error) {
 	var prevTrace model.TraceID
 	var prevStart int64
 	var run []model.SpanID // distinct span IDs of the current trace run, in the encoder's order
-	inRun := map[model.SpanID]bool{}
+	var inRun map[model.SpanID]bool
+	if n < 0 { // one trace (Range): size for it, as a big trace would otherwise grow the map many times
+		inRun = make(map[model.SpanID]bool, est)
+		run = make([]model.SpanID, 0, est)
+	} else {
+		inRun = map[model.SpanID]bool{}
+	}
 	for len(d.b) > 0 && d.err == nil && (n < 0 || len(out) < n) {
 		h := d.uvarint("record header")
 		if len(slab) == cap(slab) {

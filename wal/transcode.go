@@ -717,8 +717,12 @@ func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanI
 				t.str("string field")
 			}
 		}
-		info.Attrs = info.Attrs[:0]
-		t.attrs(0, &info.Attrs)
+		if visit != nil {
+			info.Attrs = info.Attrs[:0]
+			t.attrs(0, &info.Attrs)
+		} else {
+			t.attrs(0, nil)
+		}
 		if h&recEvents != 0 {
 			ne := t.count(4, "event")
 			for i := 0; i < ne && t.err == nil; i++ {

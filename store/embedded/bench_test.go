@@ -151,3 +151,46 @@ func BenchmarkCompact(b *testing.B) {
 	b.ReportMetric(float64(before)/float64(spans), "before-B/span")
 	b.ReportMetric(float64(after)/float64(spans), "after-B/span")
 }
+
+// BenchmarkLargeTrace reads one trace of 100,000 spans by ID (the UI's big-trace case), from the head and from a
+// block, and reports the CPU per read.
+func BenchmarkLargeTrace(b *testing.B) {
+	g := spangen.New(3, time.Now().UnixNano())
+	tid := g.TraceID()
+	var spans []*model.Span
+	for len(spans) < 100_000 {
+		for _, s := range g.Trace() {
+			s.TraceID = tid
+			if len(spans) > 0 && s.ParentID.IsZero() {
+				s.ParentID = spans[0].SpanID
+			}
+			spans = append(spans, s)
+		}
+	}
+	s, err := Open(b.TempDir(), Options{Logger: slog.New(slog.DiscardHandler), CompactInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < len(spans); i += 1000 {
+		if err := s.Write(ctx, spans[i:min(i+1000, len(spans))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	read := func(b *testing.B) {
+		c0 := cpuTime()
+		for b.Loop() {
+			got, err := s.Trace(ctx, tid)
+			if err != nil || len(got) != len(spans) {
+				b.Fatalf("%d spans, %v", len(got), err)
+			}
+		}
+		b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1000/float64(b.N), "cpu-ms/read")
+	}
+	b.Run("head", read)
+	s.Seal(1)
+	if err := s.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("block", read)
+}

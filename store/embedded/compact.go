@@ -3,6 +3,7 @@ package embedded
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/weftrace/weft/model"
@@ -59,6 +60,7 @@ func (s *Store) pickCompaction() []*block {
 type cursor struct {
 	b      *block
 	shared []uint32 // the block's dictionary as global string ids of the block being written
+	terms  *termCursor
 	ord    int
 	page   int
 	src    *wal.Source
@@ -81,6 +83,127 @@ func (c *cursor) run(pw *wal.PageWriter) (srcRun, error) {
 		c.src, c.page = pw.Source(bt, c.shared), p
 	}
 	return srcRun{c.src, c.b.pos(c.ord), int(c.b.tEnd[c.ord])}, nil
+}
+
+// termCursor walks one input block's index terms in order, their ordinals renumbered to the merged block's.
+type termCursor struct {
+	b      *block
+	ordMap []uint32 // input trace ordinal → merged block's
+	chunk  int
+	raw    []byte
+	done   bool
+	term   string
+	ords   []uint32
+	durs   []byte
+}
+
+func (c *termCursor) next() error {
+	for len(c.raw) == 0 {
+		if c.chunk >= len(c.b.meta.Chunks) {
+			c.done = true
+			return nil
+		}
+		raw, err := c.b.chunk(c.chunk)
+		if err != nil {
+			return err
+		}
+		c.chunk++
+		c.raw = raw
+	}
+	term, n, deltas, durs, rest, err := nextTerm(c.raw)
+	if err != nil {
+		return err
+	}
+	c.raw, c.term, c.durs = rest, term, durs
+	c.ords = decodeOrds(c.ords[:0], deltas, n)
+	for i, o := range c.ords {
+		if int(o) >= len(c.ordMap) {
+			return errBadBlock
+		}
+		c.ords[i] = c.ordMap[o]
+	}
+	return nil
+}
+
+// mergeTerms writes the merged block's index from its inputs': the union of every term's posting lists, the
+// ordinals renumbered (they stay in order, as the merged block's traces are in the inputs' order) and, for an
+// operation term of a trace found in several inputs, the widest duration buckets.
+func (bw *blockWriter) mergeTerms(curs []*termCursor) error {
+	for _, c := range curs {
+		if err := c.next(); err != nil {
+			return err
+		}
+	}
+	var ords, tmpOrds []uint32
+	var dmin, dmax, tmpMin, tmpMax []uint8
+	for {
+		low, found := "", false
+		for _, c := range curs {
+			if !c.done && (!found || c.term < low) {
+				low, found = c.term, true
+			}
+		}
+		if !found {
+			return nil
+		}
+		first := true
+		for _, c := range curs {
+			if c.done || c.term != low {
+				continue
+			}
+			n := len(c.ords)
+			var cmin, cmax []uint8
+			if c.durs != nil {
+				cmin, cmax = c.durs[:n], c.durs[n:]
+			}
+			if first {
+				ords = append(ords[:0], c.ords...)
+				dmin = append(dmin[:0], cmin...)
+				dmax = append(dmax[:0], cmax...)
+				first = false
+			} else {
+				tmpOrds, tmpMin, tmpMax = unionDurations(tmpOrds[:0], tmpMin[:0], tmpMax[:0], ords, dmin, dmax, c.ords, cmin, cmax)
+				ords, tmpOrds = tmpOrds, ords
+				dmin, tmpMin = tmpMin, dmin
+				dmax, tmpMax = tmpMax, dmax
+			}
+			if err := c.next(); err != nil {
+				return err
+			}
+		}
+		bw.appendTerm(low, ords, dmin, dmax)
+	}
+}
+
+// unionDurations merges two sorted posting lists into out; where both hold an ordinal its duration buckets (when
+// the lists have them) are the smaller minimum and the larger maximum.
+func unionDurations(out []uint32, omin, omax []uint8, a []uint32, amin, amax []uint8, b []uint32, bmin, bmax []uint8) ([]uint32, []uint8, []uint8) {
+	durs := amin != nil && bmin != nil
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || i < len(a) && a[i] < b[j]:
+			out = append(out, a[i])
+			if durs {
+				omin, omax = append(omin, amin[i]), append(omax, amax[i])
+			}
+			i++
+		case i == len(a) || b[j] < a[i]:
+			out = append(out, b[j])
+			if durs {
+				omin, omax = append(omin, bmin[j]), append(omax, bmax[j])
+			}
+			j++
+		default:
+			out = append(out, a[i])
+			if durs {
+				omin, omax = append(omin, min(amin[i], bmin[j])), append(omax, max(amax[i], bmax[j]))
+			}
+			i++
+			j++
+		}
+	}
+	return out, omin, omax
 }
 
 func (s *Store) merge(group []*block) error {
@@ -123,6 +246,41 @@ func (s *Store) merge(group []*block) error {
 		}
 	}
 	bw.setDict(dict)
+	// The merged block's index is its inputs' merged (mergeTerms), and its meta their union: the spans are
+	// copied, not indexed again.
+	var terms []*termCursor
+	ops := map[opMeta]bool{}
+	svcs, keys := map[string]bool{}, map[string]bool{}
+	for i, c := range curs {
+		tc := &termCursor{b: c.b, ordMap: make([]uint32, len(c.b.ids))}
+		c.terms = tc
+		terms = append(terms, tc)
+		m := &c.b.meta
+		if i == 0 || m.MinStart < bw.meta.MinStart {
+			bw.meta.MinStart = m.MinStart
+		}
+		if i == 0 || m.MaxStart > bw.meta.MaxStart {
+			bw.meta.MaxStart = m.MaxStart
+		}
+		if i == 0 || m.MaxEnd > bw.meta.MaxEnd {
+			bw.meta.MaxEnd = m.MaxEnd
+		}
+		for _, svc := range m.Services {
+			svcs[svc] = true
+		}
+		for _, o := range m.Ops {
+			ops[o] = true
+		}
+		for _, k := range m.Keys {
+			keys[k] = true
+		}
+	}
+	bw.meta.Services = sortedKeys(svcs)
+	bw.meta.Keys = sortedKeys(keys)
+	for o := range ops {
+		bw.meta.Ops = append(bw.meta.Ops, o)
+	}
+	bw.merged = func() error { return bw.mergeTerms(terms) }
 	var runs []srcRun
 	for len(curs) > 0 {
 		low := curs[0].id()
@@ -133,6 +291,8 @@ func (s *Store) merge(group []*block) error {
 		}
 		runs = runs[:0]
 		live := curs[:0]
+		ord := uint32(len(bw.traceIDs))
+		mn, mx := int64(math.MaxInt64), int64(math.MinInt64)
 		for _, c := range curs {
 			if c.id() == low {
 				r, err := c.run(bw.pw)
@@ -141,6 +301,8 @@ func (s *Store) merge(group []*block) error {
 					return fmt.Errorf("embedded: compaction reading %s: %w", c.b.path, err)
 				}
 				runs = append(runs, r)
+				c.terms.ordMap[c.ord] = ord
+				mn, mx = min(mn, c.b.tMin[c.ord]), max(mx, c.b.tMax[c.ord])
 				c.ord++
 			}
 			if c.ord < len(c.b.ids) {
@@ -148,7 +310,7 @@ func (s *Store) merge(group []*block) error {
 			}
 		}
 		curs = live
-		if err := bw.addTrace(low, runs); err != nil {
+		if err := bw.copyTrace(low, runs, mn, mx); err != nil {
 			bw.abort()
 			return fmt.Errorf("embedded: compaction: %w", err)
 		}

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -341,4 +344,96 @@ func TestCompactionLevels(t *testing.T) {
 		t.Fatalf("%d blocks (first of level %d), want one of level 3", len(s.blocks), s.blocks[0].meta.Level)
 	}
 	compareWithOracle(t, "compacted three times", s, oracle, traces, now)
+}
+
+// TestReadsVersion1Blocks opens a block written by the first block format (testdata/v1.blk, every section
+// compressed, pages encoded span by span) and checks every answer against the reference store.
+func TestReadsVersion1Blocks(t *testing.T) {
+	const now = 1_700_000_000_000_000_000
+	g := spangen.New(21, now) // what wrote testdata/v1.blk
+	g.Extras = true
+	g.Users = 50
+	all := g.Spans(600)
+	raw, err := os.ReadFile("testdata/v1.blk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "00000001.blk"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if len(s.blocks) != 1 || s.blocks[0].meta.Version != 1 {
+		t.Fatalf("%d blocks, want the version 1 block", len(s.blocks))
+	}
+	oracle := memstore.New()
+	oracle.Write(ctx, all)
+	var traces [][]*model.Span
+	for i := 0; i < len(all); {
+		j := i
+		for j < len(all) && all[j].TraceID == all[i].TraceID {
+			j++
+		}
+		traces = append(traces, all[i:j])
+		i = j
+	}
+	compareWithOracle(t, "version 1 block", s, oracle, traces, now)
+	// Compaction reads it like any other block.
+	extra := g.Spans(100)
+	if err := s.Write(ctx, extra); err != nil {
+		t.Fatal(err)
+	}
+	oracle.Write(ctx, extra)
+	for i := 0; i < len(extra); {
+		j := i
+		for j < len(extra) && extra[j].TraceID == extra[i].TraceID {
+			j++
+		}
+		traces = append(traces, extra[i:j])
+		i = j
+	}
+	s.Seal(4)
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.blocks) != 1 {
+		t.Fatalf("%d blocks after compaction, want 1", len(s.blocks))
+	}
+	compareWithOracle(t, "version 1 block compacted", s, oracle, traces, now)
+}
+
+// TestRefusesNewerBlockVersions: a block of a format this weft does not know is refused with an error naming the
+// version, and Open sets it aside rather than failing to start.
+func TestRefusesNewerBlockVersions(t *testing.T) {
+	raw, err := os.ReadFile("testdata/v1.blk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw = bytes.Replace(raw, []byte(`"version":1`), []byte(`"version":9`), 1)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "00000001.blk")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openBlock(path); err == nil || !strings.Contains(err.Error(), "version 9") {
+		t.Fatalf("openBlock: %v, want an error naming version 9", err)
+	}
+	s, err := Open(dir, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if len(s.blocks) != 0 {
+		t.Fatal("the block of an unknown version was opened")
+	}
+	if _, err := os.Stat(path + ".bad"); err != nil {
+		t.Fatalf("the block was not set aside: %v", err)
+	}
 }
