@@ -48,7 +48,7 @@ func newBatcher(p *Provider, exp Exporter, batchSize int, timeout, exportTimeout
 	}
 	per := uint64(len(p.ps[0].queue.slots))
 	b.kickAt = max(1, min(per/2, uint64(batchSize)))
-	b.yieldAt = max(b.kickAt+1, per*3/4)
+	b.yieldAt = max(b.kickAt+1, min(2*b.kickAt, per*3/4))
 	go b.run()
 	return b
 }

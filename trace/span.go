@@ -468,7 +468,9 @@ func (s *Span) addEventGen(gen uint64, u *unit, t int64, name string, cause Even
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := &s.data
-	if s.ended || (gen != anyGen && s.gen.Load() != gen) {
+	// The generation first: a context that outlived the span must not read anything else of it, which a new
+	// life's Start may be writing (End moved the generation on under mu, so this sees it).
+	if (gen != anyGen && s.gen.Load() != gen) || s.ended {
 		return EventID{}
 	}
 	if len(d.Events) >= s.p.limits.events {
