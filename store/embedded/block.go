@@ -94,8 +94,8 @@ type opMeta struct {
 }
 
 // zstd encoders: a head cut compresses only its index sections, at the fastest level (its pages stay raw);
-// compaction compresses pages at the default level and the index at the better one, which gains 8% on the index
-// but almost nothing on pages, where it would cost the most.
+// compaction compresses the index at the better level, and pages at the default level unless the block is one it
+// will not merge again (the better level gains 8% on the index, 1.5% on pages, where it costs the most).
 var (
 	zencFast, _   = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 	zencPages, _  = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
@@ -212,7 +212,10 @@ type blockWriter struct {
 	f         *os.File
 	w         *bufio.Writer
 	off       int64
-	better    bool
+	better    bool // compaction: compressed pages, the index at the better level
+	// finalPages compresses pages at the better level too: for a block that compaction will not merge again,
+	// where the level gains 0.5 B/span.
+	finalPages bool
 
 	pw       *wal.PageWriter
 	pageBuf  []byte
@@ -309,7 +312,10 @@ func (bw *blockWriter) flushPage() {
 	}
 	bw.pageBuf = bw.pw.AppendPage(bw.pageBuf[:0])
 	z := bw.pageBuf
-	if !bw.meta.RawPages {
+	if bw.finalPages {
+		bw.zbuf = zencBetter.EncodeAll(bw.pageBuf, bw.zbuf[:0])
+		z = bw.zbuf
+	} else if !bw.meta.RawPages {
 		bw.zbuf = zencPages.EncodeAll(bw.pageBuf, bw.zbuf[:0])
 		z = bw.zbuf
 	}

@@ -246,6 +246,11 @@ func (s *Store) merge(group []*block) error {
 		}
 	}
 	bw.setDict(dict)
+	total := 0
+	for _, b := range group {
+		total += b.meta.Spans
+	}
+	bw.finalPages = total*s.o.CompactFanIn > s.o.CompactSpans
 	// The merged block's index is its inputs' merged (mergeTerms), and its meta their union: the spans are
 	// copied, not indexed again.
 	var terms []*termCursor
