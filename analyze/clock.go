@@ -97,9 +97,9 @@ const (
 var constraintKinds = [...]string{ConstraintCause, ConstraintParentStart, ConstraintClientServerEnd}
 
 type constraint struct {
-	kind          uint8
+	w             int64 // the effect's raw time less the cause's: offset(cause) - offset(effect) <= w
 	cause, effect int32 // span indexes
-	tc, te        int64 // raw times of the cause's and the effect's events
+	kind          uint8
 }
 
 const inf = math.MaxInt64 / 4
@@ -112,7 +112,7 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 
 	// Constraints within one process hold or not whatever the offsets: they are checked here. The others, between
 	// processes, are kept for the solver and checked once the offsets are chosen.
-	var cons []constraint
+	cons := make([]constraint, 0, len(spans)/4) // about one call between processes in four spans
 	report := func(k constraint, viol int64) {
 		c.InconsistencyCount++
 		if len(c.Inconsistencies) < MaxInconsistencies {
@@ -122,8 +122,8 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 	add := func(k constraint) {
 		if c.SpanProcess[k.cause] != c.SpanProcess[k.effect] {
 			cons = append(cons, k)
-		} else if k.tc > k.te {
-			report(k, k.tc-k.te)
+		} else if k.w < 0 {
+			report(k, -k.w)
 		}
 	}
 	// One pass over the causes: each is a constraint, and a client's event naming an event of its child server span
@@ -132,7 +132,7 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 	for i := range d.events {
 		if e := &d.events[i]; e.cause >= 0 {
 			ce := &d.events[e.cause]
-			add(constraint{kindCause, ce.span, e.span, ce.time, e.time})
+			add(constraint{e.time - ce.time, ce.span, e.span, kindCause})
 			if e.kind == evSpan && t.parent[ce.span] == e.span {
 				replied[ce.span] = true
 			}
@@ -144,18 +144,18 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 		if p < 0 {
 			continue
 		}
-		add(constraint{kindParentStart, p, int32(i), t.start[p], t.start[i]})
+		add(constraint{t.start[i] - t.start[p], p, int32(i), kindParentStart})
 		if t.kind[p] == model.KindClient && t.kind[i] == model.KindServer && !replied[i] {
-			add(constraint{kindClientServerEnd, int32(i), p, t.start[i] + t.dur[i], t.start[p] + t.dur[p]})
+			add(constraint{t.start[p] + t.dur[p] - (t.start[i] + t.dur[i]), int32(i), p, kindClientServerEnd})
 		}
 	}
 
-	// Difference constraints: x[from] - x[to] <= te - tc, i.e. D[to][from] <= w where D[a][b] bounds x[b]-x[a].
+	// Difference constraints: x[from] - x[to] <= w, i.e. D[to][from] <= w where D[a][b] bounds x[b]-x[a].
 	type pair struct{ u, v int }
 	weights := map[pair][]int64{}
 	for _, k := range cons {
 		key := pair{c.SpanProcess[k.effect], c.SpanProcess[k.cause]}
-		weights[key] = append(weights[key], k.te-k.tc)
+		weights[key] = append(weights[key], k.w)
 	}
 	type bound struct {
 		pair
@@ -248,7 +248,7 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 
 	for _, k := range cons {
 		of, ot := c.Processes[c.SpanProcess[k.cause]].Offset, c.Processes[c.SpanProcess[k.effect]].Offset
-		if viol := (k.tc + of) - (k.te + ot); viol > 0 {
+		if viol := of - ot - k.w; viol > 0 {
 			report(k, viol)
 		}
 	}

@@ -63,6 +63,8 @@ func buildTreeDAG(spans []*model.Span) (*tree, *dag) {
 	t, b := new(tree), newDAGBuilder(spans)
 	t.parents(spans, b)
 	t.link()
+	// The span-ID table is done with: its memory numbers the execution units.
+	b.d.units, t.ids = t.ids, idTable{}
 	return t, b.finish()
 }
 
