@@ -38,6 +38,10 @@ type jsonSpanV2 struct {
 	Tags           map[string]any   `json:"tags"`
 	Debug          bool             `json:"debug"`
 	Shared         bool             `json:"shared"`
+
+	// tagList holds the tags as convertTags makes them when decodeJSONV2Fast read the span (fastTags).
+	tagList  []model.Attr
+	fastTags bool
 }
 
 // decodeList decodes a JSON array into dst, with numbers kept as text.
@@ -54,10 +58,17 @@ func decodeList(body []byte, dst any, what string) error {
 }
 
 func decodeJSONV2(body []byte) ([]zspan, error) {
-	var in []jsonSpanV2
-	if err := decodeList(body, &in, "Zipkin v2 spans"); err != nil {
-		return nil, err
+	in, ok := decodeJSONV2Fast(body)
+	if !ok {
+		in = nil
+		if err := decodeList(body, &in, "Zipkin v2 spans"); err != nil {
+			return nil, err
+		}
 	}
+	return convertV2(in)
+}
+
+func convertV2(in []jsonSpanV2) ([]zspan, error) {
 	out := make([]zspan, len(in))
 	for i := range in {
 		if err := in[i].convert(&out[i]); err != nil {
@@ -106,7 +117,9 @@ func (j *jsonSpanV2) convert(z *zspan) error {
 			z.annotations[i] = annotation{timestamp: ts, value: a.Value}
 		}
 	}
-	if z.tags, err = convertTags(j.Tags); err != nil {
+	if j.fastTags {
+		z.tags = j.tagList
+	} else if z.tags, err = convertTags(j.Tags); err != nil {
 		return err
 	}
 	z.debug, z.shared = j.Debug, j.Shared

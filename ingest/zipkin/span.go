@@ -1,8 +1,9 @@
 package zipkin
 
 import (
-	"sort"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/weftrace/weft/ingest"
 	"github.com/weftrace/weft/model"
@@ -58,7 +59,7 @@ var zipkinKinds = map[string]model.Kind{
 // sortTags orders tags by key so that the model is the same whatever order the map arrived in, and keeps only
 // the last of a repeated key, as a proto map or a JSON object does. It is O(n log n) whatever the input.
 func sortTags(tags []model.Attr) []model.Attr {
-	sort.SliceStable(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
+	slices.SortStableFunc(tags, func(a, b model.Attr) int { return strings.Compare(a.Key, b.Key) })
 	out := tags[:0]
 	for i, t := range tags {
 		if i+1 < len(tags) && tags[i+1].Key == t.Key {
