@@ -66,9 +66,9 @@ func (b *batcher) enqueue(s *Span) bool {
 		return b.enqueueOverflow(s)
 	}
 	pp := &b.p.ps[pid]
-	pp.ended.Add(1)
-	ok := pp.queue.push(s)
+	ok := pp.queue.push(s) // the ring's tail counts the spans it took as ended (see Counters)
 	if !ok {
+		pp.ended.Add(1)
 		pp.dropped.Add(1)
 	}
 	n := pp.queue.len()

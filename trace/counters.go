@@ -21,7 +21,7 @@ func (p *Provider) Counters() ProcessCounters {
 		rec, cand := pp.recorded.Load(), pp.candidates.Load()
 		c.SpansStarted += rec + pp.unrecorded.Load()
 		c.SpansSampled += rec - cand
-		c.SpansEnded += pp.ended.Load()
+		c.SpansEnded += pp.ended.Load() + pp.queue.tail.Load() // the ring's tail: the spans it ever took
 		c.SpansUnitary += pp.unitary.Load()
 		c.SpansDropped += pp.dropped.Load()
 	}

@@ -23,6 +23,7 @@ type perP struct {
 	queue ring        // ended spans: written by this P, read by the batcher
 	free  freeBatches // exported spans: pushed by the batcher, taken by this P
 
+	// The P's counters (counters.go). Spans queued for export are counted as ended by queue.tail, not ended.
 	unrecorded, recorded, candidates, ended, unitary, dropped atomic.Uint64
 	_                                                         [48]byte // to a multiple of 64 bytes
 }
@@ -91,12 +92,10 @@ type overflow struct {
 // over touches none of their memory: it stays in the cache of the CPU that used it.
 type spanBatch struct {
 	spans []*Span
-	taken atomic.Int64 // how many the P has taken
-	// released counts the takers that are done with the batch's memory. The batch is spent (and refilled by
-	// the batcher) only once all are: pinning makes the takers of one P run one after another, but nothing the
-	// memory model (or the race detector) knows orders a taker's reads before the next taker's spending.
-	released atomic.Int64
-	next     *spanBatch // below this one in the P's stack
+	// taken counts the spans the P has taken. A taker reads its span before moving taken on, so that the
+	// taker that finds the batch empty, and spends it, is ordered after every read of the batch.
+	taken atomic.Int64
+	next  *spanBatch // below this one in the P's stack
 }
 
 // freeBatches is a lock-free stack of batches for one P. The batcher is the only pusher and the P the only
@@ -128,7 +127,8 @@ func (f *freeBatches) push(b *spanBatch) bool {
 }
 
 // pop takes a span from the top batch, or nil when there is none; a batch it finds empty is removed and given
-// to spent for reuse.
+// to spent for reuse. Only the P pops, pinned, so the compare-and-swap on taken never fails in practice: it is
+// there for the memory model, which knows nothing of pinning.
 func (f *freeBatches) pop(spent func(*spanBatch)) *Span {
 	for {
 		b := f.head.Load()
@@ -136,21 +136,20 @@ func (f *freeBatches) pop(spent func(*spanBatch)) *Span {
 			return nil
 		}
 		n := int64(len(b.spans))
-		if i := b.taken.Add(1) - 1; i < n {
+		if i := b.taken.Load(); i < n {
 			s := b.spans[i]
 			if i+1 < n {
 				// The next Start takes the next span: have the CPU fetch it meanwhile. An exported span has
 				// usually left the cache, and clearing it is otherwise the most expensive part of a start.
 				prefetchSpan(unsafe.Pointer(b.spans[i+1]))
 			}
-			b.released.Add(1)
-			return s
+			if b.taken.CompareAndSwap(i, i+1) {
+				return s
+			}
+			continue
 		}
 		if f.head.CompareAndSwap(b, b.next) {
 			f.n.Add(-1)
-			for b.released.Load() < n { // at once in practice: the other takers ran before, on this P
-				runtime.Gosched()
-			}
 			spent(b)
 		}
 	}

@@ -140,7 +140,6 @@ func (p *Provider) spentBatch(b *spanBatch) {
 	clear(b.spans) // the takers leave the spans in place (one reads the next to prefetch it)
 	b.spans = b.spans[:0]
 	b.taken.Store(0)
-	b.released.Store(0)
 	b.next = nil
 	p.batches.Put(b)
 }
