@@ -168,7 +168,9 @@ func (h *handler) criticalPath(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	writeJSON(w, pathJSON(analyze.CriticalPath(spans, choose)))
+	p := analyze.CriticalPath(spans, choose)
+	w.Header().Set("Content-Type", "application/json")
+	writePath(w, p) // an error here is the client gone: the status is sent, nothing is left to do
 }
 
 func (h *handler) clock(w http.ResponseWriter, r *http.Request) {
