@@ -49,9 +49,9 @@ func writePath(w io.Writer, p *analyze.Path) error {
 	b = append(b, `,"end":`...)
 	b = strconv.AppendInt(b, usTime(p.End), 10)
 	b = append(b, `,"duration":`...)
-	b = appendFloat(b, usDur(p.End-p.Start))
+	b = appendMicros(b, p.End-p.Start)
 	b = append(b, `,"length":`...)
-	b = appendFloat(b, usDur(p.Length))
+	b = appendMicros(b, p.Length)
 
 	refs := newSpanRefs(p)
 	b = append(b, `,"segments":[`...)
@@ -72,7 +72,7 @@ func writePath(w io.Writer, p *analyze.Path) error {
 		b = append(b, `,"end":`...)
 		b = strconv.AppendInt(b, usTime(s.End), 10)
 		b = append(b, `,"duration":`...)
-		b = appendFloat(b, usDur(s.End-s.Start))
+		b = appendMicros(b, s.End-s.Start)
 		b = append(b, '}')
 		flush()
 	}
@@ -83,11 +83,11 @@ func writePath(w io.Writer, p *analyze.Path) error {
 		}
 		b = refs.append(b, st.Index, st.Span)
 		b = append(b, `,"duration":`...)
-		b = appendFloat(b, usDur(st.Span.Duration))
+		b = appendMicros(b, st.Span.Duration)
 		b = append(b, `,"critical":`...)
-		b = appendFloat(b, usDur(st.Critical))
+		b = appendMicros(b, st.Critical)
 		b = append(b, `,"self":`...)
-		b = appendFloat(b, usDur(st.Self))
+		b = appendMicros(b, st.Self)
 		b = append(b, '}')
 		flush()
 	}
@@ -155,6 +155,27 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// appendMicros writes ns nanoseconds as microseconds, as encoding/json writes usDur(ns): below 10^15 the quotient
+// has at most 15 significant digits, which a float64 tells apart, so its shortest form is the decimal itself
+// (1500 → 1.5) and is written without formatting a float; larger values take appendFloat.
+func appendMicros(b []byte, ns int64) []byte {
+	if ns <= -1e15 || ns >= 1e15 {
+		return appendFloat(b, usDur(ns))
+	}
+	if ns < 0 {
+		b = append(b, '-')
+		ns = -ns
+	}
+	b = strconv.AppendInt(b, ns/1000, 10)
+	if frac := ns % 1000; frac != 0 {
+		b = append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+		for b[len(b)-1] == '0' {
+			b = b[:len(b)-1]
+		}
+	}
+	return b
 }
 
 // appendFloat writes f as encoding/json writes a float64.

@@ -67,3 +67,27 @@ func TestAppendPath(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendMicros checks the shortcut for durations against the float formatting it replaces.
+func TestAppendMicros(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	values := []int64{0, 1, -1, 999, 1000, 1001, 1500, -1500, 10, 100, 120, 1e15 - 1, -(1e15 - 1), 1e15, -1e15, 1<<63 - 1, -1 << 63, 123456789012345}
+	for range 100000 {
+		v := rng.Int64N(1 << uint(rng.IntN(62)+1))
+		if rng.IntN(4) == 0 {
+			v = -v
+		}
+		values = append(values, v)
+	}
+	for k, v := range values {
+		want := appendFloat(nil, usDur(v))
+		if got := appendMicros(nil, v); string(got) != string(want) {
+			t.Fatalf("%d ns: %s, want %s", v, got, want)
+		}
+		if k%50 == 0 {
+			if j, _ := json.Marshal(usDur(v)); string(j) != string(want) {
+				t.Fatalf("%d ns: appendFloat %s, encoding/json %s", v, want, j)
+			}
+		}
+	}
+}
