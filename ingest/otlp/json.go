@@ -24,6 +24,15 @@ import (
 // A malformed payload gives a *ingest.BadInputError naming the field, e.g.
 // "resourceSpans[0].scopeSpans[0].spans[3].traceId: not hex".
 func UnmarshalJSON(b []byte, req *coltracepb.ExportTraceServiceRequest) error {
+	if unmarshalJSONFast(b, req) {
+		return nil
+	}
+	return unmarshalJSONGeneral(b, req)
+}
+
+// unmarshalJSONGeneral is UnmarshalJSON through encoding/json's tree, for every body: the reference the fast reader
+// is held to.
+func unmarshalJSONGeneral(b []byte, req *coltracepb.ExportTraceServiceRequest) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var root any
@@ -298,7 +307,11 @@ func (d *jsonDecoder) anyValue(v any, path string, depth int) *commonpb.AnyValue
 		d.fail(path, "values nested more than %d deep", maxValueDepth)
 		return nil
 	}
-	for k, x := range o {
+	for _, k := range anyValueKeys { // in a fixed order: a value with more than one takes the first here
+		x, ok := o[k]
+		if !ok {
+			continue
+		}
 		switch k {
 		case "stringvalue":
 			s, ok := x.(string)
@@ -384,6 +397,9 @@ func (d *jsonDecoder) anyValue(v any, path string, depth int) *commonpb.AnyValue
 	}
 	return &commonpb.AnyValue{} // an empty value: allowed by OTLP
 }
+
+// anyValueKeys are the fields of AnyValue, normalised as jsonObject keys.
+var anyValueKeys = []string{"stringvalue", "boolvalue", "intvalue", "doublevalue", "bytesvalue", "arrayvalue", "kvlistvalue"}
 
 func jsonType(v any) string {
 	switch v.(type) {
