@@ -62,18 +62,9 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 	w := &pathWalker{t: t, d: d, as: make([]int64, len(spans)), ae: make([]int64, len(spans)), replied: d.replied(t),
 		segs: make([]Segment, 0, len(spans)+len(spans)/2+8)} // a path through most spans has a few more segments
 
-	shifted := false
 	for i := range spans {
 		off := clock.Offset(i)
 		w.as[i], w.ae[i] = t.start[i]+off, t.start[i]+t.dur[i]+off
-		shifted = shifted || off != 0
-	}
-	if shifted {
-		// The walk reads event times on the root's clock, once per step: the events move there once.
-		for i := range d.events {
-			e := &d.events[i]
-			e.time += w.as[e.span] - t.start[e.span]
-		}
 	}
 	p := &Path{Method: MethodHeuristic, Clock: clock}
 	root := t.mainRoot()
@@ -162,8 +153,11 @@ func (w *pathWalker) emit(i int32, unit uint64, kind string, from, to int64) {
 	w.segs = append(w.segs, Segment{Span: w.t.spans[i], Index: int(i), Unit: unit, Kind: kind, Start: from, End: to})
 }
 
-// evTime is event i's time on the root process's clock (CriticalPath moved the events' times there).
-func (w *pathWalker) evTime(i int32) int64 { return w.d.events[i].time }
+// evTime is event i's time on the root process's clock.
+func (w *pathWalker) evTime(i int32) int64 {
+	e := &w.d.events[i]
+	return e.time + (w.as[e.span] - w.t.start[e.span])
+}
 
 // causal walks the event DAG from the root's end; it reports whether it reached the root's start.
 func (w *pathWalker) causal(root int32) bool {

@@ -25,7 +25,7 @@ type event struct {
 	// the index of its reference in dagBuilder.refs, -1 for none.
 	cause int32
 	owner int32 // the span running on the unit between the previous event and this one
-	time  int64 // raw time, on the span's process clock (CriticalPath moves it to the root's once the clock is estimated)
+	time  int64 // raw time, on the span's process clock
 }
 
 // dag is a weft trace's events in one array, grouped by execution unit and in sequence order within a unit.
