@@ -126,31 +126,35 @@ func (f *freeBatches) push(b *spanBatch) bool {
 	}
 }
 
-// pop takes a span from the top batch, or nil when there is none; a batch it finds empty is removed and given
-// to spent for reuse. Only the P pops, pinned, so the compare-and-swap on taken never fails in practice: it is
-// there for the memory model, which knows nothing of pinning.
-func (f *freeBatches) pop(spent func(*spanBatch)) *Span {
+// pop takes a span from the top batch, or nil when there is none. A batch it finds empty is removed and
+// returned as spent, for the caller to give back once unpinned (giving it back may take a lock). Only the P
+// pops, pinned, so the compare-and-swap on taken never fails in practice: it is there for the memory model,
+// which knows nothing of pinning.
+func (f *freeBatches) pop() (s *Span, spent *spanBatch) {
 	for {
 		b := f.head.Load()
 		if b == nil {
-			return nil
+			return nil, spent
 		}
 		n := int64(len(b.spans))
 		if i := b.taken.Load(); i < n {
-			s := b.spans[i]
+			taken := b.spans[i]
 			if i+1 < n {
 				// The next Start takes the next span: have the CPU fetch it meanwhile. An exported span has
 				// usually left the cache, and clearing it is otherwise the most expensive part of a start.
 				prefetchSpan(unsafe.Pointer(b.spans[i+1]))
 			}
 			if b.taken.CompareAndSwap(i, i+1) {
-				return s
+				return taken, spent
 			}
 			continue
 		}
+		if spent != nil { // never in practice: batches are pushed full
+			return nil, spent
+		}
 		if f.head.CompareAndSwap(b, b.next) {
 			f.n.Add(-1)
-			spent(b)
+			spent = b
 		}
 	}
 }

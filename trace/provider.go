@@ -118,13 +118,17 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 // it as started.
 func (p *Provider) get() *Span {
 	var s *Span
+	var spent *spanBatch
 	pid := procPin()
 	pp := &p.ps[pid%len(p.ps)]
 	if pid < len(p.ps) {
-		s = pp.free.pop(p.spentBatch)
+		s, spent = pp.free.pop()
 	}
 	pp.recorded.Add(1)
 	procUnpin()
+	if spent != nil {
+		p.spentBatch(spent) // after unpinning: sync.Pool.Put may take a lock, and a pinned goroutine must not block
+	}
 	if s == nil {
 		s = p.pool.Get().(*Span)
 	}
