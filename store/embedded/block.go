@@ -126,9 +126,11 @@ type posting struct {
 	a, b uint32 // global string ids: service, name, key, value (as the kind says)
 	n    int64  // an integer attribute value, or a status or kind
 	num  bool   // an attribute term of an integer value (n)
-	ords []uint32
-	dmin []uint8 // operation terms: smallest and largest duration bucket of the trace's spans with that operation
-	dmax []uint8
+	// kinds are the span kinds seen with an operation term (bit per kind), for the block's list of operations.
+	kinds uint16
+	ords  []uint32
+	dmin  []uint8 // operation terms: smallest and largest duration bucket of the trace's spans with that operation
+	dmax  []uint8
 }
 
 // mark adds trace ordinal ord to a term's posting list once.
@@ -534,10 +536,10 @@ func (bw *blockWriter) visit(in *wal.SpanInfo) {
 		p.dmin[n] = min(p.dmin[n], lo)
 		p.dmax[n] = max(p.dmax[n], hi)
 	}
-	if ok := (opKey{svc, in.Name, in.Kind}); !ix.ops[ok] {
-		ix.ops[ok] = true
-	}
-	if !ix.svcs[svc] {
+	// The operation's posting notes the kinds seen with it, so the block's operations need no lookup per span.
+	if k := uint16(1) << (in.Kind & 15); p.kinds&k == 0 {
+		p.kinds |= k
+		ix.ops[opKey{svc, in.Name, in.Kind}] = true
 		ix.svcs[svc] = true
 	}
 	for i := range in.Attrs {
