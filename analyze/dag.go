@@ -175,7 +175,7 @@ func (b *dagBuilder) add(i int, s *model.Span) {
 // gathering order and sorted.
 func (b *dagBuilder) finish() *dag {
 	b.numberUnits()
-	d, counts, ev := b.d, b.counts, b.gathered
+	d, counts := b.d, b.counts
 	nu := len(d.unitIDs)
 	d.unitStart = make([]int32, nu+1)
 	d.dense = make([]bool, nu)
@@ -183,62 +183,55 @@ func (b *dagBuilder) finish() *dag {
 		d.unitStart[u+1] = d.unitStart[u] + n
 		d.dense[u] = uint64(b.hi[u])-uint64(d.unitLo[u])+1 == uint64(n)
 	}
-	total := d.unitStart[nu]
-	// Each event's place: on a dense unit, by its sequence number; on another unit, in gathering order (sorted
-	// below); holes after the last event. A unit whose sequence numbers repeat while filling the range exactly
-	// is found by a place taken twice, and placed as the others.
-	to := make([]int32, len(ev))
-	taken := make([]bool, total)
+	d.events = make([]event, d.unitStart[nu])
 	fill := counts // reused: counts are not needed once unitStart is laid out
 	copy(fill, d.unitStart[:nu])
-	hole := total
-	var again []bool // units found repeating a sequence number
-	for g := range ev {
-		u := ev[g].unit
-		switch {
-		case u < 0:
-			to[g] = hole
-			hole++
-		case again != nil && again[u]:
-			// placed below
-		case d.dense[u]:
-			k := d.unitStart[u] + int32(ev[g].seq-d.unitLo[u])
-			if taken[k] {
-				if again == nil {
-					again = make([]bool, nu)
-				}
-				d.dense[u], again[u] = false, true
-			}
-			taken[k], to[g] = true, k
-		default:
-			to[g] = fill[u]
+	for _, e := range b.gathered {
+		u := e.unit
+		if u < 0 {
+			continue // a hole
+		}
+		if d.dense[u] {
+			d.events[d.unitStart[u]+int32(e.seq-d.unitLo[u])] = e
+		} else {
+			d.events[fill[u]] = e
 			fill[u]++
 		}
 	}
-	if again != nil {
-		for g := range ev {
-			if u := ev[g].unit; u >= 0 && again[u] {
-				to[g] = fill[u] // fill[u] is still the unit's start: it was placed by number until now
-				fill[u]++
-			}
-		}
-	}
-	// Move the events to their places in the gathering array itself, one cycle of the permutation at a time:
-	// every swap puts one event where it belongs.
-	for g := range ev {
-		for k := to[g]; k != int32(g); k = to[g] {
-			ev[g], ev[k] = ev[k], ev[g]
-			to[g], to[k] = to[k], k
-		}
-	}
-	d.events, b.gathered = ev[:total], nil
-	var stack []int32
+	var stack, redo []int32
 	for u := range nu {
-		if !d.dense[u] {
-			sortEvents(d.events[d.unitStart[u]:d.unitStart[u+1]])
+		evs := d.events[d.unitStart[u]:d.unitStart[u+1]]
+		if d.dense[u] {
+			// Repeated sequence numbers that fill the range exactly leave a hole where one was overwritten: such a
+			// unit is placed again and sorted below.
+			if !numbered(evs, d.unitLo[u]) {
+				d.dense[u] = false
+				fill[u] = d.unitStart[u]
+				redo = append(redo, int32(u))
+				continue
+			}
+		} else {
+			sortEvents(evs)
 		}
 		stack = d.own(int32(u), stack)
 	}
+	if len(redo) > 0 {
+		again := make([]bool, nu)
+		for _, u := range redo {
+			again[u] = true
+		}
+		for _, e := range b.gathered {
+			if u := e.unit; u >= 0 && again[u] {
+				d.events[fill[u]] = e
+				fill[u]++
+			}
+		}
+		for _, u := range redo {
+			sortEvents(d.events[d.unitStart[u]:d.unitStart[u+1]])
+			stack = d.own(u, stack)
+		}
+	}
+	b.gathered = nil
 	// Resolve each cause named once, in the order named, then point the events at them.
 	found := make([]int32, len(b.refs))
 	for r, ref := range b.refs {
@@ -250,6 +243,16 @@ func (b *dagBuilder) finish() *dag {
 		}
 	}
 	return d
+}
+
+// numbered reports whether evs are numbered lo, lo+1, ... in order.
+func numbered(evs []event, lo uint32) bool {
+	for k := range evs {
+		if evs[k].seq != lo+uint32(k) {
+			return false
+		}
+	}
+	return true
 }
 
 // sortEvents orders a unit's events by sequence number, then kind.
