@@ -29,7 +29,7 @@ type Waterfall struct {
 	Services   []ServiceCount `json:"services"`
 	Strings    []string       `json:"strings"`
 	Spans      WaterfallSpans `json:"spans"`
-	Errors     []int          `json:"errors"` // indexes of the spans whose status is error, ascending
+	ErrorSpans []int          `json:"errorSpans"` // indexes of the spans whose status is error, ascending
 }
 
 // WaterfallSpans holds the spans' waterfall fields as parallel arrays. ID is every span ID's 16 hex digits, one
@@ -45,35 +45,49 @@ type WaterfallSpans struct {
 }
 
 // AppendWaterfall appends the waterfall answer for a trace's spans as JSON, straight from the model: it builds
-// none of the regular answer, sorts small keys instead of the spans, and reads each span once, which makes it
-// several times faster to write than the columnar answer. Spans come out in the regular answer's order (by start,
+// none of the regular answer, reads each span once in the order given (the order in which they sit in memory, as
+// far as that goes), then sorts small keys and works from compact copies, which makes it several times faster to
+// write than the columnar answer. Spans come out in the regular answer's order (by start,
 // then span ID; spans equal in both keep their order in spans, as sortSpans keeps them).
 func AppendWaterfall(b []byte, id model.TraceID, spans []*model.Span) []byte {
 	n := len(spans)
 	if b == nil {
 		b = make([]byte, 0, 40*n+1024) // about what a span takes: its ID and five numbers
 	}
+	// The fields the answer needs, copied from each span in the order given.
+	type row struct {
+		dur    int64
+		parent uint64 // the parent's span ID big-endian; 0 for none
+		name   string
+		res    *model.Resource
+		err    bool
+	}
 	type key struct {
 		start int64
 		id    uint64 // the span ID big-endian: compares as the ID's bytes do
-		at    int32  // index in spans
+		at    int32  // index in spans and rows: equal starts and IDs keep their order, as sortSpans keeps them
 	}
+	rows := make([]row, n)
 	keys := make([]key, n)
 	for i, s := range spans {
+		rows[i] = row{s.Duration, binary.BigEndian.Uint64(s.ParentID[:]), s.Name, s.Resource, s.IsError()}
 		keys[i] = key{s.Start, binary.BigEndian.Uint64(s.SpanID[:]), int32(i)}
 	}
-	slices.SortStableFunc(keys, func(a, b key) int {
+	slices.SortFunc(keys, func(a, b key) int {
 		if a.start != b.start {
 			return cmp.Compare(a.start, b.start)
 		}
-		return cmp.Compare(a.id, b.id)
+		if a.id != b.id {
+			return cmp.Compare(a.id, b.id)
+		}
+		return cmp.Compare(a.at, b.at)
 	})
-	byID := make(map[uint64]int32, n)
+	byID := newSpanIndex(n)
 	for k := range keys {
-		byID[keys[k].id] = int32(k) // the last of duplicate IDs, as the columnar answer resolves parents
+		byID.put(keys[k].id, int32(k)) // the last of duplicate IDs, as the columnar answer resolves parents
 	}
 
-	// One pass over the spans in answer order gathers every column.
+	// One pass in answer order gathers every column.
 	var start, end int64
 	errors := 0
 	services := map[string]int{}
@@ -88,30 +102,35 @@ func AppendWaterfall(b []byte, id model.TraceID, spans []*model.Span) []byte {
 	var lastRes *model.Resource
 	var lastSvc int32 = -1
 	for k := range keys {
-		s := spans[keys[k].at]
-		if k == 0 || s.Start < start {
-			start = s.Start
+		r := &rows[keys[k].at]
+		st0 := keys[k].start
+		if k == 0 || st0 < start {
+			start = st0
 		}
-		if k == 0 || s.End() > end {
-			end = s.End()
+		if k == 0 || st0+r.dur > end {
+			end = st0 + r.dur
 		}
-		if s.IsError() {
+		if r.err {
 			errors++
 			failed = append(failed, int32(k))
 		}
 		parent[k] = -1
-		if !s.ParentID.IsZero() {
-			if p, ok := byID[binary.BigEndian.Uint64(s.ParentID[:])]; ok && int(p) != k {
+		if r.parent != 0 {
+			if p := byID.get(r.parent); p >= 0 && int(p) != k {
 				parent[k] = p
 			}
 		}
-		name[k] = int32(st.index(s.Name))
-		if lastSvc < 0 || s.Resource != lastRes {
-			lastRes, lastSvc = s.Resource, int32(st.index(s.Service()))
+		name[k] = int32(st.index(r.name))
+		if lastSvc < 0 || r.res != lastRes {
+			svc := ""
+			if r.res != nil {
+				svc = r.res.Service
+			}
+			lastRes, lastSvc = r.res, int32(st.index(svc))
 		}
 		service[k] = lastSvc
 		services[st.list[lastSvc]]++
-		dur[k] = s.Duration
+		dur[k] = r.dur
 	}
 
 	b = append(b, `{"format":"waterfall","traceID":`...)
@@ -156,7 +175,7 @@ func AppendWaterfall(b []byte, id model.TraceID, spans []*model.Span) []byte {
 	b = append(b, ']')
 	b = appendInts(b, `,"duration":`, dur)
 	b = append(b, '}')
-	b = appendInts(b, `,"errors":`, failed)
+	b = appendInts(b, `,"errorSpans":`, failed)
 	b = append(b, `,"strings":`...)
 	b = appendStrings(b, st.list)
 	return append(b, '}')
@@ -173,4 +192,47 @@ func appendInts[T int32 | int64](b []byte, name string, v []T) []byte {
 		b = strconv.AppendInt(b, int64(x), 10)
 	}
 	return append(b, ']')
+}
+
+// spanIndex finds a span's index by its ID: open addressing over a table at most half full, several times faster
+// than a map for the 100,000 insertions and lookups of a large trace (span IDs are random, so their low bits
+// spread well once multiplied). IDs are never 0 here: a zero parent ID means no parent and is not looked up.
+type spanIndex struct {
+	ids   []uint64
+	at    []int32
+	shift uint
+}
+
+func newSpanIndex(n int) *spanIndex {
+	size, shift := 2, uint(63)
+	for size < 2*n {
+		size, shift = size*2, shift-1
+	}
+	return &spanIndex{ids: make([]uint64, size), at: make([]int32, size), shift: shift}
+}
+
+func (x *spanIndex) slot(id uint64) int {
+	mask := len(x.ids) - 1
+	i := int((id * 0x9e3779b97f4a7c15) >> x.shift)
+	for x.ids[i] != id && x.ids[i] != 0 {
+		i = (i + 1) & mask
+	}
+	return i
+}
+
+func (x *spanIndex) put(id uint64, at int32) {
+	if id == 0 {
+		return
+	}
+	i := x.slot(id)
+	x.ids[i], x.at[i] = id, at
+}
+
+// get returns the index of the span with ID id, -1 when there is none.
+func (x *spanIndex) get(id uint64) int32 {
+	i := x.slot(id)
+	if x.ids[i] == 0 {
+		return -1
+	}
+	return x.at[i]
 }

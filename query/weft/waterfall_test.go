@@ -50,8 +50,8 @@ func checkWaterfall(t *testing.T, body []byte, tr *Trace) {
 			errors = append(errors, i)
 		}
 	}
-	if fmt.Sprint(w.Errors) != fmt.Sprint(errors) {
-		t.Errorf("errors %v, want %v", w.Errors, errors)
+	if fmt.Sprint(w.ErrorSpans) != fmt.Sprint(errors) {
+		t.Errorf("errors %v, want %v", w.ErrorSpans, errors)
 	}
 }
 

@@ -176,6 +176,8 @@ func (h *handler) load(w http.ResponseWriter, r *http.Request, waterfall bool) (
 	return id, spans, true
 }
 
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
 // spanIDs parses the spanID parameter: span IDs separated by commas, or none.
 func spanIDs(r *http.Request) (map[model.SpanID]bool, error) {
 	q := r.URL.Query()["spanID"]
@@ -206,10 +208,12 @@ func (h *handler) trace(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusBadRequest, err)
 		return
 	}
+	t0 := time.Now()
 	id, spans, ok := h.load(w, r, format == WaterfallFormat && want == nil)
 	if !ok {
 		return
 	}
+	t1 := time.Now()
 	if want != nil {
 		var some []*model.Span
 		for _, s := range spans {
@@ -235,6 +239,8 @@ func (h *handler) trace(w http.ResponseWriter, r *http.Request) {
 		body = t.AppendJSON(nil)
 	}
 	w.Header().Set("Content-Type", "application/json")
+	// Where the time went, for a browser's developer tools and the UI's measurements (docs/bench/ui.md).
+	w.Header().Set("Server-Timing", fmt.Sprintf("read;dur=%.1f, encode;dur=%.1f", ms(t1.Sub(t0)), ms(time.Since(t1))))
 	if _, err := w.Write(append(body, '\n')); err != nil {
 		h.o.Logger.Warn("weft api: writing trace", "err", err)
 	}
