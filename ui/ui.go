@@ -30,9 +30,19 @@ func Handler() http.Handler {
 	if err != nil {
 		panic(err) // the embed directive guarantees dist exists
 	}
-	index, err := fs.ReadFile(root, "index.html")
-	if err != nil {
-		index = []byte("<!doctype html><title>weft</title><p>The UI bundle is missing: run ui/check-bundle.sh.</p>")
+	return HandlerFS(root)
+}
+
+// HandlerFS serves the UI as Handler does from another copy of the bundle (the files of ui/dist), for working on
+// the UI without rebuilding the binary: ui/testserver's -dist flag serves a directory this way.
+func HandlerFS(root fs.FS) http.Handler {
+	// index.html is read for every page, so that a rebuilt directory is served as it is now.
+	index := func() []byte {
+		b, err := fs.ReadFile(root, "index.html")
+		if err != nil {
+			return []byte("<!doctype html><title>weft</title><p>The UI bundle is missing: run ui/check-bundle.sh.</p>")
+		}
+		return b
 	}
 	files := http.FileServer(http.FS(root))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -51,7 +61,7 @@ func Handler() http.Handler {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.Header().Set("Cache-Control", "no-cache")
 			w.Header().Set("X-Content-Type-Options", "nosniff")
-			http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(index))
+			http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(index()))
 		case strings.HasPrefix(p, "/assets/"):
 			if _, err := fs.Stat(root, p[1:]); err != nil {
 				http.NotFound(w, r)

@@ -27,6 +27,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (127.0.0.1 only)")
 	traces := flag.Int("traces", 600, "number of demo traces to generate")
 	big := flag.Int("big", 100000, "spans in the large trace (0: none)")
+	distDir := flag.String("dist", "", "serve the UI bundle from this directory (e.g. ui/dist after `npm run build`) instead of the embedded one")
 	flag.Parse()
 
 	host, _, err := net.SplitHostPort(*addr)
@@ -50,7 +51,11 @@ func main() {
 	}
 	mux.Handle("/api/weft/v1/", weftapi.NewHandler(st, weftapi.Options{}))
 	mux.Handle("/api/", jaegerapi.NewHandler(st, jaegerapi.Options{}))
-	mux.Handle("/", ui.Handler())
+	if *distDir != "" {
+		mux.Handle("/", ui.HandlerFS(os.DirFS(*distDir)))
+	} else {
+		mux.Handle("/", ui.Handler())
+	}
 	info, _ := json.Marshal(map[string]any{
 		"addr":      ln.Addr().String(),
 		"bigTrace":  data.bigID,

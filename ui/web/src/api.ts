@@ -52,9 +52,23 @@ export class HTTPError extends Error {
   }
 }
 
+declare global {
+  interface Window {
+    weftEarly?: { url: string; resp: Promise<Response> };
+  }
+}
+
+/** earlyFetch hands over, once, the request that index.html started for url before the bundle loaded. */
+function earlyFetch(url: string): Promise<Response> | undefined {
+  const e = window.weftEarly;
+  if (!e || e.url !== url) return undefined;
+  window.weftEarly = undefined;
+  return e.resp;
+}
+
 /** getJSON fetches and decodes a JSON answer, turning Jaeger's {errors:[...]} and non-2xx into HTTPError. */
 export async function getJSON<T>(url: string, signal?: AbortSignal): Promise<T> {
-  const resp = await fetch(url, { signal, headers: { Accept: 'application/json' } });
+  const resp = await (earlyFetch(url) || fetch(url, { signal, headers: { Accept: 'application/json' } }));
   if (resp.ok && (resp.headers.get('Content-Type') || '').includes('json')) {
     // Decoding straight from the bytes skips a copy of a large answer as one string.
     const body = await resp.json().catch(() => {

@@ -30,7 +30,13 @@ export interface Span {
   critical: boolean;
   meta?: [string, unknown][]; // more about the span from weft's API: resource and type, scope, trace state, flags
   offset: number; // clock adjustment in microseconds (adjusted start = start + offset)
+  // Whether the fields below the waterfall's are here: a trace read in the waterfall form has, at first, only
+  // IDs, names, services, times, parents and errors; the rest comes with fillSpans.
+  full: boolean;
 }
+
+/** Details are the fields of a span that the waterfall form leaves out. */
+export type Details = Pick<Span, 'kind' | 'statusMessage' | 'tags' | 'logs' | 'refs' | 'process' | 'unit' | 'unitEnd' | 'seqStart' | 'seqEnd' | 'cause' | 'meta'>;
 
 export interface Trace {
   id: string;
@@ -44,6 +50,8 @@ export interface Trace {
   warnings: string[];
   hasUnits: boolean;
   hasOffsets: boolean;
+  partial: boolean; // some spans are not full yet (read in the waterfall form)
+  ids?: string; // the span IDs, 16 hex digits each, when the trace was read in the waterfall form
 }
 
 // NONE is the shared empty list of spans without tags, logs, references or children (most leaves).
@@ -109,7 +117,7 @@ export function buildTrace(t: JTrace): Trace {
       i, spanID: j.spanID, parent: -1, parentID,
       name: j.operationName, service: process.serviceName, kind, start: j.startTime, dur: j.duration,
       error: err, statusMessage, tags: weft ? tags.filter((x) => !weftTags.has(x.key)) : tags, logs: j.logs || NONE, refs, process,
-      depth: 0, children: NONE, unit, unitEnd, seqStart, seqEnd, cause, critical: false, offset: 0,
+      depth: 0, children: NONE, unit, unitEnd, seqStart, seqEnd, cause, critical: false, offset: 0, full: true,
     };
     byID.set(j.spanID, i);
   }
@@ -157,6 +165,7 @@ function assemble(id: string, spans: Span[], byID: Map<string, number>, warnings
   }
   const tr: Trace = {
     id, spans, roots, start: n ? start : 0, end: n ? end : 0, errors, maxDepth, services, warnings, hasUnits, hasOffsets: false,
+    partial: false,
   };
   markCriticalPath(tr);
   return tr;
@@ -288,10 +297,10 @@ export function toOTLP(t: JTrace): unknown {
 // --- weft's own trace format (docs/api.md, GET /api/weft/v1/traces/{id}) ---
 
 interface WRef { traceID?: string; unit: string; seq: number }
-interface WEvent { offset: number; name: string; attributes: JKeyValue[]; unit?: string; seq?: number; cause?: WRef }
+interface WEvent { offset: number; time?: string; name: string; attributes: JKeyValue[]; unit?: string; seq?: number; cause?: WRef }
 interface WSpan {
   spanID: string; parentSpanID?: string; name: string; kind: string; service: string; resource: number;
-  offset: number; duration: number; status: { code: string; message?: string };
+  start?: string; offset: number; duration: number; status: { code: string; message?: string };
   spanResource?: string; spanType?: string; scope?: { name: string; version?: string }; traceState?: string; flags?: string[];
   attributes: JKeyValue[]; events: WEvent[]; links: { traceID: string; spanID: string; attributes?: JKeyValue[] }[];
   causality?: { unit: string; startSeq: number; endSeq: number; endUnit?: string; startCause?: WRef };
@@ -308,44 +317,58 @@ function refText(r: WRef): string {
   return (r.traceID ? r.traceID + ':' : '') + r.unit + ':' + r.seq;
 }
 
+/** usOf turns Unix nanoseconds as text into microseconds, keeping the fraction. */
+function usOf(ns: string): number {
+  const big = BigInt(ns);
+  return Number(big / 1000n) + Number(big % 1000n) / 1000;
+}
+
+function metaOf(m: { spanResource?: string; spanType?: string; scope?: { name: string; version?: string }; traceState?: string; flags?: string[] }): [string, unknown][] | undefined {
+  if (!(m.spanResource || m.spanType || m.scope || m.traceState || m.flags)) return undefined;
+  const meta: [string, unknown][] = [];
+  if (m.spanResource) meta.push(['resource', m.spanResource]);
+  if (m.spanType) meta.push(['type', m.spanType]);
+  if (m.scope) meta.push(['scope', m.scope.name + (m.scope.version ? ' ' + m.scope.version : '')]);
+  if (m.traceState) meta.push(['tracestate', m.traceState]);
+  if (m.flags) meta.push(['flags', m.flags.join(', ')]);
+  return meta;
+}
+
+/** weftDetails reads the details of a span in weft's regular form; startUS is the trace's start in µs. */
+function weftDetails(w: WSpan, startUS: number, procs: JProcess[]): Details {
+  const c = w.causality;
+  let logs: JLog[] = NONE;
+  if (w.events.length) {
+    logs = w.events.map((e) => {
+      const fields: JKeyValue[] = [{ key: 'event', type: 'string', value: e.name }, ...e.attributes];
+      if (e.seq) fields.push({ key: 'weft.seq', type: 'int64', value: e.seq });
+      if (e.unit && e.unit !== c?.unit) fields.push({ key: 'weft.unit', type: 'string', value: e.unit });
+      if (e.cause) fields.push({ key: 'weft.cause', type: 'string', value: refText(e.cause) });
+      return { timestamp: e.time !== undefined ? usOf(e.time) : startUS + e.offset / 1000, fields };
+    });
+  }
+  return {
+    kind: w.kind === 'unspecified' ? '' : w.kind, statusMessage: w.status.message || '', tags: w.attributes, logs,
+    refs: w.links.length ? w.links.map((l) => ({ refType: 'LINK', traceID: l.traceID, spanID: l.spanID })) : NONE,
+    process: procs[w.resource] || { serviceName: w.service },
+    unit: c?.unit || '', unitEnd: c?.endUnit || '', seqStart: c?.startSeq || 0, seqEnd: c?.endSeq || 0,
+    cause: c?.startCause ? refText(c.startCause) : '', meta: metaOf(w),
+  };
+}
+
 /** buildTraceWeft resolves a trace in weft's format into the model. */
 export function buildTraceWeft(t: WTrace): Trace {
-  const big = BigInt(t.start);
-  const startUS = Number(big / 1000n) + Number(big % 1000n) / 1000;
+  const startUS = usOf(t.start);
   const procs: JProcess[] = t.resources.map((r) => ({ serviceName: r.service, tags: r.attributes }));
   const n = t.spans.length;
   const spans: Span[] = new Array(n);
   const byID = new Map<string, number>();
   for (let i = 0; i < n; i++) {
     const w = t.spans[i];
-    const c = w.causality;
-    let logs: JLog[] = NONE;
-    if (w.events.length) {
-      logs = w.events.map((e) => {
-        const fields: JKeyValue[] = [{ key: 'event', type: 'string', value: e.name }, ...e.attributes];
-        if (e.seq) fields.push({ key: 'weft.seq', type: 'int64', value: e.seq });
-        if (e.unit && e.unit !== c?.unit) fields.push({ key: 'weft.unit', type: 'string', value: e.unit });
-        if (e.cause) fields.push({ key: 'weft.cause', type: 'string', value: refText(e.cause) });
-        return { timestamp: startUS + e.offset / 1000, fields };
-      });
-    }
-    let meta: [string, unknown][] | undefined;
-    if (w.spanResource || w.spanType || w.scope || w.traceState || w.flags) {
-      meta = [];
-      if (w.spanResource) meta.push(['resource', w.spanResource]);
-      if (w.spanType) meta.push(['type', w.spanType]);
-      if (w.scope) meta.push(['scope', w.scope.name + (w.scope.version ? ' ' + w.scope.version : '')]);
-      if (w.traceState) meta.push(['tracestate', w.traceState]);
-      if (w.flags) meta.push(['flags', w.flags.join(', ')]);
-    }
     spans[i] = {
       i, spanID: w.spanID, parent: -1, parentID: w.parentSpanID || '', name: w.name, service: w.service,
-      kind: w.kind === 'unspecified' ? '' : w.kind, start: startUS + w.offset / 1000, dur: w.duration / 1000,
-      error: w.status.code === 'error', statusMessage: w.status.message || '', tags: w.attributes, logs,
-      refs: w.links.length ? w.links.map((l) => ({ refType: 'LINK', traceID: l.traceID, spanID: l.spanID })) : NONE,
-      process: procs[w.resource] || { serviceName: w.service }, depth: 0, children: NONE,
-      unit: c?.unit || '', unitEnd: c?.endUnit || '', seqStart: c?.startSeq || 0, seqEnd: c?.endSeq || 0,
-      cause: c?.startCause ? refText(c.startCause) : '', critical: false, meta, offset: 0,
+      start: startUS + w.offset / 1000, dur: w.duration / 1000, error: w.status.code === 'error', depth: 0,
+      children: NONE, critical: false, offset: 0, full: true, ...weftDetails(w, startUS, procs),
     };
     byID.set(w.spanID, i);
   }
@@ -375,16 +398,14 @@ export interface CTrace {
   }>;
 }
 
-/** buildTraceColumnar resolves a trace in weft's columnar form into the model, as buildTraceWeft does the regular one. */
-export function buildTraceColumnar(t: CTrace): Trace {
-  const big = BigInt(t.start);
-  const startUS = Number(big / 1000n) + Number(big % 1000n) / 1000;
+/** columnarReader reads the details of span i of a columnar answer. */
+function columnarReader(t: CTrace): (i: number) => Details {
+  const startUS = usOf(t.start);
   const procs: JProcess[] = t.resources.map((r) => ({ serviceName: r.service, tags: r.attributes }));
   const S = t.strings, c = t.spans;
-  const n = c.id.length;
   const ref = (r: CRef): string => (r[0] >= 0 ? S[r[0]] + ':' : '') + S[r[1]] + ':' + r[2];
   const attrs = (flat: unknown[] | null): JKeyValue[] => {
-    if (!flat || !flat.length) return flat ? [] : (null as unknown as JKeyValue[]);
+    if (!flat || !flat.length) return NONE;
     const out: JKeyValue[] = new Array(flat.length / 3);
     for (let k = 0, j = 0; k < flat.length; k += 3, j++) {
       const type = S[flat[k + 1] as number];
@@ -392,46 +413,213 @@ export function buildTraceColumnar(t: CTrace): Trace {
     }
     return out;
   };
-  const spans: Span[] = new Array(n);
-  const byID = new Map<string, number>();
-  for (let i = 0; i < n; i++) {
+  return (i) => {
     const m = t.more[i];
     const cz = c.causality[i];
     const unit = cz ? S[cz[0]] : '';
     let logs: JLog[] = NONE;
-    let meta: [string, unknown][] | undefined;
     let refs: JRef[] = NONE;
     if (m) {
       if (m.events && m.events.length) {
         logs = m.events.map((e) => {
-          const fields: JKeyValue[] = [{ key: 'event', type: 'string', value: S[e[1]] }, ...(attrs(e[2]) || NONE)];
+          const fields: JKeyValue[] = [{ key: 'event', type: 'string', value: S[e[1]] }, ...attrs(e[2])];
           if (e[4]) fields.push({ key: 'weft.seq', type: 'int64', value: e[4] });
           if (e[3] >= 0 && S[e[3]] !== unit) fields.push({ key: 'weft.unit', type: 'string', value: S[e[3]] });
           if (e[5]) fields.push({ key: 'weft.cause', type: 'string', value: ref(e[5]) });
           return { timestamp: startUS + e[0] / 1000, fields };
         });
       }
-      if (m.spanResource || m.spanType || m.scope || m.traceState || m.flags) {
-        meta = [];
-        if (m.spanResource) meta.push(['resource', m.spanResource]);
-        if (m.spanType) meta.push(['type', m.spanType]);
-        if (m.scope) meta.push(['scope', m.scope.name + (m.scope.version ? ' ' + m.scope.version : '')]);
-        if (m.traceState) meta.push(['tracestate', m.traceState]);
-        if (m.flags) meta.push(['flags', m.flags.join(', ')]);
-      }
       if (m.links && m.links.length) refs = m.links.map((l) => ({ refType: 'LINK', traceID: l.traceID, spanID: l.spanID }));
     }
     const kind = S[c.kind[i]];
+    return {
+      kind: kind === 'unspecified' ? '' : kind, statusMessage: m?.statusMessage || '', tags: attrs(c.attributes[i]), logs, refs,
+      process: procs[c.resource[i]] || { serviceName: S[c.service[i]] }, unit, unitEnd: cz && cz[3] >= 0 ? S[cz[3]] : '',
+      seqStart: cz ? cz[1] : 0, seqEnd: cz ? cz[2] : 0, cause: cz && cz[4] ? ref(cz[4]) : '', meta: m ? metaOf(m) : undefined,
+    };
+  };
+}
+
+/** buildTraceColumnar resolves a trace in weft's columnar form into the model, as buildTraceWeft does the regular one. */
+export function buildTraceColumnar(t: CTrace): Trace {
+  const startUS = usOf(t.start);
+  const S = t.strings, c = t.spans;
+  const details = columnarReader(t);
+  const n = c.id.length;
+  const spans: Span[] = new Array(n);
+  const byID = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
     const p = c.parent[i];
     spans[i] = {
-      i, spanID: c.id[i], parent: -1, parentID: p >= 0 ? c.id[p] : m?.parentSpanID || '', name: S[c.name[i]],
-      service: S[c.service[i]], kind: kind === 'unspecified' ? '' : kind, start: startUS + c.offset[i] / 1000,
-      dur: c.duration[i] / 1000, error: S[c.status[i]] === 'error', statusMessage: m?.statusMessage || '',
-      tags: attrs(c.attributes[i]), logs, refs, process: procs[c.resource[i]] || { serviceName: S[c.service[i]] },
-      depth: 0, children: NONE, unit, unitEnd: cz && cz[3] >= 0 ? S[cz[3]] : '', seqStart: cz ? cz[1] : 0,
-      seqEnd: cz ? cz[2] : 0, cause: cz && cz[4] ? ref(cz[4]) : '', critical: false, meta, offset: 0,
+      i, spanID: c.id[i], parent: -1, parentID: p >= 0 ? c.id[p] : t.more[i]?.parentSpanID || '', name: S[c.name[i]],
+      service: S[c.service[i]], start: startUS + c.offset[i] / 1000, dur: c.duration[i] / 1000,
+      error: S[c.status[i]] === 'error', depth: 0, children: NONE, critical: false, offset: 0, full: true, ...details(i),
     };
     byID.set(c.id[i], i);
   }
   return assemble(t.traceID, spans, byID, []);
+}
+
+// --- the waterfall form (docs/api.md, GET /api/weft/v1/traces/{id}?format=waterfall) ---
+
+/** WFTrace is a trace in weft's waterfall form: only what the waterfall draws, the rest asked for later. */
+export interface WFTrace {
+  format: 'waterfall';
+  traceID: string;
+  start: string;
+  spanCount: number;
+  strings: string[];
+  spans: { id: string; parent: number[]; name: number[]; service: number[]; offset: number[]; duration: number[] };
+  errorSpans: number[];
+}
+
+/** WaterfallSpan is a span read in the waterfall form: the fields it has are its own, the details are the
+ * prototype's empty defaults until fillSpans sets them. Half the fields per object: 100,000 of them are built and
+ * collected noticeably faster. */
+class WaterfallSpan {
+  parentID = '';
+  depth = 0;
+  children: number[] = NONE;
+  critical = false;
+  offset = 0;
+  constructor(public i: number, public spanID: string, public parent: number, public name: string, public service: string,
+    public start: number, public dur: number, public error: boolean) {}
+}
+const noDetails: Details & { full: boolean } = {
+  kind: '', statusMessage: '', tags: NONE, logs: NONE, refs: NONE, process: { serviceName: '' }, unit: '', unitEnd: '',
+  seqStart: 0, seqEnd: 0, cause: '', meta: undefined, full: false,
+};
+Object.assign(WaterfallSpan.prototype, noDetails);
+
+/**
+ * buildTraceWaterfall resolves a trace in the waterfall form into the model, its spans not yet full. The server
+ * sends spans sorted by start (then span ID), so children pushed in order of index come out sorted as assemble
+ * sorts them; only an answer out of that order is sorted here.
+ */
+export function buildTraceWaterfall(t: WFTrace): Trace {
+  const startUS = usOf(t.start);
+  const S = t.strings, c = t.spans;
+  const n = c.parent.length;
+  const spans: Span[] = new Array(n);
+  const errs = new Uint8Array(n);
+  for (const e of t.errorSpans) if (e >= 0 && e < n) errs[e] = 1;
+  const roots: number[] = [];
+  let start = Infinity, end = -Infinity, sorted = true, prev = -Infinity;
+  const services = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    let p = c.parent[i];
+    if (!(p >= 0 && p < n && p !== i)) p = -1;
+    const service = S[c.service[i]];
+    const st = startUS + c.offset[i] / 1000;
+    spans[i] = new WaterfallSpan(i, c.id.substr(16 * i, 16), p, S[c.name[i]], service, st, c.duration[i] / 1000, errs[i] === 1) as unknown as Span;
+    if (st < start) start = st;
+    if (st + c.duration[i] / 1000 > end) end = st + c.duration[i] / 1000;
+    if (st < prev) sorted = false;
+    prev = st;
+    services.set(service, (services.get(service) || 0) + 1);
+    if (p < 0) roots.push(i);
+  }
+  for (let i = 0; i < n; i++) {
+    const p = spans[i].parent;
+    if (p < 0) continue;
+    const ps = spans[p];
+    spans[i].parentID = ps.spanID;
+    if (ps.children === NONE) ps.children = [];
+    ps.children.push(i);
+  }
+  if (!sorted) {
+    const byStart = (a: number, b: number) => spans[a].start - spans[b].start || a - b;
+    for (const s of spans) if (s.children.length > 1) s.children.sort(byStart);
+    roots.sort(byStart);
+  }
+  // Depths: walk up to the nearest span whose depth is known, then down again. A parent may come after its child
+  // (same start, smaller span ID, or skewed clocks); spans in a cycle of bad data get depth 0, and no root leads
+  // to them, as in assemble.
+  const depth = new Int32Array(n).fill(-1); // -2: on the chain being walked
+  const chain: number[] = [];
+  let maxDepth = 0;
+  for (let i = 0; i < n; i++) {
+    if (depth[i] >= 0) continue;
+    let base = -1, cycle = false;
+    for (let j = i; ; ) {
+      if (depth[j] >= 0) {
+        base = depth[j];
+        break;
+      }
+      if (depth[j] === -2) {
+        cycle = true;
+        break;
+      }
+      depth[j] = -2;
+      chain.push(j);
+      j = spans[j].parent;
+      if (j < 0) break;
+    }
+    for (let d = base; chain.length; ) {
+      const k = chain.pop()!;
+      d = cycle ? 0 : d + 1;
+      depth[k] = d;
+      spans[k].depth = d;
+      if (d > maxDepth) maxDepth = d;
+    }
+  }
+  return {
+    id: t.traceID, spans, roots, start: n ? start : 0, end: n ? end : 0, errors: t.errorSpans.length, maxDepth, services,
+    warnings: [], hasUnits: false, hasOffsets: false, partial: n > 0, ids: c.id,
+  };
+}
+
+function fill(sp: Span, d: Details): void {
+  Object.assign(sp, d);
+  sp.full = true;
+}
+
+/** fillSpans completes the spans of a trace read in the waterfall form from the columnar answer for the same
+ * read (the server keeps it: same spans, same order), or the regular answer for some spans (spanID=). It answers
+ * whether every span is full now. Spans are matched by index when the IDs agree there (hint: the index of the
+ * one span asked for), else by ID and start. */
+export function fillSpans(tr: Trace, t: CTrace | WTrace, hint = -1): boolean {
+  const sp = tr.spans;
+  let byID: Map<string, Span[]> | undefined;
+  const find = (id: string, i: number, startUS: number): Span | undefined => {
+    if (i >= 0 && i < sp.length && sp[i].spanID === id) return sp[i];
+    if (!byID) {
+      byID = new Map();
+      for (const s of sp) {
+        const l = byID.get(s.spanID);
+        if (l) l.push(s);
+        else byID.set(s.spanID, [s]);
+      }
+    }
+    const l = byID.get(id);
+    return l && (l.find((s) => Math.abs(s.start - startUS) < 0.001) || l[0]);
+  };
+  if ('format' in t && t.format === 'columnar') {
+    const details = columnarReader(t);
+    const startUS = usOf(t.start);
+    for (let i = 0; i < t.spans.id.length; i++) {
+      const s = find(t.spans.id[i], i, startUS + t.spans.offset[i] / 1000);
+      if (s && !s.full) fill(s, details(i));
+    }
+  } else {
+    const w = t as WTrace;
+    const startUS = usOf(w.start);
+    const procs: JProcess[] = w.resources.map((r) => ({ serviceName: r.service, tags: r.attributes }));
+    for (const ws of w.spans) {
+      const s = find(ws.spanID, hint, ws.start !== undefined ? usOf(ws.start) : startUS + ws.offset / 1000);
+      if (s && !s.full) fill(s, weftDetails(ws, startUS, procs));
+    }
+  }
+  let all = true;
+  for (const s of sp) {
+    if (!s.full) {
+      all = false;
+      break;
+    }
+  }
+  if (all) {
+    tr.partial = false;
+    tr.hasUnits = sp.some((s) => s.unit !== '');
+  }
+  return all;
 }

@@ -139,8 +139,9 @@ test('trace: select a span, collapse a subtree, event view, flame graph', async 
   const before = await page.evaluate(() => document.querySelector('.wf-inner').style.height);
   // Select the second row: the details show its attributes.
   await page.locator('.wf-row .op').nth(1).click();
-  await page.waitForSelector('.details .d-title');
-  assert.match(await page.locator('.details').innerText(), /ATTRIBUTES|Attributes/);
+  await page.waitForSelector('.details.ready .d-title');
+  assert.match(await page.locator('.details').innerText(), /ATTRIBUTES \(\d+\)|Attributes \(\d+\)/);
+  assert.match(await page.locator('.details').innerText(), /service\.name/);
   assert.match(page.url(), /span=/);
   // Collapse the root's subtree.
   await page.locator('.wf-row .tog').first().click();
@@ -190,16 +191,21 @@ test('trace: a 100K-span trace is interactive quickly', async () => {
   });
   const box = await page.locator('.wf-scroll').boundingBox();
   await page.mouse.click(box.x + 120, box.y + box.height / 2);
-  await page.waitForSelector('.details .d-title');
+  // The details are shown when the span's own answer is in ('ready'): attributes, events and resource.
+  await page.waitForSelector('.details.ready .d-title');
   const t = await page.evaluate(() => ({
     interactive: performance.now(),
     spans: document.querySelector('.trace-head .stats').innerText,
     marks: Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name.replace(/^weft:/, ''), Math.round(m.startTime)])),
+    // The API requests: when each started, when its answer began and ended, and the server's own timing.
+    requests: performance.getEntriesByType('resource').filter((r) => r.name.includes('/api/')).map((r) => [
+      r.name.replace(/^.*\/api\/(weft\/v1\/)?/, '').replace(/[0-9a-f]{16,}/g, '…'), Math.round(r.startTime), Math.round(r.responseStart),
+      Math.round(r.responseEnd), r.serverTiming.map((x) => `${x.name} ${Math.round(x.duration)}`).join(', ')]),
   }));
   const spans = Number((/Spans ([\d,]+)/.exec(t.spans) || [])[1]?.replace(/,/g, ''));
   // First rows: the page's own mark, set when the first rows are in the DOM (the test's polling sees them later
   // when the main thread is busy). Interactive: the test scrolled to the middle, clicked a row and saw its details.
-  console.log(`# 100K-span trace (${spans} spans): first rows ${t.marks.rows} ms, interactive (scroll + click answered) ${Math.round(t.interactive)} ms after navigation start; marks ${JSON.stringify(t.marks)}; load average ${os.loadavg()[0].toFixed(1)}`);
+  console.log(`# 100K-span trace (${spans} spans): first rows ${t.marks.rows} ms, interactive (scroll + click answered) ${Math.round(t.interactive)} ms after navigation start; marks ${JSON.stringify(t.marks)}; requests [path, start, first byte, end, server] ${JSON.stringify(t.requests)}; load average ${os.loadavg()[0].toFixed(1)}`);
   fs.writeFileSync(path.join(results, 'big-trace-timing.json'), JSON.stringify({ spans, firstRows, ...t, loadavg: os.loadavg() }, null, 2));
   assert.ok(spans >= 90000, 'the large trace has ~100K spans: ' + spans);
   await shot(page, 'trace-100k');

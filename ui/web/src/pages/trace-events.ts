@@ -88,7 +88,7 @@ export function eventView(root: HTMLElement, host: TraceHost): { destroy(): void
   const evList = [...events.values()].sort((a, b) => a.lane - b.lane || a.t - b.t);
 
   const rel = (t: number, i: number) => t - tr.start + (host.start(i) - (sp[i].start - tr.start));
-  const critSegs = host.critical?.segments || [];
+  const cp = host.critical;
 
   const draw = (ctx: CanvasRenderingContext2D, v: View) => {
     const y0 = TOP - v.y;
@@ -126,7 +126,7 @@ export function eventView(root: HTMLElement, host: TraceHost): { destroy(): void
           ctx.strokeStyle = '#1b2233';
           ctx.lineWidth = 2;
           ctx.strokeRect(x0, y + 5, Math.max(x1 - x0, 2), LANE - 10);
-        } else if (s.critical && !critSegs.length) {
+        } else if (s.critical && !cp?.segStart.length) {
           ctx.fillStyle = '#f2a900';
           ctx.fillRect(x0, y + LANE - 6, Math.max(x1 - x0, 1), 2);
         }
@@ -142,12 +142,13 @@ export function eventView(root: HTMLElement, host: TraceHost): { destroy(): void
       }
     }
     // The exact critical path from the analysis, as a band under the lanes it ran on.
-    for (const seg of critSegs) {
-      const l = seg.unit ? laneOf.get(seg.unit) : undefined;
+    for (let k = 0; cp && k < cp.segStart.length; k++) {
+      const unit = cp.strings[cp.segUnit[k]];
+      const l = unit ? laneOf.get(unit) : undefined;
       if (l === undefined) continue;
-      const a = seg.start - tr.start, b = seg.end - tr.start;
+      const a = cp.segStart[k] - tr.start, b = cp.segEnd[k] - tr.start;
       if (b < v.t0 || a > v.t1) continue;
-      ctx.fillStyle = seg.kind === 'transit' ? 'rgba(242,169,0,.45)' : '#f2a900';
+      ctx.fillStyle = cp.strings[cp.segKind[k]] === 'transit' ? 'rgba(242,169,0,.45)' : '#f2a900';
       ctx.fillRect(v.x(a), y0 + l * LANE + LANE - 5, Math.max(v.x(b) - v.x(a), 1.5), 3);
     }
     // Events as ticks.

@@ -4,25 +4,24 @@
 // small one.
 
 import { h, clear, fmtDur, fmtTime, fmtNum, serviceColor, loading, errorBox, colorsReady } from '../dom';
-import { getTrace, getWeftTrace, optional, type JTrace, type JKeyValue } from '../api';
-import { buildTrace, buildTraceColumnar, buildTraceWeft, preorder, subtreeSize, toOTLP, type Trace, type Span, type WTrace, type CTrace } from '../model';
+import { getTrace, getWeftTrace, optional, HTTPError, type JTrace, type JKeyValue } from '../api';
+import { buildTrace, buildTraceColumnar, buildTraceWaterfall, buildTraceWeft, fillSpans, markCriticalPath, preorder, subtreeSize, toOTLP, type Trace, type Span, type WTrace, type CTrace, type WFTrace } from '../model';
+import type { CriticalPathMessage } from '../cpworker';
+import { criticalColumns, type CriticalPath, type CriticalPathAnswer } from '../critical';
 import { replaceQuery, query, type Page } from '../router';
 import { ticks } from '../canvasview';
 import { eventView } from './trace-events';
 import { flameGraph } from './trace-flame';
 
 const ROW = 24;
-// Traces larger than this ask for clock offsets only when the adjusted clock is chosen.
+// Traces larger than this ask for clock offsets only when the adjusted clock is chosen, and for the rest of their
+// spans (attributes, events, causality) only when a view needs it; a smaller trace's rest is asked for at once.
 const LAZY_CLOCK = 20000;
+const LAZY_DETAILS = 20000;
+// How long a large trace's page waits for the reader to pause before it asks for the analysis, and at most.
+const SETTLE = 700;
+const SETTLE_MAX = 4000;
 
-interface CriticalPathAnswer {
-  method: string;
-  complete: boolean;
-  length: number;
-  duration: number;
-  spans: { spanID: string; critical: number; self: number }[];
-  segments: { spanID: string; unit?: string; kind: string; start: number; end: number }[];
-}
 interface ClockAnswer {
   processes: { id: number; service: string; offset: number; constrained: boolean; root?: boolean }[];
   inconsistencies: { message: string }[];
@@ -36,18 +35,25 @@ export const tracePage: Page = (root, path, params) => {
   let view: TraceView | null = null;
   (async () => {
     try {
-      // The columnar form is a fraction of the regular answer's size; a server that ignores the parameter answers
-      // the regular form, which is read as before.
-      const [wt] = await Promise.all([getWeftTrace<WTrace | CTrace>(id, ctl.signal, 'columnar'), colorsReady()]);
-      const jt = wt ? null : await getTrace(id, ctl.signal);
+      // The waterfall form has only what the rows draw, and the rest of the spans is asked for afterwards. A server
+      // without it answers 400: then the columnar form, a fraction of the regular answer's size (a server that
+      // ignores that parameter answers the regular form, which is read as before), or else Jaeger's API.
+      const [wf] = await Promise.all([
+        getWeftTrace<WFTrace | CTrace | WTrace>(id, ctl.signal, 'waterfall').catch((e) => {
+          if (e instanceof HTTPError && e.status === 400) return null;
+          throw e;
+        }),
+        colorsReady(),
+      ]);
+      const wt = wf && 'format' in wf && wf.format === 'waterfall' ? null : wf || (await getWeftTrace<WTrace | CTrace>(id, ctl.signal, 'columnar'));
+      const jt = wf || wt ? null : await getTrace(id, ctl.signal);
       performance.mark('weft:fetched');
-      const tr = wt ? ('format' in wt && wt.format === 'columnar' ? buildTraceColumnar(wt) : buildTraceWeft(wt as WTrace)) : buildTrace(jt!);
+      const tr = wf && 'format' in wf && wf.format === 'waterfall' ? buildTraceWaterfall(wf)
+        : wt ? ('format' in wt && wt.format === 'columnar' ? buildTraceColumnar(wt) : buildTraceWeft(wt as WTrace)) : buildTrace(jt!);
       performance.mark('weft:built');
       if (ctl.signal.aborted) return;
       clear(root);
-      // The analysis (critical path, clock) is asked for once the first rows are on screen: on a busy machine the
-      // server's work and the browser's parsing of the answer would otherwise delay them.
-      view = new TraceView(root, tr, jt, params, () => void view?.enrich(ctl.signal));
+      view = new TraceView(root, tr, jt, params, ctl.signal);
     } catch (e) {
       if (ctl.signal.aborted) return;
       clear(root);
@@ -68,7 +74,7 @@ export interface TraceHost {
   start(i: number): number; // trace-relative start in µs, on the chosen clock
   select(i: number): void;
   selected(): number;
-  critical?: CriticalPathAnswer;
+  critical?: CriticalPath;
 }
 
 class TraceView implements TraceHost {
@@ -82,7 +88,7 @@ class TraceView implements TraceHost {
   matchPos = -1;
   t0 = 0;
   t1: number;
-  critical?: CriticalPathAnswer;
+  critical?: CriticalPath;
   clockInfo?: ClockAnswer;
   private body!: HTMLElement;
   private cleanups: (() => void)[] = [];
@@ -95,7 +101,7 @@ class TraceView implements TraceHost {
   private minimapDraw: (() => void) | null = null;
   private secondary: { destroy(): void; update(): void } | null = null;
 
-  constructor(private root: HTMLElement, public tr: Trace, private jt: JTrace | null, params: URLSearchParams, private onFirstRows: () => void) {
+  constructor(private root: HTMLElement, public tr: Trace, private jt: JTrace | null, params: URLSearchParams, private signal: AbortSignal) {
     this.mode = (['waterfall', 'events', 'flame'].includes(params.get('view') || '') ? params.get('view') : 'waterfall') as Mode;
     this.clock = params.get('clock') === 'adjusted' ? 'adjusted' : 'raw';
     this.collapsed = new Uint8Array(tr.spans.length);
@@ -121,6 +127,110 @@ class TraceView implements TraceHost {
   destroy(): void {
     for (const c of this.cleanups) c();
     this.secondary?.destroy();
+    this.worker?.terminate();
+  }
+
+  private firstRowsDone = false;
+
+  /** onFirstRows runs once the first rows are on screen: what the first view does not need waits until then. On a
+   * busy machine the server's work and the browser's decoding of the answers would otherwise delay the rows. */
+  private onFirstRows(): void {
+    if (this.firstRowsDone) return;
+    this.firstRowsDone = true;
+    if (this.tr.partial) {
+      // The heuristic critical path, until the exact one arrives (a trace read whole has it already).
+      markCriticalPath(this.tr);
+      this.refreshRows?.();
+      performance.mark('weft:heuristic critical path');
+    }
+    // A large trace's analysis costs the server and the browser a second or so of work: it is asked for once the
+    // reader has stopped scrolling and clicking for a moment, so that the first interactions are answered first.
+    if (this.tr.spans.length > LAZY_DETAILS) this.whenSettled(() => void this.enrich());
+    else void this.enrich();
+    if (this.tr.partial && this.tr.spans.length <= LAZY_DETAILS) void this.loadAll();
+  }
+
+  /** whenSettled calls f once no scroll, click, wheel or key has come for SETTLE ms (at the latest SETTLE_MAX ms
+   * after the first call). */
+  private whenSettled(f: () => void): void {
+    const events = ['scroll', 'pointerdown', 'wheel', 'keydown'];
+    const t0 = performance.now();
+    let timer = 0;
+    const off = () => {
+      clearTimeout(timer);
+      for (const e of events) this.root.removeEventListener(e, poke, true);
+    };
+    const done = () => {
+      off();
+      if (!this.signal.aborted) f();
+    };
+    const poke = () => {
+      clearTimeout(timer);
+      if (performance.now() - t0 > SETTLE_MAX) return done();
+      timer = window.setTimeout(done, SETTLE);
+    };
+    for (const e of events) this.root.addEventListener(e, poke, { capture: true, passive: true });
+    this.signal.addEventListener('abort', off);
+    poke();
+  }
+
+  private allLoad?: Promise<void>;
+  private spanLoads = new Map<number, Promise<void>>();
+
+  /** loadAll completes every span of a trace read in the waterfall form (one columnar answer). */
+  loadAll(): Promise<void> {
+    if (!this.tr.partial) return Promise.resolve();
+    if (!this.allLoad) {
+      this.allLoad = (async () => {
+        try {
+          const c = await getWeftTrace<CTrace | WTrace>(this.tr.id, this.signal, 'columnar');
+          if (c && !this.signal.aborted) fillSpans(this.tr, c);
+        } catch (e) {
+          if (!this.signal.aborted) this.note('The rest of the spans could not be loaded: ' + (e instanceof Error ? e.message : String(e)));
+        }
+        if (this.signal.aborted) return;
+        this.tr.partial = false; // whatever came: views stop waiting for more
+        this.spansFilled();
+      })();
+    }
+    return this.allLoad;
+  }
+
+  /** loadSpan completes one span (the one whose details are shown) when the whole trace is not here yet. */
+  private loadSpan(i: number): Promise<void> {
+    let p = this.spanLoads.get(i);
+    if (!p) {
+      const s = this.tr.spans[i];
+      p = optional<WTrace>(`/api/weft/v1/traces/${encodeURIComponent(this.tr.id)}?spanID=${s.spanID}`, this.signal)
+        .then((w) => {
+          if (w && !this.signal.aborted) fillSpans(this.tr, w, i);
+        })
+        .catch(() => undefined)
+        .then(() => {
+          if (!s.full) this.spanLoads.delete(i); // to try again when selected again
+          if (!this.signal.aborted && this.sel === i) this.showDetails(i);
+        });
+      this.spanLoads.set(i, p);
+    }
+    return p;
+  }
+
+  private spansFilled(): void {
+    if (this.sel >= 0) this.showDetails(this.sel);
+    this.afterFill.splice(0).forEach((f) => f());
+  }
+
+  /** afterFill are what wait for the whole trace (find over attributes, the event view). */
+  private afterFill: (() => void)[] = [];
+
+  private whenFull(f: () => void): void {
+    if (!this.tr.partial) return f();
+    this.afterFill.push(f);
+    void this.loadAll();
+  }
+
+  private note(text: string): void {
+    this.root.insertBefore(h('div', { class: 'note err' }, text), this.body);
   }
 
   private saveURL(): void {
@@ -133,24 +243,51 @@ class TraceView implements TraceHost {
 
   /** enrich applies weft's exact critical path when the server has one, and the clock offsets. A large trace's
    * offsets are asked for only when the adjusted clock is chosen, to keep the first seconds for the waterfall. */
-  async enrich(signal: AbortSignal): Promise<void> {
-    if (this.signal) return;
-    this.signal = signal;
+  async enrich(): Promise<void> {
+    const signal = this.signal;
     if (this.clock === 'adjusted' || this.tr.spans.length <= LAZY_CLOCK) void this.loadClock();
-    const cp = await optional<CriticalPathAnswer>(`/api/weft/v1/traces/${encodeURIComponent(this.tr.id)}/critical-path`, signal).catch(() => null);
-    if (signal.aborted || !cp || !Array.isArray(cp.spans)) return;
+    const url = `/api/weft/v1/traces/${encodeURIComponent(this.tr.id)}/critical-path`;
+    const cp = this.tr.spans.length > LAZY_DETAILS ? await this.criticalInWorker(url)
+      : criticalColumns(await optional<CriticalPathAnswer>(url, signal).catch(() => null), (id) => this.byID().get(id)?.i ?? -1);
+    if (signal.aborted || !cp) return;
     this.critical = cp;
-    const byID = this.byID();
-    for (const s of this.tr.spans) s.critical = false;
-    for (const c of cp.spans) {
-      const s = byID.get(c.spanID);
-      if (s) s.critical = true;
-    }
+    const sp = this.tr.spans;
+    for (const s of sp) s.critical = false;
+    for (const i of cp.span) if (i >= 0) sp[i].critical = true;
     this.critNote.textContent = `Critical path: ${cp.method === 'causal' ? 'exact, from the event DAG' : 'heuristic (no events)'}${cp.complete === false ? ', partial' : ''}, ${fmtDur(cp.length)}`;
-    this.refresh();
+    // The minimap does not show the critical path: everything else is drawn again.
+    this.refreshRows?.();
+    this.secondary?.update();
+    if (this.sel >= 0) this.showDetails(this.sel);
   }
 
-  private signal?: AbortSignal;
+  private worker?: Worker;
+
+  /** criticalInWorker has a worker fetch and decode a large trace's critical path (see cpworker.ts), and answers
+   * null when there is none; without workers it asks on this thread. */
+  private criticalInWorker(url: string): Promise<CriticalPath | null> {
+    const main = () => optional<CriticalPathAnswer>(url, this.signal).catch(() => null).then((a) => criticalColumns(a, (id) => this.byID().get(id)?.i ?? -1));
+    let w: Worker;
+    try {
+      w = new Worker(new URL('../cpworker.ts', import.meta.url), { type: 'module' });
+    } catch {
+      return main();
+    }
+    this.worker = w;
+    return new Promise((resolve) => {
+      w.onerror = () => {
+        w.terminate();
+        resolve(main());
+      };
+      w.onmessage = (e: MessageEvent<CriticalPathMessage>) => {
+        w.terminate();
+        performance.mark('weft:critical path');
+        resolve(e.data.path);
+      };
+      w.postMessage({ url: new URL(url, location.href).href, ids: this.tr.ids ?? this.tr.spans.map((s) => s.spanID) });
+    });
+  }
+
   private clockState: 'none' | 'loading' | 'done' | 'absent' = 'none';
   private idMap?: Map<string, Span>;
 
@@ -295,7 +432,15 @@ class TraceView implements TraceHost {
     } else {
       const wrap = h('div', { class: 'wf' });
       this.body.appendChild(wrap);
-      this.secondary = this.mode === 'events' ? eventView(wrap, this) : flameGraph(wrap, this);
+      if (this.mode === 'events' && this.tr.partial) {
+        // The event view needs every span's events and execution units.
+        wrap.appendChild(loading(`Loading the events of ${this.tr.spans.length.toLocaleString()} spans…`));
+        this.whenFull(() => {
+          if (this.mode === 'events' && wrap.isConnected) this.renderMode();
+        });
+      } else {
+        this.secondary = this.mode === 'events' ? eventView(wrap, this) : flameGraph(wrap, this);
+      }
       setTimeout(() => this.onFirstRows(), 0);
     }
     this.body.appendChild(this.detailsEl);
@@ -472,31 +617,42 @@ class TraceView implements TraceHost {
       this.scrollToRow(k, false);
     });
 
-    // Minimap: each visible row is a line at its time, squeezed to the minimap's height.
+    // Minimap: each visible row is a line at its time, squeezed to the minimap's height. The pixels are set in an
+    // image rather than drawn as one rectangle per row: 100,000 rows take a few milliseconds instead of hundreds.
     const mmDraw = () => {
-      const w = minimap.clientWidth;
-      const mh = minimap.clientHeight;
       const dpr = window.devicePixelRatio || 1;
-      mmCanvas.width = w * dpr;
-      mmCanvas.height = mh * dpr;
+      const W = Math.max(1, Math.round(minimap.clientWidth * dpr));
+      const H = Math.max(1, Math.round(minimap.clientHeight * dpr));
+      mmCanvas.width = W;
+      mmCanvas.height = H;
       const ctx = mmCanvas.getContext('2d')!;
-      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-      ctx.clearRect(0, 0, w, mh);
+      const img = ctx.createImageData(W, H);
+      const px = new Uint32Array(img.data.buffer);
       const n = this.rows.length;
       const full = Math.max(tr.end - tr.start, 1);
-      const rh = Math.max(mh / n, 0.5);
-      let color = '';
+      const colors = new Map<string, number>();
+      const rgba = (c: string) => {
+        let v = colors.get(c);
+        if (v === undefined) {
+          const x = parseInt(c.slice(1), 16); // '#rrggbb'; bytes in memory are r, g, b, a
+          v = (0xff000000 | ((x & 0xff) << 16) | (x & 0xff00) | ((x >> 16) & 0xff)) >>> 0;
+          colors.set(c, v);
+        }
+        return v;
+      };
+      const errColor = rgba('#d93843');
       for (let k = 0; k < n; k++) {
         const i = this.rows[k];
         const s = sp[i];
-        const c = s.error ? '#d93843' : serviceColor(s.service);
-        if (c !== color) {
-          ctx.fillStyle = c;
-          color = c;
-        }
-        const x = (this.start(i) / full) * w;
-        ctx.fillRect(x, (k / n) * mh, Math.max((s.dur / full) * w, 1), rh);
+        const color = s.error ? errColor : rgba(serviceColor(s.service));
+        const st = this.start(i);
+        const x0 = Math.max(0, Math.min(W - 1, Math.floor((st / full) * W)));
+        const x1 = Math.min(W, Math.max(x0 + 1, Math.round(((st + s.dur) / full) * W)));
+        const y0 = Math.min(H - 1, Math.floor((k / n) * H));
+        const y1 = Math.min(H, Math.max(y0 + 1, Math.floor(((k + 1) / n) * H)));
+        for (let y = y0; y < y1; y++) px.fill(color, y * W + x0, y * W + x1);
       }
+      ctx.putImageData(img, 0, 0);
     };
     this.minimapDraw = mmDraw;
     const mmScroll = (ev: MouseEvent) => {
@@ -532,6 +688,7 @@ class TraceView implements TraceHost {
 
     // Find: highlight matching rows; Enter goes to the next one, opening collapsed ancestors.
     let findTimer = 0;
+    let findWaits = false;
     const runFind = () => {
       const q = find.value.trim().toLowerCase();
       if (!q) {
@@ -552,8 +709,16 @@ class TraceView implements TraceHost {
       this.matches = m;
       this.matchList = list;
       this.matchPos = -1;
-      findCount.textContent = list.length ? `${list.length.toLocaleString()} matches` : 'no match';
+      findCount.textContent = (list.length ? `${list.length.toLocaleString()} matches` : 'no match') + (this.tr.partial ? ' (attributes loading…)' : '');
       schedule();
+      // Attributes come with the rest of the spans: find again when they are here.
+      if (this.tr.partial && !findWaits) {
+        findWaits = true;
+        this.whenFull(() => {
+          findWaits = false;
+          if (find.value.trim()) runFind();
+        });
+      }
     };
     find.addEventListener('input', () => {
       clearTimeout(findTimer);
@@ -580,6 +745,7 @@ class TraceView implements TraceHost {
       // The minimap draws every span, and the analysis is asked for: after the first rows are on screen.
       setTimeout(() => {
         mmDraw();
+        performance.mark('weft:minimap');
         this.onFirstRows();
       }, 0);
     });
@@ -651,13 +817,16 @@ class TraceView implements TraceHost {
     const s = tr.spans[i];
     clear(d);
     d.style.display = '';
+    // A span of a trace read in the waterfall form shows what the waterfall has at once and the rest when its own
+    // answer arrives ('ready' then).
+    if (!s.full) void this.loadSpan(i);
+    d.classList.toggle('ready', s.full);
+    if (s.full) performance.mark('weft:details');
     const kvTable = (rows: [string, unknown][]) =>
       h('table', { class: 'kv' }, ...rows.map(([k, v]) => h('tr', null, h('td', null, k), h('td', null, fmtValue(v)))));
-    const numeric = s.tags.filter((t) => t.type === 'int64' || t.type === 'float64');
-    const other = s.tags.filter((t) => t.type !== 'int64' && t.type !== 'float64');
     const parent = s.parent >= 0 ? tr.spans[s.parent] : null;
-    const links = s.refs.filter((r) => !(r.refType === 'CHILD_OF' && r.spanID === s.parentID));
-    const cp = this.critical?.spans.find((c) => c.spanID === s.spanID);
+    const cp = this.critical;
+    const onPath = cp ? cp.span.indexOf(i) : -1;
     const summary: [string, unknown][] = [
       ['duration', fmtDur(s.dur)],
       ['start (from trace start)', fmtDur(s.start - tr.start)],
@@ -667,8 +836,8 @@ class TraceView implements TraceHost {
       summary.push(['start (clock-adjusted)', fmtTime(s.start + s.offset) + (s.offset ? ` (${s.offset > 0 ? '+' : ''}${fmtDur(s.offset)})` : ' (no offset)')]);
     }
     if (s.meta) summary.push(...s.meta);
-    summary.push(['span ID', s.spanID], ['kind', s.kind || '–'], ['status', s.error ? 'error' + (s.statusMessage ? ': ' + s.statusMessage : '') : 'ok / unset']);
-    if (cp) summary.push(['on critical path', fmtDur(cp.critical) + ' (self ' + fmtDur(cp.self) + ')']);
+    summary.push(['span ID', s.spanID], ['kind', s.kind || (s.full ? '–' : '…')], ['status', s.error ? 'error' + (s.statusMessage ? ': ' + s.statusMessage : '') : 'ok / unset']);
+    if (cp && onPath >= 0) summary.push(['on critical path', fmtDur(cp.critical[onPath]) + ' (self ' + fmtDur(cp.self[onPath]) + ')']);
     else if (s.critical) summary.push(['on critical path', 'yes']);
     summary.push(['children', s.children.length + (s.children.length ? ` (${subtreeSize(tr, i).toLocaleString()} descendants)` : '')]);
     const causal: [string, unknown][] = [];
@@ -690,6 +859,16 @@ class TraceView implements TraceHost {
       ),
       h('section', null, h('h3', null, 'Span'), kvTable(summary)),
       causal.length ? h('section', null, h('h3', null, 'Causality'), kvTable(causal)) : null,
+      s.full ? null : h('section', { class: 'd-loading' }, h('h3', null, 'Attributes'), h('div', { class: 'faint' }, 'Loading attributes, events, links and resource…')),
+      ...(s.full ? this.detailSections(s, kvTable) : []),
+    ].filter(Boolean) as Node[]));
+  }
+
+  private detailSections(s: Span, kvTable: (rows: [string, unknown][]) => HTMLElement): (Node | null)[] {
+    const numeric = s.tags.filter((t) => t.type === 'int64' || t.type === 'float64');
+    const other = s.tags.filter((t) => t.type !== 'int64' && t.type !== 'float64');
+    const links = s.refs.filter((r) => !(r.refType === 'CHILD_OF' && r.spanID === s.parentID));
+    return [
       h('section', null, h('h3', null, `Attributes (${other.length})`), other.length ? kvTable(other.map((t) => [t.key, t.value])) : h('div', { class: 'faint' }, 'none')),
       numeric.length ? h('section', null, h('h3', null, `Counters (${numeric.length})`), kvTable(numeric.map((t) => [t.key, t.value]))) : null,
       h('section', null, h('h3', null, `Events (${s.logs.length})`),
@@ -702,7 +881,7 @@ class TraceView implements TraceHost {
       links.length ? h('section', null, h('h3', null, `Links (${links.length})`),
         kvTable(links.map((r) => [r.refType.toLowerCase(), h('a', { href: `/trace/${r.traceID}${query({ span: r.spanID })}` }, `${r.traceID.slice(0, 12)}…/${r.spanID}`)]))) : null,
       h('section', null, h('h3', null, 'Process and resource'), kvTable([['service.name', s.service], ...(s.process.tags || []).map((t): [string, unknown] => [t.key, t.value])])),
-    ].filter(Boolean) as Node[]));
+    ];
   }
 
   // --- download ---
