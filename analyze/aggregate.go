@@ -264,6 +264,7 @@ func (a *aggregator) add(ti int32, spans []*model.Span) {
 		a.lab[i] = a.label(s)
 		a.overlap[i] = false
 	}
+	t.alignServers(a.as, a.ae)
 	traceErr := false
 	for _, i := range t.order {
 		s := spans[i]
@@ -297,6 +298,11 @@ func (a *aggregator) add(ti int32, spans []*model.Span) {
 		// before the latest end so far, or the next child starts before it ends.
 		kids := t.children(i)
 		if len(kids) >= 2 {
+			if !slices.IsSortedFunc(kids, func(x, y int32) int { return cmpInt64(a.as[x], a.as[y]) }) {
+				// servers moved inside their clients may start in another order than recorded
+				kids = slices.Clone(kids)
+				slices.SortStableFunc(kids, func(x, y int32) int { return cmpInt64(a.as[x], a.as[y]) })
+			}
 			latest, some := int64(-inf), false
 			for j, k := range kids {
 				o := a.as[k] < latest || (j+1 < len(kids) && a.as[kids[j+1]] < a.ae[k])

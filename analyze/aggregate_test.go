@@ -326,3 +326,41 @@ func TestMannWhitneyImplicitZeros(t *testing.T) {
 		t.Errorf("implicit zeros U %v p %v, explicit U %v p %v", u1, p1, u2, p2)
 	}
 }
+
+// A server span recorded on a clock far ahead of its client's: the views compare it with its client as if it ran
+// inside it, as the clock estimate would place it, so the client's self time is its own, not the whole call.
+func TestAggregateAlignsSkewedServers(t *testing.T) {
+	b := newBuilder(9)
+	r := b.span(nil, "front", "GET /x", model.KindServer, 0, 100)
+	c := b.span(r, "front", "call back", model.KindClient, 10, 90)
+	s := b.span(c, "back", "GET /y", model.KindServer, 1000, 1060) // 60 µs, recorded 990 µs late
+	b.span(s, "back", "query", model.KindClient, 1010, 1050)
+	b.span(r, "front", "log", model.KindInternal, 92, 95)
+	a := Aggregate([][]*model.Span{b.spans}, Limits{})
+	front := a.Tree[0]
+	call := front.Children[0]
+	server := call.Children[0]
+	if front.Self != 17*us || call.Self != 20*us || server.Self != 20*us || server.Children[0].Self != 40*us {
+		t.Errorf("self times: root %d, client %d, server %d, query %d µs; want 17, 20, 20, 40",
+			front.Self/us, call.Self/us, server.Self/us, server.Children[0].Self/us)
+	}
+	// The same trace with agreeing clocks gives the same self times, and nothing moves.
+	s.Start -= 990 * us
+	b.spans[3].Start -= 990 * us
+	if again := Aggregate([][]*model.Span{b.spans}, Limits{}); again.Tree[0].Children[0].Self != 20*us {
+		t.Errorf("client self %d µs with agreeing clocks", again.Tree[0].Children[0].Self/us)
+	}
+	// A comparison of two traces sees the skewed client's self time as its own too.
+	skewed := slices.Clone(b.spans)
+	for _, i := range []int{2, 3} {
+		c := *skewed[i]
+		c.Start += 990 * us
+		skewed[i] = &c
+	}
+	d := CompareTraces(b.spans, skewed)
+	for _, m := range d.Nodes {
+		if m.Name == "call back" && (m.A == nil || m.B == nil || m.A.Self != 20*us || m.B.Self != 20*us) {
+			t.Errorf("client in the comparison: %+v %+v", m.A, m.B)
+		}
+	}
+}

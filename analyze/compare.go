@@ -302,6 +302,7 @@ func selfTimes(t *tree) []int64 {
 	for i, s := range t.spans {
 		as[i], ae[i] = s.Start, s.End()
 	}
+	t.alignServers(as, ae)
 	out := make([]int64, len(t.spans))
 	for i := range out {
 		out[i] = t.selfTime(int32(i), as, ae)
