@@ -129,6 +129,9 @@ func (n *node) Value(key any) any {
 func (n *node) String() string { return "trace.node" }
 
 func nodeFrom(ctx context.Context) *node {
+	if n, ok := ctx.(*node); ok { // the common case, a context Start returned: no call through the chain
+		return n
+	}
 	if ctx == nil {
 		return nil
 	}
