@@ -477,13 +477,30 @@ export interface WFTrace {
  * prototype's empty defaults until fillSpans sets them. Half the fields per object: 100,000 of them are built and
  * collected noticeably faster. */
 class WaterfallSpan {
-  parentID = '';
-  depth = 0;
-  children: number[] = NONE;
-  critical = false;
-  offset = 0;
-  constructor(public i: number, public spanID: string, public parent: number, public name: string, public service: string,
-    public start: number, public dur: number, public error: boolean) {}
+  declare i: number;
+  declare parent: number;
+  declare name: string;
+  declare service: string;
+  declare start: number;
+  declare dur: number;
+  declare error: boolean;
+  declare depth: number;
+  declare children: number[];
+  declare critical: boolean;
+  declare offset: number;
+  constructor(i: number, parent: number, name: string, service: string, start: number, dur: number, error: boolean) {
+    this.i = i;
+    this.parent = parent;
+    this.name = name;
+    this.service = service;
+    this.start = start;
+    this.dur = dur;
+    this.error = error;
+    this.depth = 0;
+    this.children = NONE;
+    this.critical = false;
+    this.offset = 0;
+  }
 }
 const noDetails: Details & { full: boolean } = {
   kind: '', statusMessage: '', tags: NONE, logs: NONE, refs: NONE, process: { serviceName: '' }, unit: '', unitEnd: '',
@@ -501,6 +518,16 @@ export function buildTraceWaterfall(t: WFTrace): Trace {
   const S = t.strings, c = t.spans;
   const n = c.parent.length;
   const spans: Span[] = new Array(n);
+  // The span IDs are read from the answer's one string when asked for: 100,000 fewer strings to make.
+  const ids = c.id;
+  class TraceSpan extends WaterfallSpan {
+    get spanID(): string {
+      return ids.substr(16 * this.i, 16);
+    }
+    get parentID(): string {
+      return this.parent >= 0 ? ids.substr(16 * this.parent, 16) : '';
+    }
+  }
   const errs = new Uint8Array(n);
   for (const e of t.errorSpans) if (e >= 0 && e < n) errs[e] = 1;
   const roots: number[] = [];
@@ -511,7 +538,7 @@ export function buildTraceWaterfall(t: WFTrace): Trace {
     if (!(p >= 0 && p < n && p !== i)) p = -1;
     const service = S[c.service[i]];
     const st = startUS + c.offset[i] / 1000;
-    spans[i] = new WaterfallSpan(i, c.id.substr(16 * i, 16), p, S[c.name[i]], service, st, c.duration[i] / 1000, errs[i] === 1) as unknown as Span;
+    spans[i] = new TraceSpan(i, p, S[c.name[i]], service, st, c.duration[i] / 1000, errs[i] === 1) as unknown as Span;
     if (st < start) start = st;
     if (st + c.duration[i] / 1000 > end) end = st + c.duration[i] / 1000;
     if (st < prev) sorted = false;
@@ -523,7 +550,6 @@ export function buildTraceWaterfall(t: WFTrace): Trace {
     const p = spans[i].parent;
     if (p < 0) continue;
     const ps = spans[p];
-    spans[i].parentID = ps.spanID;
     if (ps.children === NONE) ps.children = [];
     ps.children.push(i);
   }
