@@ -150,20 +150,31 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 		}
 	}
 
-	// Difference constraints: x[from] - x[to] <= w, i.e. D[to][from] <= w where D[a][b] bounds x[b]-x[a].
+	// Difference constraints: x[from] - x[to] <= w, i.e. D[to][from] <= w where D[a][b] bounds x[b]-x[a]. The
+	// tightest weight of each pair of processes first (the processes are few: D has a cell for every pair).
 	type pair struct{ u, v int }
-	weights := map[pair][]int64{}
+	tight := make([][]int64, n)
+	for i := range tight {
+		tight[i] = make([]int64, n)
+		for j := range tight[i] {
+			tight[i][j] = inf
+		}
+	}
 	for _, k := range cons {
-		key := pair{c.SpanProcess[k.effect], c.SpanProcess[k.cause]}
-		weights[key] = append(weights[key], k.w)
+		u, v := c.SpanProcess[k.effect], c.SpanProcess[k.cause]
+		tight[u][v] = min(tight[u][v], k.w)
 	}
 	type bound struct {
 		pair
 		w int64
 	}
-	tightest := make([]bound, 0, len(weights))
-	for key, ws := range weights {
-		tightest = append(tightest, bound{key, slices.Min(ws)})
+	var tightest []bound
+	for u := range tight {
+		for v, w := range tight[u] {
+			if w < inf {
+				tightest = append(tightest, bound{pair{u, v}, w})
+			}
+		}
 	}
 	// Loosest first, so that a constraint contradicting the others is the one left out.
 	slices.SortFunc(tightest, func(a, b bound) int {
@@ -188,8 +199,8 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 		w := b.w
 		if w+D[b.v][b.u] < 0 { // contradicts what is known: keep the tightest of this pair's bounds that fits
 			floor, best := -D[b.v][b.u], int64(inf)
-			for _, x := range weights[b.pair] {
-				if x >= floor && x < best {
+			for _, k := range cons {
+				if x := k.w; x >= floor && x < best && c.SpanProcess[k.effect] == b.u && c.SpanProcess[k.cause] == b.v {
 					best = x
 				}
 			}
