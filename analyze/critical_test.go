@@ -390,3 +390,26 @@ func TestSortFew(t *testing.T) {
 		}
 	}
 }
+
+// A cause in another trace is not followed, even when this trace has an event with the same unit and sequence
+// number: the join counts as waiting for nothing, and the path runs on the root's own unit.
+func TestCriticalPathCauseInAnotherTrace(t *testing.T) {
+	b := newBuilder(5)
+	r := weft(b.span(nil, "a", "root", model.KindServer, 0, 100), 1, 1, 4, model.EventRef{})
+	addEvent(r, "weft.fork", 2, 10, model.EventRef{})
+	weft(b.span(r, "a", "child", model.KindInternal, 12, 95), 2, 1, 2, ref(1, 2))
+	other := ref(2, 2)
+	other.TraceID[0] = 0x77 // another trace's unit 2, event 2
+	addEvent(r, "weft.join", 3, 97, other)
+	p := CriticalPath(b.spans, ChooseZero)
+	if want := "root run [0,100]\n"; pathText(p, p.Start) != want || !p.Complete {
+		t.Errorf("complete %v, path:\n%s\nwant:\n%s", p.Complete, pathText(p, p.Start), want)
+	}
+	// The same join naming this trace's event waits for the child.
+	r.Events[1].Cause.TraceID = b.trace
+	p = CriticalPath(b.spans, ChooseZero)
+	if want := "root run [0,10]\nchild transit [10,12]\nchild run [12,95]\nroot transit [95,97]\nroot run [97,100]\n"; pathText(p, p.Start) != want {
+		t.Errorf("path:\n%s\nwant:\n%s", pathText(p, p.Start), want)
+	}
+	checkPath(t, p, b.spans)
+}
