@@ -137,11 +137,11 @@ class TraceView implements TraceHost {
   private onFirstRows(): void {
     if (this.firstRowsDone) return;
     this.firstRowsDone = true;
-    if (this.tr.partial) {
-      // The heuristic critical path, until the exact one arrives (a trace read whole has it already).
+    if (this.tr.partial && this.tr.spans.length <= LAZY_DETAILS) {
+      // The heuristic critical path, until the exact one arrives (a trace read whole has it already; a large one
+      // gets it only if the server has no exact one, see enrich).
       markCriticalPath(this.tr);
       this.refreshRows?.();
-      performance.mark('weft:heuristic critical path');
     }
     // A large trace's analysis costs the server and the browser a second or so of work: it is asked for once the
     // reader has stopped scrolling and clicking for a moment, so that the first interactions are answered first.
@@ -249,7 +249,15 @@ class TraceView implements TraceHost {
     const url = `/api/weft/v1/traces/${encodeURIComponent(this.tr.id)}/critical-path`;
     const cp = this.tr.spans.length > LAZY_DETAILS ? await this.criticalInWorker(url)
       : criticalColumns(await optional<CriticalPathAnswer>(url, signal).catch(() => null), (id) => this.byID().get(id)?.i ?? -1);
-    if (signal.aborted || !cp) return;
+    if (signal.aborted) return;
+    if (!cp) {
+      if (this.tr.partial && this.tr.spans.length > LAZY_DETAILS) {
+        markCriticalPath(this.tr);
+        this.critNote.textContent = 'Critical path: heuristic from span timings';
+        this.refreshRows?.();
+      }
+      return;
+    }
     this.critical = cp;
     const sp = this.tr.spans;
     for (const s of sp) s.critical = false;
@@ -364,7 +372,7 @@ class TraceView implements TraceHost {
     }
     this.clockSeg = h('span', { class: 'seg' });
     this.updateClockSeg();
-    this.critNote = h('span', { class: 'hint' }, 'Critical path: heuristic from span timings');
+    this.critNote = h('span', { class: 'hint' }, tr.partial && tr.spans.length > LAZY_DETAILS ? 'Critical path: asked for when you pause' : 'Critical path: heuristic from span timings');
     const toolbar = h('div', { class: 'toolbar' },
       this.modeSeg,
       h('span', { class: 'hint' }, 'Clock'),
