@@ -157,6 +157,13 @@ type SpanInfo struct {
 	Status          model.StatusCode
 	Start, Duration int64
 	Attrs           []AttrRef
+	SpanID          model.SpanID
+	// Parent is the parent's ID when the record names it; ParentRef, when it is not -1, is the parent's index
+	// among the distinct span IDs of the trace in the page, in order of first appearance (as the decoder
+	// numbers them). Both are zero and -1 for a root.
+	Parent    model.SpanID
+	ParentRef int
+	Flags     model.Flags
 }
 
 // NewPageWriter returns an empty writer.
@@ -679,11 +686,15 @@ func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanI
 			t.fail("duration")
 		}
 		info.Duration = int64(dur)
+		info.SpanID, info.Parent, info.ParentRef, info.Flags = sid, model.SpanID{}, -1, 0
 		if h&recParent != 0 && w.parentIdx >= 0 {
+			copy(info.Parent[:], t.rec)
 			t.rec = t.rec[8:] // parentHeader found the parent among the trace's spans: an index instead
 			w.rec = binary.AppendUvarint(w.rec, uint64(w.parentIdx))
 		} else if h&recParent != 0 {
-			t.fixed(8, "parent id")
+			if b := t.fixed(8, "parent id"); b != nil {
+				copy(info.Parent[:], b)
+			}
 		} else if h&recParentRef != 0 {
 			k, n := binary.Uvarint(t.rec)
 			if n <= 0 {
@@ -699,6 +710,7 @@ func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanI
 				k = uint64(w.srcList[k])
 			}
 			w.rec = binary.AppendUvarint(w.rec, k)
+			info.ParentRef = int(k)
 		}
 		if w.tracking {
 			w.track(sid)
@@ -751,7 +763,7 @@ func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanI
 			t.str("tracestate")
 		}
 		if h&recFlags != 0 {
-			t.uvarint("flags")
+			info.Flags = model.Flags(t.uvarint("flags"))
 		}
 		if h&recCausality != 0 {
 			for range 4 {

@@ -66,6 +66,9 @@ func writePages(t *testing.T, w *PageWriter, runs []runRef, pageSize int, want m
 		res, svc, _ := w.Resource(in.Resource)
 		found := false
 		for _, s := range want {
+			if s.SpanID != in.SpanID || s.Flags != in.Flags || in.ParentRef < 0 && s.ParentID != in.Parent {
+				continue
+			}
 			if s.Start != in.Start || s.Duration != in.Duration || s.Name != w.String(in.Name) ||
 				s.Kind != in.Kind || s.StatusCode != in.Status || s.Service() != w.String(svc) ||
 				!reflect.DeepEqual(*s.Resource, *res) || len(s.Attrs) != len(in.Attrs) {

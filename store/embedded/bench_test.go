@@ -194,3 +194,39 @@ func BenchmarkLargeTrace(b *testing.B) {
 	}
 	b.Run("block", read)
 }
+
+// BenchmarkDependencies asks for the service graph of the last 5 minutes, and of all time, of the store in
+// WEFT_BENCH_DIR/blocks (a store filled by the pipeline's BenchmarkQueries), and reports the CPU per call.
+func BenchmarkDependencies(b *testing.B) {
+	dir := os.Getenv("WEFT_BENCH_DIR")
+	if dir == "" {
+		b.Skip("WEFT_BENCH_DIR is not set")
+	}
+	s, err := Open(filepath.Join(dir, "blocks"), Options{Logger: slog.New(slog.DiscardHandler), CompactInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var end int64
+	for _, blk := range s.blocks {
+		end = max(end, blk.meta.MaxStart)
+	}
+	for _, w := range []struct {
+		name       string
+		start, end int64
+	}{{"5m", end - int64(5*time.Minute), end}, {"all", 0, 0}} {
+		b.Run(w.name, func(b *testing.B) {
+			c0 := cpuTime()
+			var edges int
+			for b.Loop() {
+				deps, err := s.Dependencies(ctx, w.start, w.end)
+				if err != nil {
+					b.Fatal(err)
+				}
+				edges = len(deps)
+			}
+			b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64(edges), "edges")
+		})
+	}
+}

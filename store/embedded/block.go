@@ -75,6 +75,8 @@ type blockMeta struct {
 	DictLen   int64      `json:"dict_len"`
 	TraceOff  int64      `json:"trace_off"`
 	TraceLen  int64      `json:"trace_len"`
+	EdgesOff  int64      `json:"edges_off,omitempty"` // the dependency edges of each trace (deps.go); 0 in older blocks
+	EdgesLen  int64      `json:"edges_len,omitempty"`
 	Services  []string   `json:"services"`
 	Ops       []opMeta   `json:"ops"`
 	Keys      []string   `json:"keys"`
@@ -245,7 +247,15 @@ type blockWriter struct {
 	ord     uint32
 	mn, mx  int64
 	resSeen []uint32 // global resource id → ord+1 once its attributes are indexed for the trace
-	visitFn func(*wal.SpanInfo)
+
+	// dependency edges (deps.go)
+	spanRows     []edgeSpan // the trace being copied
+	byID         map[model.SpanID]int32
+	distinct     []model.SpanID
+	edges        []traceEdge
+	edgeStart    []uint32 // per trace, its first edge
+	emptyService uint32   // global id of "", once known (MaxUint32 before)
+	visitFn      func(*wal.SpanInfo)
 }
 
 // newBlockWriter starts a block at path. Its dictionary must be set (setDict) before the first trace.
@@ -258,6 +268,7 @@ func newBlockWriter(path string, better bool) (*blockWriter, error) {
 	bw := &blockWriter{path: path, tmp: tmp, f: f, w: bufio.NewWriterSize(f, 1<<20), better: better,
 		pw: wal.NewPageWriter(), ix: newTermIndex(), first: true}
 	bw.visitFn = bw.visit
+	bw.emptyService = math.MaxUint32
 	bw.meta.Version = blockVersion
 	bw.meta.RawPages = !better
 	bw.write([]byte(blockMagic))
@@ -521,6 +532,7 @@ func (bw *blockWriter) visit(in *wal.SpanInfo) {
 	}
 	bw.first = false
 	_, svc, resAttrs := bw.pw.Resource(in.Resource)
+	bw.noteSpan(in, svc)
 	ord := bw.ord
 	ix.intrinsic(0, uint64(svc), termService, svc, 0, 0).mark(ord)
 	ix.intrinsic(1, uint64(in.Name), termName, in.Name, 0, 0).mark(ord)
@@ -579,6 +591,7 @@ func (bw *blockWriter) addTrace(id model.TraceID, runs []srcRun) error {
 			return err
 		}
 	}
+	bw.traceEdges()
 	end := bw.pw.Pos()
 	bw.meta.Spans += end.Row - pos.Row
 	bw.traceIDs = append(bw.traceIDs, id)
@@ -593,16 +606,29 @@ func (bw *blockWriter) addTrace(id model.TraceID, runs []srcRun) error {
 }
 
 // copyTrace copies one trace's runs into the block without indexing its spans (compaction, which merges its
-// inputs' indexes instead); mn and mx are the earliest and latest start of its spans.
-func (bw *blockWriter) copyTrace(id model.TraceID, runs []srcRun, mn, mx int64) error {
+// inputs' indexes instead); mn and mx are the earliest and latest start of its spans. When the trace comes whole
+// from one input whose dependency edges can be copied (from), they are; otherwise they are found again from the
+// spans.
+func (bw *blockWriter) copyTrace(id model.TraceID, runs []srcRun, mn, mx int64, from edgeSource) error {
 	if bw.pw.Size() >= pageTarget {
 		bw.flushPage()
 	}
 	pos := bw.pw.Pos()
+	var visit func(*wal.SpanInfo)
+	if from.c == nil {
+		visit = bw.edgeVisit
+	}
 	for _, r := range runs {
-		if err := bw.pw.AddRun(r.src, r.from, r.recEnd, nil); err != nil {
+		if err := bw.pw.AddRun(r.src, r.from, r.recEnd, visit); err != nil {
 			return err
 		}
+	}
+	if from.c != nil {
+		if err := from.c.copyEdges(bw, from.ord); err != nil {
+			return err
+		}
+	} else {
+		bw.traceEdges()
 	}
 	end := bw.pw.Pos()
 	bw.meta.Spans += end.Row - pos.Row
@@ -770,6 +796,7 @@ func (bw *blockWriter) finish(walSeg, level int) (*block, error) {
 		}
 	}
 	sort.Strings(bw.meta.Services)
+	bw.writeEdges()
 	for o := range bw.ix.ops {
 		bw.meta.Ops = append(bw.meta.Ops, opMeta{bw.pw.String(o.svc), bw.pw.String(o.name), o.kind})
 	}

@@ -58,15 +58,44 @@ func (s *Store) pickCompaction() []*block {
 
 // cursor walks one input block's traces in ID order, a page at a time.
 type cursor struct {
-	b      *block
-	shared []uint32 // the block's dictionary as global string ids of the block being written
-	terms  *termCursor
-	ord    int
-	page   int
-	src    *wal.Source
+	b       *block
+	shared  []uint32 // the block's dictionary as global string ids of the block being written
+	terms   *termCursor
+	edges   *edgeReader // opened at the first trace whose edges are copied
+	scratch []traceEdge
+	ord     int
+	page    int
+	src     *wal.Source
 }
 
 func (c *cursor) id() model.TraceID { return c.b.ids[c.ord] }
+
+// edgeSource is the input a trace's dependency edges are copied from: trace ordinal ord of cursor c (nil c: none).
+type edgeSource struct {
+	c   *cursor
+	ord int
+}
+
+// copyEdges gives the trace the block writer just copied the edges of input trace ord.
+func (c *cursor) copyEdges(bw *blockWriter, ord int) error {
+	if c.edges == nil {
+		er, err := c.b.edgeReader()
+		if err != nil {
+			return err
+		}
+		c.edges = er
+	}
+	c.scratch = c.scratch[:0]
+	err := c.edges.skipTo(ord)
+	if err == nil {
+		err = c.edges.next(func(e traceEdge) { c.scratch = append(c.scratch, e) })
+	}
+	if err != nil {
+		return fmt.Errorf("embedded: block %s edges: %w", c.b.path, err)
+	}
+	bw.copyEdges(c.b, c.scratch)
+	return nil
+}
 
 // run is the current trace's records, its page read and prepared for the page writer when not already.
 func (c *cursor) run(pw *wal.PageWriter) (srcRun, error) {
@@ -298,8 +327,14 @@ func (s *Store) merge(group []*block) error {
 		live := curs[:0]
 		ord := uint32(len(bw.traceIDs))
 		mn, mx := int64(math.MaxInt64), int64(math.MinInt64)
+		var from edgeSource // the one input holding the trace, if one does and has its edges
 		for _, c := range curs {
 			if c.id() == low {
+				if len(runs) == 0 && c.b.meta.EdgesLen > 0 {
+					from = edgeSource{c, c.ord}
+				} else {
+					from = edgeSource{}
+				}
 				r, err := c.run(bw.pw)
 				if err != nil {
 					bw.abort()
@@ -315,7 +350,7 @@ func (s *Store) merge(group []*block) error {
 			}
 		}
 		curs = live
-		if err := bw.copyTrace(low, runs, mn, mx); err != nil {
+		if err := bw.copyTrace(low, runs, mn, mx, from); err != nil {
 			bw.abort()
 			return fmt.Errorf("embedded: compaction: %w", err)
 		}

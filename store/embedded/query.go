@@ -3,7 +3,6 @@ package embedded
 import (
 	"bytes"
 	"context"
-	"math"
 	"slices"
 	"sort"
 	"time"
@@ -365,102 +364,4 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 		}
 	}
 	return out, nil
-}
-
-// Dependencies returns the service call graph of spans that started between start and end (0 for no bound):
-// an edge for each span whose parent, in the same trace, belongs to another service.
-func (s *Store) Dependencies(ctx context.Context, start, end int64) ([]store.Dependency, error) {
-	defer s.observe("dependencies", time.Now())
-	sn, err := s.snapshot()
-	if err != nil {
-		return nil, err
-	}
-	defer sn.release()
-	if end == 0 {
-		end = math.MaxInt64
-	}
-	seen := map[model.TraceID]bool{}
-	edges := map[[2]string]*store.Dependency{}
-	visit := func(id model.TraceID) error {
-		if seen[id] {
-			return nil
-		}
-		seen[id] = true
-		spans, err := s.trace(sn, id)
-		if err != nil {
-			return err
-		}
-		addEdges(edges, spans, start, end)
-		return ctx.Err()
-	}
-	for _, b := range sn.blocks {
-		if b.meta.MaxStart < start || b.meta.MinStart > end {
-			continue
-		}
-		for o, id := range b.ids {
-			if b.tMax[o] < start || b.tMin[o] > end {
-				continue
-			}
-			if err := visit(id); err != nil {
-				return nil, err
-			}
-		}
-	}
-	var ids []model.TraceID
-	for _, h := range sn.heads {
-		h.each(func(id model.TraceID, t *headTrace) bool {
-			if t.maxStart >= start && t.minStart <= end {
-				ids = append(ids, id)
-			}
-			return true
-		})
-	}
-	for _, id := range ids {
-		if err := visit(id); err != nil {
-			return nil, err
-		}
-	}
-	out := make([]store.Dependency, 0, len(edges))
-	for _, d := range edges {
-		out = append(out, *d)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Parent != out[j].Parent {
-			return out[i].Parent < out[j].Parent
-		}
-		return out[i].Child < out[j].Child
-	})
-	return out, nil
-}
-
-func addEdges(edges map[[2]string]*store.Dependency, spans []*model.Span, start, end int64) {
-	byID := make(map[model.SpanID]*model.Span, len(spans))
-	for _, sp := range spans {
-		// Zipkin's shared spans: the server side (marked shared) is the child of the client side.
-		if prev, ok := byID[sp.SpanID]; !ok || sp.Flags&model.FlagShared != 0 && prev.Flags&model.FlagShared == 0 {
-			byID[sp.SpanID] = sp
-		}
-	}
-	for _, sp := range spans {
-		if sp.ParentID.IsZero() || sp.Start < start || sp.Start > end {
-			continue
-		}
-		parent, ok := byID[sp.ParentID]
-		if !ok || parent == sp {
-			continue
-		}
-		ps, cs := parent.Service(), sp.Service()
-		if ps == cs || ps == "" || cs == "" {
-			continue
-		}
-		d := edges[[2]string{ps, cs}]
-		if d == nil {
-			d = &store.Dependency{Parent: ps, Child: cs}
-			edges[[2]string{ps, cs}] = d
-		}
-		d.CallCount++
-		if sp.IsError() {
-			d.ErrorCount++
-		}
-	}
 }

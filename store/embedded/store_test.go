@@ -437,3 +437,46 @@ func TestRefusesNewerBlockVersions(t *testing.T) {
 		t.Fatalf("the block was not set aside: %v", err)
 	}
 }
+
+// TestDependenciesOfSharedSpans: Zipkin's shared spans (client and server halves with one span ID) give the same
+// edges from a block's precomputed edges as from the spans, and as the reference store.
+func TestDependenciesOfSharedSpans(t *testing.T) {
+	res := func(svc string) *model.Resource { return &model.Resource{Service: svc} }
+	tid := model.TraceID{7}
+	spans := []*model.Span{
+		{TraceID: tid, SpanID: model.SpanID{1}, Name: "root", Start: 100, Duration: 50, Resource: res("web")},
+		{TraceID: tid, SpanID: model.SpanID{2}, ParentID: model.SpanID{1}, Name: "call", Start: 110, Duration: 20,
+			Resource: res("web"), Kind: model.KindClient},
+		{TraceID: tid, SpanID: model.SpanID{2}, ParentID: model.SpanID{1}, Name: "call", Start: 111, Duration: 18,
+			Resource: res("api"), Kind: model.KindServer, Flags: model.FlagShared, StatusCode: model.StatusError},
+		{TraceID: tid, SpanID: model.SpanID{3}, ParentID: model.SpanID{2}, Name: "query", Start: 112, Duration: 5,
+			Resource: res("db")},
+		{TraceID: tid, SpanID: model.SpanID{4}, ParentID: model.SpanID{4}, Name: "self", Start: 113, Duration: 1,
+			Resource: res("db")},
+	}
+	oracle := memstore.New()
+	oracle.Write(ctx, spans)
+	want, _ := oracle.Dependencies(ctx, 0, 0)
+	s, err := Open(t.TempDir(), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Two writes, so that the block joins two runs of the trace.
+	s.Write(ctx, spans[:2])
+	s.Write(ctx, spans[2:])
+	s.Seal(1)
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if s.blocks[0].meta.EdgesLen == 0 {
+		t.Fatal("the block has no edges")
+	}
+	got, err := s.Dependencies(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) || len(want) != 2 {
+		t.Fatalf("got %+v, want %+v (two edges)", got, want)
+	}
+}
