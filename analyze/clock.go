@@ -112,7 +112,7 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 
 	// Constraints within one process hold or not whatever the offsets: they are checked here. The others, between
 	// processes, are kept for the solver and checked once the offsets are chosen.
-	cons := make([]constraint, 0, len(spans)/4) // about one call between processes in four spans
+	cons := make([]constraint, 0, len(spans)) // three per call between processes, a call in about four spans: no growing
 	report := func(k constraint, viol int64) {
 		c.InconsistencyCount++
 		if len(c.Inconsistencies) < MaxInconsistencies {
