@@ -19,15 +19,45 @@ type ctxKey struct{}
 // for parenting children — is in the node: the span ID, and the trace (shared by every node of the trace's spans
 // in this process, never modified).
 //
-// Start writes one node per span, so it is kept small (56 bytes) and written once: what every span of a trace
-// shares is in tr, and what the unit's first event waited for (its fork) is in the unit.
+// Start writes one node per span, so it is kept small (48 bytes) and written once: the unit and the trace, which
+// change together only at a fork or a sampling decision, are in a lane that the nodes of a goroutine's spans
+// share, and what the unit's first event waited for (its fork) is in the unit.
 type node struct {
 	context.Context
-	span   *Span      // the recording span the node was made for, current while span.gen == gen; or nil
-	gen    uint64     // span's generation when the node was made
-	unit   *unit      // the execution unit; nil until a span starts one. Units are never reused.
-	tr     *traceInfo // the current span's trace; nil when the node carries no span context
-	spanID SpanID     // the current span's ID (valid when tr is set)
+	span   *Span  // the recording span the node was made for, current while span.gen == gen; or nil
+	gen    uint64 // span's generation when the node was made
+	lane   *lane  // the context's unit and the current span's trace; nil when it has neither
+	spanID SpanID // the current span's ID (valid when the lane has a trace)
+}
+
+// lane is an execution unit and a trace: what the contexts of a goroutine's spans in one trace have in common.
+// It is never modified once made.
+type lane struct {
+	unit *unit      // the execution unit; nil until a span starts one. Units are never reused.
+	tr   *traceInfo // the current span's trace; nil when the context carries no span context
+}
+
+// newLane takes a lane for u and tr from the P's slab.
+func newLane(u *unit, tr *traceInfo) *lane {
+	l := lanes.Take()
+	l.unit, l.tr = u, tr
+	return l
+}
+
+// onUnit is the execution unit the context runs on, or nil.
+func (n *node) onUnit() *unit {
+	if n.lane == nil {
+		return nil
+	}
+	return n.lane.unit
+}
+
+// trace is the current span's trace, or nil when the context carries no span context.
+func (n *node) trace() *traceInfo {
+	if n.lane == nil {
+		return nil
+	}
+	return n.lane.tr
 }
 
 // traceInfo is what the spans of one trace started from one sampling decision share, in this process: a root
@@ -51,12 +81,14 @@ func (t *traceInfo) cause() EventID { return EventID{Unit: t.causeUnit, Seq: t.c
 // remoteNode is a node for a span context without a recording span, with its own trace, in one object.
 type remoteNode struct {
 	node
+	ln   lane
 	info traceInfo
 }
 
 var (
 	nodes   = slab.New[node](8192)
 	remotes = slab.New[remoteNode](8192)
+	lanes   = slab.New[lane](4096)
 	traces  = slab.New[traceInfo](8192)
 	units   = slab.New[unit](8192) // units hold no pointers and cost the collector nothing to scan
 )
@@ -65,19 +97,23 @@ var (
 func newNode(ctx context.Context, u *unit, sc SpanContext) *node {
 	if !sc.IsValid() {
 		n := nodes.Take()
-		n.Context, n.unit = ctx, u
+		n.Context = ctx
+		if u != nil {
+			n.lane = newLane(u, nil)
+		}
 		return n
 	}
 	r := remotes.Take()
 	r.info = traceInfo{id: sc.TraceID, state: sc.TraceState, origin: sc.Origin, flags: sc.Flags,
 		priority: sc.Priority, remote: sc.Remote, causeUnit: sc.Cause.Unit, causeSeq: sc.Cause.Seq}
-	r.Context, r.unit, r.node.tr, r.spanID = ctx, u, &r.info, sc.SpanID
+	r.ln = lane{unit: u, tr: &r.info}
+	r.Context, r.lane, r.spanID = ctx, &r.ln, sc.SpanID
 	return &r.node
 }
 
-// set fills a fresh (zero) node for the span s, started on u.
-func (n *node) set(ctx context.Context, s *Span, u *unit) {
-	n.Context, n.span, n.gen, n.unit, n.tr, n.spanID = ctx, s, s.gen.Load(), u, s.tr, s.data.SpanID
+// set fills a fresh (zero) node for the span s, whose unit and trace are l's.
+func (n *node) set(ctx context.Context, s *Span, l *lane) {
+	n.Context, n.span, n.gen, n.lane, n.spanID = ctx, s, s.gen.Load(), l, s.data.SpanID
 }
 
 // forked makes the context of a new unit u forked from ctx, whose node is n: the same current span (live or
@@ -85,14 +121,14 @@ func (n *node) set(ctx context.Context, s *Span, u *unit) {
 func (n *node) forked(ctx context.Context, u *unit) *node {
 	f := nodes.Take()
 	*f = *n
-	f.Context, f.unit = ctx, u
+	f.Context, f.lane = ctx, newLane(u, n.trace())
 	return f
 }
 
 // sc is the node's current span context: its span's (kept in the node, so right after the span ended too), else
 // the one it was made with.
 func (n *node) sc() SpanContext {
-	t := n.tr
+	t := n.trace()
 	if t == nil {
 		return SpanContext{}
 	}
@@ -102,10 +138,11 @@ func (n *node) sc() SpanContext {
 
 // cause is what the first event of the node's unit waited for.
 func (n *node) cause() EventRef {
-	if n.unit == nil {
+	u := n.onUnit()
+	if u == nil {
 		return EventRef{}
 	}
-	return n.unit.cause
+	return u.cause
 }
 
 // live returns the node's span while it has not ended, else nil. A span's live generations are even and its
@@ -185,17 +222,18 @@ func ContextWithSpan(ctx context.Context, s *Span) context.Context {
 		return ctx
 	}
 	n := nodes.Take()
-	n.set(ctx, s, s.unit)
+	n.set(ctx, s, s.lane)
 	return n
 }
 
 // CurrentEvent returns the last event recorded on the execution unit of ctx, or zero if the unit has none.
 func CurrentEvent(ctx context.Context) EventID {
 	n := nodeFrom(ctx)
-	if n == nil || n.unit == nil {
+	if n == nil || n.onUnit() == nil {
 		return EventID{}
 	}
-	return EventID{Unit: n.unit.id, Seq: n.unit.seq.Load()}
+	u := n.onUnit()
+	return EventID{Unit: u.id, Seq: u.seq.Load()}
 }
 
 // RecordSend records a weft.send event on the current span of ctx, on ctx's execution unit, and returns its ID:
@@ -204,8 +242,8 @@ func CurrentEvent(ctx context.Context) EventID {
 // ended.
 func RecordSend(ctx context.Context) EventID {
 	n := nodeFrom(ctx)
-	if n == nil || n.span == nil || n.unit == nil {
+	if n == nil || n.span == nil || n.onUnit() == nil {
 		return EventID{}
 	}
-	return n.span.addEventGen(n.gen, n.unit, 0, EventSend, EventRef{}, nil)
+	return n.span.addEventGen(n.gen, n.onUnit(), 0, EventSend, EventRef{}, nil)
 }

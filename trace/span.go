@@ -91,7 +91,8 @@ type Span struct {
 	// tr is the span's trace: what its children inherit (it marks a unitary candidate, recorded, not sampled,
 	// kept at End only if the sampler says so). Set by Start, never nil in a started span.
 	tr    *traceInfo
-	ended bool // under mu
+	lane  *lane // unit and tr, for the contexts made for the span
+	ended bool  // under mu
 	mu    sync.Mutex
 	// attrBuf holds the first attributes; data.Attrs spills to the heap after that. Last, so that what every
 	// start and end writes is in the span's first seven cache lines (see prefetchSpan).
@@ -135,7 +136,7 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 	// span its child without asking the sampler; any other span context asks it.
 	var parent *traceInfo
 	if n != nil {
-		parent = n.tr
+		parent = n.trace()
 		if parent != nil && n.span == nil && !parent.remote && parent.flags&FlagSampled == 0 {
 			// The fast path: a local child of a span that was not recorded costs a lookup and a count.
 			p.count(countUnrecorded)
@@ -205,13 +206,24 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 	d.SpanID = newSpanID()
 	var u *unit
 	if n != nil {
-		u = n.unit
+		u = n.onUnit()
 	}
 	if u == nil {
 		u = newUnit()
 	}
 	if s.unit != u {
 		s.unit = u
+	}
+	// A child on its parent's unit, in its parent's trace, shares the parent's lane (the common case: no
+	// object but the node). Only a new unit or a new sampling decision makes one.
+	l := s.lane
+	if n != nil && n.lane != nil && n.lane.unit == u && n.lane.tr == s.tr {
+		l = n.lane
+	} else if l == nil || l.unit != u || l.tr != s.tr {
+		l = newLane(u, s.tr)
+	}
+	if s.lane != l {
+		s.lane = l
 	}
 	d.Unit = u.id
 	d.StartSeq = u.seq.Add(1)
@@ -226,7 +238,7 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 		d.Start = now()
 	}
 	nd := nodes.Take()
-	nd.set(ctx, s, u)
+	nd.set(ctx, s, l)
 	return nd, s
 }
 
@@ -297,7 +309,7 @@ func (p *Provider) drop(ctx context.Context, n *node, s *Span, psc SpanContext, 
 	// One node per unsampled request, so that the spans started under it take the fast path.
 	var u *unit
 	if n != nil {
-		u = n.unit
+		u = n.onUnit()
 	}
 	return newNode(ctx, u, sc), nil
 }
@@ -446,8 +458,8 @@ func (s *Span) AddCausalEvent(ctx context.Context, name string, cause EventRef, 
 		return EventID{}
 	}
 	u := s.unit
-	if n := nodeFrom(ctx); n != nil && n.unit != nil {
-		u = n.unit
+	if n := nodeFrom(ctx); n != nil && n.onUnit() != nil {
+		u = n.onUnit()
 	}
 	return s.addEvent(u, 0, name, cause, attrs)
 }
@@ -550,8 +562,8 @@ func (s *Span) EndIn(ctx context.Context) {
 		return
 	}
 	u := s.unit
-	if n := nodeFrom(ctx); n != nil && n.unit != nil {
-		u = n.unit
+	if n := nodeFrom(ctx); n != nil && n.onUnit() != nil {
+		u = n.onUnit()
 	}
 	s.endOn(0, u)
 }

@@ -67,8 +67,8 @@ func fork(ctx context.Context, u *unit) context.Context {
 	if n == nil {
 		return newNode(ctx, u, SpanContext{})
 	}
-	if n.span != nil && n.unit != nil {
-		u.cause = EventRef{EventID: n.span.addEventGen(n.gen, n.unit, 0, EventFork, EventRef{}, nil)}
+	if n.span != nil && n.onUnit() != nil {
+		u.cause = EventRef{EventID: n.span.addEventGen(n.gen, n.onUnit(), 0, EventFork, EventRef{}, nil)}
 	}
 	// The new unit's context keeps the forking node's span (and its generation and trace): its spans are
 	// children of that span, ended or not.
@@ -79,14 +79,14 @@ func fork(ctx context.Context, u *unit) context.Context {
 // joined unit.
 func join(waiter context.Context, joined *unit) {
 	n := nodeFrom(waiter)
-	if n == nil || n.span == nil || n.unit == nil {
+	if n == nil || n.span == nil || n.onUnit() == nil {
 		return
 	}
 	var cause EventRef
 	if last := joined.seq.Load(); last > 0 {
 		cause = EventRef{EventID: EventID{Unit: joined.id, Seq: last}}
 	}
-	n.span.addEventGen(n.gen, n.unit, 0, EventJoin, cause, nil)
+	n.span.addEventGen(n.gen, n.onUnit(), 0, EventJoin, cause, nil)
 }
 
 // Task is a goroutine started by Go: a new execution unit that can be joined.

@@ -42,11 +42,16 @@ type block[T any] struct {
 	items []T
 }
 
-// New makes Slabs whose slabs hold about bytes bytes of T (at least one T).
+// New makes Slabs whose slabs hold as many T as fit in bytes (at least one), bytes being one of the runtime's
+// size classes (4096, 8192, ...).
 func New[T any](bytes int) *Slabs[T] {
 	var t T
-	return &Slabs[T]{n: uint32(max(1, bytes/int(unsafe.Sizeof(t)))), per: make([]shard[T], numP())}
+	// The allocator puts an 8-byte header before a large object that holds pointers: leave room for it, or a
+	// slab of exactly bytes lands in the next size class and wastes up to a seventh of it.
+	return &Slabs[T]{n: uint32(max(1, (bytes-mallocHeader)/int(unsafe.Sizeof(t)))), per: make([]shard[T], numP())}
 }
+
+const mallocHeader = 8
 
 // Take returns a fresh, zero *T that nothing else has been given.
 func (s *Slabs[T]) Take() *T {

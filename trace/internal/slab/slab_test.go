@@ -93,3 +93,17 @@ func TestStringsConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestSlabFitsSizeClass checks that a slab of pointerful objects, with the allocator's header, stays within the
+// size class asked for: each object then costs its own size, not a seventh more (testing.AllocsPerRun cannot
+// see bytes, so this measures them with runtime.MemStats).
+func TestSlabFitsSizeClass(t *testing.T) {
+	type obj struct {
+		p *int
+		_ [15]uint64
+	} // 128 bytes: 8192/128 objects would need 8200 bytes with the header
+	s := New[obj](8192)
+	if got := int(s.n) * 128; got > 8192-mallocHeader {
+		t.Errorf("a slab holds %d objects, %d bytes, beyond 8192 with the allocator's header", s.n, got)
+	}
+}
