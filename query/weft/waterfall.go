@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
 
 	"github.com/weftrace/weft/model"
 )
@@ -52,28 +53,21 @@ type WaterfallSpans struct {
 func AppendWaterfall(b []byte, id model.TraceID, spans []*model.Span) []byte {
 	n := len(spans)
 	if b == nil {
-		b = make([]byte, 0, 40*n+1024) // about what a span takes: its ID and five numbers
+		b = make([]byte, 0, 48*n+1024) // about what a span takes: its ID and five numbers
 	}
+	x, _ := scratchPool.Get().(*waterfallScratch)
+	if x == nil {
+		x = new(waterfallScratch)
+	}
+	defer x.release()
 	// The fields the answer needs, copied from each span in the order given.
-	type row struct {
-		dur    int64
-		parent uint64 // the parent's span ID big-endian; 0 for none
-		name   string
-		res    *model.Resource
-		err    bool
-	}
-	type key struct {
-		start int64
-		id    uint64 // the span ID big-endian: compares as the ID's bytes do
-		at    int32  // index in spans and rows: equal starts and IDs keep their order, as sortSpans keeps them
-	}
-	rows := make([]row, n)
-	keys := make([]key, n)
+	rows := grow(&x.rows, n)
+	keys := grow(&x.keys, n)
 	for i, s := range spans {
-		rows[i] = row{s.Duration, binary.BigEndian.Uint64(s.ParentID[:]), s.Name, s.Resource, s.IsError()}
-		keys[i] = key{s.Start, binary.BigEndian.Uint64(s.SpanID[:]), int32(i)}
+		rows[i] = wfRow{s.Duration, binary.BigEndian.Uint64(s.ParentID[:]), s.Name, s.Resource, s.IsError()}
+		keys[i] = wfKey{s.Start, binary.BigEndian.Uint64(s.SpanID[:]), int32(i)}
 	}
-	slices.SortFunc(keys, func(a, b key) int {
+	slices.SortFunc(keys, func(a, b wfKey) int {
 		if a.start != b.start {
 			return cmp.Compare(a.start, b.start)
 		}
@@ -82,7 +76,7 @@ func AppendWaterfall(b []byte, id model.TraceID, spans []*model.Span) []byte {
 		}
 		return cmp.Compare(a.at, b.at)
 	})
-	byID := newSpanIndex(n)
+	byID := x.index(n)
 	for k := range keys {
 		byID.put(keys[k].id, int32(k)) // the last of duplicate IDs, as the columnar answer resolves parents
 	}
@@ -91,10 +85,10 @@ func AppendWaterfall(b []byte, id model.TraceID, spans []*model.Span) []byte {
 	var start, end int64
 	errors := 0
 	services := map[string]int{}
-	parent := make([]int32, n)
-	name := make([]int32, n)
-	service := make([]int32, n)
-	dur := make([]int64, n)
+	parent := grow(&x.parent, n)
+	name := grow(&x.name, n)
+	service := grow(&x.service, n)
+	dur := grow(&x.dur, n)
 	var failed []int32
 	// Names and services are numbered as they first appear; a span's service is its resource's, so a run of
 	// spans from one resource looks the name up only once.
@@ -194,6 +188,61 @@ func appendInts[T int32 | int64](b []byte, name string, v []T) []byte {
 	return append(b, ']')
 }
 
+// wfRow is what the waterfall answer needs of a span, and wfKey what it sorts spans by.
+type wfRow struct {
+	dur    int64
+	parent uint64 // the parent's span ID big-endian; 0 for none
+	name   string
+	res    *model.Resource
+	err    bool
+}
+
+type wfKey struct {
+	start int64
+	id    uint64 // the span ID big-endian: compares as the ID's bytes do
+	at    int32  // index in spans and rows: equal starts and IDs keep their order, as sortSpans keeps them
+}
+
+// waterfallScratch is AppendWaterfall's working memory, kept between answers in scratchPool (about 20 MB for
+// 100,000 spans), so that a large trace's answer allocates little besides its bytes and sets the garbage collector
+// off less often.
+type waterfallScratch struct {
+	rows                  []wfRow
+	keys                  []wfKey
+	parent, name, service []int32
+	dur                   []int64
+	ids                   spanIndex
+}
+
+var scratchPool sync.Pool
+
+// release drops what the rows point to (names, resources) and returns x to the pool.
+func (x *waterfallScratch) release() {
+	clear(x.rows)
+	scratchPool.Put(x)
+}
+
+// grow returns (*s)[:n], reallocated when too small.
+func grow[T any](s *[]T, n int) []T {
+	if cap(*s) < n {
+		*s = make([]T, n)
+	}
+	return (*s)[:n]
+}
+
+// index returns x's span index, empty, for n spans.
+func (x *waterfallScratch) index(n int) *spanIndex {
+	size, shift := 2, uint(63)
+	for size < 2*n {
+		size, shift = size*2, shift-1
+	}
+	x.ids.ids = grow(&x.ids.ids, size)
+	clear(x.ids.ids)
+	x.ids.at = grow(&x.ids.at, size)
+	x.ids.shift = shift
+	return &x.ids
+}
+
 // spanIndex finds a span's index by its ID: open addressing over a table at most half full, several times faster
 // than a map for the 100,000 insertions and lookups of a large trace (span IDs are random, so their low bits
 // spread well once multiplied). IDs are never 0 here: a zero parent ID means no parent and is not looked up.
@@ -201,14 +250,6 @@ type spanIndex struct {
 	ids   []uint64
 	at    []int32
 	shift uint
-}
-
-func newSpanIndex(n int) *spanIndex {
-	size, shift := 2, uint(63)
-	for size < 2*n {
-		size, shift = size*2, shift-1
-	}
-	return &spanIndex{ids: make([]uint64, size), at: make([]int32, size), shift: shift}
 }
 
 func (x *spanIndex) slot(id uint64) int {

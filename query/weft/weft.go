@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/weftrace/weft/model"
@@ -176,6 +177,8 @@ func (h *handler) load(w http.ResponseWriter, r *http.Request, waterfall bool) (
 	return id, spans, true
 }
 
+var answerPool sync.Pool
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // spanIDs parses the spanID parameter: span IDs separated by commas, or none.
@@ -230,7 +233,16 @@ func (h *handler) trace(w http.ResponseWriter, r *http.Request) {
 	var body []byte
 	switch format {
 	case WaterfallFormat:
-		body = AppendWaterfall(nil, id, spans)
+		// The answer's bytes are kept for the next one (4 MB for 100,000 spans).
+		bp, _ := answerPool.Get().(*[]byte)
+		if bp == nil {
+			bp = new([]byte)
+		}
+		body = AppendWaterfall((*bp)[:0], id, spans)
+		defer func() {
+			*bp = body[:0]
+			answerPool.Put(bp)
+		}()
 	case ColumnarFormat:
 		t := EncodeTrace(id, spans)
 		body = t.AppendColumnar(nil)

@@ -626,42 +626,54 @@ class TraceView implements TraceHost {
     });
 
     // Minimap: each visible row is a line at its time, squeezed to the minimap's height. The pixels are set in an
-    // image rather than drawn as one rectangle per row: 100,000 rows take a few milliseconds instead of hundreds.
+    // image rather than drawn as one rectangle per row, and in slices of rows between which the page answers
+    // input: 100,000 rows take some tens of milliseconds and never hold a scroll or a click.
+    let mmTimer = 0;
     const mmDraw = () => {
+      clearTimeout(mmTimer);
       const dpr = window.devicePixelRatio || 1;
       const W = Math.max(1, Math.round(minimap.clientWidth * dpr));
       const H = Math.max(1, Math.round(minimap.clientHeight * dpr));
-      mmCanvas.width = W;
-      mmCanvas.height = H;
-      const ctx = mmCanvas.getContext('2d')!;
-      const img = ctx.createImageData(W, H);
+      const img = new ImageData(W, H);
       const px = new Uint32Array(img.data.buffer);
-      const n = this.rows.length;
+      const rows = this.rows;
+      const n = rows.length;
       const full = Math.max(tr.end - tr.start, 1);
-      const colors = new Map<string, number>();
+      const adjusted = this.clock === 'adjusted';
+      const colors = new Map<string, number>(); // by service
       const rgba = (c: string) => {
-        let v = colors.get(c);
-        if (v === undefined) {
-          const x = parseInt(c.slice(1), 16); // '#rrggbb'; bytes in memory are r, g, b, a
-          v = (0xff000000 | ((x & 0xff) << 16) | (x & 0xff00) | ((x >> 16) & 0xff)) >>> 0;
-          colors.set(c, v);
-        }
-        return v;
+        const x = parseInt(c.slice(1), 16); // '#rrggbb'; bytes in memory are r, g, b, a
+        return (0xff000000 | ((x & 0xff) << 16) | (x & 0xff00) | ((x >> 16) & 0xff)) >>> 0;
       };
       const errColor = rgba('#d93843');
-      for (let k = 0; k < n; k++) {
-        const i = this.rows[k];
-        const s = sp[i];
-        const color = s.error ? errColor : rgba(serviceColor(s.service));
-        const st = this.start(i);
-        const x0 = Math.max(0, Math.min(W - 1, Math.floor((st / full) * W)));
-        const x1 = Math.min(W, Math.max(x0 + 1, Math.round(((st + s.dur) / full) * W)));
-        const y0 = Math.min(H - 1, Math.floor((k / n) * H));
-        const y1 = Math.min(H, Math.max(y0 + 1, Math.floor(((k + 1) / n) * H)));
-        for (let y = y0; y < y1; y++) px.fill(color, y * W + x0, y * W + x1);
-      }
-      ctx.putImageData(img, 0, 0);
+      const slice = (from: number) => {
+        const to = Math.min(n, from + 20000);
+        for (let k = from; k < to; k++) {
+          const s = sp[rows[k]];
+          let color = errColor;
+          if (!s.error) {
+            color = colors.get(s.service) ?? 0;
+            if (!color) colors.set(s.service, (color = rgba(serviceColor(s.service))));
+          }
+          const st = s.start - tr.start + (adjusted ? s.offset : 0);
+          const x0 = Math.max(0, Math.min(W - 1, Math.floor((st / full) * W)));
+          const x1 = Math.min(W, Math.max(x0 + 1, Math.round(((st + s.dur) / full) * W)));
+          const y0 = Math.min(H - 1, Math.floor((k / n) * H));
+          const y1 = Math.min(H, Math.max(y0 + 1, Math.floor(((k + 1) / n) * H)));
+          for (let y = y0; y < y1; y++) px.fill(color, y * W + x0, y * W + x1);
+        }
+        if (to < n) {
+          mmTimer = window.setTimeout(() => slice(to), 0);
+          return;
+        }
+        mmCanvas.width = W;
+        mmCanvas.height = H;
+        mmCanvas.getContext('2d')!.putImageData(img, 0, 0);
+        performance.mark('weft:minimap');
+      };
+      slice(0);
     };
+    this.cleanups.push(() => clearTimeout(mmTimer));
     this.minimapDraw = mmDraw;
     const mmScroll = (ev: MouseEvent) => {
       const r = minimap.getBoundingClientRect();
@@ -753,7 +765,6 @@ class TraceView implements TraceHost {
       // The minimap draws every span, and the analysis is asked for: after the first rows are on screen.
       setTimeout(() => {
         mmDraw();
-        performance.mark('weft:minimap');
         this.onFirstRows();
       }, 0);
     });
