@@ -118,7 +118,11 @@ type strCacheEntry struct {
 
 // Reset empties the encoder, keeping its buffers.
 func (e *Encoder) Reset() {
-	e.gen++
+	if e.gen++; e.gen+1 == 0 {
+		// Generations wrapped (after 2^32 batches): entries of long ago must not look current.
+		e.cache = [strCacheSize]strCacheEntry{}
+		e.gen = 0
+	}
 	clear(e.strIdx)
 	clear(e.resIdx)
 	clear(e.resKey)

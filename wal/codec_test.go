@@ -2,6 +2,7 @@ package wal
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -160,5 +161,32 @@ func TestDecodeSurvivesCorruption(t *testing.T) {
 			b[rng.IntN(len(b))] = byte(rng.Uint32())
 		}
 		DecodeSpans(b)
+	}
+}
+
+// TestEncoderCacheSurvivesGenerationWrap: after 2^32 batches an encoder's string cache starts again empty, so an
+// entry from long ago is never taken for a current one.
+func TestEncoderCacheSurvivesGenerationWrap(t *testing.T) {
+	g := spangen.New(6, time.Now().UnixNano())
+	first, second := g.Spans(50), g.Spans(50)
+	var e Encoder
+	for _, s := range first {
+		e.Add(s)
+	}
+	e.gen = math.MaxUint32 - 2 // as if 2^32 batches went by; first's entries stay in the cache
+	for range 3 {
+		e.Reset()
+	}
+	for _, s := range second {
+		e.Add(s)
+	}
+	got, err := DecodeSpans(e.AppendTo(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if got[i].Name != second[i].Name || !reflect.DeepEqual(got[i].Attrs, second[i].Attrs) {
+			t.Fatalf("span %d decoded as %q %v, want %q %v", i, got[i].Name, got[i].Attrs, second[i].Name, second[i].Attrs)
+		}
 	}
 }
