@@ -153,7 +153,7 @@ func BenchmarkCompact(b *testing.B) {
 }
 
 // BenchmarkLargeTrace reads one trace of 100,000 spans by ID (the UI's big-trace case), from the head and from a
-// block, and reports the CPU per read.
+// block (decoded each time, or through the cache of large traces), and reports the CPU per read.
 func BenchmarkLargeTrace(b *testing.B) {
 	g := spangen.New(3, time.Now().UnixNano())
 	tid := g.TraceID()
@@ -192,7 +192,11 @@ func BenchmarkLargeTrace(b *testing.B) {
 	if err := s.Flush(); err != nil {
 		b.Fatal(err)
 	}
-	b.Run("block", read)
+	cache := s.traces
+	s.traces = newTraceCache(0)
+	b.Run("block/uncached", read)
+	s.traces = cache
+	b.Run("block/cached", read) // all reads but the first come from the trace cache
 }
 
 // BenchmarkDependencies asks for the service graph of the last 5 minutes, and of all time, of the store in

@@ -1138,13 +1138,70 @@ func (b *block) page(c *pageCache, i uint32) (*wal.Batch, error) {
 	return bt, nil
 }
 
-// traceSpans decodes the spans of trace ordinal ord.
-func (b *block) traceSpans(c *pageCache, ord int) ([]*model.Span, error) {
+// traceSpans decodes the spans of trace ordinal ord, or takes them from the cache of large traces.
+func (b *block) traceSpans(c *pageCache, tc *traceCache, ord int) ([]*model.Span, error) {
+	key := [2]uint64{b.id, uint64(ord)}
+	if spans := tc.get(key); spans != nil {
+		return spans, nil
+	}
 	bt, err := b.page(c, b.tPage[ord])
 	if err != nil {
 		return nil, err
 	}
-	return bt.Range(b.pos(ord), int(b.tEnd[ord]))
+	spans, err := bt.Range(b.pos(ord), int(b.tEnd[ord]))
+	if err == nil {
+		tc.put(key, spans)
+	}
+	return spans, err
+}
+
+// largeTrace is the number of spans from which a trace's decoded spans are kept in the trace cache.
+const largeTrace = 10_000
+
+// traceCache keeps the decoded spans of the last few large traces read from blocks. Decoding a trace of 100,000
+// spans costs ~0.2 s of CPU and ~130 MB of model spans, and the UI reads such a trace several times in a row
+// (its waterfall, its critical path, a span's details); blocks never change, so an entry is valid as long as its
+// block exists (block ids are not reused). Callers get the spans in a slice of their own (Store.trace copies),
+// and spans are never modified (store.Reader's contract).
+type traceCache struct {
+	mu    sync.Mutex
+	max   int // spans
+	spans int
+	items map[[2]uint64][]*model.Span
+	order [][2]uint64 // oldest first
+}
+
+func newTraceCache(max int) *traceCache {
+	return &traceCache{max: max, items: map[[2]uint64][]*model.Span{}}
+}
+
+func (tc *traceCache) get(key [2]uint64) []*model.Span {
+	if tc == nil || tc.max <= 0 {
+		return nil
+	}
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	return tc.items[key]
+}
+
+func (tc *traceCache) put(key [2]uint64, spans []*model.Span) {
+	if tc == nil || len(spans) < largeTrace || len(spans) > tc.max {
+		return
+	}
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if _, ok := tc.items[key]; ok {
+		return
+	}
+	for tc.spans+len(spans) > tc.max && len(tc.order) > 0 {
+		old := tc.order[0]
+		tc.order = tc.order[1:]
+		tc.spans -= len(tc.items[old])
+		delete(tc.items, old)
+	}
+	tc.items[key] = spans
+	tc.order = append(tc.order, key)
+	tc.spans += len(spans)
 }
 
 func (b *block) pos(ord int) wal.Pos {

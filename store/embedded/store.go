@@ -48,7 +48,10 @@ type Options struct {
 	CompactInterval time.Duration
 	// PageCacheBytes bounds the cache of decompressed block pages (default 64 MiB).
 	PageCacheBytes int
-	Logger         *slog.Logger
+	// TraceCacheSpans bounds the cache of decoded large traces (those of 10,000 spans or more in a block), in
+	// spans (default 150,000, about 200 MB at most; negative disables it).
+	TraceCacheSpans int
+	Logger          *slog.Logger
 	// Registerer, if set, receives the store's metrics: write and query latencies, blocks, bytes on disk, head
 	// spans, compactions.
 	Registerer prometheus.Registerer
@@ -78,6 +81,9 @@ func (o *Options) defaults() {
 	if o.PageCacheBytes == 0 {
 		o.PageCacheBytes = 64 << 20
 	}
+	if o.TraceCacheSpans == 0 {
+		o.TraceCacheSpans = 150_000
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -88,11 +94,12 @@ func (o *Options) defaults() {
 
 // Store is the embedded store. It is safe for concurrent use.
 type Store struct {
-	dir   string
-	o     Options
-	log   *slog.Logger
-	cache *pageCache
-	m     storeMetrics
+	dir    string
+	o      Options
+	log    *slog.Logger
+	cache  *pageCache
+	traces *traceCache
+	m      storeMetrics
 
 	mu     sync.RWMutex
 	head   *head
@@ -147,7 +154,8 @@ func Open(dir string, o Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
-	s := &Store{dir: dir, o: o, log: o.Logger, cache: newPageCache(o.PageCacheBytes), m: newStoreMetrics(o.Registerer),
+	s := &Store{dir: dir, o: o, log: o.Logger, cache: newPageCache(o.PageCacheBytes),
+		traces: newTraceCache(o.TraceCacheSpans), m: newStoreMetrics(o.Registerer),
 		head: newHead(), stop: make(chan struct{}), done: make(chan struct{})}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -424,7 +432,7 @@ func (s *Store) trace(sn *snapshot, id model.TraceID) ([]*model.Span, error) {
 	var out []*model.Span
 	for _, b := range sn.blocks {
 		if i := b.find(id); i >= 0 {
-			spans, err := b.traceSpans(s.cache, i)
+			spans, err := b.traceSpans(s.cache, s.traces, i)
 			if err != nil {
 				return nil, err
 			}

@@ -480,3 +480,77 @@ func TestDependenciesOfSharedSpans(t *testing.T) {
 		t.Fatalf("got %+v, want %+v (two edges)", got, want)
 	}
 }
+
+func TestTraceCache(t *testing.T) {
+	mk := func(n int) []*model.Span { return make([]*model.Span, n) }
+	tc := newTraceCache(3 * largeTrace)
+	tc.put([2]uint64{1, 1}, mk(largeTrace-1))
+	if tc.get([2]uint64{1, 1}) != nil {
+		t.Fatal("a small trace was kept")
+	}
+	a, b, c := mk(largeTrace), mk(2*largeTrace), mk(largeTrace)
+	tc.put([2]uint64{1, 2}, a)
+	tc.put([2]uint64{1, 3}, b)
+	if got := tc.get([2]uint64{1, 2}); len(got) != len(a) || &got[0] != &a[0] {
+		t.Fatal("a large trace was not kept")
+	}
+	tc.put([2]uint64{2, 1}, c) // over the bound: the oldest goes
+	if tc.get([2]uint64{1, 2}) != nil || tc.get([2]uint64{1, 3}) == nil || tc.get([2]uint64{2, 1}) == nil {
+		t.Fatal("eviction did not drop the oldest trace only")
+	}
+	if tc.spans != 3*largeTrace {
+		t.Fatalf("%d spans counted, want %d", tc.spans, 3*largeTrace)
+	}
+	tc.put([2]uint64{3, 1}, mk(4*largeTrace)) // bigger than the whole cache: not kept, nothing evicted
+	if tc.get([2]uint64{3, 1}) != nil || tc.get([2]uint64{2, 1}) == nil {
+		t.Fatal("a trace bigger than the cache changed it")
+	}
+}
+
+// TestLargeTraceReadTwice reads a trace of more than largeTrace spans from a block twice: the second read comes
+// from the trace cache, and both equal what was written.
+func TestLargeTraceReadTwice(t *testing.T) {
+	g := spangen.New(13, time.Now().UnixNano())
+	tid := g.TraceID()
+	var spans []*model.Span
+	for len(spans) < largeTrace+500 {
+		for _, s := range g.Trace() {
+			s.TraceID = tid
+			spans = append(spans, s)
+		}
+	}
+	s, err := Open(t.TempDir(), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < len(spans); i += 1000 {
+		s.Write(ctx, spans[i:min(i+1000, len(spans))])
+	}
+	s.Seal(1)
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		got, err := s.Trace(ctx, tid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(sortSpans(stripResources(got)), sortSpans(stripResources(spans))) {
+			t.Fatalf("read %d: %d spans, want %d (or contents differ)", i, len(got), len(spans))
+		}
+	}
+	if len(s.traces.items) != 1 {
+		t.Fatalf("%d traces cached, want 1", len(s.traces.items))
+	}
+}
+
+func stripResources(spans []*model.Span) []*model.Span {
+	out := make([]*model.Span, len(spans))
+	for i, sp := range spans {
+		c := *sp
+		c.Resource = &model.Resource{Service: sp.Service()}
+		out[i] = &c
+	}
+	return out
+}
