@@ -49,7 +49,7 @@ type Options struct {
 	// PageCacheBytes bounds the cache of decompressed block pages (default 64 MiB).
 	PageCacheBytes int
 	// TraceCacheSpans bounds the cache of decoded large traces (those of 10,000 spans or more in a block), in
-	// spans (default 150,000, about 200 MB at most; negative disables it).
+	// spans (default 120,000, about 160 MB at most; negative disables it).
 	TraceCacheSpans int
 	Logger          *slog.Logger
 	// Registerer, if set, receives the store's metrics: write and query latencies, blocks, bytes on disk, head
@@ -82,7 +82,7 @@ func (o *Options) defaults() {
 		o.PageCacheBytes = 64 << 20
 	}
 	if o.TraceCacheSpans == 0 {
-		o.TraceCacheSpans = 150_000
+		o.TraceCacheSpans = 120_000
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
