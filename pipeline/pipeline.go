@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -173,15 +174,22 @@ func New(w *wal.WAL, s store.Store, o Options) (*Pipeline, error) {
 	return p, nil
 }
 
-// estimate is a cheap guess of the memory a span takes.
+// estimate is a cheap guess of the memory a request's spans take: the model's sizes (a span and its pointer, an
+// attribute, an event, a link) plus the bytes of their strings, and the log record (~75 B a span).
 func estimate(spans []*model.Span) int64 {
+	const (
+		spanSize  = int64(unsafe.Sizeof(model.Span{})) + 8 + 75
+		attrSize  = int64(unsafe.Sizeof(model.Attr{}))
+		eventSize = int64(unsafe.Sizeof(model.Event{}))
+		linkSize  = int64(unsafe.Sizeof(model.Link{}))
+	)
 	var n int64
 	for _, s := range spans {
-		n += 240 + int64(len(s.Name)+len(s.StatusMessage)+len(s.SpanResource))
+		n += spanSize + int64(len(s.Name)+len(s.StatusMessage)+len(s.SpanResource))
 		for i := range s.Attrs {
-			n += 72 + int64(len(s.Attrs[i].Key)+len(s.Attrs[i].Value.Str))
+			n += attrSize + int64(len(s.Attrs[i].Key)+len(s.Attrs[i].Value.Str))
 		}
-		n += int64(len(s.Events))*96 + int64(len(s.Links))*96
+		n += int64(len(s.Events))*eventSize + int64(len(s.Links))*linkSize
 	}
 	return n
 }
