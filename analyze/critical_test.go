@@ -413,3 +413,44 @@ func TestCriticalPathCauseInAnotherTrace(t *testing.T) {
 	}
 	checkPath(t, p, b.spans)
 }
+
+// TestMemoryOrderChangesNothing checks that a large trace (read in the order its spans lie in memory) gives the
+// same critical path and clock however its spans are laid out: scattered, in one array in slice order, and in one
+// array in the reverse order.
+func TestMemoryOrderChangesNothing(t *testing.T) {
+	spans := genTrace(11, 4, 6000, 3000*us, false)
+	if len(spans) < 4096 {
+		t.Fatalf("%d spans: too few to be read in memory order", len(spans))
+	}
+	text := func(spans []*model.Span) string {
+		var b strings.Builder
+		p := CriticalPath(spans, ChooseMidpoint)
+		fmt.Fprintf(&b, "%s %v %d\n%s", p.Method, p.Complete, p.Length, pathText(p, p.Start))
+		for _, s := range p.Spans {
+			fmt.Fprintf(&b, "%s %d %d %d\n", s.Span.SpanID, s.Index, s.Critical, s.Self)
+		}
+		c := EstimateClock(spans, ChooseMidpoint)
+		for _, pr := range c.Processes {
+			fmt.Fprintf(&b, "%+v\n", pr)
+		}
+		for _, in := range c.Inconsistencies {
+			b.WriteString(in.Message + "\n")
+		}
+		return b.String()
+	}
+	want := text(spans)
+	forward, backward := make([]model.Span, len(spans)), make([]model.Span, len(spans))
+	inOrder, reversed := make([]*model.Span, len(spans)), make([]*model.Span, len(spans))
+	for i, s := range spans {
+		forward[i], backward[len(spans)-1-i] = *s, *s
+		inOrder[i], reversed[i] = &forward[i], &backward[len(spans)-1-i]
+	}
+	if memoryOrder(spans) == nil || memoryOrder(inOrder) != nil || memoryOrder(reversed) == nil {
+		t.Fatal("the layouts do not exercise both ways of reading")
+	}
+	for name, layout := range map[string][]*model.Span{"slice order": inOrder, "reversed": reversed} {
+		if got := text(layout); got != want {
+			t.Errorf("%s: the answer differs from the scattered spans'", name)
+		}
+	}
+}
