@@ -127,7 +127,7 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 		}
 	}
 	// One pass over the causes: each is a constraint, and a client's event naming an event of its child server span
-	// is the reply (see dag.replied), read here while the cause's event is at hand.
+	// is the reply (see dag.repliedTo), read here while the cause's event is at hand.
 	replied := make([]bool, len(spans))
 	for i := range d.events {
 		if e := &d.events[i]; e.cause >= 0 {

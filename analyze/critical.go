@@ -59,7 +59,7 @@ type Path struct {
 func CriticalPath(spans []*model.Span, choose Choice) *Path {
 	t, d := buildTreeDAG(spans)
 	clock := estimateClock(t, d, choose)
-	w := &pathWalker{t: t, d: d, as: make([]int64, len(spans)), ae: make([]int64, len(spans)), replied: d.replied(t),
+	w := &pathWalker{t: t, d: d, as: make([]int64, len(spans)), ae: make([]int64, len(spans)), replied: d.repliedTo,
 		segs: make([]Segment, 0, len(spans)+len(spans)/2+8)} // a path through most spans has a few more segments
 
 	for i := range spans {

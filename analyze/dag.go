@@ -36,10 +36,14 @@ type dag struct {
 	unitStart []int32  // the events of unit u are events[unitStart[u]:unitStart[u+1]]
 	// unitLo is the lowest sequence number on each unit; on a dense unit (the usual case: its events are numbered
 	// lo, lo+1, ... without gaps or repeats) the event with sequence number q is events[unitStart[u]+q-lo].
-	unitLo    []uint32
-	dense     []bool
-	events    []event
-	repliedTo []bool  // see replied; computed once
+	unitLo []uint32
+	dense  []bool
+	events []event
+	// repliedTo marks the server spans whose reply their client named: an event of the client span (a
+	// weft.receive) whose cause is an event of its child server span. For those the reply is in the DAG exactly,
+	// and the rule that a client's end waits for its server's end (which may come after the client has read the
+	// reply) is not needed. estimateClock fills it, in its pass over the causes.
+	repliedTo []bool
 	startAt   []int32 // per span, its start event; -1 for a foreign span
 	endAt     []int32
 }
@@ -359,25 +363,4 @@ func (d *dag) prev(i int32) int32 {
 		return i - 1
 	}
 	return -1
-}
-
-// replied marks the server spans whose reply their client named: an event of the client span (a weft.receive)
-// whose cause is an event of its child server span. For those the reply is in the DAG exactly, and the rule that
-// a client's end waits for its server's end (which may come after the client has read the reply) is not needed.
-func (d *dag) replied(t *tree) []bool {
-	if d.repliedTo != nil {
-		return d.repliedTo
-	}
-	out := make([]bool, len(t.spans))
-	d.repliedTo = out
-	for i := range d.events {
-		e := &d.events[i]
-		if e.kind != evSpan || e.cause < 0 {
-			continue
-		}
-		if s := d.events[e.cause].span; t.parent[s] == e.span {
-			out[s] = true
-		}
-	}
-	return out
 }
