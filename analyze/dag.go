@@ -57,12 +57,11 @@ type dagBuilder struct {
 	hi     []uint32   // the highest sequence number per unit (dag.unitLo has the lowest)
 	refs   []eventRef // the causes named, by event.cause while building
 	// Span i's events are gathered[off[i]:off[i+1]] (a start, its own events, an end), in span order whatever the
-	// order of reading. An own event without a sequence number leaves a hole: gatheredUnit 0, unit -1 once numbered.
+	// order of reading. Until numberUnits numbers the units (in a loop of its own, where the table's probes overlap
+	// instead of waiting behind each span's first reads), a gathered event holds its unit's ID in unit (low half)
+	// and owner (high half); an own event without a sequence number leaves a hole: ID 0, then unit -1.
 	off      []int32
 	gathered []event
-	// gatheredUnit is each gathered event's execution unit, numbered (into event.unit) once every span is read:
-	// in a loop of its own, the table's probes overlap instead of waiting behind each span's first reads.
-	gatheredUnit []uint64
 }
 
 func newDAGBuilder(spans []*model.Span) *dagBuilder {
@@ -96,7 +95,6 @@ func (b *dagBuilder) gather(spans []*model.Span, order []int32) {
 	}
 	// The unit arrays are estimates, not limits: a unit for every two spans.
 	b.gathered = make([]event, total)
-	b.gatheredUnit = make([]uint64, total)
 	b.refs = make([]eventRef, 0, n)
 	b.counts = make([]int32, 0, n/2)
 	b.hi = make([]uint32, 0, n/2)
@@ -119,12 +117,15 @@ func (b *dagBuilder) numberUnits() {
 	d := b.d
 	d.units.reset(len(d.startAt) / 2)
 	lastID, lastU := uint64(0), int32(-1)
-	for g, id := range b.gatheredUnit {
+	for g := range b.gathered {
+		e := &b.gathered[g]
+		id := uint64(uint32(e.unit)) | uint64(uint32(e.owner))<<32
+		e.owner = 0
 		if id == 0 {
-			b.gathered[g].unit = -1
+			e.unit = -1
 			continue
 		}
-		seq, u := b.gathered[g].seq, lastU
+		seq, u := e.seq, lastU
 		if id != lastID || u < 0 {
 			var ok bool
 			u, ok = d.units.getOrPut(id, int32(len(d.unitIDs)))
@@ -136,12 +137,11 @@ func (b *dagBuilder) numberUnits() {
 			}
 			lastID, lastU = id, u
 		}
-		b.gathered[g].unit = u
+		e.unit = u
 		b.counts[u]++
 		d.unitLo[u] = min(d.unitLo[u], seq)
 		b.hi[u] = max(b.hi[u], seq)
 	}
-	b.gatheredUnit = nil
 }
 
 func (b *dagBuilder) ref(r *model.EventRef) int32 {
@@ -161,17 +161,20 @@ func (b *dagBuilder) add(i int, s *model.Span) {
 	c := &s.Causality
 	g, end := b.off[i], b.off[i+1]-1
 	handoff := c.EndUnit != 0 && c.EndUnit != c.Unit
-	b.gathered[g] = event{seq: c.StartSeq, kind: evStart, handoff: handoff, span: int32(i), cause: b.ref(&c.StartCause), time: s.Start}
-	b.gatheredUnit[g] = c.Unit
+	b.gathered[g] = withUnit(event{seq: c.StartSeq, kind: evStart, handoff: handoff, span: int32(i), cause: b.ref(&c.StartCause), time: s.Start}, c.Unit)
 	for j := range s.Events {
 		g++
 		if e := &s.Events[j]; e.Seq != 0 {
-			b.gathered[g] = event{seq: e.Seq, kind: evSpan, span: int32(i), cause: b.ref(&e.Cause), time: e.Time}
-			b.gatheredUnit[g] = cmp.Or(e.Unit, c.Unit)
+			b.gathered[g] = withUnit(event{seq: e.Seq, kind: evSpan, span: int32(i), cause: b.ref(&e.Cause), time: e.Time}, cmp.Or(e.Unit, c.Unit))
 		}
 	}
-	b.gathered[end] = event{seq: c.EndSeq, kind: evEnd, span: int32(i), cause: -1, time: s.Start + s.Duration}
-	b.gatheredUnit[end] = cmp.Or(c.EndUnit, c.Unit)
+	b.gathered[end] = withUnit(event{seq: c.EndSeq, kind: evEnd, span: int32(i), cause: -1, time: s.Start + s.Duration}, cmp.Or(c.EndUnit, c.Unit))
+}
+
+// withUnit is e holding unit ID id until numberUnits: its low half in e.unit, its high half in e.owner.
+func withUnit(e event, id uint64) event {
+	e.unit, e.owner = int32(uint32(id)), int32(uint32(id>>32))
+	return e
 }
 
 // finish places every event in its unit's range, orders each unit's events and resolves every cause. A dense
