@@ -312,3 +312,37 @@ func TestPageWriterJoinsRunsWithSharedSpanIDs(t *testing.T) {
 		t.Fatalf("the trace ID appears %d times in the page, want once (the runs joined)", n)
 	}
 }
+
+// FuzzPageWriter copies whatever parses as a batch, whole, into a page: it must fail or copy, never panic, and a
+// page it copies must decode to as many spans as the batch.
+func FuzzPageWriter(f *testing.F) {
+	g := spangen.New(8, 1e18)
+	g.Extras = true
+	for i := 0; i < 4; i++ {
+		f.Add(AppendSpans(nil, g.Trace()))
+	}
+	f.Add(AppendSpans(nil, g.Spans(120)))
+	f.Add([]byte{0, 0, 1, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		bt, err := ParseBatch(b, nil)
+		if err != nil {
+			return
+		}
+		w := NewPageWriter()
+		src := w.Source(bt, nil)
+		w.SetDict(nil)
+		if err := w.AddRun(src, Pos{}, len(bt.rec), func(*SpanInfo) {}); err != nil {
+			return
+		}
+		page := w.AppendPage(nil)
+		want, werr := bt.All()
+		pb, err := ParseBatch(page, nil)
+		if err != nil {
+			t.Fatalf("a copied page does not parse: %v", err)
+		}
+		got, err := pb.All()
+		if werr == nil && (err != nil || len(got) != len(want)) {
+			t.Fatalf("copied page: %d spans (%v), batch %d", len(got), err, len(want))
+		}
+	})
+}
