@@ -197,16 +197,34 @@ func estimate(spans []*model.Span) int64 {
 // ErrClosed is returned by Consume after Close.
 var ErrClosed = errors.New("pipeline: closed")
 
+// Admit says whether Consume would take a request now, before the request is read and decoded: it answers
+// *ingest.OverloadError, counted like Consume's, while the store holds MaxPendingSpans spans not yet in blocks or
+// MaxInFlightBytes of spans are being appended. Receivers ask it first (ingest.Options.Admit), so that a saturated
+// server does not spend its CPU decoding requests it will refuse.
+func (p *Pipeline) Admit() error {
+	if p.head != nil {
+		if n := p.head.Pending(); n >= p.o.MaxPendingSpans {
+			p.m.overloads.WithLabelValues("pending_spans").Inc()
+			return &ingest.OverloadError{RetryAfter: p.o.RetryAfter,
+				Reason: fmt.Sprintf("%d spans wait to be written to blocks", n)}
+		}
+	}
+	if cur := p.inflight.Load(); cur >= p.o.MaxInFlightBytes {
+		p.m.overloads.WithLabelValues("inflight_bytes").Inc()
+		return &ingest.OverloadError{RetryAfter: p.o.RetryAfter,
+			Reason: fmt.Sprintf("%d bytes of spans in flight, limit %d", cur, p.o.MaxInFlightBytes)}
+	}
+	return nil
+}
+
 // Consume appends the spans to the log and returns nil once they are durable; then they are in the store. It
 // answers *ingest.OverloadError, storing nothing, when memory bounds are reached.
 func (p *Pipeline) Consume(ctx context.Context, spans []*model.Span) error {
 	if len(spans) == 0 {
 		return nil
 	}
-	if p.head != nil && p.head.Pending() >= p.o.MaxPendingSpans {
-		p.m.overloads.WithLabelValues("pending_spans").Inc()
-		return &ingest.OverloadError{RetryAfter: p.o.RetryAfter,
-			Reason: fmt.Sprintf("%d spans wait to be written to blocks", p.head.Pending())}
+	if err := p.Admit(); err != nil {
+		return err
 	}
 	size := estimate(spans)
 	if cur := p.inflight.Add(size); cur > p.o.MaxInFlightBytes && cur != size {

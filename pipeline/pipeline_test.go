@@ -170,6 +170,10 @@ func TestOverloadStoresNothing(t *testing.T) {
 		}
 	}
 	tr := g.Trace()
+	// Admit, asked before a request is read, refuses exactly as Consume does.
+	if err := st.p.Admit(); !errors.Is(err, ingest.ErrOverloaded) {
+		t.Fatalf("Admit: %v, want overload while %d spans are pending", err, st.s.Pending())
+	}
 	err := st.p.Consume(ctx, tr)
 	var oe *ingest.OverloadError
 	if !errors.As(err, &oe) || !errors.Is(err, ingest.ErrOverloaded) || oe.RetryAfter != 3*time.Second {
@@ -181,6 +185,9 @@ func TestOverloadStoresNothing(t *testing.T) {
 	// Once the head is in a block there is room again.
 	if err := st.p.Cut(); err != nil {
 		t.Fatal(err)
+	}
+	if err := st.p.Admit(); err != nil {
+		t.Fatalf("Admit after the cut: %v", err)
 	}
 	if err := st.p.Consume(ctx, tr); err != nil {
 		t.Fatal(err)
@@ -218,11 +225,17 @@ func TestInFlightBound(t *testing.T) {
 	defer st.p.Close()
 	g := spangen.New(4, time.Now().UnixNano())
 	// One request alone is always admitted, however big, or it could never be taken.
+	if err := st.p.Admit(); err != nil {
+		t.Fatalf("Admit with nothing in flight: %v", err)
+	}
 	if err := st.p.Consume(ctx, g.Trace()); err != nil {
 		t.Fatal(err)
 	}
 	st.p.inflight.Add(10) // another request in flight
 	defer st.p.inflight.Add(-10)
+	if err := st.p.Admit(); !errors.Is(err, ingest.ErrOverloaded) {
+		t.Fatalf("Admit: %v, want overload", err)
+	}
 	if err := st.p.Consume(ctx, g.Trace()); !errors.Is(err, ingest.ErrOverloaded) {
 		t.Fatalf("err %v, want overload", err)
 	}

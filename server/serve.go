@@ -117,7 +117,7 @@ func Start(c *Config, log *slog.Logger) (*Server, error) {
 func (s *Server) listen() error {
 	c := s.cfg
 	metrics := ingest.NewMetrics(s.reg)
-	io := ingest.Options{MaxRequestBytes: c.MaxRequestBytes, Metrics: metrics, Logger: s.log, Admit: s.admit}
+	io := ingest.Options{MaxRequestBytes: c.MaxRequestBytes, Metrics: metrics, Logger: s.log, Admit: s.pipe.Admit}
 	limit := newDecodeLimiter(c.MaxInFlight, c.MaxRequestBytes)
 	limit.onReject = func(receiver string) { metrics.Request(receiver, &ingest.OverloadError{Reason: "decode budget"}) }
 	var tlsConf *tls.Config
@@ -189,20 +189,6 @@ func (s *Server) listen() error {
 				s.errc <- fmt.Errorf("otlp-grpc listener: %w", err)
 			}
 		}()
-	}
-	return nil
-}
-
-// admit is the receivers' check before they read and decode a request (ingest.Options.Admit): it refuses, as the
-// pipeline would after decoding, while the store holds --max-pending-spans spans not yet in blocks. The pipeline
-// has no such question of its own, so this repeats its bound on what the store reports.
-func (s *Server) admit() error {
-	limit := s.cfg.MaxPending
-	if limit <= 0 {
-		limit = 600_000 // pipeline.Options' default
-	}
-	if n := s.store.Pending(); n >= limit {
-		return &ingest.OverloadError{RetryAfter: time.Second, Reason: fmt.Sprintf("%d spans wait to be written to blocks", n)}
 	}
 	return nil
 }
