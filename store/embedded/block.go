@@ -43,8 +43,9 @@ const (
 	blockSuffix = ".blk"
 	pageTarget  = 128 << 10
 	// blockVersion is the format written. Version 2 added raw (uncompressed) pages, which head cuts write since
-	// compaction compresses every span again anyway; version 1 blocks (every section compressed) are still read.
-	blockVersion = 2
+	// compaction compresses every span again anyway; version 3 compresses pages in column form (wal.ColumnPage).
+	// Version 1 blocks (every section compressed) and version 2 blocks are still read.
+	blockVersion = 3
 	chunkTarget  = 32 << 10
 )
 
@@ -60,27 +61,29 @@ const (
 )
 
 type blockMeta struct {
-	Version   int        `json:"version"`
-	RawPages  bool       `json:"raw_pages,omitempty"` // version 2: pages are not compressed (head cuts)
-	Spans     int        `json:"spans"`
-	Traces    int        `json:"traces"`
-	MinStart  int64      `json:"min_start"`
-	MaxStart  int64      `json:"max_start"`
-	MaxEnd    int64      `json:"max_end"`
-	WAL       int        `json:"wal"` // write-ahead log segments below this are contained in blocks
-	Level     int        `json:"level"`
-	Pages     [][2]int64 `json:"pages"` // offset, length
-	Chunks    []chunkRef `json:"chunks"`
-	DictOff   int64      `json:"dict_off"`
-	DictLen   int64      `json:"dict_len"`
-	TraceOff  int64      `json:"trace_off"`
-	TraceLen  int64      `json:"trace_len"`
-	EdgesOff  int64      `json:"edges_off,omitempty"` // the dependency edges of each trace (deps.go); 0 in older blocks
-	EdgesLen  int64      `json:"edges_len,omitempty"`
-	Services  []string   `json:"services"`
-	Ops       []opMeta   `json:"ops"`
-	Keys      []string   `json:"keys"`
-	DataBytes int64      `json:"data_bytes"`
+	Version  int  `json:"version"`
+	RawPages bool `json:"raw_pages,omitempty"` // version 2: pages are not compressed (head cuts)
+	// ColumnPages: version 3, compressed pages hold wal.ColumnPage's form of the batch.
+	ColumnPages bool       `json:"column_pages,omitempty"`
+	Spans       int        `json:"spans"`
+	Traces      int        `json:"traces"`
+	MinStart    int64      `json:"min_start"`
+	MaxStart    int64      `json:"max_start"`
+	MaxEnd      int64      `json:"max_end"`
+	WAL         int        `json:"wal"` // write-ahead log segments below this are contained in blocks
+	Level       int        `json:"level"`
+	Pages       [][2]int64 `json:"pages"` // offset, length
+	Chunks      []chunkRef `json:"chunks"`
+	DictOff     int64      `json:"dict_off"`
+	DictLen     int64      `json:"dict_len"`
+	TraceOff    int64      `json:"trace_off"`
+	TraceLen    int64      `json:"trace_len"`
+	EdgesOff    int64      `json:"edges_off,omitempty"` // the dependency edges of each trace (deps.go); 0 in older blocks
+	EdgesLen    int64      `json:"edges_len,omitempty"`
+	Services    []string   `json:"services"`
+	Ops         []opMeta   `json:"ops"`
+	Keys        []string   `json:"keys"`
+	DataBytes   int64      `json:"data_bytes"`
 }
 
 type chunkRef struct {
@@ -223,7 +226,9 @@ type blockWriter struct {
 
 	pw       *wal.PageWriter
 	pageBuf  []byte
+	colBuf   []byte
 	zbuf     []byte
+	err      error // a page that could not be put in column form (the page writer's bug; the block is abandoned)
 	meta     blockMeta
 	pageNo   uint32
 	traceIDs []model.TraceID
@@ -271,6 +276,7 @@ func newBlockWriter(path string, better bool) (*blockWriter, error) {
 	bw.emptyService = math.MaxUint32
 	bw.meta.Version = blockVersion
 	bw.meta.RawPages = !better
+	bw.meta.ColumnPages = better
 	bw.write([]byte(blockMagic))
 	return bw, nil
 }
@@ -325,11 +331,16 @@ func (bw *blockWriter) flushPage() {
 	}
 	bw.pageBuf = bw.pw.AppendPage(bw.pageBuf[:0])
 	z := bw.pageBuf
-	if bw.finalPages {
-		bw.zbuf = zencBetter.EncodeAll(bw.pageBuf, bw.zbuf[:0])
-		z = bw.zbuf
-	} else if !bw.meta.RawPages {
-		bw.zbuf = zencPages.EncodeAll(bw.pageBuf, bw.zbuf[:0])
+	if !bw.meta.RawPages {
+		var err error
+		if bw.colBuf, err = wal.ColumnPage(bw.colBuf[:0], bw.pageBuf); err != nil && bw.err == nil {
+			bw.err = fmt.Errorf("page %d in column form: %w", bw.pageNo, err)
+		}
+		enc := zencPages
+		if bw.finalPages {
+			enc = zencBetter
+		}
+		bw.zbuf = enc.EncodeAll(bw.colBuf, bw.zbuf[:0])
 		z = bw.zbuf
 	}
 	bw.meta.Pages = append(bw.meta.Pages, [2]int64{bw.off, int64(len(z))})
@@ -775,6 +786,10 @@ func (bw *blockWriter) writeTraceTable() {
 // finish writes the index and footer, syncs and renames the file into place, and opens the block.
 func (bw *blockWriter) finish(walSeg, level int) (*block, error) {
 	bw.flushPage()
+	if bw.err != nil {
+		bw.abort()
+		return nil, fmt.Errorf("embedded: writing block %s: %w", bw.path, bw.err)
+	}
 	bw.meta.Traces = len(bw.traceIDs)
 	bw.meta.WAL = walSeg
 	bw.meta.Level = level
@@ -968,7 +983,11 @@ func parseDict(raw []byte) ([]string, error) {
 func (b *block) readPage(i int) ([]byte, error) {
 	p := b.meta.Pages[i]
 	if !b.meta.RawPages {
-		return b.readSection(p[0], p[1])
+		raw, err := b.readSection(p[0], p[1])
+		if err != nil || !b.meta.ColumnPages {
+			return raw, err
+		}
+		return wal.RowPage(make([]byte, 0, len(raw)+16), raw)
 	}
 	if p[0] < 0 || p[1] < 0 || p[0]+p[1] > b.size {
 		return nil, errors.New("page outside the file")

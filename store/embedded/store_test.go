@@ -346,15 +346,26 @@ func TestCompactionLevels(t *testing.T) {
 	compareWithOracle(t, "compacted three times", s, oracle, traces, now)
 }
 
-// TestReadsVersion1Blocks opens a block written by the first block format (testdata/v1.blk, every section
-// compressed, pages encoded span by span) and checks every answer against the reference store.
-func TestReadsVersion1Blocks(t *testing.T) {
+// TestReadsOlderBlocks opens blocks written by earlier block formats (testdata/v1.blk: every section
+// compressed, pages encoded span by span; testdata/v2.blk: a compacted block of version 2, pages compressed in
+// row form) and checks every answer against the reference store, before and after compaction rewrites them.
+func TestReadsOlderBlocks(t *testing.T) {
+	for _, tc := range []struct {
+		file    string
+		seed    uint64 // what wrote the file
+		version int
+	}{{"testdata/v1.blk", 21, 1}, {"testdata/v2.blk", 22, 2}} {
+		t.Run(tc.file, func(t *testing.T) { readsOlderBlock(t, tc.file, tc.seed, tc.version) })
+	}
+}
+
+func readsOlderBlock(t *testing.T, file string, seed uint64, version int) {
 	const now = 1_700_000_000_000_000_000
-	g := spangen.New(21, now) // what wrote testdata/v1.blk
+	g := spangen.New(seed, now)
 	g.Extras = true
 	g.Users = 50
 	all := g.Spans(600)
-	raw, err := os.ReadFile("testdata/v1.blk")
+	raw, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,8 +378,8 @@ func TestReadsVersion1Blocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if len(s.blocks) != 1 || s.blocks[0].meta.Version != 1 {
-		t.Fatalf("%d blocks, want the version 1 block", len(s.blocks))
+	if len(s.blocks) != 1 || s.blocks[0].meta.Version != version {
+		t.Fatalf("%d blocks, want the version %d block", len(s.blocks), version)
 	}
 	oracle := memstore.New()
 	oracle.Write(ctx, all)
@@ -381,7 +392,7 @@ func TestReadsVersion1Blocks(t *testing.T) {
 		traces = append(traces, all[i:j])
 		i = j
 	}
-	compareWithOracle(t, "version 1 block", s, oracle, traces, now)
+	compareWithOracle(t, file, s, oracle, traces, now)
 	// Compaction reads it like any other block.
 	extra := g.Spans(100)
 	if err := s.Write(ctx, extra); err != nil {
@@ -403,10 +414,10 @@ func TestReadsVersion1Blocks(t *testing.T) {
 	if err := s.Compact(); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.blocks) != 1 {
-		t.Fatalf("%d blocks after compaction, want 1", len(s.blocks))
+	if len(s.blocks) != 1 || s.blocks[0].meta.Version != blockVersion || !s.blocks[0].meta.ColumnPages {
+		t.Fatalf("%d blocks after compaction, want 1 of version %d with column pages", len(s.blocks), blockVersion)
 	}
-	compareWithOracle(t, "version 1 block compacted", s, oracle, traces, now)
+	compareWithOracle(t, file+" compacted", s, oracle, traces, now)
 }
 
 // TestRefusesNewerBlockVersions: a block of a format this weft does not know is refused with an error naming the
