@@ -240,9 +240,10 @@ func (w *colWalker) span() {
 	}
 }
 
-// ColumnPage appends to dst the column form of the encoded batch page (see above). It fails on a batch that
+// ColumnPage appends to dst the column form of the encoded batch page (see above), every stream compressed on
+// its own (see colcodec.go); better uses zstd's better level where zstd is the smallest. It fails on a batch that
 // does not parse.
-func ColumnPage(dst, page []byte) ([]byte, error) {
+func ColumnPage(dst, page []byte, better bool) ([]byte, error) {
 	d := &decoder{b: page}
 	skipTables(d)
 	n := d.count(10, "span")
@@ -267,23 +268,24 @@ func ColumnPage(dst, page []byte) ([]byte, error) {
 	if w.err != nil {
 		return dst, w.err
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(tables)))
-	dst = append(dst, tables...)
+	c := &streamCoder{zenc: zstdDefault}
+	if better {
+		c.zenc = zstdBetter
+	}
 	dst = binary.AppendUvarint(dst, uint64(n))
 	dst = binary.AppendUvarint(dst, colStreams)
-	for _, c := range w.cols {
-		dst = binary.AppendUvarint(dst, uint64(len(c)))
+	dst = c.appendStream(dst, tables)
+	for _, s := range w.cols {
+		dst = c.appendStream(dst, s)
 	}
-	for _, c := range w.cols {
-		dst = append(dst, c...)
-	}
+	dst = append(dst, colRaw)
+	dst = binary.AppendUvarint(dst, uint64(len(ids)))
 	return append(dst, ids...), nil
 }
 
 // RowPage appends to dst the encoded batch that ColumnPage turned into col, byte for byte as it was.
 func RowPage(dst, col []byte) ([]byte, error) {
 	d := &decoder{b: col}
-	tables := d.section("column page tables")
 	n := d.uvarint("column page span count")
 	ns := d.uvarint("column page stream count")
 	if d.err == nil && (ns < colStreams || ns > maxColumnStreams) {
@@ -295,22 +297,21 @@ func RowPage(dst, col []byte) ([]byte, error) {
 	if d.err != nil {
 		return dst, d.err
 	}
-	lens := make([]uint64, ns)
-	for i := range lens {
-		lens[i] = d.uvarint("column page stream length")
-	}
+	budget := uint64(maxStreamLen)
+	tables := readStream(d, true, &budget)
 	w := &colWalker{cols: make([][]byte, ns)}
-	for i, l := range lens {
-		if d.err == nil && l > uint64(len(d.b)) {
-			d.fail("column page: stream exceeds the data")
-		}
-		if d.err != nil {
-			return dst, d.err
-		}
-		w.cols[i], d.b = d.b[:l], d.b[l:]
+	for i := range w.cols {
+		w.cols[i] = readStream(d, true, &budget)
 	}
-	if uint64(len(d.b)) != 8*n {
-		return dst, fmt.Errorf("%w: column page: %d bytes of span IDs for %d spans", ErrCorrupt, len(d.b), n)
+	ids := readStream(d, true, &budget)
+	if d.err == nil && len(d.b) != 0 {
+		d.fail(fmt.Sprintf("column page: %d bytes after the span IDs", len(d.b)))
+	}
+	if d.err != nil {
+		return dst, d.err
+	}
+	if uint64(len(ids)) != 8*n {
+		return dst, fmt.Errorf("%w: column page: %d bytes of span IDs for %d spans", ErrCorrupt, len(ids), n)
 	}
 	for i := uint64(0); i < n && w.err == nil; i++ {
 		w.span()
@@ -328,7 +329,7 @@ func RowPage(dst, col []byte) ([]byte, error) {
 	dst = append(dst, w.outRec...)
 	dst = binary.AppendUvarint(dst, uint64(len(w.outNums)))
 	dst = append(dst, w.outNums...)
-	return append(dst, d.b...), nil
+	return append(dst, ids...), nil
 }
 
 // skipTables moves d past a batch's string and resource tables without resolving any reference (a page refers

@@ -23,7 +23,7 @@ func TestColumnPageRoundTrip(t *testing.T) {
 			g.Extras = tc.extras
 			spans := g.Spans(tc.n)
 			page := AppendSpans(nil, spans)
-			col, err := ColumnPage(nil, page)
+			col, err := ColumnPage(nil, page, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,7 +51,7 @@ func TestColumnPageRejectsDamage(t *testing.T) {
 	g := spangen.New(12, time.Now().UnixNano())
 	g.Extras = true
 	page := AppendSpans(nil, g.Spans(300))
-	col, err := ColumnPage(nil, page)
+	col, err := ColumnPage(nil, page, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestColumnPageRejectsDamage(t *testing.T) {
 			t.Errorf("cut at %d of %d: %v, want ErrCorrupt", cut, len(col), err)
 		}
 	}
-	if _, err := ColumnPage(nil, page[:len(page)-3]); err == nil {
+	if _, err := ColumnPage(nil, page[:len(page)-3], false); err == nil {
 		t.Error("ColumnPage accepted a truncated batch")
 	}
 }
@@ -70,7 +70,7 @@ func FuzzRowPage(f *testing.F) {
 	g := spangen.New(13, 1e18)
 	g.Extras = true
 	for _, n := range []int{1, 7, 60} {
-		col, err := ColumnPage(nil, AppendSpans(nil, g.Spans(n)))
+		col, err := ColumnPage(nil, AppendSpans(nil, g.Spans(n)), false)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func FuzzRowPage(f *testing.F) {
 			}
 			return
 		}
-		again, err := ColumnPage(nil, page)
+		again, err := ColumnPage(nil, page, false)
 		if err != nil {
 			return // a batch whose tables do not parse: the store's reader fails on it with ParseBatch
 		}

@@ -63,7 +63,7 @@ const (
 type blockMeta struct {
 	Version  int  `json:"version"`
 	RawPages bool `json:"raw_pages,omitempty"` // version 2: pages are not compressed (head cuts)
-	// ColumnPages: version 3, compressed pages hold wal.ColumnPage's form of the batch.
+	// ColumnPages: version 3, compressed pages are wal.ColumnPage's form of the batch, compressed stream by stream.
 	ColumnPages bool       `json:"column_pages,omitempty"`
 	Spans       int        `json:"spans"`
 	Traces      int        `json:"traces"`
@@ -99,11 +99,11 @@ type opMeta struct {
 }
 
 // zstd encoders: a head cut compresses only its index sections, at the fastest level (its pages stay raw);
-// compaction compresses the index at the better level, and pages at the default level unless the block is one it
-// will not merge again (the better level gains 8% on the index, 1.5% on pages, where it costs the most).
+// compaction compresses the index at the better level (8% smaller than the default). Compacted pages are
+// compressed stream by stream by wal.ColumnPage (zstd's better level, where zstd is used, only for blocks that
+// compaction will not merge again).
 var (
 	zencFast, _   = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
-	zencPages, _  = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
 	zencBetter, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1))
 )
 var zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(1<<30))
@@ -226,7 +226,6 @@ type blockWriter struct {
 
 	pw       *wal.PageWriter
 	pageBuf  []byte
-	colBuf   []byte
 	zbuf     []byte
 	err      error // a page that could not be put in column form (the page writer's bug; the block is abandoned)
 	meta     blockMeta
@@ -333,14 +332,9 @@ func (bw *blockWriter) flushPage() {
 	z := bw.pageBuf
 	if !bw.meta.RawPages {
 		var err error
-		if bw.colBuf, err = wal.ColumnPage(bw.colBuf[:0], bw.pageBuf); err != nil && bw.err == nil {
+		if bw.zbuf, err = wal.ColumnPage(bw.zbuf[:0], bw.pageBuf, bw.finalPages); err != nil && bw.err == nil {
 			bw.err = fmt.Errorf("page %d in column form: %w", bw.pageNo, err)
 		}
-		enc := zencPages
-		if bw.finalPages {
-			enc = zencBetter
-		}
-		bw.zbuf = enc.EncodeAll(bw.colBuf, bw.zbuf[:0])
 		z = bw.zbuf
 	}
 	bw.meta.Pages = append(bw.meta.Pages, [2]int64{bw.off, int64(len(z))})
@@ -982,12 +976,8 @@ func parseDict(raw []byte) ([]string, error) {
 // readPage reads page i, decompressing it unless the block keeps its pages raw.
 func (b *block) readPage(i int) ([]byte, error) {
 	p := b.meta.Pages[i]
-	if !b.meta.RawPages {
-		raw, err := b.readSection(p[0], p[1])
-		if err != nil || !b.meta.ColumnPages {
-			return raw, err
-		}
-		return wal.RowPage(make([]byte, 0, len(raw)+16), raw)
+	if !b.meta.RawPages && !b.meta.ColumnPages {
+		return b.readSection(p[0], p[1])
 	}
 	if p[0] < 0 || p[1] < 0 || p[0]+p[1] > b.size {
 		return nil, errors.New("page outside the file")
@@ -995,6 +985,9 @@ func (b *block) readPage(i int) ([]byte, error) {
 	raw := make([]byte, p[1])
 	if _, err := b.f.ReadAt(raw, p[0]); err != nil {
 		return nil, err
+	}
+	if b.meta.ColumnPages {
+		return wal.RowPage(make([]byte, 0, 4*len(raw)), raw)
 	}
 	return raw, nil
 }

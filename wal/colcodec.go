@@ -1,0 +1,239 @@
+package wal
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/klauspost/compress/huff0"
+	"github.com/klauspost/compress/zstd"
+)
+
+// How a column page's streams are compressed, each on its own: a stream holds values of one distribution, so an
+// order-0 entropy coder (huff0) reaches what zstd's matches cannot on random values (zstd over the whole page
+// shares one literal table among all streams, and on a stream alone it stores short random values raw). Each
+// stream is written in the smallest of:
+//
+//	colRaw     the bytes
+//	colRLE     one byte repeated
+//	colHuff    huff0 (1X) with its table
+//	colZstd    a zstd frame (repetitive streams: record headers, kinds)
+//	colPlanes  the stream read as varints and split into planes (every value's first byte, then every second
+//	           byte of the values that have one, ...), each plane coded as raw, RLE or huff0: the bytes of a
+//	           varint at one position share a distribution that a mixed stream blurs
+//
+// A stream is a method byte, its decoded length (uvarint), and for colHuff and colZstd the payload's length
+// (uvarint) and payload; colRaw's payload is the bytes, colRLE's the byte, colPlanes' the plane count (a byte)
+// and the planes as streams.
+const (
+	colRaw = iota
+	colRLE
+	colHuff
+	colZstd
+	colPlanes
+
+	maxStreamLen = 1 << 28 // a stream's decoded length that a reader accepts
+	maxPlanes    = binary.MaxVarintLen64
+)
+
+var (
+	zstdDefault, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	zstdBetter, _  = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1))
+	zstdReader, _  = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxStreamLen))
+)
+
+// streamCoder holds an encoder's reusable buffers.
+type streamCoder struct {
+	zenc   *zstd.Encoder
+	huff   huff0.Scratch
+	zbuf   []byte
+	planes [maxPlanes][]byte
+}
+
+func allSame(b []byte) bool {
+	for _, c := range b {
+		if c != b[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// appendSimple appends s as raw, RLE or huff0, whichever is smallest.
+func (c *streamCoder) appendSimple(dst, s []byte) []byte {
+	if len(s) > 0 && allSame(s) {
+		dst = append(dst, colRLE)
+		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		return append(dst, s[0])
+	}
+	if len(s) >= 32 {
+		c.huff.Reuse = huff0.ReusePolicyNone
+		if out, _, err := huff0.Compress1X(s, &c.huff); err == nil && len(out)+4 < len(s) {
+			dst = append(dst, colHuff)
+			dst = binary.AppendUvarint(dst, uint64(len(s)))
+			dst = binary.AppendUvarint(dst, uint64(len(out)))
+			return append(dst, out...)
+		}
+	}
+	dst = append(dst, colRaw)
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// splitPlanes splits s, read as varints, into planes; false if s does not read as varints.
+func (c *streamCoder) splitPlanes(s []byte) (int, bool) {
+	for i := range c.planes {
+		c.planes[i] = c.planes[i][:0]
+	}
+	np, k := 0, 0
+	for _, b := range s {
+		if k == maxPlanes {
+			return 0, false
+		}
+		c.planes[k] = append(c.planes[k], b)
+		np = max(np, k+1)
+		if b&0x80 != 0 {
+			k++
+		} else {
+			k = 0
+		}
+	}
+	return np, k == 0
+}
+
+// appendStream appends s in the smallest of the methods above.
+func (c *streamCoder) appendStream(dst, s []byte) []byte {
+	start := len(dst)
+	dst = c.appendSimple(dst, s)
+	if len(s) < 64 || dst[start] == colRLE {
+		return dst
+	}
+	best := dst[start:]
+	c.zbuf = c.zenc.EncodeAll(s, c.zbuf[:0])
+	if len(c.zbuf)+8 < len(best) {
+		dst = append(dst[:start], colZstd)
+		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		dst = binary.AppendUvarint(dst, uint64(len(c.zbuf)))
+		dst = append(dst, c.zbuf...)
+		best = dst[start:]
+	}
+	if np, ok := c.splitPlanes(s); ok && np > 1 {
+		alt := make([]byte, 0, len(best))
+		alt = append(alt, colPlanes)
+		alt = binary.AppendUvarint(alt, uint64(len(s)))
+		alt = append(alt, byte(np))
+		for i := range np {
+			alt = c.appendSimple(alt, c.planes[i])
+		}
+		if len(alt) < len(best) {
+			dst = append(dst[:start], alt...)
+		}
+	}
+	return dst
+}
+
+// readStream reads one stream from d; planes are allowed at top level. budget is what the page's streams may
+// still decode to (a few bytes of a damaged page must not announce gigabytes).
+func readStream(d *decoder, top bool, budget *uint64) []byte {
+	m := d.byte1("stream method")
+	n := d.uvarint("stream length")
+	if d.err == nil && n > *budget {
+		d.fail(fmt.Sprintf("stream of %d bytes", n))
+	}
+	if d.err == nil && top {
+		*budget -= n
+	}
+	if d.err != nil {
+		return nil
+	}
+	switch m {
+	case colRaw:
+		if n > uint64(len(d.b)) {
+			d.fail("stream exceeds the data")
+			return nil
+		}
+		out := d.b[:n:n]
+		d.b = d.b[n:]
+		return out
+	case colRLE:
+		b := d.byte1("stream byte")
+		if d.err != nil {
+			return nil
+		}
+		out := make([]byte, n)
+		for i := range out {
+			out[i] = b
+		}
+		return out
+	case colHuff, colZstd:
+		payload := d.section("compressed stream")
+		if d.err != nil {
+			return nil
+		}
+		var out []byte
+		var err error
+		if m == colZstd {
+			out, err = zstdReader.DecodeAll(payload, make([]byte, 0, n))
+		} else if n > huff0.BlockSizeMax {
+			err = fmt.Errorf("huff0 stream of %d bytes", n)
+		} else {
+			var s *huff0.Scratch
+			s, payload, err = huff0.ReadTable(payload, nil)
+			if err == nil {
+				s.MaxDecodedSize = int(n)
+				out, err = s.Decompress1X(payload)
+				out = append([]byte(nil), out...)
+			}
+		}
+		if err == nil && uint64(len(out)) != n {
+			err = fmt.Errorf("%d bytes, %d announced", len(out), n)
+		}
+		if err != nil {
+			d.fail("compressed stream: " + err.Error())
+			return nil
+		}
+		return out
+	case colPlanes:
+		np := int(d.byte1("plane count"))
+		if !top || np > maxPlanes || np < 1 {
+			d.fail("planes")
+			return nil
+		}
+		var planes [maxPlanes][]byte
+		total, want := 0, n
+		for i := range np {
+			planes[i] = readStream(d, false, &n)
+			total += len(planes[i])
+		}
+		if d.err == nil && uint64(total) != want {
+			d.fail("planes do not add up")
+		}
+		if d.err != nil {
+			return nil
+		}
+		out := make([]byte, 0, want)
+		for len(planes[0]) > 0 {
+			for k := 0; ; k++ {
+				if k == np || len(planes[k]) == 0 {
+					d.fail("plane ends inside a value")
+					return nil
+				}
+				b := planes[k][0]
+				planes[k] = planes[k][1:]
+				out = append(out, b)
+				if b&0x80 == 0 {
+					break
+				}
+			}
+		}
+		for k := 1; k < np; k++ {
+			if len(planes[k]) != 0 {
+				d.fail("bytes left in a plane")
+				return nil
+			}
+		}
+		return out
+	default:
+		d.fail(fmt.Sprintf("unknown stream method %d", m))
+		return nil
+	}
+}
