@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 func TestHandler(t *testing.T) {
@@ -88,6 +89,44 @@ func TestAssets(t *testing.T) {
 		}
 		if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "immutable") {
 			t.Errorf("%s: Cache-Control %q", a, cc)
+		}
+	}
+}
+
+// TestHandlerFS: a directory served as the bundle is read as it is at each request, so that a rebuilt index.html
+// (new asset names) is served without restarting; a directory without index.html says how to build it.
+func TestHandlerFS(t *testing.T) {
+	dir := fstest.MapFS{
+		"index.html":        {Data: []byte(`<script src="/assets/index-1.js"></script>`)},
+		"assets/index-1.js": {Data: []byte(`// one`)},
+	}
+	h := HandlerFS(dir)
+	get := func(path string) (int, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Code, rec.Body.String()
+	}
+	for _, c := range []struct {
+		edit       func()
+		path, body string
+		status     int
+	}{
+		{nil, "/trace/abc", "index-1.js", 200},
+		{nil, "/assets/index-1.js", "// one", 200},
+		{func() {
+			dir["index.html"] = &fstest.MapFile{Data: []byte(`<script src="/assets/index-2.js"></script>`)}
+			dir["assets/index-2.js"] = &fstest.MapFile{Data: []byte(`// two`)}
+			delete(dir, "assets/index-1.js")
+		}, "/trace/abc", "index-2.js", 200},
+		{nil, "/assets/index-1.js", "", 404},
+		{func() { delete(dir, "index.html") }, "/search", "ui/check-bundle.sh", 200},
+	} {
+		if c.edit != nil {
+			c.edit()
+		}
+		status, body := get(c.path)
+		if status != c.status || !strings.Contains(body, c.body) {
+			t.Errorf("GET %s: %d %q, want %d with %q", c.path, status, body, c.status, c.body)
 		}
 	}
 }
