@@ -45,7 +45,8 @@ async function startServer() {
       if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)));
     });
     server.on('exit', (code) => reject(new Error('test server exited with ' + code)));
-    setTimeout(() => reject(new Error('test server did not start in 120 s')), 120000);
+    // unref: a timer left running would keep the test process alive for up to 120 s after the tests.
+    setTimeout(() => reject(new Error('test server did not start in 120 s')), 120000).unref();
   });
   base = 'http://' + info.addr;
 }
