@@ -237,3 +237,38 @@ func readStream(d *decoder, top bool, budget *uint64) []byte {
 		return nil
 	}
 }
+
+// AppendStreams appends streams to dst, each compressed on its own in the smallest of the methods above (the
+// store's index chunks and trace table: posting-list deltas, term texts and duration buckets apart). better uses
+// zstd's better level where zstd is the smallest.
+func AppendStreams(dst []byte, streams [][]byte, better bool) []byte {
+	c := &streamCoder{zenc: zstdDefault}
+	if better {
+		c.zenc = zstdBetter
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(streams)))
+	for _, s := range streams {
+		dst = c.appendStream(dst, s)
+	}
+	return dst
+}
+
+// ReadStreams reads what AppendStreams wrote: want streams, decoding to at most maxBytes in all. The streams
+// may share b's memory.
+func ReadStreams(b []byte, want int, maxBytes uint64) ([][]byte, error) {
+	d := &decoder{b: b}
+	if n := d.uvarint("stream count"); d.err == nil && n != uint64(want) {
+		d.fail(fmt.Sprintf("%d streams, want %d", n, want))
+	}
+	out := make([][]byte, want)
+	for i := 0; i < want && d.err == nil; i++ {
+		out[i] = readStream(d, true, &maxBytes)
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail(fmt.Sprintf("%d bytes after the streams", len(d.b)))
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return out, nil
+}

@@ -7,24 +7,24 @@ import (
 	"github.com/weftrace/weft/model"
 )
 
-// Column pages: a reversible rearrangement of an encoded batch for the store's compressed pages.
+// Column pages: a reversible rearrangement of an encoded batch for the store's compacted pages.
 //
 // A batch keeps each span's fields together (its record), and its numbers together in span order, so a span's
 // random fields (user IDs, peer addresses, durations, ports) sit between its repetitive ones and zstd finds short
 // matches only. ColumnPage walks the records and numbers once and puts every field into a stream of its own:
-// headers, kinds, starts, durations, names, resources, and per top-level attribute position its key, type and
-// value (integer values included), with whatever is rarer (events, links, nested values, causality) in one last
-// stream. A stream then holds values of one distribution, which zstd's entropy coder and matches exploit (the load
-// generator's spans: about 9 B/span less after zstd). RowPage puts the bytes back exactly, so positions into
-// the batch (Pos) stay valid and the page decodes as before.
+// headers, kinds, trace IDs, absolute starts, start deltas, durations, parents, names, resources, and per
+// top-level attribute position its key, type and value (integer values included), with whatever is rarer
+// (events, links, nested values, causality) in one last stream. A stream then holds values of one distribution,
+// and each is compressed on its own (colcodec.go). RowPage puts the bytes back exactly, so positions into the
+// batch (Pos) stay valid and the page decodes as before.
 //
 // A column page is
 //
-//	uvarint length + the batch's tables (strings, resources, span count) as they were
 //	uvarint nspans
-//	uvarint nstreams, then each stream's length as a uvarint
-//	the streams
-//	the span IDs, 8 bytes each
+//	uvarint nstreams (colStreams; a reader accepts more, for later versions, up to maxColumnStreams)
+//	the batch's tables (strings, resources, span count) as one stream
+//	the nstreams field streams
+//	the span IDs as one raw stream
 
 // Streams of a column page.
 const (
@@ -57,9 +57,9 @@ const (
 // or back (RowPage). Every token is read from its source and appended to its destination byte for byte.
 type colWalker struct {
 	fwd             bool
-	inRec, inNums   []byte   // forward: the batch's streams being read
-	outRec, outNums []byte   // backward: the batch's streams being written
-	cols            [][]byte // forward: appended to; backward: read from
+	inRec, inNums   []byte             // forward: the batch's streams being read
+	outRec, outNums []byte             // backward: the batch's streams being written
+	cols            [colStreams][]byte // forward: appended to; backward: read from
 	err             error
 }
 
@@ -69,38 +69,60 @@ func (w *colWalker) tok(col int, nums bool, size int) []byte {
 	if w.err != nil {
 		return nil
 	}
-	var src *[]byte
-	switch {
-	case !w.fwd:
-		src = &w.cols[col]
-	case nums:
+	if !w.fwd { // reading pages back: the hot direction
+		b := w.cols[col]
+		if size == 0 && len(b) > 0 && b[0] < 0x80 { // most tokens: a one-byte varint
+			w.cols[col] = b[1:]
+			if nums {
+				w.outNums = append(w.outNums, b[0])
+			} else {
+				w.outRec = append(w.outRec, b[0])
+			}
+			return b[:1]
+		}
+		n := tokLen(b, size)
+		if n < 0 {
+			w.err = fmt.Errorf("%w: column page: stream %d ends inside a value", ErrCorrupt, col)
+			return nil
+		}
+		t := b[:n]
+		w.cols[col] = b[n:]
+		if nums {
+			w.outNums = append(w.outNums, t...)
+		} else {
+			w.outRec = append(w.outRec, t...)
+		}
+		return t
+	}
+	src := &w.inRec
+	if nums {
 		src = &w.inNums
-	default:
-		src = &w.inRec
 	}
 	b := *src
-	n := size
-	if size == 0 {
-		for n < len(b) && n < binary.MaxVarintLen64 && b[n]&0x80 != 0 {
-			n++
-		}
-		n++
-	}
-	if n > len(b) || n > binary.MaxVarintLen64 && size == 0 {
+	n := tokLen(b, size)
+	if n < 0 {
 		w.err = fmt.Errorf("%w: column page: stream %d ends inside a value", ErrCorrupt, col)
 		return nil
 	}
-	t := b[:n]
 	*src = b[n:]
-	switch {
-	case w.fwd:
-		w.cols[col] = append(w.cols[col], t...)
-	case nums:
-		w.outNums = append(w.outNums, t...)
-	default:
-		w.outRec = append(w.outRec, t...)
+	w.cols[col] = append(w.cols[col], b[:n]...)
+	return b[:n]
+}
+
+// tokLen is the length of the token at the start of b: a varint (size 0) or size bytes; -1 if b ends first.
+func tokLen(b []byte, size int) int {
+	if size > 0 {
+		if size > len(b) {
+			return -1
+		}
+		return size
 	}
-	return t
+	for n := 0; n < len(b) && n < binary.MaxVarintLen64; n++ {
+		if b[n] < 0x80 {
+			return n + 1
+		}
+	}
+	return -1
 }
 
 func (w *colWalker) uv(col int, nums bool) uint64 {
@@ -257,7 +279,7 @@ func ColumnPage(dst, page []byte, better bool) ([]byte, error) {
 		return dst, d.err
 	}
 	ids := d.b
-	w := &colWalker{fwd: true, inRec: rec, inNums: nums, cols: make([][]byte, colStreams)}
+	w := &colWalker{fwd: true, inRec: rec, inNums: nums}
 	for i := 0; i < n && w.err == nil; i++ {
 		w.span()
 	}
@@ -299,9 +321,13 @@ func RowPage(dst, col []byte) ([]byte, error) {
 	}
 	budget := uint64(maxStreamLen)
 	tables := readStream(d, true, &budget)
-	w := &colWalker{cols: make([][]byte, ns)}
-	for i := range w.cols {
-		w.cols[i] = readStream(d, true, &budget)
+	w := &colWalker{}
+	for i := range ns {
+		if c := readStream(d, true, &budget); i < colStreams {
+			w.cols[i] = c
+		} else if len(c) != 0 && d.err == nil {
+			d.fail(fmt.Sprintf("column page: stream %d is not known", i))
+		}
 	}
 	ids := readStream(d, true, &budget)
 	if d.err == nil && len(d.b) != 0 {
@@ -313,6 +339,11 @@ func RowPage(dst, col []byte) ([]byte, error) {
 	if uint64(len(ids)) != 8*n {
 		return dst, fmt.Errorf("%w: column page: %d bytes of span IDs for %d spans", ErrCorrupt, len(ids), n)
 	}
+	total := 0
+	for _, c := range w.cols {
+		total += len(c)
+	}
+	w.outRec, w.outNums = make([]byte, 0, total), make([]byte, 0, total/2)
 	for i := uint64(0); i < n && w.err == nil; i++ {
 		w.span()
 	}

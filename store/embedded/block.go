@@ -64,7 +64,9 @@ type blockMeta struct {
 	Version  int  `json:"version"`
 	RawPages bool `json:"raw_pages,omitempty"` // version 2: pages are not compressed (head cuts)
 	// ColumnPages: version 3, compressed pages are wal.ColumnPage's form of the batch, compressed stream by stream.
-	ColumnPages bool       `json:"column_pages,omitempty"`
+	ColumnPages bool `json:"column_pages,omitempty"`
+	// ColumnIndex: version 3, term chunks are three streams compressed each on its own (see blockWriter.chunk).
+	ColumnIndex bool       `json:"column_index,omitempty"`
 	Spans       int        `json:"spans"`
 	Traces      int        `json:"traces"`
 	MinStart    int64      `json:"min_start"`
@@ -242,8 +244,12 @@ type blockWriter struct {
 	dict     []string
 	first    bool
 
-	chunk      []byte // the term chunk being built
-	chunkFirst string
+	chunk []byte // the term chunk being built
+	// Version 3 compacted blocks (meta column_index): the chunk is built as three streams instead, compressed
+	// each on its own (wal.AppendStreams): term heads (length, text, posting count), posting deltas, and
+	// the duration buckets of operation terms.
+	chunkOrds, chunkDurs []byte
+	chunkFirst           string
 	// merged, when set (compaction), writes the index instead of the spans' postings: see mergeTerms.
 	merged func() error
 
@@ -276,6 +282,7 @@ func newBlockWriter(path string, better bool) (*blockWriter, error) {
 	bw.meta.Version = blockVersion
 	bw.meta.RawPages = !better
 	bw.meta.ColumnPages = better
+	bw.meta.ColumnIndex = better
 	bw.write([]byte(blockMagic))
 	return bw, nil
 }
@@ -710,17 +717,31 @@ func (bw *blockWriter) appendTerm(k string, ords []uint32, dmin, dmax []uint8) {
 	c := binary.AppendUvarint(bw.chunk, uint64(len(k)))
 	c = append(c, k...)
 	c = binary.AppendUvarint(c, uint64(len(ords)))
+	o, d := c, c
+	if bw.meta.ColumnIndex {
+		bw.chunk = c
+		o, d = bw.chunkOrds, bw.chunkDurs
+	}
 	prev := uint32(0)
-	for _, o := range ords {
-		c = binary.AppendUvarint(c, uint64(o-prev))
-		prev = o
+	for _, ord := range ords {
+		o = binary.AppendUvarint(o, uint64(ord-prev))
+		prev = ord
+	}
+	if bw.meta.ColumnIndex {
+		bw.chunkOrds = o
+	} else {
+		d = o
 	}
 	if k[0] == termOperation {
-		c = append(c, dmin...)
-		c = append(c, dmax...)
+		d = append(d, dmin...)
+		d = append(d, dmax...)
 	}
-	bw.chunk = c
-	if len(c) >= chunkTarget {
+	if bw.meta.ColumnIndex {
+		bw.chunkDurs = d
+	} else {
+		bw.chunk = d
+	}
+	if len(bw.chunk)+len(bw.chunkOrds)+len(bw.chunkDurs) >= chunkTarget {
 		bw.flushChunk()
 	}
 }
@@ -729,10 +750,16 @@ func (bw *blockWriter) flushChunk() {
 	if len(bw.chunk) == 0 {
 		return
 	}
-	z := bw.compress(bw.chunk)
+	var z []byte
+	if bw.meta.ColumnIndex {
+		bw.zbuf = wal.AppendStreams(bw.zbuf[:0], [][]byte{bw.chunk, bw.chunkOrds, bw.chunkDurs}, true)
+		z = bw.zbuf
+	} else {
+		z = bw.compress(bw.chunk)
+	}
 	bw.meta.Chunks = append(bw.meta.Chunks, chunkRef{First: bw.chunkFirst, Off: bw.off, Len: int64(len(z))})
 	bw.write(z)
-	bw.chunk = bw.chunk[:0]
+	bw.chunk, bw.chunkOrds, bw.chunkDurs = bw.chunk[:0], bw.chunkOrds[:0], bw.chunkDurs[:0]
 }
 
 // mergePostings unions two posting lists of attribute terms (an int and a string with the same text).
@@ -763,18 +790,69 @@ func (bw *blockWriter) writeTraceTable() {
 	for _, id := range bw.traceIDs {
 		b = append(b, id[:]...)
 	}
-	for i := 0; i < n; i++ {
-		b = binary.AppendVarint(b, bw.tMin[i]-bw.meta.MinStart)
-		b = binary.AppendUvarint(b, uint64(bw.tMax[i]-bw.tMin[i]))
-		b = binary.AppendUvarint(b, uint64(bw.tPage[i]))
-		b = binary.AppendUvarint(b, uint64(bw.tOff[i]))
-		b = binary.AppendUvarint(b, uint64(bw.tEnd[i]-bw.tOff[i]))
-		b = binary.AppendUvarint(b, uint64(bw.tNum[i]))
-		b = binary.AppendUvarint(b, uint64(bw.tRow[i]))
+	var z []byte
+	if bw.meta.ColumnIndex {
+		// Column form: the IDs, then each field in a stream of its own, pages as deltas (they only grow).
+		var cols [7][]byte
+		prevPage := uint32(0)
+		for i := 0; i < n; i++ {
+			cols[0] = binary.AppendVarint(cols[0], bw.tMin[i]-bw.meta.MinStart)
+			cols[1] = binary.AppendUvarint(cols[1], uint64(bw.tMax[i]-bw.tMin[i]))
+			cols[2] = binary.AppendUvarint(cols[2], uint64(bw.tPage[i]-prevPage))
+			prevPage = bw.tPage[i]
+			cols[3] = binary.AppendUvarint(cols[3], uint64(bw.tOff[i]))
+			cols[4] = binary.AppendUvarint(cols[4], uint64(bw.tEnd[i]-bw.tOff[i]))
+			cols[5] = binary.AppendUvarint(cols[5], uint64(bw.tNum[i]))
+			cols[6] = binary.AppendUvarint(cols[6], uint64(bw.tRow[i]))
+		}
+		z = wal.AppendStreams(bw.zbuf[:0], append([][]byte{b}, cols[:]...), true)
+	} else {
+		for i := 0; i < n; i++ {
+			b = binary.AppendVarint(b, bw.tMin[i]-bw.meta.MinStart)
+			b = binary.AppendUvarint(b, uint64(bw.tMax[i]-bw.tMin[i]))
+			b = binary.AppendUvarint(b, uint64(bw.tPage[i]))
+			b = binary.AppendUvarint(b, uint64(bw.tOff[i]))
+			b = binary.AppendUvarint(b, uint64(bw.tEnd[i]-bw.tOff[i]))
+			b = binary.AppendUvarint(b, uint64(bw.tNum[i]))
+			b = binary.AppendUvarint(b, uint64(bw.tRow[i]))
+		}
+		z = bw.compress(b)
 	}
-	z := bw.compress(b)
 	bw.meta.TraceOff, bw.meta.TraceLen = bw.off, int64(len(z))
 	bw.write(z)
+}
+
+// joinTraceTable puts a column-form trace table (see writeTraceTable) back in the row form parseTraceTable
+// reads.
+func joinTraceTable(st [][]byte) ([]byte, error) {
+	out := append([]byte(nil), st[0]...)
+	n, k := binary.Uvarint(st[0])
+	if k <= 0 || n > uint64(len(st[0]))/16 {
+		return nil, errBadBlock
+	}
+	cols := st[1:]
+	page := uint64(0)
+	for range n {
+		for c := range cols {
+			v, k := binary.Uvarint(cols[c])
+			if k <= 0 {
+				return nil, errBadBlock
+			}
+			if c == 2 {
+				page += v
+				out = binary.AppendUvarint(out, page)
+			} else {
+				out = append(out, cols[c][:k]...)
+			}
+			cols[c] = cols[c][k:]
+		}
+	}
+	for _, c := range cols {
+		if len(c) != 0 {
+			return nil, errBadBlock
+		}
+	}
+	return out, nil
 }
 
 // finish writes the index and footer, syncs and renames the file into place, and opens the block.
@@ -935,7 +1013,7 @@ func loadBlock(f *os.File, path string) (*block, error) {
 			return nil, err
 		}
 	}
-	tt, err := b.readSection(b.meta.TraceOff, b.meta.TraceLen)
+	tt, err := b.readTraceTable()
 	if err != nil {
 		return nil, err
 	}
@@ -990,6 +1068,26 @@ func (b *block) readPage(i int) ([]byte, error) {
 		return wal.RowPage(make([]byte, 0, 4*len(raw)), raw)
 	}
 	return raw, nil
+}
+
+// readTraceTable reads the trace table section in row form.
+func (b *block) readTraceTable() ([]byte, error) {
+	if !b.meta.ColumnIndex {
+		return b.readSection(b.meta.TraceOff, b.meta.TraceLen)
+	}
+	off, n := b.meta.TraceOff, b.meta.TraceLen
+	if off < 0 || n < 0 || off+n > b.size {
+		return nil, errors.New("trace table outside the file")
+	}
+	z := make([]byte, n)
+	if _, err := b.f.ReadAt(z, off); err != nil {
+		return nil, err
+	}
+	st, err := wal.ReadStreams(z, 8, 1<<30)
+	if err != nil {
+		return nil, fmt.Errorf("trace table: %w", err)
+	}
+	return joinTraceTable(st)
 }
 
 func (b *block) readSection(off, n int64) ([]byte, error) {
@@ -1223,7 +1321,62 @@ func (b *block) pos(ord int) wal.Pos {
 // chunk reads and decompresses term chunk i.
 func (b *block) chunk(i int) ([]byte, error) {
 	c := b.meta.Chunks[i]
-	return b.readSection(c.Off, c.Len)
+	if !b.meta.ColumnIndex {
+		return b.readSection(c.Off, c.Len)
+	}
+	if c.Off < 0 || c.Len < 0 || c.Off+c.Len > b.size {
+		return nil, errors.New("term chunk outside the file")
+	}
+	z := make([]byte, c.Len)
+	if _, err := b.f.ReadAt(z, c.Off); err != nil {
+		return nil, err
+	}
+	st, err := wal.ReadStreams(z, 3, 1<<28)
+	if err != nil {
+		return nil, fmt.Errorf("term chunk %d: %w", i, err)
+	}
+	return joinChunk(st[0], st[1], st[2])
+}
+
+// joinChunk puts a term chunk's streams back in the row form that nextTerm reads: each term's head, then its
+// posting deltas, then (operation terms) its duration buckets.
+func joinChunk(heads, ords, durs []byte) ([]byte, error) {
+	out := make([]byte, 0, len(heads)+len(ords)+len(durs))
+	for len(heads) > 0 {
+		l, k := binary.Uvarint(heads)
+		if k <= 0 || l >= uint64(len(heads)-k) {
+			return nil, errBadBlock
+		}
+		isOp := l > 0 && heads[k] == termOperation
+		h := k + int(l)
+		n, k2 := binary.Uvarint(heads[h:])
+		if k2 <= 0 || n > uint64(len(ords)) {
+			return nil, errBadBlock
+		}
+		out = append(out, heads[:h+k2]...)
+		heads = heads[h+k2:]
+		p := 0
+		for range n {
+			_, k := binary.Uvarint(ords[p:])
+			if k <= 0 {
+				return nil, errBadBlock
+			}
+			p += k
+		}
+		out = append(out, ords[:p]...)
+		ords = ords[p:]
+		if isOp {
+			if uint64(len(durs)) < 2*n {
+				return nil, errBadBlock
+			}
+			out = append(out, durs[:2*n]...)
+			durs = durs[2*n:]
+		}
+	}
+	if len(ords) != 0 || len(durs) != 0 {
+		return nil, errBadBlock
+	}
+	return out, nil
 }
 
 // postingList is a decoded posting list.

@@ -414,7 +414,7 @@ func readsOlderBlock(t *testing.T, file string, seed uint64, version int) {
 	if err := s.Compact(); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.blocks) != 1 || s.blocks[0].meta.Version != blockVersion || !s.blocks[0].meta.ColumnPages {
+	if len(s.blocks) != 1 || s.blocks[0].meta.Version != blockVersion || !s.blocks[0].meta.ColumnPages || !s.blocks[0].meta.ColumnIndex {
 		t.Fatalf("%d blocks after compaction, want 1 of version %d with column pages", len(s.blocks), blockVersion)
 	}
 	compareWithOracle(t, file+" compacted", s, oracle, traces, now)
