@@ -1,5 +1,5 @@
 // Command testserver serves weft's UI bundle with weft's real query and analysis APIs (query/weft, query/jaeger,
-// analyze/api over store/memstore) over generated traces, for the UI's browser tests (ui/web/tests) and for
+// analyze/api over weft serve's embedded store, in a temporary directory) over generated traces, for the UI's browser tests (ui/web/tests) and for
 // working on the UI without a full `weft serve`. The data is
 // generated from a fixed seed: the matchmaker demo's shapes (a frontend calling matchmaker, which calls taster,
 // MySQL and Redis, partly in parallel, with weft's causal attributes) plus one trace of about 100,000 spans.
@@ -15,6 +15,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	analyzeapi "github.com/weftrace/weft/analyze/api"
@@ -39,10 +41,27 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	st, err := data.load()
+	dir, err := os.MkdirTemp("", "weft-testserver-")
 	if err != nil {
 		log.Fatal(err)
 	}
+	st, err := data.load(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		log.Fatal(err)
+	}
+	// The generated traces are in the store now; a server holds no second copy of them.
+	ntraces := len(data.traces)
+	data.traces = nil
+	// The tests stop the server with a signal; the store's directory goes with it.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-stop
+		st.Close()
+		os.RemoveAll(dir)
+		os.Exit(0)
+	}()
 	// Mounted as weft serve mounts them (server/serve.go): the analysis, weft's API, the Jaeger API, the UI.
 	mux := http.NewServeMux()
 	analysis := analyzeapi.NewHandler(st, analyzeapi.Options{Window: 3 * time.Hour})
@@ -62,7 +81,7 @@ func main() {
 		"bigSpans":  *big,
 		"errTrace":  data.errID,
 		"someTrace": data.someID,
-		"traces":    len(data.traces),
+		"traces":    ntraces,
 	})
 	fmt.Println(string(info))
 	os.Stdout.Sync()

@@ -7,13 +7,18 @@ import (
 	"strings"
 
 	"github.com/weftrace/weft/model"
-	"github.com/weftrace/weft/store/memstore"
+	"github.com/weftrace/weft/store/embedded"
 )
 
 // load converts the generated traces (written in Jaeger's terms, as a client would see them) into weft's span
-// model, as a receiver would, and stores them in an in-memory store.
-func (d *data) load() (*memstore.Store, error) {
-	st := memstore.New()
+// model, as a receiver would, and stores them in weft serve's embedded store under dir. The head is then written
+// to blocks and compacted, so that the pages read traces from blocks on disk, as a server that has run for a
+// while does (nothing is in the head or in the store's caches when the tests start).
+func (d *data) load(dir string) (*embedded.Store, error) {
+	st, err := embedded.Open(dir, embedded.Options{CompactInterval: -1})
+	if err != nil {
+		return nil, err
+	}
 	resources := map[string]*model.Resource{}
 	for name, p := range processes {
 		resources[name] = &model.Resource{Service: name, Attrs: attrs(p.Tags)}
@@ -24,8 +29,18 @@ func (d *data) load() (*memstore.Store, error) {
 			spans = append(spans, toModel(s, resources[s.service]))
 		}
 		if err := st.Write(context.Background(), spans); err != nil {
+			st.Close()
 			return nil, err
 		}
+	}
+	st.Seal(0)
+	if err := st.Flush(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := st.Compact(); err != nil {
+		st.Close()
+		return nil, err
 	}
 	return st, nil
 }
