@@ -20,6 +20,8 @@ import (
 //	colPlanes  the stream read as varints and split into planes (every value's first byte, then every second
 //	           byte of the values that have one, ...), each plane coded as raw, RLE or huff0: the bytes of a
 //	           varint at one position share a distribution that a mixed stream blurs
+//	colImplied a column page's trace ID stream when it is exactly the IDs the reader is given (the store's trace
+//	           table lists the traces of every page, in page order): nothing stored
 //
 // A stream is a method byte, its decoded length (uvarint), and for colHuff and colZstd the payload's length
 // (uvarint) and payload; colRaw's payload is the bytes, colRLE's the byte, colPlanes' the plane count (a byte)
@@ -30,6 +32,7 @@ const (
 	colHuff
 	colZstd
 	colPlanes
+	colImplied // column pages' trace IDs, when they are the block's trace table's for the page: no payload
 
 	maxStreamLen = 1 << 28 // a stream's decoded length that a reader accepts
 	maxPlanes    = binary.MaxVarintLen64
@@ -133,7 +136,7 @@ func (c *streamCoder) appendStream(dst, s []byte) []byte {
 
 // readStream reads one stream from d; planes are allowed at top level. budget is what the page's streams may
 // still decode to (a few bytes of a damaged page must not announce gigabytes).
-func readStream(d *decoder, top bool, budget *uint64) []byte {
+func readStream(d *decoder, top bool, budget *uint64, implied []byte) []byte {
 	m := d.byte1("stream method")
 	n := d.uvarint("stream length")
 	if d.err == nil && n > *budget {
@@ -201,7 +204,7 @@ func readStream(d *decoder, top bool, budget *uint64) []byte {
 		var planes [maxPlanes][]byte
 		total, want := 0, n
 		for i := range np {
-			planes[i] = readStream(d, false, &n)
+			planes[i] = readStream(d, false, &n, nil)
 			total += len(planes[i])
 		}
 		if d.err == nil && uint64(total) != want {
@@ -232,6 +235,12 @@ func readStream(d *decoder, top bool, budget *uint64) []byte {
 			}
 		}
 		return out
+	case colImplied:
+		if implied == nil || uint64(len(implied)) != n {
+			d.fail(fmt.Sprintf("column page: %d bytes of trace IDs implied, %d given", n, len(implied)))
+			return nil
+		}
+		return implied
 	default:
 		d.fail(fmt.Sprintf("unknown stream method %d", m))
 		return nil
@@ -262,7 +271,7 @@ func ReadStreams(b []byte, want int, maxBytes uint64) ([][]byte, error) {
 	}
 	out := make([][]byte, want)
 	for i := 0; i < want && d.err == nil; i++ {
-		out[i] = readStream(d, true, &maxBytes)
+		out[i] = readStream(d, true, &maxBytes, nil)
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail(fmt.Sprintf("%d bytes after the streams", len(d.b)))

@@ -263,9 +263,11 @@ func (w *colWalker) span() {
 }
 
 // ColumnPage appends to dst the column form of the encoded batch page (see above), every stream compressed on
-// its own (see colcodec.go); better uses zstd's better level where zstd is the smallest. It fails on a batch that
-// does not parse.
-func ColumnPage(dst, page []byte, better bool) ([]byte, error) {
+// its own (see colcodec.go); better uses zstd's better level where zstd is the smallest. traces, if not nil, are
+// the page's traces in order as the reader will know them: when the records name exactly those, one after the
+// other, their IDs are not stored, and RowPage must be given the same list. It fails on a batch that does not
+// parse.
+func ColumnPage(dst, page []byte, better bool, traces []model.TraceID) ([]byte, error) {
 	d := &decoder{b: page}
 	skipTables(d)
 	n := d.count(10, "span")
@@ -297,7 +299,16 @@ func ColumnPage(dst, page []byte, better bool) ([]byte, error) {
 	dst = binary.AppendUvarint(dst, uint64(n))
 	dst = binary.AppendUvarint(dst, colStreams)
 	dst = c.appendStream(dst, tables)
-	for _, s := range w.cols {
+	implied := traces != nil && len(w.cols[colTrace]) == 16*len(traces)
+	for i := 0; implied && i < len(traces); i++ {
+		implied = [16]byte(w.cols[colTrace][16*i:]) == [16]byte(traces[i])
+	}
+	for i, s := range w.cols {
+		if i == colTrace && implied {
+			dst = append(dst, colImplied)
+			dst = binary.AppendUvarint(dst, uint64(len(s)))
+			continue
+		}
 		dst = c.appendStream(dst, s)
 	}
 	dst = append(dst, colRaw)
@@ -305,8 +316,9 @@ func ColumnPage(dst, page []byte, better bool) ([]byte, error) {
 	return append(dst, ids...), nil
 }
 
-// RowPage appends to dst the encoded batch that ColumnPage turned into col, byte for byte as it was.
-func RowPage(dst, col []byte) ([]byte, error) {
+// RowPage appends to dst the encoded batch that ColumnPage turned into col, byte for byte as it was. traces are
+// the page's traces as given to ColumnPage (nil if none were).
+func RowPage(dst, col []byte, traces []model.TraceID) ([]byte, error) {
 	d := &decoder{b: col}
 	n := d.uvarint("column page span count")
 	ns := d.uvarint("column page stream count")
@@ -320,16 +332,27 @@ func RowPage(dst, col []byte) ([]byte, error) {
 		return dst, d.err
 	}
 	budget := uint64(maxStreamLen)
-	tables := readStream(d, true, &budget)
+	tables := readStream(d, true, &budget, nil)
+	var implied []byte
+	if traces != nil {
+		implied = make([]byte, 0, 16*len(traces))
+		for _, t := range traces {
+			implied = append(implied, t[:]...)
+		}
+	}
 	w := &colWalker{}
 	for i := range ns {
-		if c := readStream(d, true, &budget); i < colStreams {
+		imp := []byte(nil)
+		if i == colTrace {
+			imp = implied
+		}
+		if c := readStream(d, true, &budget, imp); i < colStreams {
 			w.cols[i] = c
 		} else if len(c) != 0 && d.err == nil {
 			d.fail(fmt.Sprintf("column page: stream %d is not known", i))
 		}
 	}
-	ids := readStream(d, true, &budget)
+	ids := readStream(d, true, &budget, nil)
 	if d.err == nil && len(d.b) != 0 {
 		d.fail(fmt.Sprintf("column page: %d bytes after the span IDs", len(d.b)))
 	}

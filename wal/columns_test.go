@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weftrace/weft/model"
 	"github.com/weftrace/weft/store/embedded/spangen"
 )
 
@@ -24,14 +25,14 @@ func TestColumnPageRoundTrip(t *testing.T) {
 			g.Extras = tc.extras
 			spans := g.Spans(tc.n)
 			page := AppendSpans(nil, spans)
-			col, err := ColumnPage(nil, page, false)
+			col, err := ColumnPage(nil, page, false, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if bytes.Equal(col, page) {
 				t.Fatal("column page equals the batch")
 			}
-			back, err := RowPage([]byte("x"), col)
+			back, err := RowPage([]byte("x"), col, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -41,6 +42,30 @@ func TestColumnPageRoundTrip(t *testing.T) {
 			got, err := DecodeSpans(back[1:])
 			if err != nil || len(got) != len(spans) {
 				t.Fatalf("decoding the round trip: %d spans, %v", len(got), err)
+			}
+			// Given the page's traces, the column page leaves their IDs out and needs them back.
+			var traces []model.TraceID
+			for i, s := range spans {
+				if i == 0 || s.TraceID != spans[i-1].TraceID {
+					traces = append(traces, s.TraceID)
+				}
+			}
+			short, err := ColumnPage(nil, page, false, traces)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(short) > len(col)-16*len(traces)+8 {
+				t.Errorf("with the traces given: %d bytes, without: %d, for %d traces", len(short), len(col), len(traces))
+			}
+			if back, err := RowPage(nil, short, traces); err != nil || !bytes.Equal(back, page) {
+				t.Fatalf("round trip with implied trace IDs: %v", err)
+			}
+			if _, err := RowPage(nil, short, nil); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("implied trace IDs not given: %v, want ErrCorrupt", err)
+			}
+			// A list that is not the records' keeps the IDs in the page.
+			if full, err := ColumnPage(nil, page, false, traces[1:]); err != nil || len(full) != len(col) {
+				t.Errorf("wrong trace list: %d bytes (%v), want %d", len(full), err, len(col))
 			}
 		})
 	}
@@ -52,16 +77,16 @@ func TestColumnPageRejectsDamage(t *testing.T) {
 	g := spangen.New(12, time.Now().UnixNano())
 	g.Extras = true
 	page := AppendSpans(nil, g.Spans(300))
-	col, err := ColumnPage(nil, page, false)
+	col, err := ColumnPage(nil, page, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, cut := range []int{0, 1, 5, len(col) / 3, len(col) / 2, len(col) - 9, len(col) - 1} {
-		if _, err := RowPage(nil, col[:cut]); !errors.Is(err, ErrCorrupt) {
+		if _, err := RowPage(nil, col[:cut], nil); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("cut at %d of %d: %v, want ErrCorrupt", cut, len(col), err)
 		}
 	}
-	if _, err := ColumnPage(nil, page[:len(page)-3], false); err == nil {
+	if _, err := ColumnPage(nil, page[:len(page)-3], false, nil); err == nil {
 		t.Error("ColumnPage accepted a truncated batch")
 	}
 }
@@ -71,7 +96,7 @@ func FuzzRowPage(f *testing.F) {
 	g := spangen.New(13, 1e18)
 	g.Extras = true
 	for _, n := range []int{1, 7, 60} {
-		col, err := ColumnPage(nil, AppendSpans(nil, g.Spans(n)), false)
+		col, err := ColumnPage(nil, AppendSpans(nil, g.Spans(n)), false, nil)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -79,18 +104,18 @@ func FuzzRowPage(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, col []byte) {
-		page, err := RowPage(nil, col)
+		page, err := RowPage(nil, col, nil)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("error not ErrCorrupt: %v", err)
 			}
 			return
 		}
-		again, err := ColumnPage(nil, page, false)
+		again, err := ColumnPage(nil, page, false, nil)
 		if err != nil {
 			return // a batch whose tables do not parse: the store's reader fails on it with ParseBatch
 		}
-		if back, err := RowPage(nil, again); err != nil || !bytes.Equal(back, page) {
+		if back, err := RowPage(nil, again, nil); err != nil || !bytes.Equal(back, page) {
 			t.Fatalf("second round trip: %v", err)
 		}
 	})

@@ -226,23 +226,26 @@ type blockWriter struct {
 	// where the level gains 0.5 B/span.
 	finalPages bool
 
-	pw       *wal.PageWriter
-	pageBuf  []byte
-	zbuf     []byte
-	err      error // a page that could not be put in column form (the page writer's bug; the block is abandoned)
-	meta     blockMeta
-	pageNo   uint32
-	traceIDs []model.TraceID
-	tMin     []int64
-	tMax     []int64
-	tPage    []uint32
-	tOff     []uint32
-	tEnd     []uint32
-	tNum     []uint32
-	tRow     []uint32
-	ix       *termIndex
-	dict     []string
-	first    bool
+	pw      *wal.PageWriter
+	pageBuf []byte
+	zbuf    []byte
+	err     error // a page that could not be put in column form (the page writer's bug; the block is abandoned)
+	meta    blockMeta
+	pageNo  uint32
+	// pageFirst is the first trace (in traceIDs) of the page being built: a page's records name its traces in
+	// this order, so column pages leave their IDs to the trace table.
+	pageFirst int
+	traceIDs  []model.TraceID
+	tMin      []int64
+	tMax      []int64
+	tPage     []uint32
+	tOff      []uint32
+	tEnd      []uint32
+	tNum      []uint32
+	tRow      []uint32
+	ix        *termIndex
+	dict      []string
+	first     bool
 
 	chunk []byte // the term chunk being built
 	// Version 3 compacted blocks (meta column_index): the chunk is built as three streams instead, compressed
@@ -339,7 +342,7 @@ func (bw *blockWriter) flushPage() {
 	z := bw.pageBuf
 	if !bw.meta.RawPages {
 		var err error
-		if bw.zbuf, err = wal.ColumnPage(bw.zbuf[:0], bw.pageBuf, bw.finalPages); err != nil && bw.err == nil {
+		if bw.zbuf, err = wal.ColumnPage(bw.zbuf[:0], bw.pageBuf, bw.finalPages, bw.traceIDs[bw.pageFirst:]); err != nil && bw.err == nil {
 			bw.err = fmt.Errorf("page %d in column form: %w", bw.pageNo, err)
 		}
 		z = bw.zbuf
@@ -347,6 +350,7 @@ func (bw *blockWriter) flushPage() {
 	bw.meta.Pages = append(bw.meta.Pages, [2]int64{bw.off, int64(len(z))})
 	bw.write(z)
 	bw.pageNo++
+	bw.pageFirst = len(bw.traceIDs)
 }
 
 // canonicalNumber is the text a number is indexed and looked up under when a string holds it.
@@ -1065,7 +1069,10 @@ func (b *block) readPage(i int) ([]byte, error) {
 		return nil, err
 	}
 	if b.meta.ColumnPages {
-		return wal.RowPage(make([]byte, 0, 4*len(raw)), raw)
+		// The page's traces, from the trace table: traces are in ID order, pages too.
+		lo := sort.Search(len(b.tPage), func(j int) bool { return b.tPage[j] >= uint32(i) })
+		hi := sort.Search(len(b.tPage), func(j int) bool { return b.tPage[j] > uint32(i) })
+		return wal.RowPage(make([]byte, 0, 4*len(raw)), raw, b.ids[lo:hi])
 	}
 	return raw, nil
 }
