@@ -83,8 +83,10 @@ func (c *Clock) Offset(i int) int64 { return c.Processes[c.SpanProcess[i]].Offse
 // constraints of the trace: cause edges between events (weft spans), client spans that contain their server
 // spans, and children that start no earlier than their parents.
 func EstimateClock(spans []*model.Span, choose Choice) *Clock {
-	t, d := buildTreeDAG(spans)
-	return estimateClock(t, d, choose)
+	ws := getWorkspace()
+	defer ws.release()
+	t, d := buildTreeDAG(spans, ws)
+	return estimateClock(t, d, choose, ws)
 }
 
 // Constraint kinds, indexing constraintKinds.
@@ -104,7 +106,8 @@ type constraint struct {
 
 const inf = math.MaxInt64 / 4
 
-func estimateClock(t *tree, d *dag, choose Choice) *Clock {
+// estimateClock is EstimateClock on the tree and DAG built in ws; it fills d.repliedTo.
+func estimateClock(t *tree, d *dag, choose Choice, ws *workspace) *Clock {
 	spans := t.spans
 	c := &Clock{Choose: choose}
 	c.Processes, c.SpanProcess = processes(t)
@@ -112,7 +115,8 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 
 	// Constraints within one process hold or not whatever the offsets: they are checked here. The others, between
 	// processes, are kept for the solver and checked once the offsets are chosen.
-	cons := make([]constraint, 0, len(spans)) // three per call between processes, a call in about four spans: no growing
+	cons := slices.Grow(ws.cons[:0], len(spans)) // three per call between processes, a call in about four spans: no growing
+	defer func() { ws.cons = cons[:0] }()
 	report := func(k constraint, viol int64) {
 		c.InconsistencyCount++
 		if len(c.Inconsistencies) < MaxInconsistencies {
@@ -128,7 +132,7 @@ func estimateClock(t *tree, d *dag, choose Choice) *Clock {
 	}
 	// One pass over the causes: each is a constraint, and a client's event naming an event of its child server span
 	// is the reply (see dag.repliedTo), read here while the cause's event is at hand.
-	replied := make([]bool, len(spans))
+	replied := zeroed(d.repliedTo, len(spans))
 	for i := range d.events {
 		if e := &d.events[i]; e.cause >= 0 {
 			ce := &d.events[e.cause]

@@ -57,10 +57,16 @@ type Path struct {
 // walks the span tree back from the root's end, taking at each point the child that ended last before it. Times of
 // different processes are compared after the clock adjustment of EstimateClock with choose.
 func CriticalPath(spans []*model.Span, choose Choice) *Path {
-	t, d := buildTreeDAG(spans)
-	clock := estimateClock(t, d, choose)
-	w := &pathWalker{t: t, d: d, as: make([]int64, len(spans)), ae: make([]int64, len(spans)), replied: d.repliedTo,
-		segs: make([]Segment, 0, len(spans)+len(spans)/2+8)} // a path through most spans has a few more segments
+	// The scratch memory comes from a pool of workspaces (see workspace); only the answer is allocated here.
+	ws := getWorkspace()
+	defer ws.release()
+	t, d := buildTreeDAG(spans, ws)
+	clock := estimateClock(t, d, choose, ws)
+	n := len(spans)
+	ws.as, ws.ae = grow(ws.as, n), grow(ws.ae, n)
+	w := &pathWalker{t: t, d: d, as: ws.as, ae: ws.ae, replied: d.repliedTo, scratch: ws.scratch[:0],
+		segs: slices.Grow(ws.segs[:0], n+n/2+8)} // a path through most spans has a few more segments
+	defer func() { ws.segs, ws.scratch = w.segs[:0], w.scratch[:0] }()
 
 	for i := range spans {
 		off := clock.Offset(i)
@@ -81,12 +87,14 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 		w.heuristic(root, w.ae[root], w.floor)
 		p.Complete = true
 	}
-	slices.Reverse(w.segs)
-	p.Segments = w.segs
-	crit := make([]int64, len(spans))
-	for _, s := range w.segs {
-		p.Length += s.End - s.Start
-		crit[s.Index] += s.End - s.Start
+	// The answer: the segments in time order (the walk found them backwards), sized exactly.
+	ws.crit = zeroed(ws.crit, n)
+	crit := ws.crit
+	p.Segments = make([]Segment, len(w.segs))
+	for k, s := range w.segs {
+		p.Segments[len(w.segs)-1-k] = Segment{Span: spans[s.span], Index: int(s.span), Unit: s.unit, Kind: segmentKinds[s.kind], Start: s.start, End: s.end}
+		p.Length += s.end - s.start
+		crit[s.span] += s.end - s.start
 	}
 	on := 0
 	for _, c := range crit {
@@ -98,15 +106,16 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 	// Most critical first, then by index: sorted as packed integers (the index in the low bits) when the times
 	// allow, as they do for any span's critical time under 19 hours in a trace of 100K spans; that is several times
 	// faster than sorting the structs, whose pointers cost a write barrier per move while the collector runs.
-	maxCrit, idxBits := slices.Max(crit), bits.Len(uint(len(spans)))
+	maxCrit, idxBits := slices.Max(crit), bits.Len(uint(n))
 	if maxCrit < 1<<(63-idxBits) {
-		keys := make([]uint64, 0, on)
+		keys := slices.Grow(ws.keys[:0], on)
 		for i, c := range crit {
 			if c > 0 {
 				keys = append(keys, uint64(maxCrit-c)<<idxBits|uint64(i))
 			}
 		}
 		slices.Sort(keys)
+		ws.keys = keys[:0]
 		for _, k := range keys {
 			i := int32(k & (1<<idxBits - 1))
 			p.Spans = append(p.Spans, SpanTime{Span: spans[i], Index: int(i), Critical: crit[i], Self: t.selfTime(i, w.as, w.ae)})
@@ -127,30 +136,47 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 	return p
 }
 
+// segment is a Segment as the walk records it: no pointers (the workspace's arrays are not scanned by the
+// collector) and its kind as an index into segmentKinds.
+type segment struct {
+	unit       uint64
+	start, end int64
+	span       int32
+	kind       uint8
+}
+
+// Segment kinds, indexing segmentKinds.
+const (
+	segRun uint8 = iota
+	segTransit
+)
+
+var segmentKinds = [...]string{SegmentRun, SegmentTransit}
+
 type pathWalker struct {
 	t       *tree
 	d       *dag
-	as, ae  []int64 // adjusted start and end per span
-	floor   int64   // the root's start: nothing before it is on the path
-	segs    []Segment
+	as, ae  []int64   // adjusted start and end per span
+	floor   int64     // the root's start: nothing before it is on the path
+	segs    []segment // backwards
 	scratch []int32
 	replied []bool // server spans whose client names their reply: no implicit end-to-end dependency
 }
 
 // emit records [from, to] for span i, walking backwards; adjacent stretches of one span merge.
-func (w *pathWalker) emit(i int32, unit uint64, kind string, from, to int64) {
+func (w *pathWalker) emit(i int32, unit uint64, kind uint8, from, to int64) {
 	from = max(from, w.floor)
 	if to <= from {
 		return
 	}
 	if n := len(w.segs); n > 0 {
 		last := &w.segs[n-1]
-		if last.Index == int(i) && last.Unit == unit && last.Kind == kind && last.Start == to {
-			last.Start = from
+		if last.span == i && last.unit == unit && last.kind == kind && last.start == to {
+			last.start = from
 			return
 		}
 	}
-	w.segs = append(w.segs, Segment{Span: w.t.spans[i], Index: int(i), Unit: unit, Kind: kind, Start: from, End: to})
+	w.segs = append(w.segs, segment{unit: unit, start: from, end: to, span: i, kind: kind})
 }
 
 // evTime is event i's time on the root process's clock.
@@ -202,9 +228,9 @@ func (w *pathWalker) causal(root int32) bool {
 		td := min(bestT, cur)
 		unit := d.unitIDs[e.unit]
 		if transit {
-			w.emit(e.span, unit, SegmentTransit, td, cur)
+			w.emit(e.span, unit, segTransit, td, cur)
 		} else {
-			w.emit(e.owner, unit, SegmentRun, td, cur)
+			w.emit(e.owner, unit, segRun, td, cur)
 		}
 		cur = td
 		if foreign >= 0 {
@@ -222,7 +248,7 @@ func (w *pathWalker) causal(root int32) bool {
 			}
 			best = k
 			td = min(w.evTime(best), cur)
-			w.emit(foreign, 0, SegmentTransit, td, cur)
+			w.emit(foreign, 0, segTransit, td, cur)
 			cur = td
 		}
 		pos = best
@@ -257,11 +283,11 @@ func (w *pathWalker) heuristic(i int32, cur, lo int64) {
 			if ce <= lo {
 				break // this and every later child ended before the span started
 			}
-			w.emit(i, 0, SegmentRun, ce, cur)
+			w.emit(i, 0, segRun, ce, cur)
 			w.heuristic(c, ce, cs)
 			cur = cs
 		}
 		w.scratch = w.scratch[:base]
 	}
-	w.emit(i, 0, SegmentRun, lo, cur)
+	w.emit(i, 0, segRun, lo, cur)
 }

@@ -445,7 +445,8 @@ func TestMemoryOrderChangesNothing(t *testing.T) {
 		forward[i], backward[len(spans)-1-i] = *s, *s
 		inOrder[i], reversed[i] = &forward[i], &backward[len(spans)-1-i]
 	}
-	if memoryOrder(spans) == nil || memoryOrder(inOrder) != nil || memoryOrder(reversed) == nil {
+	mo := func(spans []*model.Span) []int32 { return memoryOrder(spans, new([]int32), new([]int32)) }
+	if mo(spans) == nil || mo(inOrder) != nil || mo(reversed) == nil {
 		t.Fatal("the layouts do not exercise both ways of reading")
 	}
 	for name, layout := range map[string][]*model.Span{"slice order": inOrder, "reversed": reversed} {

@@ -62,18 +62,38 @@ type dagBuilder struct {
 	// and owner (high half); an own event without a sequence number leaves a hole: ID 0, then unit -1.
 	off      []int32
 	gathered []event
+
+	// scratch for finish
+	stack, redo, found []int32
+	again              []bool
 }
 
-func newDAGBuilder(spans []*model.Span) *dagBuilder {
+// reset readies b, and the dag it builds, for spans, reusing the memory of an earlier trace.
+func (b *dagBuilder) reset(spans []*model.Span) {
 	n := len(spans)
-	d := &dag{startAt: make([]int32, n), endAt: make([]int32, n)}
+	if b.d == nil {
+		b.d = new(dag)
+	}
+	d := b.d
+	d.trace = model.TraceID{}
+	d.startAt, d.endAt = grow(d.startAt, n), grow(d.endAt, n)
 	for i := range d.startAt {
 		d.startAt[i], d.endAt[i] = -1, -1
 	}
 	if n > 0 {
 		d.trace = spans[0].TraceID
 	}
-	return &dagBuilder{d: d, off: make([]int32, n+1)}
+	d.unitIDs, d.unitLo, d.unitStart, d.dense, d.events = d.unitIDs[:0], d.unitLo[:0], d.unitStart[:0], d.dense[:0], d.events[:0]
+	d.repliedTo = d.repliedTo[:0]
+	b.off = zeroed(b.off, n+1)
+	b.counts, b.hi, b.refs, b.gathered = b.counts[:0], b.hi[:0], b.refs[:0], b.gathered[:0]
+}
+
+// zeroed is s resized to n elements, all zero, reusing its memory when it has room.
+func zeroed[T any](s []T, n int) []T {
+	s = grow(s, n)
+	clear(s)
+	return s
 }
 
 // reserve notes the room span i, s, needs for its events; it is called once for every span, in any order.
@@ -94,12 +114,12 @@ func (b *dagBuilder) gather(spans []*model.Span, order []int32) {
 		return
 	}
 	// The unit arrays are estimates, not limits: a unit for every two spans.
-	b.gathered = make([]event, total)
-	b.refs = make([]eventRef, 0, n)
-	b.counts = make([]int32, 0, n/2)
-	b.hi = make([]uint32, 0, n/2)
-	b.d.unitLo = make([]uint32, 0, n/2)
-	b.d.unitIDs = make([]uint64, 0, n/2)
+	b.gathered = zeroed(b.gathered, int(total)) // an own event without a sequence number is a hole: zero
+	b.refs = slices.Grow(b.refs[:0], n)
+	b.counts = slices.Grow(b.counts[:0], n/2)
+	b.hi = slices.Grow(b.hi[:0], n/2)
+	b.d.unitLo = slices.Grow(b.d.unitLo[:0], n/2)
+	b.d.unitIDs = slices.Grow(b.d.unitIDs[:0], n/2)
 	for k := range n {
 		i := k
 		if order != nil {
@@ -184,13 +204,13 @@ func (b *dagBuilder) finish() *dag {
 	b.numberUnits()
 	d, counts := b.d, b.counts
 	nu := len(d.unitIDs)
-	d.unitStart = make([]int32, nu+1)
-	d.dense = make([]bool, nu)
+	d.unitStart = zeroed(d.unitStart, nu+1)
+	d.dense = grow(d.dense, nu)
 	for u, n := range counts {
 		d.unitStart[u+1] = d.unitStart[u] + n
 		d.dense[u] = uint64(b.hi[u])-uint64(d.unitLo[u])+1 == uint64(n)
 	}
-	d.events = make([]event, d.unitStart[nu])
+	d.events = zeroed(d.events, int(d.unitStart[nu]))
 	fill := counts // reused: counts are not needed once unitStart is laid out
 	copy(fill, d.unitStart[:nu])
 	for _, e := range b.gathered {
@@ -205,7 +225,7 @@ func (b *dagBuilder) finish() *dag {
 			fill[u]++
 		}
 	}
-	var stack, redo []int32
+	stack, redo := b.stack[:0], b.redo[:0]
 	for u := range nu {
 		evs := d.events[d.unitStart[u]:d.unitStart[u+1]]
 		if d.dense[u] {
@@ -223,7 +243,8 @@ func (b *dagBuilder) finish() *dag {
 		stack = d.own(int32(u), stack)
 	}
 	if len(redo) > 0 {
-		again := make([]bool, nu)
+		b.again = zeroed(b.again, nu)
+		again := b.again
 		for _, u := range redo {
 			again[u] = true
 		}
@@ -238,9 +259,10 @@ func (b *dagBuilder) finish() *dag {
 			stack = d.own(u, stack)
 		}
 	}
-	b.gathered = nil
+	b.stack, b.redo = stack[:0], redo[:0]
 	// Resolve each cause named once, in the order named, then point the events at them.
-	found := make([]int32, len(b.refs))
+	b.found = grow(b.found, len(b.refs))
+	found := b.found
 	for r, ref := range b.refs {
 		found[r] = d.find(ref)
 	}

@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"slices"
+	"sync"
 	"unsafe"
 
 	"github.com/weftrace/weft/model"
@@ -39,9 +40,10 @@ type tree struct {
 	links []bool   // whether the span hangs under the span it links to (follows-from), its parent being absent
 
 	// scratch for build, link and walk
-	ids         idTable
-	fill, stack []int32
-	seen        []bool
+	ids            idTable
+	fill, stack    []int32
+	seen           []bool
+	morder, mstart []int32 // memoryOrder's memory
 }
 
 // buildTree indexes spans.
@@ -58,14 +60,52 @@ func (t *tree) build(spans []*model.Span) *tree {
 	return t
 }
 
-// buildTreeDAG indexes spans as a tree and, in the same pass over the spans, as an event DAG.
-func buildTreeDAG(spans []*model.Span) (*tree, *dag) {
-	t, b := new(tree), newDAGBuilder(spans)
+// buildTreeDAG indexes spans as a tree and, in the same pass over the spans, as an event DAG, in ws's memory.
+func buildTreeDAG(spans []*model.Span, ws *workspace) (*tree, *dag) {
+	t, b := &ws.t, &ws.b
+	b.reset(spans)
 	t.parents(spans, b)
 	t.link()
-	// The span-ID table is done with: its memory numbers the execution units.
-	b.d.units, t.ids = t.ids, idTable{}
+	// The span-ID table is done with: its memory numbers the execution units (and the unit table's, from an
+	// earlier trace, will index the next one's span IDs).
+	b.d.units, t.ids = t.ids, b.d.units
 	return t, b.finish()
+}
+
+// workspace is the scratch memory of one critical-path or clock computation: the tree, the event DAG and the
+// walk's arrays, about 400 bytes per span. A server computes critical paths again and again, so workspaces are
+// kept in a pool and reused, grown as needed, instead of allocated for every trace: allocating them (46 MB for a
+// 100K-span trace) made the collector run about once per call. Apart from tree.spans and tree.res, which release
+// clears, a workspace holds no pointers (indexes only), so the collector does not scan its arrays. Each call takes
+// a workspace of its own: concurrent calls never share one.
+type workspace struct {
+	t tree
+	b dagBuilder
+	d dag
+
+	cons    []constraint // the clock's constraints between processes
+	as, ae  []int64      // the walk's adjusted span times
+	crit    []int64      // critical time per span
+	keys    []uint64     // the path's spans, sorted
+	segs    []segment    // the path, as the walk finds it (backwards)
+	scratch []int32
+}
+
+var workspaces = sync.Pool{New: func() any { return new(workspace) }}
+
+// getWorkspace takes a workspace from the pool; release returns it.
+func getWorkspace() *workspace {
+	ws := workspaces.Get().(*workspace)
+	ws.b.d = &ws.d
+	return ws
+}
+
+// release forgets the trace's spans and resources (so that a pooled workspace keeps no trace alive) and returns
+// ws to the pool.
+func (ws *workspace) release() {
+	ws.t.spans = nil
+	clear(ws.t.res)
+	workspaces.Put(ws)
 }
 
 // parents finds each span's parent (only: no children, roots or order), which is all some views need. Parent
@@ -84,7 +124,7 @@ func (t *tree) parents(spans []*model.Span, b *dagBuilder) {
 	// fetches the next spans while it waits for one, which a loop that also probes the table leaves it no room for.
 	t.key = grow(t.key, n)
 	// Spans are read in the order they lie in memory (see memoryOrder) and their fields written by index.
-	order := memoryOrder(spans)
+	order := memoryOrder(spans, &t.morder, &t.mstart)
 	for k := range n {
 		i := k
 		if order != nil {
@@ -224,8 +264,8 @@ func (t *tree) walk(seen []bool) {
 // in that order already or few. Spans lie scattered in the heap, in whatever order they were decoded or made:
 // read in the slice's order, each of a large trace's spans costs a page walk and misses of the cache that the
 // processor cannot foresee; read in the order of memory, the same reads stream. Only the order of reading
-// changes, never what is computed.
-func memoryOrder(spans []*model.Span) []int32 {
+// changes, never what is computed. The order is made in *mem, and *scratch is used, both grown as needed.
+func memoryOrder(spans []*model.Span, mem, scratch *[]int32) []int32 {
 	n := len(spans)
 	if n < 4096 {
 		return nil
@@ -244,14 +284,16 @@ func memoryOrder(spans []*model.Span) []int32 {
 	for (hi-lo)>>shift >= uintptr(4*n) {
 		shift++
 	}
-	start := make([]int32, (hi-lo)>>shift+2)
+	*scratch = zeroed(*scratch, int((hi-lo)>>shift+2))
+	start := *scratch
 	for _, s := range spans {
 		start[(uintptr(unsafe.Pointer(s))-lo)>>shift+1]++
 	}
 	for k := 1; k < len(start); k++ {
 		start[k] += start[k-1]
 	}
-	order := make([]int32, n)
+	*mem = grow(*mem, n)
+	order := *mem
 	for i, s := range spans {
 		k := (uintptr(unsafe.Pointer(s)) - lo) >> shift
 		order[start[k]] = int32(i)
