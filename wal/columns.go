@@ -319,6 +319,17 @@ func ColumnPage(dst, page []byte, better bool, traces []model.TraceID) ([]byte, 
 // RowPage appends to dst the encoded batch that ColumnPage turned into col, byte for byte as it was. traces are
 // the page's traces as given to ColumnPage (nil if none were).
 func RowPage(dst, col []byte, traces []model.TraceID) ([]byte, error) {
+	return rowPage(dst, col, traces, -1)
+}
+
+// RowPagePrefix is RowPage for the first rows spans only: a batch of those spans, whose positions (Pos) are the
+// whole page's, for reading a trace near the start of a page without rebuilding the rest. rows beyond the page's
+// spans read the whole page.
+func RowPagePrefix(dst, col []byte, traces []model.TraceID, rows int) ([]byte, error) {
+	return rowPage(dst, col, traces, rows)
+}
+
+func rowPage(dst, col []byte, traces []model.TraceID, rows int) ([]byte, error) {
 	d := &decoder{b: col}
 	n := d.uvarint("column page span count")
 	ns := d.uvarint("column page stream count")
@@ -367,6 +378,17 @@ func RowPage(dst, col []byte, traces []model.TraceID) ([]byte, error) {
 		total += len(c)
 	}
 	w.outRec, w.outNums = make([]byte, 0, total), make([]byte, 0, total/2)
+	if rows >= 0 && uint64(rows) < n {
+		// The tables end with the span count: say rows instead.
+		k := len(binary.AppendUvarint(nil, n))
+		if v, kk := binary.Uvarint(tables[max(0, len(tables)-k):]); kk != k || v != n {
+			return dst, fmt.Errorf("%w: column page: tables do not end with the span count", ErrCorrupt)
+		}
+		tables = binary.AppendUvarint(append([]byte(nil), tables[:len(tables)-k]...), uint64(rows))
+		n, ids = uint64(rows), ids[:8*rows]
+	} else {
+		rows = -1
+	}
 	for i := uint64(0); i < n && w.err == nil; i++ {
 		w.span()
 	}
@@ -374,7 +396,7 @@ func RowPage(dst, col []byte, traces []model.TraceID) ([]byte, error) {
 		return dst, w.err
 	}
 	for i, c := range w.cols {
-		if len(c) != 0 {
+		if len(c) != 0 && rows < 0 {
 			return dst, fmt.Errorf("%w: column page: %d bytes left in stream %d", ErrCorrupt, len(c), i)
 		}
 	}

@@ -63,6 +63,23 @@ func TestColumnPageRoundTrip(t *testing.T) {
 			if _, err := RowPage(nil, short, nil); !errors.Is(err, ErrCorrupt) {
 				t.Errorf("implied trace IDs not given: %v, want ErrCorrupt", err)
 			}
+			// A prefix of the page: its first spans, as the whole page decodes them.
+			for _, rows := range []int{0, 1, len(spans) / 2, len(spans), len(spans) + 5} {
+				pre, err := RowPagePrefix(nil, short, traces, rows)
+				if err != nil {
+					t.Fatalf("prefix of %d rows: %v", rows, err)
+				}
+				got, err := DecodeSpans(pre)
+				if want := min(rows, len(spans)); err != nil || len(got) != want {
+					t.Fatalf("prefix of %d rows: %d spans, %v", rows, len(got), err)
+				}
+				full, _ := DecodeSpans(page)
+				for i := range got {
+					if got[i].SpanID != full[i].SpanID || got[i].Name != full[i].Name || got[i].Start != full[i].Start {
+						t.Fatalf("prefix of %d rows: span %d differs", rows, i)
+					}
+				}
+			}
 			// A list that is not the records' keeps the IDs in the page.
 			if full, err := ColumnPage(nil, page, false, traces[1:]); err != nil || len(full) != len(col) {
 				t.Errorf("wrong trace list: %d bytes (%v), want %d", len(full), err, len(col))

@@ -1056,7 +1056,10 @@ func parseDict(raw []byte) ([]string, error) {
 }
 
 // readPage reads page i, decompressing it unless the block keeps its pages raw.
-func (b *block) readPage(i int) ([]byte, error) {
+func (b *block) readPage(i int) ([]byte, error) { return b.readPagePrefix(i, -1) }
+
+// readPagePrefix reads page i; of a column page, only the first rows spans if rows >= 0 (wal.RowPagePrefix).
+func (b *block) readPagePrefix(i, rows int) ([]byte, error) {
 	p := b.meta.Pages[i]
 	if !b.meta.RawPages && !b.meta.ColumnPages {
 		return b.readSection(p[0], p[1])
@@ -1072,7 +1075,7 @@ func (b *block) readPage(i int) ([]byte, error) {
 		// The page's traces, from the trace table: traces are in ID order, pages too.
 		lo := sort.Search(len(b.tPage), func(j int) bool { return b.tPage[j] >= uint32(i) })
 		hi := sort.Search(len(b.tPage), func(j int) bool { return b.tPage[j] > uint32(i) })
-		return wal.RowPage(make([]byte, 0, 4*len(raw)), raw, b.ids[lo:hi])
+		return wal.RowPagePrefix(make([]byte, 0, 4*len(raw)), raw, b.ids[lo:hi], rows)
 	}
 	return raw, nil
 }
@@ -1214,8 +1217,8 @@ func (c *pageCache) put(key [2]uint64, bt *wal.Batch, size int) {
 		return
 	}
 	c.clock++
-	if _, ok := c.items[key]; ok {
-		return
+	if old, ok := c.items[key]; ok { // a longer prefix of a column page (or the same page read twice at once)
+		c.size -= old.size
 	}
 	c.items[key] = &cachedPage{batch: bt, size: size, used: c.clock}
 	c.size += size
@@ -1238,12 +1241,19 @@ func (c *pageCache) put(key [2]uint64, bt *wal.Batch, size int) {
 }
 
 // page reads, decompresses and parses page i, through the cache.
-func (b *block) page(c *pageCache, i uint32) (*wal.Batch, error) {
+func (b *block) page(c *pageCache, i uint32, rows int) (*wal.Batch, error) {
 	key := [2]uint64{b.id, uint64(i)}
 	if bt := c.get(key); bt != nil {
 		return bt, nil
 	}
-	raw, err := b.readPage(int(i))
+	// A column page read for a trace before its last is rebuilt up to that trace only (cached apart).
+	pkey := [2]uint64{b.id, uint64(i) | 1<<63}
+	if !b.meta.ColumnPages {
+		rows = -1
+	} else if bt := c.get(pkey); bt != nil && rows >= 0 && bt.Spans() >= rows {
+		return bt, nil
+	}
+	raw, err := b.readPagePrefix(int(i), rows)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: block %s page %d: %w", b.path, i, err)
 	}
@@ -1251,17 +1261,23 @@ func (b *block) page(c *pageCache, i uint32) (*wal.Batch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded: block %s page %d: %w", b.path, i, err)
 	}
+	if rows >= 0 {
+		key = pkey
+	}
 	c.put(key, bt, len(raw)*2)
 	return bt, nil
 }
 
-// traceSpans decodes the spans of trace ordinal ord, or takes them from the cache of large traces.
 func (b *block) traceSpans(c *pageCache, tc *traceCache, ord int) ([]*model.Span, error) {
 	key := [2]uint64{b.id, uint64(ord)}
 	if spans := tc.get(key); spans != nil {
 		return spans, nil
 	}
-	bt, err := b.page(c, b.tPage[ord])
+	rows := -1 // the spans of the page up to this trace's end: the next trace's first row, if in this page
+	if ord+1 < len(b.tPage) && b.tPage[ord+1] == b.tPage[ord] {
+		rows = int(b.tRow[ord+1])
+	}
+	bt, err := b.page(c, b.tPage[ord], rows)
 	if err != nil {
 		return nil, err
 	}
