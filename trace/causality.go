@@ -2,6 +2,7 @@ package trace
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 )
 
@@ -28,8 +29,12 @@ const hexDigits = "0123456789abcdef"
 
 // AppendUnit appends a unit ID as 16 lowercase hex digits.
 func AppendUnit(b []byte, unit uint64) []byte {
-	for shift := 60; shift >= 0; shift -= 4 {
-		b = append(b, hexDigits[(unit>>uint(shift))&0xf])
+	n := len(b)
+	b = slices.Grow(b, 16)[:n+16]
+	v := b[n : n+16 : n+16] // written in place: one capacity check, not sixteen
+	for i := 15; i >= 0; i-- {
+		v[i] = hexDigits[unit&0xf]
+		unit >>= 4
 	}
 	return b
 }

@@ -103,10 +103,22 @@ func newNode(ctx context.Context, u *unit, sc SpanContext) *node {
 		}
 		return n
 	}
+	// The slot is fresh and zero: only what is not zero is written, field by field, so that while the collector
+	// runs, each pointer costs one write barrier rather than a bulk barrier over the whole struct.
 	r := remotes.Take()
-	r.info = traceInfo{id: sc.TraceID, state: sc.TraceState, origin: sc.Origin, flags: sc.Flags,
-		priority: sc.Priority, remote: sc.Remote, causeUnit: sc.Cause.Unit, causeSeq: sc.Cause.Seq}
-	r.ln = lane{unit: u, tr: &r.info}
+	i := &r.info
+	i.id, i.causeUnit, i.causeSeq = sc.TraceID, sc.Cause.Unit, sc.Cause.Seq
+	i.flags, i.priority, i.remote = sc.Flags, sc.Priority, sc.Remote
+	if sc.TraceState != "" {
+		i.state = sc.TraceState
+	}
+	if sc.Origin != "" {
+		i.origin = sc.Origin
+	}
+	if u != nil {
+		r.ln.unit = u
+	}
+	r.ln.tr = i
 	r.Context, r.lane, r.spanID = ctx, &r.ln, sc.SpanID
 	return &r.node
 }

@@ -2,6 +2,7 @@ package propagation
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -98,11 +99,12 @@ func (W3C) extract(c Carrier) (trace.SpanContext, bool) {
 	var tp string
 	var states []string
 	var tps []string
-	vc, hasValues := c.(ValuesCarrier)
-	if h, ok := c.(HeaderCarrier); ok { // the common carrier, without the key canonicalisation
+	// The common carrier first, by its concrete type: no interface conversion, no key canonicalisation.
+	h, hasValues := c.(HeaderCarrier)
+	if hasValues {
 		tps, states = h["Traceparent"], h["Tracestate"]
-	} else if hasValues {
-		tps, states = vc.Values(hTraceparent), vc.Values(hTracestate)
+	} else if vc, ok := c.(ValuesCarrier); ok {
+		tps, states, hasValues = vc.Values(hTraceparent), vc.Values(hTracestate), true
 	}
 	if hasValues {
 		if len(tps) > 1 {
@@ -190,6 +192,13 @@ func parseError(header, value, reason string) error {
 func ParseTraceparent(s string) (trace.SpanContext, error) {
 	s = trimOWS(s)
 	sc := trace.SpanContext{Remote: true, Priority: trace.PriorityUnset}
+	if len(s) == 55 && s[0] == '0' && s[1] == '0' && s[2] == '-' && s[35] == '-' && s[52] == '-' {
+		// Version 00, the layout every sender writes today: one pass over fixed offsets. Anything it rejects
+		// goes through the field-by-field checks below, which say what was wrong.
+		if decodeTraceparent00(&sc, s) {
+			return sc, nil
+		}
+	}
 	if len(s) < 55 {
 		return sc, parseError(hTraceparent, s, "shorter than 55 characters")
 	}
@@ -223,9 +232,39 @@ func ParseTraceparent(s string) (trace.SpanContext, error) {
 	return sc, nil
 }
 
+// decodeTraceparent00 fills sc's IDs and flags from a 55-character version-00 traceparent whose separators have
+// been checked, and reports whether all of its digits were lowercase hex and both IDs not zero.
+func decodeTraceparent00(sc *trace.SpanContext, s string) bool {
+	_ = s[54]
+	bad := byte(0)
+	var hi, lo uint64 // the trace ID's two halves, to test for zero
+	for i := 0; i < 8; i++ {
+		a, b := hexLower[s[3+2*i]], hexLower[s[4+2*i]]
+		c, d := hexLower[s[19+2*i]], hexLower[s[20+2*i]]
+		bad |= a | b | c | d
+		x, y := a<<4|b&0x0f, c<<4|d&0x0f
+		sc.TraceID[i], sc.TraceID[8+i] = x, y
+		hi, lo = hi<<8|uint64(x), lo<<8|uint64(y)
+	}
+	var span uint64
+	for i := 0; i < 8; i++ {
+		a, b := hexLower[s[36+2*i]], hexLower[s[37+2*i]]
+		bad |= a | b
+		x := a<<4 | b&0x0f
+		sc.SpanID[i] = x
+		span = span<<8 | uint64(x)
+	}
+	f1, f2 := hexLower[s[53]], hexLower[s[54]]
+	bad |= f1 | f2
+	sc.Flags = trace.TraceFlags(f1<<4 | f2&0x0f)
+	return bad&0xf0 == 0 && hi|lo != 0 && span != 0
+}
+
 // AppendTraceparent appends sc's traceparent header value (version 00) to b.
 func AppendTraceparent(b []byte, sc trace.SpanContext) []byte {
-	var v [55]byte
+	n := len(b)
+	b = slices.Grow(b, 55)[:n+55]
+	v := b[n : n+55 : n+55] // written in place, not through a copy
 	v[0], v[1], v[2], v[35], v[52] = '0', '0', '-', '-', '-'
 	for i, c := range sc.TraceID {
 		v[3+2*i], v[4+2*i] = hexDigits[c>>4], hexDigits[c&0x0f]
@@ -236,7 +275,7 @@ func AppendTraceparent(b []byte, sc trace.SpanContext) []byte {
 	// Only the sampled and random bits are defined; the others must be sent as zero.
 	f := byte(sc.Flags) & 0x03
 	v[53], v[54] = '0', hexDigits[f]
-	return append(b, v[:]...)
+	return b
 }
 
 // ValidateTracestate checks a tracestate header value against the W3C grammar: at most 32 members, each a valid

@@ -1,0 +1,55 @@
+package propagation
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/weftrace/weft/trace"
+)
+
+// TestParseTraceparentLayout00 checks the one-pass decoder of version-00 values against what each field means:
+// which values it accepts, and the IDs and flags it reads, including the cases where only one half of an ID is
+// zero or a digit is out of range in a single position.
+func TestParseTraceparentLayout00(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		ok     bool
+		trace  string // the trace ID read back, hex, when ok
+		span   string
+		flags  trace.TraceFlags
+		reason string // part of the error when not ok
+	}{
+		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", true, "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", 1, ""},
+		{"00-00000000000000000000000000000001-0000000000000001-00", true, "00000000000000000000000000000001", "0000000000000001", 0, ""},
+		{"00-10000000000000000000000000000000-1000000000000000-ff", true, "10000000000000000000000000000000", "1000000000000000", 0xff, ""},
+		{"00-00000000000000000000000000000000-0000000000000001-01", false, "", "", 0, "trace-id"},
+		{"00-00000000000000000000000000000001-0000000000000000-01", false, "", "", 0, "parent-id"},
+		{"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", false, "", "", 0, "trace-id"},
+		{"00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01", false, "", "", 0, "trace-id"},
+		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902bZ-01", false, "", "", 0, "parent-id"},
+		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0G", false, "", "", 0, "trace-flags"},
+		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-A1", false, "", "", 0, "trace-flags"},
+	} {
+		sc, err := ParseTraceparent(tc.in)
+		if !tc.ok {
+			pe, isPE := err.(*ParseError)
+			if !isPE || !strings.Contains(pe.Reason, tc.reason) {
+				t.Errorf("%q: error %v, want one about %s", tc.in, err, tc.reason)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.in, err)
+			continue
+		}
+		if got := string(appendHex(nil, sc.TraceID[:])); got != tc.trace {
+			t.Errorf("%q: trace ID %s, want %s", tc.in, got, tc.trace)
+		}
+		if got := string(appendHex(nil, sc.SpanID[:])); got != tc.span {
+			t.Errorf("%q: span ID %s, want %s", tc.in, got, tc.span)
+		}
+		if sc.Flags != tc.flags || !sc.Remote || sc.Priority != trace.PriorityUnset {
+			t.Errorf("%q: flags %x remote %v priority %d", tc.in, sc.Flags, sc.Remote, sc.Priority)
+		}
+	}
+}
