@@ -114,7 +114,7 @@ func (b *dagBuilder) gather(spans []*model.Span, order []int32) {
 		return
 	}
 	// The unit arrays are estimates, not limits: a unit for every two spans.
-	b.gathered = zeroed(b.gathered, int(total)) // an own event without a sequence number is a hole: zero
+	b.gathered = grow(b.gathered, int(total)) // not cleared: add writes every place, holes too
 	b.refs = slices.Grow(b.refs[:0], n)
 	b.counts = slices.Grow(b.counts[:0], n/2)
 	b.hi = slices.Grow(b.hi[:0], n/2)
@@ -186,6 +186,8 @@ func (b *dagBuilder) add(i int, s *model.Span) {
 		g++
 		if e := &s.Events[j]; e.Seq != 0 {
 			b.gathered[g] = withUnit(event{seq: e.Seq, kind: evSpan, span: int32(i), cause: b.ref(&e.Cause), time: e.Time}, cmp.Or(e.Unit, c.Unit))
+		} else {
+			b.gathered[g] = event{} // a hole
 		}
 	}
 	b.gathered[end] = withUnit(event{seq: c.EndSeq, kind: evEnd, span: int32(i), cause: -1, time: s.Start + s.Duration}, cmp.Or(c.EndUnit, c.Unit))

@@ -1,0 +1,53 @@
+package analyze
+
+import (
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/weftrace/weft/model"
+)
+
+// TestWorkspaceConcurrentCalls computes the critical paths and clocks of different traces at once, again and
+// again, and checks every answer against the one computed alone: concurrent calls must each have a workspace of
+// their own, and a reused workspace must leave nothing of the trace before in the next answer. The traces differ in
+// size (a reused workspace shrinks and grows) and in kind (weft and foreign), and are large enough to be read in
+// memory order.
+func TestWorkspaceConcurrentCalls(t *testing.T) {
+	traces := [][]*model.Span{
+		genTrace(11, 4, 6000, 3000*us, false),
+		genTrace(12, 3, 5000, 0, true),
+		genTrace(13, 5, 300, 2000*us, false),
+		genTrace(14, 2, 4500, 1000*us, false),
+	}
+	wantPath := make([]*Path, len(traces))
+	wantClock := make([]*Clock, len(traces))
+	for i, spans := range traces {
+		wantPath[i], wantClock[i] = CriticalPath(spans, ChooseMidpoint), EstimateClock(spans, ChooseZero)
+		if len(wantPath[i].Segments) == 0 {
+			t.Fatalf("trace %d: no path to compare", i)
+		}
+	}
+	if reflect.DeepEqual(wantPath[0].Segments, wantPath[3].Segments) {
+		t.Fatal("the traces do not differ")
+	}
+	var wg sync.WaitGroup
+	for g := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range 12 {
+				i := (g + r) % len(traces) // the two goroutines are always on different traces
+				if p := CriticalPath(traces[i], ChooseMidpoint); !reflect.DeepEqual(p, wantPath[i]) {
+					t.Errorf("goroutine %d, round %d: the critical path of trace %d differs from the one computed alone", g, r, i)
+					return
+				}
+				if c := EstimateClock(traces[i], ChooseZero); !reflect.DeepEqual(c, wantClock[i]) {
+					t.Errorf("goroutine %d, round %d: the clock of trace %d differs from the one computed alone", g, r, i)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
