@@ -14,19 +14,31 @@ const (
 	MethodHeuristic = "heuristic" // on the span tree of foreign spans, which carry no events
 )
 
+// SegmentKind is the kind of a critical-path segment: SegmentRun or SegmentTransit.
+type SegmentKind uint8
+
 // Kinds of critical-path segment.
 const (
-	SegmentRun     = "run"     // work on one execution unit (or, for foreign spans, in the span itself)
-	SegmentTransit = "transit" // between a cause and the event that waited for it on another unit: scheduling, network
+	SegmentRun     SegmentKind = iota // work on one execution unit (or, for foreign spans, in the span itself)
+	SegmentTransit                    // between a cause and the event that waited for it on another unit: scheduling, network
 )
 
-// Segment is one stretch of a critical path, attributed to the span that was running (run) or waiting (transit).
+// String is "run" or "transit", as the JSON answers name the kinds.
+func (k SegmentKind) String() string {
+	if k == SegmentTransit {
+		return "transit"
+	}
+	return "run"
+}
+
+// Segment is one stretch of a critical path, attributed to the span that was running (run) or waiting (transit):
+// Path.SpanAt(int(s.Index)) is that span. It holds no pointer and takes 32 bytes: a path through most of a 100K-span
+// trace has over 100K segments, and the answer is allocated for every call.
 type Segment struct {
-	Span       *model.Span
-	Index      int    // the span's index in the spans given
-	Unit       uint64 // the execution unit (weft spans); 0 for foreign spans
-	Kind       string // SegmentRun or SegmentTransit
-	Start, End int64  // on the root process's clock
+	Index      int32       // the span's index in the spans given
+	Kind       SegmentKind // SegmentRun or SegmentTransit
+	Unit       uint64      // the execution unit (weft spans); 0 for foreign spans
+	Start, End int64       // on the root process's clock
 }
 
 // SpanTime is one span's share of the critical path and its self time (its duration less the union of its
@@ -49,7 +61,12 @@ type Path struct {
 	Segments []Segment  // in time order, contiguous, never overlapping
 	Spans    []SpanTime // spans on the path, most critical time first
 	Clock    *Clock     // the offsets used to compare times across processes
+
+	spans []*model.Span // the spans given
 }
+
+// SpanAt is the span of index i in the spans given, as Segment.Index and SpanTime.Index name them.
+func (p *Path) SpanAt(i int) *model.Span { return p.spans[i] }
 
 // CriticalPath finds the critical path of one trace. For a weft trace (its root span carries causality) it walks
 // the event DAG back from the root's end along the dependency satisfied last: the previous event on the unit,
@@ -72,7 +89,7 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 		off := clock.Offset(i)
 		w.as[i], w.ae[i] = t.start[i]+off, t.start[i]+t.dur[i]+off
 	}
-	p := &Path{Method: MethodHeuristic, Clock: clock}
+	p := &Path{Method: MethodHeuristic, Clock: clock, spans: spans}
 	root := t.mainRoot()
 	if root < 0 {
 		p.Complete = true
@@ -92,9 +109,9 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 	crit := ws.crit
 	p.Segments = make([]Segment, len(w.segs))
 	for k, s := range w.segs {
-		p.Segments[len(w.segs)-1-k] = Segment{Span: spans[s.span], Index: int(s.span), Unit: s.unit, Kind: segmentKinds[s.kind], Start: s.start, End: s.end}
-		p.Length += s.end - s.start
-		crit[s.span] += s.end - s.start
+		p.Segments[len(w.segs)-1-k] = s
+		p.Length += s.End - s.Start
+		crit[s.Index] += s.End - s.Start
 	}
 	on := 0
 	for _, c := range crit {
@@ -136,47 +153,30 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 	return p
 }
 
-// segment is a Segment as the walk records it: no pointers (the workspace's arrays are not scanned by the
-// collector) and its kind as an index into segmentKinds.
-type segment struct {
-	unit       uint64
-	start, end int64
-	span       int32
-	kind       uint8
-}
-
-// Segment kinds, indexing segmentKinds.
-const (
-	segRun uint8 = iota
-	segTransit
-)
-
-var segmentKinds = [...]string{SegmentRun, SegmentTransit}
-
 type pathWalker struct {
 	t       *tree
 	d       *dag
 	as, ae  []int64   // adjusted start and end per span
 	floor   int64     // the root's start: nothing before it is on the path
-	segs    []segment // backwards
+	segs    []Segment // backwards
 	scratch []int32
 	replied []bool // server spans whose client names their reply: no implicit end-to-end dependency
 }
 
 // emit records [from, to] for span i, walking backwards; adjacent stretches of one span merge.
-func (w *pathWalker) emit(i int32, unit uint64, kind uint8, from, to int64) {
+func (w *pathWalker) emit(i int32, unit uint64, kind SegmentKind, from, to int64) {
 	from = max(from, w.floor)
 	if to <= from {
 		return
 	}
 	if n := len(w.segs); n > 0 {
 		last := &w.segs[n-1]
-		if last.span == i && last.unit == unit && last.kind == kind && last.start == to {
-			last.start = from
+		if last.Index == i && last.Unit == unit && last.Kind == kind && last.Start == to {
+			last.Start = from
 			return
 		}
 	}
-	w.segs = append(w.segs, segment{unit: unit, start: from, end: to, span: i, kind: kind})
+	w.segs = append(w.segs, Segment{Index: i, Kind: kind, Unit: unit, Start: from, End: to})
 }
 
 // evTime is event i's time on the root process's clock.
@@ -228,9 +228,9 @@ func (w *pathWalker) causal(root int32) bool {
 		td := min(bestT, cur)
 		unit := d.unitIDs[e.unit]
 		if transit {
-			w.emit(e.span, unit, segTransit, td, cur)
+			w.emit(e.span, unit, SegmentTransit, td, cur)
 		} else {
-			w.emit(e.owner, unit, segRun, td, cur)
+			w.emit(e.owner, unit, SegmentRun, td, cur)
 		}
 		cur = td
 		if foreign >= 0 {
@@ -248,7 +248,7 @@ func (w *pathWalker) causal(root int32) bool {
 			}
 			best = k
 			td = min(w.evTime(best), cur)
-			w.emit(foreign, 0, segTransit, td, cur)
+			w.emit(foreign, 0, SegmentTransit, td, cur)
 			cur = td
 		}
 		pos = best
@@ -283,11 +283,11 @@ func (w *pathWalker) heuristic(i int32, cur, lo int64) {
 			if ce <= lo {
 				break // this and every later child ended before the span started
 			}
-			w.emit(i, 0, segRun, ce, cur)
+			w.emit(i, 0, SegmentRun, ce, cur)
 			w.heuristic(c, ce, cs)
 			cur = cs
 		}
 		w.scratch = w.scratch[:base]
 	}
-	w.emit(i, 0, segRun, lo, cur)
+	w.emit(i, 0, SegmentRun, lo, cur)
 }

@@ -25,7 +25,8 @@ func ExampleCriticalPath() {
 	p := analyze.CriticalPath([]*model.Span{root, cache, call, query}, analyze.ChooseMidpoint)
 	fmt.Println(p.Method, p.Length/ms, "ms")
 	for _, s := range p.Segments {
-		fmt.Printf("%-6s %-12s %3d → %3d ms\n", s.Span.Service(), s.Span.Name, s.Start/ms, s.End/ms)
+		sp := p.SpanAt(int(s.Index))
+		fmt.Printf("%-6s %-12s %3d → %3d ms\n", sp.Service(), sp.Name, s.Start/ms, s.End/ms)
 	}
 	fmt.Println("back's offset:", p.Clock.Processes[1].Offset/ms, "ms")
 	// Output:

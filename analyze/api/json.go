@@ -87,7 +87,8 @@ func pathJSON(p *analyze.Path) pathOut {
 		out.TraceID = p.Root.TraceID.String()
 	}
 	for _, s := range p.Segments {
-		seg := segmentJSON{SpanID: s.Span.SpanID.String(), Service: s.Span.Service(), Name: s.Span.Name, Kind: s.Kind,
+		sp := p.SpanAt(int(s.Index))
+		seg := segmentJSON{SpanID: sp.SpanID.String(), Service: sp.Service(), Name: sp.Name, Kind: s.Kind.String(),
 			Start: usTime(s.Start), End: usTime(s.End), Duration: usDur(s.End - s.Start)}
 		if s.Unit != 0 {
 			seg.Unit = unitHex(s.Unit)

@@ -59,14 +59,14 @@ func writePath(w io.Writer, p *analyze.Path) error {
 		if k > 0 {
 			b = append(b, ',')
 		}
-		b = refs.append(b, s.Index, s.Span)
+		b = refs.append(b, int(s.Index), p.SpanAt(int(s.Index)))
 		if s.Unit != 0 {
 			b = append(b, `,"unit":"`...)
 			b = appendHex16(b, s.Unit)
 			b = append(b, '"')
 		}
 		b = append(b, `,"kind":`...)
-		b = appendString(b, s.Kind)
+		b = appendString(b, s.Kind.String())
 		b = append(b, `,"start":`...)
 		b = strconv.AppendInt(b, usTime(s.Start), 10)
 		b = append(b, `,"end":`...)
@@ -107,7 +107,7 @@ type spanRefs struct {
 func newSpanRefs(p *analyze.Path) *spanRefs {
 	n := 0
 	for _, s := range p.Segments {
-		n = max(n, s.Index+1)
+		n = max(n, int(s.Index)+1)
 	}
 	for _, s := range p.Spans {
 		n = max(n, s.Index+1)
