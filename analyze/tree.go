@@ -87,6 +87,7 @@ type workspace struct {
 	as, ae  []int64      // the walk's adjusted span times
 	crit    []int64      // critical time per span
 	keys    []uint64     // the path's spans, sorted
+	keys2   []uint64     // radixSort\'s scratch
 	segs    []Segment    // the path, as the walk finds it (backwards)
 	scratch []int32
 }

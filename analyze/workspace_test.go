@@ -1,7 +1,9 @@
 package analyze
 
 import (
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 
@@ -50,4 +52,27 @@ func TestWorkspaceConcurrentCalls(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestRadixSort checks radixSort against slices.Sort on keys of several widths and sizes, including the packed
+// keys of CriticalPath (a critical time above an index) and keys that need all four passes.
+func TestRadixSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 255, 256, 1000, 50_000} {
+		for _, bits := range []uint{8, 17, 33, 47, 64} {
+			keys := make([]uint64, n)
+			for i := range keys {
+				keys[i] = rng.Uint64() >> (64 - bits)
+				if i%7 == 0 && i > 0 {
+					keys[i] = keys[i-1] // repeats
+				}
+			}
+			want := slices.Clone(keys)
+			slices.Sort(want)
+			radixSort(keys, make([]uint64, len(keys)))
+			if !slices.Equal(keys, want) {
+				t.Errorf("%d keys of %d bits: not sorted as slices.Sort sorts them", n, bits)
+			}
+		}
+	}
 }
