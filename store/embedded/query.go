@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/weftrace/weft/model"
@@ -274,6 +275,10 @@ func (h *candHeap) pop() candidate {
 	return c
 }
 
+// readAhead is how many of a search's candidate traces are read at once: a few, so that a search uses more than
+// one core for the page rebuilds that are most of its time.
+const readAhead = 4
+
 // FindTraces answers a search, newest traces first.
 func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSummary, error) {
 	defer s.observe("find_traces", time.Now())
@@ -332,35 +337,57 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 
 	seen := make(map[model.TraceID]bool)
 	var out []store.TraceSummary
+	batch := make([]candidate, 0, readAhead)
+	loaded := make([][]*model.Span, readAhead)
+	errs := make([]error, readAhead)
 	for len(h) > 0 {
-		c := h.pop()
-		if len(out) >= limit {
-			// A candidate's trace starts no later than its key, so once the last result is newer than the
-			// candidate's key (ties broken by trace ID, as the results are), no later candidate can displace it.
-			last := out[len(out)-1]
-			if newer(last.Start, last.TraceID, c.key, c.id) {
-				break
+		// The next few candidates that may still enter the results are read from their blocks at once (rebuilding
+		// a page is most of a search's time), then taken in order, so the answer is the one a candidate at a time
+		// gives; at most readAhead-1 traces are read in vain when the results fill up within a batch.
+		batch = batch[:0]
+		for len(h) > 0 && len(batch) < readAhead {
+			c := h[0]
+			if len(out) >= limit {
+				// A candidate's trace starts no later than its key, so once the last result is newer than the
+				// candidate's key (ties broken by trace ID, as the results are), no later candidate can displace it.
+				last := out[len(out)-1]
+				if newer(last.Start, last.TraceID, c.key, c.id) {
+					break
+				}
+			}
+			h.pop()
+			if !seen[c.id] {
+				seen[c.id] = true
+				batch = append(batch, c)
 			}
 		}
-		if seen[c.id] {
-			continue
+		if len(batch) == 0 {
+			break
 		}
-		seen[c.id] = true
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		spans, err := s.trace(sn, c.id)
-		if err != nil {
-			return nil, err
+		var wg sync.WaitGroup
+		for i := 1; i < len(batch); i++ {
+			wg.Go(func() { loaded[i], errs[i] = s.trace(sn, batch[i].id) })
 		}
-		if !slices.ContainsFunc(spans, q.MatchSpan) {
-			continue
-		}
-		sum := store.Summarize(c.id, spans)
-		i := sort.Search(len(out), func(i int) bool { return newer(sum.Start, sum.TraceID, out[i].Start, out[i].TraceID) })
-		out = slices.Insert(out, i, sum)
-		if len(out) > limit {
-			out = out[:limit]
+		loaded[0], errs[0] = s.trace(sn, batch[0].id)
+		wg.Wait()
+		for i, c := range batch {
+			spans, err := loaded[i], errs[i]
+			loaded[i] = nil
+			if err != nil {
+				return nil, err
+			}
+			if !slices.ContainsFunc(spans, q.MatchSpan) {
+				continue
+			}
+			sum := store.Summarize(c.id, spans)
+			j := sort.Search(len(out), func(j int) bool { return newer(sum.Start, sum.TraceID, out[j].Start, out[j].TraceID) })
+			out = slices.Insert(out, j, sum)
+			if len(out) > limit {
+				out = out[:limit]
+			}
 		}
 	}
 	return out, nil
