@@ -62,16 +62,15 @@ func ref(unit uint64, seq uint32) model.EventRef { return model.EventRef{Unit: u
 // to other processes, and through forked and joined goroutines, with every event's true time; then each process's
 // clock is skewed. The result is consistent by construction.
 type gen struct {
-	rng     *rand.Rand
-	trace   model.TraceID
-	procs   []*model.Resource
-	skew    []int64
-	spans   []*model.Span
-	proc    map[*model.Span]int
-	units   uint64
-	nextID  uint64
-	budget  int // spans left to make
-	foreign bool
+	rng    *rand.Rand
+	trace  model.TraceID
+	procs  []*model.Resource
+	skew   []int64
+	spans  []*model.Span
+	proc   map[*model.Span]int
+	units  uint64
+	nextID uint64
+	budget int // spans left to make
 }
 
 type unitState struct {

@@ -3,7 +3,6 @@ package datadog
 import (
 	"bytes"
 	"encoding/json"
-	"sort"
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -146,6 +145,3 @@ func encodeJSON(t testing.TB, traces [][]ddSpan) []byte {
 	}
 	return b
 }
-
-// sortedStrings is a small helper for comparing attribute sets whose order is the encoder's.
-func sortedStrings(s []string) []string { sort.Strings(s); return s }

@@ -11,17 +11,16 @@ import (
 
 // zspan is a Zipkin v2 span as every wire format decodes it, before conversion to the model.
 type zspan struct {
-	traceID          model.TraceID
-	id, parentID     model.SpanID
-	kind             model.Kind
-	name             string
-	timestamp        int64 // epoch microseconds; 0 when absent
-	duration         int64 // microseconds; 0 when absent
-	local, remote    endpoint
-	annotations      []annotation
-	tags             []model.Attr // string values, sorted by key
-	debug, shared    bool
-	hasLocalEndpoint bool
+	traceID       model.TraceID
+	id, parentID  model.SpanID
+	kind          model.Kind
+	name          string
+	timestamp     int64 // epoch microseconds; 0 when absent
+	duration      int64 // microseconds; 0 when absent
+	local, remote endpoint
+	annotations   []annotation
+	tags          []model.Attr // string values, sorted by key
+	debug, shared bool
 }
 
 type endpoint struct {

@@ -1,9 +1,7 @@
 package embedded
 
 import (
-	"bytes"
 	"math"
-	"slices"
 	"sync"
 	"time"
 
@@ -61,18 +59,6 @@ func (h *head) has(id model.TraceID) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.traces[id] != nil
-}
-
-// sortedIDs lists the head's traces in ascending ID order, the order blocks are written in.
-func (h *head) sortedIDs() []model.TraceID {
-	h.mu.RLock()
-	ids := make([]model.TraceID, 0, len(h.traces))
-	for id := range h.traces {
-		ids = append(ids, id)
-	}
-	h.mu.RUnlock()
-	slices.SortFunc(ids, func(a, b model.TraceID) int { return bytes.Compare(a[:], b[:]) })
-	return ids
 }
 
 // each calls f for every trace of the head, under the read lock.
