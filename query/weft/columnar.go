@@ -524,35 +524,16 @@ func (t *Trace) AppendColumnar(b []byte) []byte {
 		b = append(b, '}')
 	}
 	b = append(b, `},"units":`...)
-	if t.Units == nil {
-		b = append(b, "null"...)
-	} else {
+	b = appendUnits(b, t.Units, func(b []byte, ids []string) []byte {
 		b = append(b, '[')
-		for i, u := range t.Units {
-			if i > 0 {
+		for j, id := range ids {
+			if j > 0 {
 				b = append(b, ',')
 			}
-			b = append(b, `{"unit":`...)
-			b = appendString(b, u.Unit)
-			b = append(b, `,"service":`...)
-			b = appendString(b, u.Service)
-			b = append(b, `,"spans":[`...)
-			for j, id := range u.Spans {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = strconv.AppendInt(b, int64(byID[id]), 10)
-			}
-			b = append(b, `],"events":`...)
-			b = strconv.AppendInt(b, int64(u.Events), 10)
-			b = append(b, `,"minSeq":`...)
-			b = strconv.AppendUint(b, uint64(u.MinSeq), 10)
-			b = append(b, `,"maxSeq":`...)
-			b = strconv.AppendUint(b, uint64(u.MaxSeq), 10)
-			b = append(b, '}')
+			b = strconv.AppendInt(b, int64(byID[id]), 10)
 		}
-		b = append(b, ']')
-	}
+		return append(b, ']')
+	})
 	b = append(b, `,"strings":[`...)
 	for i, s := range st.list {
 		if i > 0 {

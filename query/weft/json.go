@@ -28,31 +28,36 @@ func (t *Trace) AppendJSON(b []byte) []byte {
 		b = append(b, ']')
 	}
 	b = append(b, `,"units":`...)
-	if t.Units == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, u := range t.Units {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"unit":`...)
-			b = appendString(b, u.Unit)
-			b = append(b, `,"service":`...)
-			b = appendString(b, u.Service)
-			b = append(b, `,"spans":`...)
-			b = appendStrings(b, u.Spans)
-			b = append(b, `,"events":`...)
-			b = strconv.AppendInt(b, int64(u.Events), 10)
-			b = append(b, `,"minSeq":`...)
-			b = strconv.AppendUint(b, uint64(u.MinSeq), 10)
-			b = append(b, `,"maxSeq":`...)
-			b = strconv.AppendUint(b, uint64(u.MaxSeq), 10)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
+	b = appendUnits(b, t.Units, appendStrings)
 	return append(b, '}')
+}
+
+// appendUnits writes units as JSON, each unit's spans written by appendSpans (as IDs in the regular answer, as
+// span indexes in the columnar one).
+func appendUnits(b []byte, units []Unit, appendSpans func([]byte, []string) []byte) []byte {
+	if units == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, u := range units {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"unit":`...)
+		b = appendString(b, u.Unit)
+		b = append(b, `,"service":`...)
+		b = appendString(b, u.Service)
+		b = append(b, `,"spans":`...)
+		b = appendSpans(b, u.Spans)
+		b = append(b, `,"events":`...)
+		b = strconv.AppendInt(b, int64(u.Events), 10)
+		b = append(b, `,"minSeq":`...)
+		b = strconv.AppendUint(b, uint64(u.MinSeq), 10)
+		b = append(b, `,"maxSeq":`...)
+		b = strconv.AppendUint(b, uint64(u.MaxSeq), 10)
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
 
 func (s *Span) appendJSON(b []byte) []byte {

@@ -176,19 +176,10 @@ func (r *Reader) digits() bool {
 // around it is taken here). Keys with escapes, and a key seen twice (which encoding/json merges or overwrites
 // depending on the field), are refused; so is an object of more than 24 keys.
 func (r *Reader) Object(field func(key []byte) bool) bool {
-	r.WS()
-	if !r.Byte('{') {
-		return false
-	}
-	r.WS()
-	if r.Byte('}') {
-		return true
-	}
 	var seen [24][]byte
 	n := 0
-	for {
-		key, inBody, ok := r.String()
-		if !ok || !inBody || n == len(seen) {
+	return r.members(func(key []byte, inBody bool) bool {
+		if !inBody || n == len(seen) {
 			return false
 		}
 		for _, k := range seen[:n] {
@@ -198,23 +189,8 @@ func (r *Reader) Object(field func(key []byte) bool) bool {
 		}
 		seen[n] = key
 		n++
-		r.WS()
-		if !r.Byte(':') {
-			return false
-		}
-		r.WS()
-		if !field(key) {
-			return false
-		}
-		r.WS()
-		if r.Byte('}') {
-			return true
-		}
-		if !r.Byte(',') {
-			return false
-		}
-		r.WS()
-	}
+		return field(key)
+	})
 }
 
 // Array reads an array, calling elem with the reader at each element (white space around it is taken here).
@@ -246,6 +222,12 @@ func (r *Reader) Array(elem func() bool) bool {
 // escapes too. member is called with the reader at the value; key may be the Reader's own bytes, which the next
 // String overwrites, so member must take what it keeps of key before reading the value.
 func (r *Reader) Members(member func(key []byte) bool) bool {
+	return r.members(func(key []byte, _ bool) bool { return member(key) })
+}
+
+// members reads an object, calling member with each key, whether the key lies unescaped in the input (inBody),
+// and the reader at the value.
+func (r *Reader) members(member func(key []byte, inBody bool) bool) bool {
 	r.WS()
 	if !r.Byte('{') {
 		return false
@@ -255,7 +237,7 @@ func (r *Reader) Members(member func(key []byte) bool) bool {
 		return true
 	}
 	for {
-		key, _, ok := r.String()
+		key, inBody, ok := r.String()
 		if !ok {
 			return false
 		}
@@ -264,7 +246,7 @@ func (r *Reader) Members(member func(key []byte) bool) bool {
 			return false
 		}
 		r.WS()
-		if !member(key) {
+		if !member(key, inBody) {
 			return false
 		}
 		r.WS()
