@@ -3,6 +3,7 @@ package wal
 import (
 	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"github.com/klauspost/compress/huff0"
 	"github.com/klauspost/compress/zstd"
@@ -43,6 +44,8 @@ var (
 	zstdBetter, _  = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1))
 	zstdReader, _  = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxStreamLen))
 )
+
+var huffScratch = sync.Pool{New: func() any { return new(huff0.Scratch) }}
 
 // streamCoder holds an encoder's reusable buffers.
 type streamCoder struct {
@@ -179,13 +182,16 @@ func readStream(d *decoder, top bool, budget *uint64, implied []byte) []byte {
 		} else if n > huff0.BlockSizeMax {
 			err = fmt.Errorf("huff0 stream of %d bytes", n)
 		} else {
-			var s *huff0.Scratch
-			s, payload, err = huff0.ReadTable(payload, nil)
+			// A scratch (its decoding table and output buffer) from the pool: building them anew for every
+			// stream cost as much as the decoding.
+			s := huffScratch.Get().(*huff0.Scratch)
+			s, payload, err = huff0.ReadTable(payload, s)
 			if err == nil {
 				s.MaxDecodedSize = int(n)
 				out, err = s.Decompress1X(payload)
-				out = append([]byte(nil), out...)
+				out = append(make([]byte, 0, n), out...)
 			}
+			huffScratch.Put(s)
 		}
 		if err == nil && uint64(len(out)) != n {
 			err = fmt.Errorf("%d bytes, %d announced", len(out), n)

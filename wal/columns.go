@@ -3,6 +3,7 @@ package wal
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/weftrace/weft/model"
 )
@@ -462,5 +463,192 @@ func skipValue(d *decoder, depth int) {
 		skipAttrs(d, depth+1)
 	default:
 		d.fail(fmt.Sprintf("unknown value type %d", t))
+	}
+}
+
+// SpanOutline is what a search needs of a span to test its service, name, kind, duration and start and to
+// summarize its trace: no attributes, IDs, parents' IDs or events. Name and Service are string references of the
+// page (Outline.String).
+type SpanOutline struct {
+	Start, Duration int64
+	Name, Service   uint32
+	Kind            model.Kind
+	Status          model.StatusCode
+	Root            bool // the span has no parent
+}
+
+// Outline is the outline of every span of a column page, in page order (rows, as Pos.Row counts them).
+type Outline struct {
+	Spans  []SpanOutline
+	shared []string
+	strs   []string
+}
+
+// String resolves a string reference of the outline's spans.
+func (o *Outline) String(ref uint32) string {
+	if int(ref) < len(o.shared) {
+		return o.shared[ref]
+	}
+	return o.strs[int(ref)-len(o.shared)]
+}
+
+// Size estimates the outline's memory, for caches.
+func (o *Outline) Size() int {
+	n := 40*len(o.Spans) + 16*len(o.strs)
+	for _, s := range o.strs {
+		n += len(s)
+	}
+	return n
+}
+
+// Streams a page outline decodes; the others are skipped without being decompressed.
+var outlineStreams = [colStreams]bool{colHeader: true, colKind: true, colStartAbs: true, colStartDelta: true,
+	colDuration: true, colName: true, colResource: true}
+
+// PageOutline reads the outline of a column page (ColumnPage's form; shared is the dictionary its batch was
+// encoded with): only the streams of headers, kinds, starts, durations, names and resources are decompressed,
+// a fraction of the page's bytes, and no span is built. A search whose conditions are all on those fields answers
+// from it without rebuilding the page.
+func PageOutline(col []byte, shared []string) (*Outline, error) {
+	d := &decoder{b: col}
+	n := d.uvarint("column page span count")
+	ns := d.uvarint("column page stream count")
+	if d.err == nil && (ns < colStreams || ns > maxColumnStreams) {
+		d.fail(fmt.Sprintf("column page: %d streams", ns))
+	}
+	if d.err == nil && n > uint64(len(col)) {
+		d.fail("column page: span count exceeds the data")
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	budget := uint64(maxStreamLen)
+	tables := readStream(d, true, &budget, nil)
+	var cols [colStreams][]byte
+	for i := range int(ns) {
+		if i < colStreams && outlineStreams[i] {
+			cols[i] = readStream(d, true, &budget, nil)
+		} else {
+			skipStream(d, true)
+		}
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	o := &Outline{shared: shared}
+	services, err := o.parseTables(tables, n)
+	if err != nil {
+		return nil, err
+	}
+	nstr := uint64(len(o.shared) + len(o.strs))
+	o.Spans = make([]SpanOutline, n)
+	var rd [colStreams]decoder
+	for i := range rd {
+		rd[i].b = cols[i]
+	}
+	var prev int64
+	for i := range o.Spans {
+		s := &o.Spans[i]
+		h := rd[colHeader].uvarint("header")
+		ks := rd[colKind].byte1("kind")
+		s.Kind, s.Status = model.Kind(ks&0xf), model.StatusCode(ks>>4)
+		if h&recSameTrace == 0 {
+			s.Start = rd[colStartAbs].varint("start")
+		} else if i > 0 {
+			s.Start = prev + rd[colStartDelta].varint("start delta")
+		} else {
+			return nil, fmt.Errorf("%w: column page: first record continues a trace", ErrCorrupt)
+		}
+		dur := rd[colDuration].uvarint("duration")
+		s.Duration = int64(dur)
+		s.Root = h&(recParent|recParentRef) == 0
+		name := rd[colName].uvarint("name")
+		res := rd[colResource].uvarint("resource")
+		for _, j := range [...]int{colHeader, colKind, colStartAbs, colStartDelta, colDuration, colName, colResource} {
+			if rd[j].err != nil {
+				return nil, fmt.Errorf("%w (column page stream %d)", rd[j].err, j)
+			}
+		}
+		if dur > math.MaxInt64 || name >= nstr || res >= uint64(len(services)) {
+			return nil, fmt.Errorf("%w: column page: span %d: duration, name or resource out of range", ErrCorrupt, i)
+		}
+		s.Name, s.Service = uint32(name), services[res]
+		prev = s.Start
+	}
+	return o, nil
+}
+
+// parseTables reads a column page's tables stream (the batch's string and resource tables and its span count,
+// which must be n): the page's own strings, and each resource's service as a string reference.
+func (o *Outline) parseTables(tables []byte, n uint64) ([]uint32, error) {
+	d := &decoder{b: tables}
+	ns := d.count(1, "string table")
+	ends := make([]int, 0, ns)
+	text := make([]byte, 0, len(tables))
+	for i := 0; i < ns && d.err == nil; i++ {
+		l := d.count(1, "string length")
+		if d.err == nil {
+			text = append(text, d.b[:l]...)
+			d.b = d.b[l:]
+			ends = append(ends, len(text))
+		}
+	}
+	nstr := uint64(len(o.shared) + ns)
+	nr := d.count(2, "resource table")
+	services := make([]uint32, 0, nr)
+	for i := 0; i < nr && d.err == nil; i++ {
+		svc := d.uvarint("service")
+		if svc >= nstr {
+			d.fail("service string reference out of range")
+		}
+		skipAttrs(d, 0)
+		services = append(services, uint32(svc))
+	}
+	if spans := d.uvarint("span count"); d.err == nil && (spans != n || len(d.b) != 0) {
+		d.fail("column page: tables do not end with the span count")
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	all := string(text)
+	o.strs = make([]string, len(ends))
+	prev := 0
+	for i, e := range ends {
+		o.strs[i] = all[prev:e]
+		prev = e
+	}
+	return services, nil
+}
+
+// skipStream moves d past one stream (see readStream) without decoding it.
+func skipStream(d *decoder, top bool) {
+	m := d.byte1("stream method")
+	n := d.uvarint("stream length")
+	if d.err != nil {
+		return
+	}
+	switch m {
+	case colRaw:
+		if n > uint64(len(d.b)) {
+			d.fail("stream exceeds the data")
+			return
+		}
+		d.b = d.b[n:]
+	case colRLE:
+		d.byte1("stream byte")
+	case colHuff, colZstd:
+		d.section("compressed stream")
+	case colPlanes:
+		np := int(d.byte1("plane count"))
+		if !top || np > maxPlanes || np < 1 {
+			d.fail("planes")
+			return
+		}
+		for range np {
+			skipStream(d, false)
+		}
+	case colImplied:
+	default:
+		d.fail(fmt.Sprintf("unknown stream method %d", m))
 	}
 }

@@ -182,3 +182,118 @@ func TestStreamsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// checkOutline fails unless o is the outline of spans.
+func checkOutline(t *testing.T, o *Outline, spans []*model.Span) {
+	t.Helper()
+	if len(o.Spans) != len(spans) {
+		t.Fatalf("outline of %d spans, want %d", len(o.Spans), len(spans))
+	}
+	for i, s := range spans {
+		g := o.Spans[i]
+		want := SpanOutline{Start: s.Start, Duration: s.Duration, Kind: s.Kind, Status: s.StatusCode,
+			Root: s.ParentID.IsZero(), Name: g.Name, Service: g.Service}
+		if g != want || o.String(g.Name) != s.Name || o.String(g.Service) != s.Service() {
+			t.Fatalf("span %d: outline %+v (name %q, service %q), want %+v (%q, %q)", i, g, o.String(g.Name),
+				o.String(g.Service), want, s.Name, s.Service())
+		}
+	}
+}
+
+// TestPageOutline: a column page's outline holds every span's start, duration, kind, status, rootness, name and
+// service as decoding the whole page gives them, with and without a shared dictionary and implied trace IDs.
+func TestPageOutline(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		extras bool
+		shared bool
+		n      int
+	}{{"plain", false, false, 2000}, {"extras", true, false, 2000}, {"shared dictionary", true, true, 1500},
+		{"one span", true, false, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := spangen.New(21, time.Now().UnixNano())
+			g.Extras = tc.extras
+			spans := g.Spans(tc.n)
+			var e Encoder
+			var shared []string
+			if tc.shared {
+				shared = []string{"cart", "render", "frontend", "user-7"}
+				e.Shared = NewDict(shared)
+			}
+			var traces []model.TraceID
+			for i, s := range spans {
+				e.Add(s)
+				if i == 0 || s.TraceID != spans[i-1].TraceID {
+					traces = append(traces, s.TraceID)
+				}
+			}
+			col, err := ColumnPage(nil, e.AppendTo(nil), false, traces)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o, err := PageOutline(col, shared)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkOutline(t, o, spans)
+			if o.Size() <= 0 {
+				t.Errorf("size %d", o.Size())
+			}
+		})
+	}
+}
+
+// TestPageOutlineRejectsDamage: truncated column pages fail with ErrCorrupt and never panic.
+func TestPageOutlineRejectsDamage(t *testing.T) {
+	g := spangen.New(22, time.Now().UnixNano())
+	g.Extras = true
+	col, err := ColumnPage(nil, AppendSpans(nil, g.Spans(300)), false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cut := range []int{0, 1, 5, len(col) / 3, len(col) / 2} {
+		if _, err := PageOutline(col[:cut], nil); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("cut at %d of %d: %v, want ErrCorrupt", cut, len(col), err)
+		}
+	}
+	if _, err := PageOutline(AppendSpans(nil, g.Spans(10)), nil); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("a row-form batch: %v, want ErrCorrupt", err)
+	}
+}
+
+// FuzzPageOutline: PageOutline fails with ErrCorrupt or gives an outline that agrees with the page's spans
+// wherever the whole page decodes too; nothing panics.
+func FuzzPageOutline(f *testing.F) {
+	g := spangen.New(23, 1e18)
+	g.Extras = true
+	for _, n := range []int{1, 7, 60} {
+		col, err := ColumnPage(nil, AppendSpans(nil, g.Spans(n)), false, nil)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(col)
+	}
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, col []byte) {
+		o, err := PageOutline(col, nil)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error not ErrCorrupt: %v", err)
+			}
+			return
+		}
+		for _, s := range o.Spans {
+			o.String(s.Name)
+			o.String(s.Service)
+		}
+		page, err := RowPage(nil, col, nil)
+		if err != nil {
+			return
+		}
+		spans, err := DecodeSpans(page)
+		if err != nil {
+			return
+		}
+		checkOutline(t, o, spans)
+	})
+}

@@ -1188,17 +1188,18 @@ type pageCache struct {
 	clock uint64
 }
 
+// cachedPage is a parsed page (*wal.Batch) or a column page's outline (*wal.Outline).
 type cachedPage struct {
-	batch *wal.Batch
-	size  int
-	used  uint64
+	val  any
+	size int
+	used uint64
 }
 
 func newPageCache(max int) *pageCache {
 	return &pageCache{max: max, items: map[[2]uint64]*cachedPage{}}
 }
 
-func (c *pageCache) get(key [2]uint64) *wal.Batch {
+func (c *pageCache) get(key [2]uint64) any {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p := c.items[key]
@@ -1207,10 +1208,10 @@ func (c *pageCache) get(key [2]uint64) *wal.Batch {
 	}
 	c.clock++
 	p.used = c.clock
-	return p.batch
+	return p.val
 }
 
-func (c *pageCache) put(key [2]uint64, bt *wal.Batch, size int) {
+func (c *pageCache) put(key [2]uint64, val any, size int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.max <= 0 || size > c.max/4 {
@@ -1220,7 +1221,7 @@ func (c *pageCache) put(key [2]uint64, bt *wal.Batch, size int) {
 	if old, ok := c.items[key]; ok { // a longer prefix of a column page (or the same page read twice at once)
 		c.size -= old.size
 	}
-	c.items[key] = &cachedPage{batch: bt, size: size, used: c.clock}
+	c.items[key] = &cachedPage{val: val, size: size, used: c.clock}
 	c.size += size
 	for c.size > c.max {
 		// Evict the least recently used of a small sample: cheap and close enough to LRU.
@@ -1243,14 +1244,14 @@ func (c *pageCache) put(key [2]uint64, bt *wal.Batch, size int) {
 // page reads, decompresses and parses page i, through the cache.
 func (b *block) page(c *pageCache, i uint32, rows int) (*wal.Batch, error) {
 	key := [2]uint64{b.id, uint64(i)}
-	if bt := c.get(key); bt != nil {
+	if bt, ok := c.get(key).(*wal.Batch); ok {
 		return bt, nil
 	}
 	// A column page read for a trace before its last is rebuilt up to that trace only (cached apart).
 	pkey := [2]uint64{b.id, uint64(i) | 1<<63}
 	if !b.meta.ColumnPages {
 		rows = -1
-	} else if bt := c.get(pkey); bt != nil && rows >= 0 && bt.Spans() >= rows {
+	} else if bt, ok := c.get(pkey).(*wal.Batch); ok && rows >= 0 && bt.Spans() >= rows {
 		return bt, nil
 	}
 	raw, err := b.readPagePrefix(int(i), rows)
@@ -1266,6 +1267,38 @@ func (b *block) page(c *pageCache, i uint32, rows int) (*wal.Batch, error) {
 	}
 	c.put(key, bt, len(raw)*2)
 	return bt, nil
+}
+
+// outline reads the outline of column page i (wal.PageOutline), through the cache: what a search on services,
+// names, kinds, durations and times needs, at a fraction of rebuilding the page.
+func (b *block) outline(c *pageCache, i uint32) (*wal.Outline, error) {
+	key := [2]uint64{b.id, uint64(i) | 1<<62}
+	if o, ok := c.get(key).(*wal.Outline); ok {
+		return o, nil
+	}
+	p := b.meta.Pages[i]
+	if !b.meta.ColumnPages || p[0] < 0 || p[1] < 0 || p[0]+p[1] > b.size {
+		return nil, fmt.Errorf("embedded: block %s page %d: no column page to outline", b.path, i)
+	}
+	raw := make([]byte, p[1])
+	if _, err := b.f.ReadAt(raw, p[0]); err != nil {
+		return nil, fmt.Errorf("embedded: block %s page %d: %w", b.path, i, err)
+	}
+	o, err := wal.PageOutline(raw, b.dict)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: block %s page %d: %w", b.path, i, err)
+	}
+	c.put(key, o, o.Size())
+	return o, nil
+}
+
+// traceRows is the rows of trace ord in its page: from its first to the next trace's first, or the page's end
+// (pageRows).
+func (b *block) traceRows(ord, pageRows int) (int, int) {
+	if ord+1 < len(b.tPage) && b.tPage[ord+1] == b.tPage[ord] {
+		return int(b.tRow[ord]), int(b.tRow[ord+1])
+	}
+	return int(b.tRow[ord]), pageRows
 }
 
 func (b *block) traceSpans(c *pageCache, tc *traceCache, ord int) ([]*model.Span, error) {
@@ -1361,6 +1394,21 @@ func (b *block) chunk(i int) ([]byte, error) {
 	return joinChunk(st[0], st[1], st[2])
 }
 
+// cachedChunk is chunk through the page cache: a search reads the same few chunks of a block again and again
+// (its services' and operations' terms), and decompressing one costs more than the rest of the lookup.
+func (b *block) cachedChunk(c *pageCache, i int) ([]byte, error) {
+	key := [2]uint64{b.id, uint64(i) | 1<<61}
+	if raw, ok := c.get(key).([]byte); ok {
+		return raw, nil
+	}
+	raw, err := b.chunk(i)
+	if err != nil {
+		return nil, err
+	}
+	c.put(key, raw, len(raw))
+	return raw, nil
+}
+
 // joinChunk puts a term chunk's streams back in the row form that nextTerm reads: each term's head, then its
 // posting deltas, then (operation terms) its duration buckets.
 func joinChunk(heads, ords, durs []byte) ([]byte, error) {
@@ -1410,16 +1458,16 @@ type postingList struct {
 
 // nextTerm parses the first term of a decoded chunk: its text, its posting list's count and delta-varint
 // ordinals, its duration buckets (operation terms), and what follows.
-func nextTerm(raw []byte) (term string, n uint64, deltas, durs, rest []byte, err error) {
+func nextTerm(raw []byte) (term []byte, n uint64, deltas, durs, rest []byte, err error) {
 	l, k := binary.Uvarint(raw)
 	if k <= 0 || l > uint64(len(raw)-k) {
-		return "", 0, nil, nil, nil, errBadBlock
+		return nil, 0, nil, nil, nil, errBadBlock
 	}
-	term = string(raw[k : k+int(l)])
+	term = raw[k : k+int(l) : k+int(l)]
 	raw = raw[k+int(l):]
 	n, k = binary.Uvarint(raw)
 	if k <= 0 || n > uint64(len(raw)) {
-		return "", 0, nil, nil, nil, errBadBlock
+		return nil, 0, nil, nil, nil, errBadBlock
 	}
 	raw = raw[k:]
 	start := raw
@@ -1427,14 +1475,14 @@ func nextTerm(raw []byte) (term string, n uint64, deltas, durs, rest []byte, err
 	for i := uint64(0); i < n; i++ {
 		_, k := binary.Uvarint(raw)
 		if k <= 0 {
-			return "", 0, nil, nil, nil, errBadBlock
+			return nil, 0, nil, nil, nil, errBadBlock
 		}
 		raw = raw[k:]
 	}
 	deltas = start[:len(start)-len(raw)]
 	if len(term) > 0 && term[0] == termOperation {
 		if uint64(len(raw)) < 2*n {
-			return "", 0, nil, nil, nil, errBadBlock
+			return nil, 0, nil, nil, nil, errBadBlock
 		}
 		durs = raw[:2*n]
 		raw = raw[2*n:]
@@ -1454,22 +1502,29 @@ func decodeOrds(dst []uint32, deltas []byte, n uint64) []uint32 {
 	return dst
 }
 
-// scanChunk walks the terms of a decoded chunk; f returns false to stop.
-func scanChunk(raw []byte, f func(term string, pl func() (postingList, error)) bool) error {
+// encodedPostings is a term's posting list as a chunk holds it.
+type encodedPostings struct {
+	n            uint64
+	deltas, durs []byte
+}
+
+func (e encodedPostings) decode() postingList {
+	pl := postingList{ords: decodeOrds(make([]uint32, 0, e.n), e.deltas, e.n)}
+	if e.durs != nil {
+		pl.dmin, pl.dmax = e.durs[:e.n], e.durs[e.n:]
+	}
+	return pl
+}
+
+// scanChunk walks the terms of a decoded chunk; f returns false to stop. The term's bytes are the chunk's.
+func scanChunk(raw []byte, f func(term []byte, pl encodedPostings) bool) error {
 	for len(raw) > 0 {
 		term, n, deltas, durs, rest, err := nextTerm(raw)
 		if err != nil {
 			return err
 		}
 		raw = rest
-		decode := func() (postingList, error) {
-			pl := postingList{ords: decodeOrds(make([]uint32, 0, n), deltas, n)}
-			if durs != nil {
-				pl.dmin, pl.dmax = durs[:n], durs[n:]
-			}
-			return pl, nil
-		}
-		if !f(term, decode) {
+		if !f(term, encodedPostings{n, deltas, durs}) {
 			return nil
 		}
 	}
@@ -1477,35 +1532,30 @@ func scanChunk(raw []byte, f func(term string, pl func() (postingList, error)) b
 }
 
 // lookup returns the posting list of term, ok false when the block does not hold it.
-func (b *block) lookup(term string) (postingList, bool, error) {
+func (b *block) lookup(c *pageCache, term string) (postingList, bool, error) {
 	cs := b.meta.Chunks
 	i := sort.Search(len(cs), func(i int) bool { return cs[i].First > term }) - 1
 	if i < 0 {
 		return postingList{}, false, nil
 	}
-	raw, err := b.chunk(i)
+	raw, err := b.cachedChunk(c, i)
 	if err != nil {
 		return postingList{}, false, err
 	}
 	var out postingList
 	found := false
-	var derr error
-	err = scanChunk(raw, func(t string, pl func() (postingList, error)) bool {
-		if t == term {
-			out, derr = pl()
-			found = true
+	err = scanChunk(raw, func(t []byte, pl encodedPostings) bool {
+		if string(t) == term {
+			out, found = pl.decode(), true
 			return false
 		}
-		return t < term
+		return string(t) < term
 	})
-	if err == nil {
-		err = derr
-	}
 	return out, found, err
 }
 
 // termsWithPrefix calls f for every term starting with prefix, in order, until f returns false.
-func (b *block) termsWithPrefix(prefix string, f func(term string) bool) error {
+func (b *block) termsWithPrefix(c *pageCache, prefix string, f func(term string) bool) error {
 	cs := b.meta.Chunks
 	i := sort.Search(len(cs), func(i int) bool { return cs[i].First > prefix }) - 1
 	if i < 0 {
@@ -1515,20 +1565,20 @@ func (b *block) termsWithPrefix(prefix string, f func(term string) bool) error {
 		if i > 0 && cs[i].First > prefix && !bytes.HasPrefix([]byte(cs[i].First), []byte(prefix)) {
 			return nil
 		}
-		raw, err := b.chunk(i)
+		raw, err := b.cachedChunk(c, i)
 		if err != nil {
 			return err
 		}
 		stop := false
-		err = scanChunk(raw, func(t string, _ func() (postingList, error)) bool {
-			if t < prefix {
+		err = scanChunk(raw, func(t []byte, _ encodedPostings) bool {
+			if string(t) < prefix {
 				return true
 			}
-			if len(t) < len(prefix) || t[:len(prefix)] != prefix {
+			if len(t) < len(prefix) || string(t[:len(prefix)]) != prefix {
 				stop = true
 				return false
 			}
-			if !f(t) {
+			if !f(string(t)) {
 				stop = true
 				return false
 			}

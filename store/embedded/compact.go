@@ -143,7 +143,7 @@ func (c *termCursor) next() error {
 	if err != nil {
 		return err
 	}
-	c.raw, c.term, c.durs = rest, term, durs
+	c.raw, c.term, c.durs = rest, string(term), durs
 	c.ords = decodeOrds(c.ords[:0], deltas, n)
 	for i, o := range c.ords {
 		if int(o) >= len(c.ordMap) {

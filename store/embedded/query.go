@@ -3,14 +3,17 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/weftrace/weft/model"
 	"github.com/weftrace/weft/search"
 	"github.com/weftrace/weft/store"
+	"github.com/weftrace/weft/wal"
 )
 
 // DefaultLimit is the number of traces FindTraces answers when the query sets no limit.
@@ -72,8 +75,8 @@ func union(a, b ordSet) ordSet {
 }
 
 // termSet looks one term up; a term the block lacks gives the empty set.
-func termSet(b *block, term string) (ordSet, error) {
-	pl, ok, err := b.lookup(term)
+func termSet(b *block, c *pageCache, term string) (ordSet, error) {
+	pl, ok, err := b.lookup(c, term)
 	if err != nil || !ok {
 		return ordSet{}, err
 	}
@@ -81,10 +84,10 @@ func termSet(b *block, term string) (ordSet, error) {
 }
 
 // querySet is the traces of block b that may hold a span matching q: a superset, exact for the index's terms.
-func querySet(b *block, q *search.Query) (ordSet, error) {
+func querySet(b *block, c *pageCache, q *search.Query) (ordSet, error) {
 	set := everything
 	if q.Service != "" && q.Operation != "" {
-		pl, ok, err := b.lookup(string(termOperation) + q.Service + "\x00" + q.Operation)
+		pl, ok, err := b.lookup(c, string(termOperation)+q.Service+"\x00"+q.Operation)
 		if err != nil || !ok {
 			return ordSet{}, err
 		}
@@ -100,27 +103,27 @@ func querySet(b *block, q *search.Query) (ordSet, error) {
 		}
 		set = ordSet{ords: pl.ords}
 	} else if q.Service != "" {
-		s, err := termSet(b, string(termService)+q.Service)
+		s, err := termSet(b, c, string(termService)+q.Service)
 		if err != nil {
 			return ordSet{}, err
 		}
 		set = s
 	} else if q.Operation != "" {
-		s, err := termSet(b, string(termName)+q.Operation)
+		s, err := termSet(b, c, string(termName)+q.Operation)
 		if err != nil {
 			return ordSet{}, err
 		}
 		set = s
 	}
 	if q.Kind != model.KindUnspecified && (set.all || len(set.ords) > 0) {
-		s, err := termSet(b, string(termKind)+q.Kind.String())
+		s, err := termSet(b, c, string(termKind)+q.Kind.String())
 		if err != nil {
 			return ordSet{}, err
 		}
 		set = intersect(set, s)
 	}
 	if q.Expr != nil && (set.all || len(set.ords) > 0) {
-		s, err := exprSet(b, q.Expr)
+		s, err := exprSet(b, c, q.Expr)
 		if err != nil {
 			return ordSet{}, err
 		}
@@ -130,12 +133,12 @@ func querySet(b *block, q *search.Query) (ordSet, error) {
 }
 
 // exprSet is a superset of the traces with a span matching e, from the index where e allows.
-func exprSet(b *block, e search.Expr) (ordSet, error) {
+func exprSet(b *block, c *pageCache, e search.Expr) (ordSet, error) {
 	switch x := e.(type) {
 	case *search.And:
 		set := everything
-		for _, c := range x.Exprs {
-			s, err := exprSet(b, c)
+		for _, x := range x.Exprs {
+			s, err := exprSet(b, c, x)
 			if err != nil {
 				return ordSet{}, err
 			}
@@ -147,8 +150,8 @@ func exprSet(b *block, e search.Expr) (ordSet, error) {
 		return set, nil
 	case *search.Or:
 		set := ordSet{}
-		for _, c := range x.Exprs {
-			s, err := exprSet(b, c)
+		for _, x := range x.Exprs {
+			s, err := exprSet(b, c, x)
 			if err != nil {
 				return ordSet{}, err
 			}
@@ -164,7 +167,7 @@ func exprSet(b *block, e search.Expr) (ordSet, error) {
 		}
 		set := ordSet{}
 		for _, t := range terms {
-			s, err := termSet(b, t)
+			s, err := termSet(b, c, t)
 			if err != nil {
 				return ordSet{}, err
 			}
@@ -225,8 +228,10 @@ func compareTerms(c *search.Compare) []string {
 // candidate is a trace that may match, keyed by the earliest start of its spans in the part that proposed it,
 // which is never earlier than the trace's own start.
 type candidate struct {
-	id  model.TraceID
 	key int64
+	id  *model.TraceID // in the block's trace table, or a copy of a head's
+	b   *block         // the block that proposed it (nil: a head), and its ordinal there
+	ord int
 }
 
 func newer(aStart int64, aID model.TraceID, bStart int64, bID model.TraceID) bool {
@@ -239,7 +244,12 @@ func newer(aStart int64, aID model.TraceID, bStart int64, bID model.TraceID) boo
 // candHeap is a binary heap of candidates, newest at the top.
 type candHeap []candidate
 
-func (h candHeap) less(i, j int) bool { return newer(h[i].key, h[i].id, h[j].key, h[j].id) }
+func (h candHeap) less(i, j int) bool {
+	if h[i].key != h[j].key {
+		return h[i].key > h[j].key
+	}
+	return bytes.Compare(h[i].id[:], h[j].id[:]) < 0
+}
 
 func (h candHeap) down(i int) {
 	for {
@@ -276,7 +286,7 @@ func (h *candHeap) pop() candidate {
 }
 
 // readAhead is how many of a search's candidate traces are read at once: a few, so that a search uses more than
-// one core for the page rebuilds that are most of its time.
+// one core for the page reads (outlines, or rebuilds of whole pages) that are most of its time.
 const readAhead = 4
 
 // FindTraces answers a search, newest traces first.
@@ -292,39 +302,49 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 	}
 	defer sn.release()
 
-	var cands []candidate
-	for _, b := range sn.blocks {
+	sets := make([]ordSet, len(sn.blocks))
+	n := 0
+	for i, b := range sn.blocks {
 		if q.Start != 0 && b.meta.MaxStart < q.Start || q.End != 0 && b.meta.MinStart > q.End {
 			continue
 		}
-		set, err := querySet(b, &q)
+		set, err := querySet(b, s.cache, &q)
 		if err != nil {
 			return nil, err
 		}
-		add := func(o uint32) {
+		if set.all {
+			n += len(b.ids)
+		} else {
+			n += len(set.ords)
+		}
+		sets[i] = set
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	cands := make([]candidate, 0, n)
+	for i, b := range sn.blocks {
+		add := func(o int) {
 			if q.Start != 0 && b.tMax[o] < q.Start || q.End != 0 && b.tMin[o] > q.End {
 				return
 			}
-			cands = append(cands, candidate{b.ids[o], b.tMin[o]})
+			cands = append(cands, candidate{b.tMin[o], &b.ids[o], b, o})
 		}
-		if set.all {
+		if sets[i].all {
 			for o := range b.ids {
-				add(uint32(o))
-			}
-		} else {
-			for _, o := range set.ords {
 				add(o)
 			}
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		} else {
+			for _, o := range sets[i].ords {
+				add(int(o))
+			}
 		}
 	}
 	for _, h := range sn.heads {
 		h.each(func(id model.TraceID, t *headTrace) bool {
 			for _, sp := range t.spans {
 				if q.MatchSpan(sp) {
-					cands = append(cands, candidate{id, t.minStart})
+					cands = append(cands, candidate{key: t.minStart, id: &id})
 					break
 				}
 			}
@@ -338,11 +358,12 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 	seen := make(map[model.TraceID]bool)
 	var out []store.TraceSummary
 	batch := make([]candidate, 0, readAhead)
-	loaded := make([][]*model.Span, readAhead)
+	sums := make([]store.TraceSummary, readAhead)
+	found := make([]bool, readAhead)
 	errs := make([]error, readAhead)
 	for len(h) > 0 {
-		// The next few candidates that may still enter the results are read from their blocks at once (rebuilding
-		// a page is most of a search's time), then taken in order, so the answer is the one a candidate at a time
+		// The next few candidates that may still enter the results are read from their blocks at once (reading
+		// pages is most of a search's time), then taken in order, so the answer is the one a candidate at a time
 		// gives; at most readAhead-1 traces are read in vain when the results fill up within a batch.
 		batch = batch[:0]
 		for len(h) > 0 && len(batch) < readAhead {
@@ -351,13 +372,13 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 				// A candidate's trace starts no later than its key, so once the last result is newer than the
 				// candidate's key (ties broken by trace ID, as the results are), no later candidate can displace it.
 				last := out[len(out)-1]
-				if newer(last.Start, last.TraceID, c.key, c.id) {
+				if newer(last.Start, last.TraceID, c.key, *c.id) {
 					break
 				}
 			}
 			h.pop()
-			if !seen[c.id] {
-				seen[c.id] = true
+			if !seen[*c.id] {
+				seen[*c.id] = true
 				batch = append(batch, c)
 			}
 		}
@@ -369,20 +390,18 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 		}
 		var wg sync.WaitGroup
 		for i := 1; i < len(batch); i++ {
-			wg.Go(func() { loaded[i], errs[i] = s.trace(sn, batch[i].id) })
+			wg.Go(func() { sums[i], found[i], errs[i] = s.examine(sn, &q, batch[i]) })
 		}
-		loaded[0], errs[0] = s.trace(sn, batch[0].id)
+		sums[0], found[0], errs[0] = s.examine(sn, &q, batch[0])
 		wg.Wait()
-		for i, c := range batch {
-			spans, err := loaded[i], errs[i]
-			loaded[i] = nil
-			if err != nil {
-				return nil, err
+		for i := range batch {
+			if errs[i] != nil {
+				return nil, errs[i]
 			}
-			if !slices.ContainsFunc(spans, q.MatchSpan) {
+			if !found[i] {
 				continue
 			}
-			sum := store.Summarize(c.id, spans)
+			sum := sums[i]
 			j := sort.Search(len(out), func(j int) bool { return newer(sum.Start, sum.TraceID, out[j].Start, out[j].TraceID) })
 			out = slices.Insert(out, j, sum)
 			if len(out) > limit {
@@ -391,4 +410,86 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 		}
 	}
 	return out, nil
+}
+
+// examine reads candidate c: whether its trace matches q and, if it does, its summary. A trace wholly in one
+// block of column pages, for a query without an expression, is answered from its page's outline (wal.PageOutline:
+// services, names, kinds, durations and starts); the others are read whole.
+func (s *Store) examine(sn *snapshot, q *search.Query, c candidate) (store.TraceSummary, bool, error) {
+	id := *c.id
+	if q.Expr == nil && c.b != nil && c.b.meta.ColumnPages && !sn.elsewhere(c.b, id) {
+		o, err := c.b.outline(s.cache, c.b.tPage[c.ord])
+		if err != nil {
+			return store.TraceSummary{}, false, err
+		}
+		lo, hi := c.b.traceRows(c.ord, len(o.Spans))
+		if lo > hi || hi > len(o.Spans) {
+			return store.TraceSummary{}, false, fmt.Errorf("embedded: block %s: trace %d: rows %d..%d of a page of %d",
+				c.b.path, c.ord, lo, hi, len(o.Spans))
+		}
+		spans := o.Spans[lo:hi]
+		for i := range spans {
+			if matchOutline(q, o, &spans[i]) {
+				return summarizeOutline(id, o, spans), true, nil
+			}
+		}
+		return store.TraceSummary{}, false, nil
+	}
+	spans, err := s.trace(sn, id)
+	if err != nil || !slices.ContainsFunc(spans, q.MatchSpan) {
+		return store.TraceSummary{}, false, err
+	}
+	return store.Summarize(id, spans), true, nil
+}
+
+// matchOutline is search.Query.MatchSpan for a span's outline, for a query without an expression.
+func matchOutline(q *search.Query, o *wal.Outline, s *wal.SpanOutline) bool {
+	return (q.Service == "" || o.String(s.Service) == q.Service) &&
+		(q.Operation == "" || o.String(s.Name) == q.Operation) &&
+		(q.Kind == model.KindUnspecified || s.Kind == q.Kind) &&
+		(q.MinDuration <= 0 || s.Duration >= q.MinDuration) &&
+		(q.MaxDuration <= 0 || s.Duration <= q.MaxDuration) &&
+		(q.Start == 0 || s.Start >= q.Start) &&
+		(q.End == 0 || s.Start <= q.End)
+}
+
+// summarizeOutline is store.Summarize for a trace's spans in outline, in the order the trace's read gives them.
+func summarizeOutline(id model.TraceID, o *wal.Outline, spans []wal.SpanOutline) store.TraceSummary {
+	sum := store.TraceSummary{TraceID: id, SpanCount: len(spans)}
+	if len(spans) == 0 {
+		return sum
+	}
+	root, first := -1, 0
+	var end int64
+	for i := range spans {
+		sp := &spans[i]
+		if sp.Start < spans[first].Start {
+			first = i
+		}
+		if sp.Root && (root < 0 || sp.Start < spans[root].Start) {
+			root = i
+		}
+		if e := sp.Start + sp.Duration; i == 0 || e > end {
+			end = e
+		}
+		if sp.Status == model.StatusError {
+			sum.ErrorCount++
+		}
+		svc := o.String(sp.Service)
+		j := 0
+		for j < len(sum.Services) && sum.Services[j].Service != svc {
+			j++
+		}
+		if j == len(sum.Services) {
+			sum.Services = append(sum.Services, store.ServiceCount{Service: svc})
+		}
+		sum.Services[j].Spans++
+	}
+	if root < 0 {
+		root = first
+	}
+	sum.RootService, sum.RootName = o.String(spans[root].Service), o.String(spans[root].Name)
+	sum.Start, sum.Duration = spans[first].Start, end-spans[first].Start
+	slices.SortFunc(sum.Services, func(a, b store.ServiceCount) int { return strings.Compare(a.Service, b.Service) })
+	return sum
 }

@@ -602,7 +602,7 @@ func (s *Store) AttributeValues(ctx context.Context, key, prefix string, limit i
 	tp := string(termAttr) + key + "\x00"
 	for _, b := range sn.blocks {
 		n := 0
-		err := b.termsWithPrefix(tp+prefix, func(term string) bool {
+		err := b.termsWithPrefix(s.cache, tp+prefix, func(term string) bool {
 			set[term[len(tp):]] = true
 			n++
 			return limit <= 0 || n < limit
