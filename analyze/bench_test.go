@@ -33,23 +33,43 @@ func loop(b *testing.B, f func()) {
 	b.ReportMetric(float64(cpuTime()-start)/float64(n)/1e6, "cpu-ms/op")
 }
 
+// dropWorkspaces forgets every idle workspace, as after a long idle spell: the next call allocates its own. Not
+// safe while analyses run.
+func dropWorkspaces() {
+	workspaces.kept = nil
+	workspaces.pool = sync.Pool{New: workspaces.pool.New}
+}
+
 // BenchmarkCriticalPath is the critical path (with the clock estimate it needs) of one 100K-span trace over 5
-// processes: weft spans on the event DAG, and the same spans stripped of causality on the span tree. The calls
-// reuse a workspace (see workspace), as a server's calls do; the "-cold" cases drop the pooled workspaces before
-// every call, as for a server's first call or one after an idle spell.
+// processes: weft spans on the event DAG ("causal"), and the same spans stripped of causality on the span tree
+// ("heuristic"). The plain cases take the generator's spans, each allocated alone and shuffled; the "-store" cases
+// take the spans as the embedded store hands them out for GET /api/weft/v1/traces/{id}/critical-path (written to it
+// in order of their ends, as exporters send them, cut into a block and read back: one array, in that order). The
+// calls reuse a workspace (see workspaces), as a server's calls do; the "-cold" cases drop the idle workspaces
+// before every call, as for a server's first call.
 func BenchmarkCriticalPath(b *testing.B) {
 	for _, c := range []struct {
-		name          string
-		foreign, cold bool
-	}{{"causal-100K", false, false}, {"heuristic-100K", true, false}, {"causal-100K-cold", false, true}, {"heuristic-100K-cold", true, true}} {
+		name                 string
+		foreign, cold, store bool
+	}{
+		{"causal-100K", false, false, false}, {"heuristic-100K", true, false, false},
+		{"causal-100K-cold", false, true, false}, {"heuristic-100K-cold", true, true, false},
+		{"causal-100K-store", false, false, true}, {"heuristic-100K-store", true, false, true},
+		{"causal-100K-store-cold", false, true, true},
+	} {
 		spans := genTrace(1, 5, 100_000, 5000*us, c.foreign) // one trace live at a time: the collector's work is the same for every case
+		if c.store {
+			st, got := storedTrace(b, b.TempDir(), spans, 0)
+			st.Close()
+			spans = got
+		}
 		b.Run(c.name, func(b *testing.B) {
 			if !c.cold {
 				CriticalPath(spans, ChooseZero) // the server's first call, which allocates the workspace
 			}
 			loop(b, func() {
 				if c.cold {
-					workspaces = sync.Pool{New: workspaces.New}
+					dropWorkspaces()
 				}
 				if p := CriticalPath(spans, ChooseZero); !p.Complete {
 					b.Fatal("incomplete")

@@ -81,7 +81,8 @@ func (c *Clock) Offset(i int) int64 { return c.Processes[c.SpanProcess[i]].Offse
 
 // EstimateClock estimates each process's clock offset relative to the root span's process, from the causal
 // constraints of the trace: cause edges between events (weft spans), client spans that contain their server
-// spans, and children that start no earlier than their parents.
+// spans, and children that start no earlier than their parents. A trace of more than 512 processes is not adjusted
+// (every offset 0): see maxClockProcesses.
 func EstimateClock(spans []*model.Span, choose Choice) *Clock {
 	ws := getWorkspace()
 	defer ws.release()
@@ -136,7 +137,12 @@ func estimateClock(t *tree, d *dag, choose Choice, ws *workspace) *Clock {
 	for i := range d.events {
 		if e := &d.events[i]; e.cause >= 0 {
 			ce := &d.events[e.cause]
-			add(constraint{e.time - ce.time, ce.span, e.span, kindCause})
+			k := constraint{e.time - ce.time, ce.span, e.span, kindCause}
+			if e.proc != ce.proc || e.proc == manyProcs {
+				add(k)
+			} else if k.w < 0 { // within one process, known from the events without looking up their spans
+				report(k, -k.w)
+			}
 			if e.kind == evSpan && t.parent[ce.span] == e.span {
 				replied[ce.span] = true
 			}
@@ -154,6 +160,30 @@ func estimateClock(t *tree, d *dag, choose Choice, ws *workspace) *Clock {
 		}
 	}
 
+	if n <= maxClockProcesses {
+		solve(c, cons, choose)
+	} else {
+		c.Processes[0].Constrained = true // the others keep offset 0, unbounded
+	}
+
+	for _, k := range cons {
+		of, ot := c.Processes[c.SpanProcess[k.cause]].Offset, c.Processes[c.SpanProcess[k.effect]].Offset
+		if viol := of - ot - k.w; viol > 0 {
+			report(k, viol)
+		}
+	}
+	return c
+}
+
+// maxClockProcesses is the most processes whose offsets EstimateClock solves for: the solver keeps a bound for every
+// pair of processes and updates all of them for each pair's tightest constraint, about n³ steps at worst (a tenth of
+// a second for 512). A trace of more (bad input, or a client that gives every span a resource of its own) is not
+// adjusted: every offset is 0, unbounded, and every constraint the raw times break is reported.
+const maxClockProcesses = 512
+
+// solve chooses every process's offset within the bounds the cross-process constraints cons allow.
+func solve(c *Clock, cons []constraint, choose Choice) {
+	n := len(c.Processes)
 	// Difference constraints: x[from] - x[to] <= w, i.e. D[to][from] <= w where D[a][b] bounds x[b]-x[a]. The
 	// tightest weight of each pair of processes first (the processes are few: D has a cell for every pair).
 	type pair struct{ u, v int }
@@ -261,13 +291,6 @@ func estimateClock(t *tree, d *dag, choose Choice, ws *workspace) *Clock {
 		c.Processes[v].Offset = x
 	}
 
-	for _, k := range cons {
-		of, ot := c.Processes[c.SpanProcess[k.cause]].Offset, c.Processes[c.SpanProcess[k.effect]].Offset
-		if viol := of - ot - k.w; viol > 0 {
-			report(k, viol)
-		}
-	}
-	return c
 }
 
 func inconsistency(k constraint, spans []*model.Span, viol int64, crossProcess bool) Inconsistency {
@@ -292,88 +315,48 @@ func label(s *model.Span) string { return s.Service() + ":" + s.Name }
 
 func fmtDur(ns int64) string { return fmt.Sprintf("%gµs", float64(ns)/1e3) }
 
-// processes groups spans by service instance; the root span's process comes first, the others by their first
-// span's start.
+// processes is the trace's processes (as numbered in t.procs while the spans were read) and each span's: the root
+// span's process comes first, the others by their first span's start, then by their first span's place in the
+// slice.
 func processes(t *tree) ([]Process, []int) {
-	// A trace has a few resources, usually shared by pointer: a short list is searched before the map.
-	type seen struct {
-		r *model.Resource
-		p int
-	}
-	var recent []seen
-	byRes := map[*model.Resource]int{}
-	byKey := map[string]int{}
-	var procs []Process
-	first := []int64{}
+	pt := &t.procs
 	of := make([]int, len(t.spans))
-	var lastRes *model.Resource
-	last := -1
-	for i, r := range t.res {
-		p := last
-		if r != lastRes || last < 0 {
-			ok := false
-			for _, x := range recent {
-				if x.r == r {
-					p, ok = x.p, true
-					break
-				}
-			}
-			if !ok {
-				p, ok = byRes[r]
-			}
-			if !ok {
-				key := resourceKey(r)
-				if p, ok = byKey[key]; !ok {
-					p = len(procs)
-					byKey[key] = p
-					pr := Process{ID: p}
-					if r != nil {
-						pr.Service, pr.Attrs = r.Service, r.Attrs
-					}
-					procs = append(procs, pr)
-					first = append(first, t.start[i])
-				}
-				byRes[r] = p
-				if len(recent) < 8 {
-					recent = append(recent, seen{r, p})
-				}
-			}
-			lastRes, last = r, p
-		}
-		of[i] = p
-		procs[p].Spans++
-		first[p] = min(first[p], t.start[i])
-	}
-	if len(procs) == 0 {
+	if len(pt.res) == 0 {
 		return []Process{{Root: true, Constrained: true}}, of
 	}
-	root := 0
+	root := int32(0)
 	if r := t.mainRoot(); r >= 0 {
-		root = of[r]
+		root = t.proc[r]
 	}
-	perm := make([]int, len(procs)) // perm[new] = old
+	perm := make([]int32, len(pt.res)) // perm[new] = old
 	for i := range perm {
-		perm[i] = i
+		perm[i] = int32(i)
 	}
-	slices.SortStableFunc(perm, func(a, b int) int {
+	slices.SortFunc(perm, func(a, b int32) int {
 		if (a == root) != (b == root) {
 			if a == root {
 				return -1
 			}
 			return 1
 		}
-		return cmp.Compare(first[a], first[b])
+		if c := cmp.Compare(pt.first[a], pt.first[b]); c != 0 {
+			return c
+		}
+		return cmp.Compare(pt.low[a], pt.low[b])
 	})
-	newID := make([]int, len(procs))
-	sorted := make([]Process, len(procs))
+	newID := make([]int, len(perm))
+	sorted := make([]Process, len(perm))
 	for n, o := range perm {
 		newID[o] = n
-		sorted[n] = procs[o]
-		sorted[n].ID = n
+		p := Process{ID: n, Spans: int(pt.spans[o])}
+		if r := pt.res[o]; r != nil {
+			p.Service, p.Attrs = r.Service, r.Attrs
+		}
+		sorted[n] = p
 	}
 	sorted[0].Root = true
-	for i := range of {
-		of[i] = newID[of[i]]
+	for i, p := range t.proc[:len(t.spans)] {
+		of[i] = newID[p]
 	}
 	return sorted, of
 }

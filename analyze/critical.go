@@ -81,7 +81,12 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 	clock := estimateClock(t, d, choose, ws)
 	n := len(spans)
 	ws.as, ws.ae = grow(ws.as, n), grow(ws.ae, n)
-	w := &pathWalker{t: t, d: d, as: ws.as, ae: ws.ae, replied: d.repliedTo, scratch: ws.scratch[:0],
+	// Each process's offset, by the number events carry (see event.proc): the offset of its span of lowest index.
+	ws.poff = ws.poff[:0]
+	for _, i := range t.procs.low {
+		ws.poff = append(ws.poff, clock.Offset(int(i)))
+	}
+	w := &pathWalker{t: t, d: d, as: ws.as, ae: ws.ae, poff: ws.poff, replied: d.repliedTo, scratch: ws.scratch[:0],
 		segs: slices.Grow(ws.segs[:0], n+n/2+8)} // a path through most spans has a few more segments
 	defer func() { ws.segs, ws.scratch = w.segs[:0], w.scratch[:0] }()
 
@@ -157,6 +162,7 @@ type pathWalker struct {
 	t       *tree
 	d       *dag
 	as, ae  []int64   // adjusted start and end per span
+	poff    []int64   // offset per process, by event.proc
 	floor   int64     // the root's start: nothing before it is on the path
 	segs    []Segment // backwards
 	scratch []int32
@@ -182,6 +188,9 @@ func (w *pathWalker) emit(i int32, unit uint64, kind SegmentKind, from, to int64
 // evTime is event i's time on the root process's clock.
 func (w *pathWalker) evTime(i int32) int64 {
 	e := &w.d.events[i]
+	if e.proc != manyProcs {
+		return e.time + w.poff[e.proc]
+	}
 	return e.time + (w.as[e.span] - w.t.start[e.span])
 }
 

@@ -14,13 +14,24 @@ const (
 	evSpan // one of the span's own events (fork, join, send, receive, lock, ...)
 )
 
+// Event flags.
+const (
+	evHandoff uint8 = 1 << iota // a start event of a span that ends on another unit
+	evFirst                     // the first event of its unit
+)
+
+// manyProcs is event.proc for a span whose process has no number that fits (bad input with more than 65534
+// processes): its offset is found through the span.
+const manyProcs = 1<<16 - 1
+
 // event is one node of the event DAG.
 type event struct {
-	seq     uint32
-	kind    uint8
-	handoff bool  // a start event of a span that ends on another unit
-	unit    int32 // index into dag.unitIDs
-	span    int32 // index of the span the event belongs to
+	seq   uint32
+	kind  uint8
+	flags uint8  // evHandoff, evFirst
+	proc  uint16 // the span's process as procTable numbers it (or manyProcs): the walk and the clock read it here
+	unit  int32  // index into dag.unitIDs
+	span  int32  // index of the span the event belongs to
 	// cause is the index of the event this one waited for, -1 when it names none in this trace; while building,
 	// the index of its reference in dagBuilder.refs, -1 for none.
 	cause int32
@@ -54,6 +65,7 @@ type dag struct {
 type dagBuilder struct {
 	d      *dag
 	counts []int32    // events per unit
+	proc   []int32    // each span's process (tree.proc)
 	hi     []uint32   // the highest sequence number per unit (dag.unitLo has the lowest)
 	refs   []eventRef // the causes named, by event.cause while building
 	// Span i's events are gathered[off[i]:off[i+1]] (a start, its own events, an end), in span order whatever the
@@ -180,17 +192,21 @@ func (b *dagBuilder) ref(r *model.EventRef) int32 {
 func (b *dagBuilder) add(i int, s *model.Span) {
 	c := &s.Causality
 	g, end := b.off[i], b.off[i+1]-1
-	handoff := c.EndUnit != 0 && c.EndUnit != c.Unit
-	b.gathered[g] = withUnit(event{seq: c.StartSeq, kind: evStart, handoff: handoff, span: int32(i), cause: b.ref(&c.StartCause), time: s.Start}, c.Unit)
+	var flags uint8
+	if c.EndUnit != 0 && c.EndUnit != c.Unit {
+		flags = evHandoff
+	}
+	proc := uint16(min(b.proc[i], manyProcs))
+	b.gathered[g] = withUnit(event{seq: c.StartSeq, kind: evStart, flags: flags, proc: proc, span: int32(i), cause: b.ref(&c.StartCause), time: s.Start}, c.Unit)
 	for j := range s.Events {
 		g++
 		if e := &s.Events[j]; e.Seq != 0 {
-			b.gathered[g] = withUnit(event{seq: e.Seq, kind: evSpan, span: int32(i), cause: b.ref(&e.Cause), time: e.Time}, cmp.Or(e.Unit, c.Unit))
+			b.gathered[g] = withUnit(event{seq: e.Seq, kind: evSpan, proc: proc, span: int32(i), cause: b.ref(&e.Cause), time: e.Time}, cmp.Or(e.Unit, c.Unit))
 		} else {
 			b.gathered[g] = event{} // a hole
 		}
 	}
-	b.gathered[end] = withUnit(event{seq: c.EndSeq, kind: evEnd, span: int32(i), cause: -1, time: s.Start + s.Duration}, cmp.Or(c.EndUnit, c.Unit))
+	b.gathered[end] = withUnit(event{seq: c.EndSeq, kind: evEnd, proc: proc, span: int32(i), cause: -1, time: s.Start + s.Duration}, cmp.Or(c.EndUnit, c.Unit))
 }
 
 // withUnit is e holding unit ID id until numberUnits: its low half in e.unit, its high half in e.owner.
@@ -212,8 +228,8 @@ func (b *dagBuilder) finish() *dag {
 		d.unitStart[u+1] = d.unitStart[u] + n
 		d.dense[u] = uint64(b.hi[u])-uint64(d.unitLo[u])+1 == uint64(n)
 	}
-	d.events = zeroed(d.events, int(d.unitStart[nu]))
-	fill := counts // reused: counts are not needed once unitStart is laid out
+	d.events = zeroed(d.events, int(d.unitStart[nu])) // cleared: a hole left by repeated numbers must not look numbered
+	fill := counts                                    // reused: counts are not needed once unitStart is laid out
 	copy(fill, d.unitStart[:nu])
 	for _, e := range b.gathered {
 		u := e.unit
@@ -262,6 +278,9 @@ func (b *dagBuilder) finish() *dag {
 		}
 	}
 	b.stack, b.redo = stack[:0], redo[:0]
+	for u := range nu {
+		d.events[d.unitStart[u]].flags |= evFirst // every unit numbered has an event
+	}
 	// Resolve each cause named once, in the order named, then point the events at them.
 	b.found = grow(b.found, len(b.refs))
 	found := b.found
@@ -324,7 +343,7 @@ func (d *dag) own(u int32, stack []int32) []int32 {
 		case evStart:
 			d.startAt[e.span] = idx
 			// A span that ends on another unit is not pushed: after handing it off, this unit runs its parent.
-			if !e.handoff {
+			if e.flags&evHandoff == 0 {
 				stack = append(stack, e.span)
 			}
 		case evEnd:
@@ -386,7 +405,7 @@ func (d *dag) find(r eventRef) int32 {
 
 // prev is the event before i on the same unit, or -1.
 func (d *dag) prev(i int32) int32 {
-	if i > d.unitStart[d.events[i].unit] {
+	if d.events[i].flags&evFirst == 0 {
 		return i - 1
 	}
 	return -1

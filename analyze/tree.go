@@ -38,6 +38,10 @@ type tree struct {
 	key   []uint64 // the span's ID as an idTable key
 	pkey  []uint64 // the parent's ID as an idTable key
 	links []bool   // whether the span hangs under the span it links to (follows-from), its parent being absent
+	// Each span's process (service instance), numbered in procs as the spans are read; filled for the critical
+	// path and the clock only (buildTreeDAG).
+	proc  []int32
+	procs procTable
 
 	// scratch for build, link and walk
 	ids            idTable
@@ -64,6 +68,9 @@ func (t *tree) build(spans []*model.Span) *tree {
 func buildTreeDAG(spans []*model.Span, ws *workspace) (*tree, *dag) {
 	t, b := &ws.t, &ws.b
 	b.reset(spans)
+	t.proc = grow(t.proc, len(spans))
+	b.proc = t.proc
+	t.procs.reset()
 	t.parents(spans, b)
 	t.link()
 	// The span-ID table is done with: its memory numbers the execution units (and the unit table's, from an
@@ -85,6 +92,7 @@ type workspace struct {
 
 	cons    []constraint // the clock's constraints between processes
 	as, ae  []int64      // the walk's adjusted span times
+	poff    []int64      // the walk's offset per process
 	crit    []int64      // critical time per span
 	keys    []uint64     // the path's spans, sorted
 	keys2   []uint64     // radixSort\'s scratch
@@ -92,21 +100,50 @@ type workspace struct {
 	scratch []int32
 }
 
-var workspaces = sync.Pool{New: func() any { return new(workspace) }}
+// workspaces keeps idle workspaces. A sync.Pool alone drops what it holds at every other collection, and a server
+// collects many times between two requests for a critical path (ingestion allocates all the time): the pool would
+// be empty at nearly every request, and every request would pay for a new workspace (allocating it costs about
+// half as much again as the analysis, in the collections it brings on). So the most recently released workspace is
+// kept as long as its arrays hold at most keepSpans spans (about 40 MB for 100K spans: the price of answering a
+// 100K-span trace at the steady-state figure, of the order of the store's caches); others, and a larger one, go to
+// the sync.Pool, where concurrent calls find theirs while the collector lets them.
+var workspaces = struct {
+	sync.Mutex
+	kept *workspace
+	pool sync.Pool
+}{pool: sync.Pool{New: func() any { return new(workspace) }}}
 
-// getWorkspace takes a workspace from the pool; release returns it.
+// keepSpans is the largest trace whose workspace is kept beyond the collector's reach (see workspaces).
+const keepSpans = 150_000
+
+// getWorkspace takes a workspace: the kept one, or one from the pool; release returns it.
 func getWorkspace() *workspace {
-	ws := workspaces.Get().(*workspace)
+	workspaces.Lock()
+	ws := workspaces.kept
+	workspaces.kept = nil
+	workspaces.Unlock()
+	if ws == nil {
+		ws = workspaces.pool.Get().(*workspace)
+	}
 	ws.b.d = &ws.d
 	return ws
 }
 
-// release forgets the trace's spans and resources (so that a pooled workspace keeps no trace alive) and returns
-// ws to the pool.
+// release forgets the trace's spans and resources (so that an idle workspace keeps no trace alive) and keeps ws
+// for the next call (see workspaces).
 func (ws *workspace) release() {
 	ws.t.spans = nil
 	clear(ws.t.res)
-	workspaces.Put(ws)
+	ws.t.procs.forget()
+	if cap(ws.t.start) <= keepSpans {
+		workspaces.Lock()
+		ws, workspaces.kept = workspaces.kept, ws
+		workspaces.Unlock()
+		if ws == nil {
+			return
+		}
+	}
+	workspaces.pool.Put(ws)
 }
 
 // parents finds each span's parent (only: no children, roots or order), which is all some views need. Parent
@@ -136,6 +173,7 @@ func (t *tree) parents(spans []*model.Span, b *dagBuilder) {
 		t.start[i], t.dur[i], t.kind[i], t.res[i] = s.Start, s.Duration, s.Kind, s.Resource
 		t.links[i] = len(s.Links) > 0
 		if b != nil {
+			t.proc[i] = t.procs.add(int32(i), s.Resource, s.Start)
 			b.reserve(i, s)
 		}
 	}
@@ -512,4 +550,82 @@ func (t *idTable) grow() {
 			t.slots[t.slot(s.key)] = s
 		}
 	}
+}
+
+// procTable numbers a trace's processes (service instances: spans with the same service and resource attributes) as
+// the spans are read, in any order, keeping for each its earliest start, its span of lowest index and that span's
+// resource: what processes needs to number them as EstimateClock does (the root's first, then by first start,
+// then by first appearance in the spans given), whatever the order of reading.
+type procTable struct {
+	lastRes *model.Resource
+	last    int32
+	recent  []procSeen // a trace has a few resources, usually shared by pointer: searched before the maps
+	byRes   map[*model.Resource]int32
+	byKey   map[string]int32
+	res     []*model.Resource // per process: the resource of its span of lowest index
+	first   []int64           // per process: the earliest start
+	low     []int32           // per process: its span of lowest index
+	spans   []int32           // per process: its number of spans
+}
+
+type procSeen struct {
+	r *model.Resource
+	p int32
+}
+
+// reset empties pt for a new trace, reusing its memory.
+func (pt *procTable) reset() {
+	pt.forget()
+	pt.last = -1
+	if pt.byRes == nil {
+		pt.byRes, pt.byKey = map[*model.Resource]int32{}, map[string]int32{}
+	}
+	pt.first, pt.low, pt.spans = pt.first[:0], pt.low[:0], pt.spans[:0]
+}
+
+// forget drops every resource, so that an idle workspace keeps no trace alive.
+func (pt *procTable) forget() {
+	pt.lastRes = nil
+	clear(pt.recent)
+	pt.recent = pt.recent[:0]
+	clear(pt.byRes)
+	clear(pt.byKey)
+	clear(pt.res)
+	pt.res = pt.res[:0]
+}
+
+// add counts span i, of resource r starting at start, in its process and returns the process's number.
+func (pt *procTable) add(i int32, r *model.Resource, start int64) int32 {
+	p := pt.last
+	if r != pt.lastRes || p < 0 {
+		p = -1
+		for _, x := range pt.recent {
+			if x.r == r {
+				p = x.p
+				break
+			}
+		}
+		if p < 0 {
+			var ok bool
+			if p, ok = pt.byRes[r]; !ok {
+				key := resourceKey(r)
+				if p, ok = pt.byKey[key]; !ok {
+					p = int32(len(pt.res))
+					pt.byKey[key] = p
+					pt.res, pt.first, pt.low, pt.spans = append(pt.res, r), append(pt.first, start), append(pt.low, i), append(pt.spans, 0)
+				}
+				pt.byRes[r] = p
+				if len(pt.recent) < 8 {
+					pt.recent = append(pt.recent, procSeen{r, p})
+				}
+			}
+		}
+		pt.lastRes, pt.last = r, p
+	}
+	pt.spans[p]++
+	pt.first[p] = min(pt.first[p], start)
+	if i < pt.low[p] {
+		pt.low[p], pt.res[p] = i, r
+	}
+	return p
 }

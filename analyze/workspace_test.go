@@ -3,6 +3,7 @@ package analyze
 import (
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -74,5 +75,53 @@ func TestRadixSort(t *testing.T) {
 				t.Errorf("%d keys of %d bits: not sorted as slices.Sort sorts them", n, bits)
 			}
 		}
+	}
+}
+
+// TestWorkspaceKeptAcrossCollections checks that the workspace of the last call survives the collections between
+// two calls (a sync.Pool alone drops it at every other one) and that, idle, it holds nothing of the trace.
+func TestWorkspaceKeptAcrossCollections(t *testing.T) {
+	spans := genTrace(21, 3, 5000, 1000*us, false)
+	CriticalPath(spans, ChooseZero)
+	workspaces.Lock()
+	ws := workspaces.kept
+	workspaces.Unlock()
+	if ws == nil {
+		t.Fatal("no workspace kept after a call")
+	}
+	if ws.t.spans != nil || slices.ContainsFunc(ws.t.res, func(r *model.Resource) bool { return r != nil }) ||
+		len(ws.t.procs.res) != 0 || len(ws.t.procs.byRes) != 0 || ws.t.procs.lastRes != nil {
+		t.Error("the idle workspace still refers to the trace")
+	}
+	runtime.GC()
+	runtime.GC()
+	got := getWorkspace()
+	defer got.release()
+	if got != ws {
+		t.Error("the kept workspace was not found after two collections")
+	}
+}
+
+// TestManyProcesses gives every span of a 70K-span weft trace whose clocks agree a process of its own: more than
+// the clock solves for (maxClockProcesses) and more than events can name (manyProcs), so the clock keeps every
+// offset at 0 and the walk finds each event's offset through its span. The path is the one of the same trace in
+// one process.
+func TestManyProcesses(t *testing.T) {
+	one := genTrace(22, 1, 70_000, 0, false)
+	if len(one) <= manyProcs {
+		t.Fatalf("%d spans: too few", len(one))
+	}
+	many := make([]*model.Span, len(one))
+	for i, s := range one {
+		c := *s
+		c.Resource = &model.Resource{Service: s.Resource.Service, Attrs: []model.Attr{{Key: "pod", Value: model.Int(int64(i))}}}
+		many[i] = &c
+	}
+	want, got := CriticalPath(one, ChooseZero), CriticalPath(many, ChooseZero)
+	if len(got.Clock.Processes) != len(many) || got.Clock.InconsistencyCount != 0 {
+		t.Fatalf("%d processes, %d inconsistencies", len(got.Clock.Processes), got.Clock.InconsistencyCount)
+	}
+	if !reflect.DeepEqual(got.Segments, want.Segments) || got.Length != want.Length || !got.Complete {
+		t.Error("the path differs from the one in one process")
 	}
 }
