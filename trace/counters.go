@@ -16,15 +16,20 @@ type ProcessCounters struct {
 // Counters returns a snapshot of the provider's counters.
 func (p *Provider) Counters() ProcessCounters {
 	var c ProcessCounters
-	for i := range p.ps {
-		pp := &p.ps[i]
+	add := func(pp *perP) {
 		rec, cand := pp.recorded.Load(), pp.candidates.Load()
 		c.SpansStarted += rec + pp.unrecorded.Load()
 		c.SpansSampled += rec - cand
-		c.SpansEnded += pp.ended.Load() + pp.queue.tail.Load() // the ring's tail: the spans it ever took
+		c.SpansEnded += pp.ended.Load() + pp.queue.loadTail() // the ring's tail: the spans it ever took
 		c.SpansUnitary += pp.unitary.Load()
 		c.SpansDropped += pp.dropped.Load()
 	}
+	for i := range p.ps {
+		add(&p.ps[i])
+	}
+	p.sharedMu.Lock()
+	add(&p.shared)
+	p.sharedMu.Unlock()
 	if b := p.batcher; b != nil {
 		c.SpansDropped += b.failed.Load()
 		c.SpansExported = b.exported.Load()

@@ -24,7 +24,8 @@ type perP struct {
 	free  freeBatches // exported spans: pushed by the batcher, taken by this P
 
 	// The P's counters (counters.go). Spans queued for export are counted as ended by queue.tail, not ended.
-	unrecorded, recorded, candidates, ended, unitary, dropped atomic.Uint64
+	// Only the goroutine pinned to the P writes them (owned.go).
+	unrecorded, recorded, candidates, ended, unitary, dropped ownedCount
 	_                                                         [48]byte // to a multiple of 64 bytes
 }
 
@@ -46,7 +47,7 @@ func numP() int { return max(runtime.GOMAXPROCS(0), runtime.NumCPU()) }
 type ring struct {
 	head  atomic.Uint64 // next slot to read; written by the consumer
 	_     [56]byte
-	tail  atomic.Uint64 // next slot to write; written by the producer
+	tail  uint64 // next slot to write; written by the producer (publish), read atomically by the consumer
 	_     [56]byte
 	mask  uint64
 	slots []*Span // ordered by head and tail: a slot is written before tail (or head) moves past it
@@ -59,12 +60,12 @@ func (r *ring) init(size int) {
 
 // push adds s, reporting false when the ring is full. Only the producer calls it.
 func (r *ring) push(s *Span) bool {
-	t := r.tail.Load()
+	t := atomic.LoadUint64(&r.tail) // a plain load on amd64; atomic for the race detector
 	if t-r.head.Load() > r.mask {
 		return false
 	}
 	r.slots[t&r.mask] = s
-	r.tail.Store(t + 1)
+	publish(&r.tail, t+1)
 	return true
 }
 
@@ -80,7 +81,10 @@ func (r *ring) drain(n uint64, f func(*Span)) {
 	r.head.Store(h + n)
 }
 
-func (r *ring) len() uint64 { return r.tail.Load() - r.head.Load() }
+func (r *ring) len() uint64 { return r.loadTail() - r.head.Load() }
+
+// loadTail reads the tail from any goroutine.
+func (r *ring) loadTail() uint64 { return atomic.LoadUint64(&r.tail) }
 
 // overflow is the queue used when a goroutine runs on a P beyond those counted at start (GOMAXPROCS grew).
 type overflow struct {
@@ -92,9 +96,9 @@ type overflow struct {
 // over touches none of their memory: it stays in the cache of the CPU that used it.
 type spanBatch struct {
 	spans []*Span
-	// taken counts the spans the P has taken. A taker reads its span before moving taken on, so that the
-	// taker that finds the batch empty, and spends it, is ordered after every read of the batch.
-	taken atomic.Int64
+	// taken counts the spans the P has taken. Only the goroutine pinned to the P reads and writes it, and to the
+	// goroutine that spends the batch (owned.go).
+	taken int64
 	next  *spanBatch // below this one in the P's stack
 }
 
@@ -127,9 +131,8 @@ func (f *freeBatches) push(b *spanBatch) bool {
 }
 
 // pop takes a span from the top batch, or nil when there is none. A batch it finds empty is removed and
-// returned as spent, for the caller to give back once unpinned (giving it back may take a lock). Only the P
-// pops, pinned, so the compare-and-swap on taken never fails in practice: it is there for the memory model,
-// which knows nothing of pinning.
+// returned as spent, for the caller to give back once unpinned (giving it back may take a lock). Only the
+// goroutine pinned to the P pops.
 func (f *freeBatches) pop() (s *Span, spent *spanBatch) {
 	for {
 		b := f.head.Load()
@@ -137,17 +140,15 @@ func (f *freeBatches) pop() (s *Span, spent *spanBatch) {
 			return nil, spent
 		}
 		n := int64(len(b.spans))
-		if i := b.taken.Load(); i < n {
+		if i := ownedLoadInt(&b.taken); i < n {
 			taken := b.spans[i]
 			if i+1 < n {
 				// The next Start takes the next span: have the CPU fetch it meanwhile. An exported span has
 				// usually left the cache, and clearing it is otherwise the most expensive part of a start.
 				prefetchSpan(unsafe.Pointer(b.spans[i+1]))
 			}
-			if b.taken.CompareAndSwap(i, i+1) {
-				return taken, spent
-			}
-			continue
+			ownedStoreInt(&b.taken, i+1)
+			return taken, spent
 		}
 		if spent != nil { // never in practice: batches are pushed full
 			return nil, spent

@@ -44,6 +44,8 @@ type Provider struct {
 	pool     sync.Pool // spans not handed back to a P
 	batches  sync.Pool // *spanBatch, empty, for the batcher to fill
 	ps       []perP
+	sharedMu sync.Mutex
+	shared   perP    // the counters of Ps beyond len(ps) (GOMAXPROCS grew), under sharedMu
 	tracer   *Tracer // the scope-less tracer of the package-level Start
 }
 
@@ -120,12 +122,15 @@ func (p *Provider) get() *Span {
 	var s *Span
 	var spent *spanBatch
 	pid := procPin()
-	pp := &p.ps[pid%len(p.ps)]
 	if pid < len(p.ps) {
+		pp := &p.ps[pid]
 		s, spent = pp.free.pop()
+		pp.recorded.Add(1)
+		procUnpin()
+	} else {
+		procUnpin()
+		p.count(countRecorded)
 	}
-	pp.recorded.Add(1)
-	procUnpin()
 	if spent != nil {
 		p.spentBatch(spent) // after unpinning: sync.Pool.Put may take a lock, and a pinned goroutine must not block
 	}
@@ -143,7 +148,7 @@ func (p *Provider) get() *Span {
 func (p *Provider) spentBatch(b *spanBatch) {
 	clear(b.spans) // the takers leave the spans in place (one reads the next to prefetch it)
 	b.spans = b.spans[:0]
-	b.taken.Store(0)
+	ownedStoreInt(&b.taken, 0)
 	b.next = nil
 	p.batches.Put(b)
 }
@@ -164,7 +169,7 @@ func (s *Span) reset() {
 	// End moved the generation on (to odd); moving it again gives the new life an even one that no context made
 	// for an earlier life holds. A new span's is 0.
 	if s.gen.Load()&1 != 0 {
-		s.gen.Add(1)
+		s.gen.next()
 	}
 	s.ended = false
 }
@@ -190,6 +195,7 @@ func (p *Provider) finish(s *Span) {
 	}
 }
 
+func countRecorded(pp *perP)   { pp.recorded.Add(1) }
 func countUnrecorded(pp *perP) { pp.unrecorded.Add(1) }
 func countEnded(pp *perP)      { pp.ended.Add(1) }
 func countUnitary(pp *perP)    { pp.unitary.Add(1) }
@@ -205,11 +211,19 @@ func countDropped(pp *perP) {
 	pp.unrecorded.Add(1)
 }
 
-// count applies f to this P's counters.
+// count applies f to this P's counters, or, on a P beyond those counted when the provider was made (GOMAXPROCS
+// grew), to the shared ones under their lock.
 func (p *Provider) count(f func(*perP)) {
 	pid := procPin()
-	f(&p.ps[pid%len(p.ps)])
+	if pid < len(p.ps) {
+		f(&p.ps[pid])
+		procUnpin()
+		return
+	}
 	procUnpin()
+	p.sharedMu.Lock()
+	f(&p.shared)
+	p.sharedMu.Unlock()
 }
 
 var defaultProvider atomic.Pointer[Provider]

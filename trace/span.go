@@ -85,7 +85,7 @@ type Span struct {
 	data SpanData
 	// gen counts the span's lives: End moves it on (under mu), so that contexts made for this life (which record
 	// its value) no longer reach the span, and reuse moves it on again. Read atomically, without mu.
-	gen  atomic.Uint64
+	gen  generation
 	unit *unit
 	p    *Provider
 	// tr is the span's trace: what its children inherit (it marks a unitary candidate, recorded, not sampled,
@@ -496,8 +496,13 @@ func (s *Span) addEventGen(gen uint64, u *unit, t int64, name string, cause Even
 		d.Events = append(d.Events, Event{})
 	}
 	e := &d.Events[len(d.Events)-1]
-	e.Time, e.Name, e.Unit, e.Seq, e.Cause = t, name, u.id, seq, cause
-	e.Attrs = append(e.Attrs[:0], attrs...)
+	e.Time, e.Unit, e.Seq, e.Cause = t, u.id, seq, cause
+	// A reused event holds its last name and an empty attribute slice (SpanData.reset): pointers are written
+	// only when they change, since each costs a write barrier while the collector marks.
+	setString(&e.Name, name)
+	if len(attrs) > 0 || len(e.Attrs) > 0 {
+		e.Attrs = append(e.Attrs[:0], attrs...)
+	}
 	return EventID{Unit: u.id, Seq: seq}
 }
 
@@ -580,7 +585,7 @@ func (s *Span) endOn(t int64, u *unit) {
 		return
 	}
 	s.ended = true
-	s.gen.Add(1) // contexts made for this life no longer reach the span
+	s.gen.next() // contexts made for this life no longer reach the span
 	d := &s.data
 	d.End = max(t, d.Start) // a wall-clock step between start and end never makes a negative duration
 	d.EndSeq = u.seq.Add(1)
@@ -601,6 +606,18 @@ func (s *Span) endOn(t int64, u *unit) {
 	s.mu.Unlock()
 	s.p.finish(s)
 }
+
+// generation is a span's life count. One goroutine at a time moves it on: End, holding the span's lock, and the
+// goroutine that takes the span for reuse, which alone holds it then. Others read it without the lock, and only
+// compare it with a value they saw earlier, so a release store is enough to move it (publish: a plain store on
+// amd64, not a locked add).
+type generation struct{ v uint64 }
+
+// Load reads the generation from any goroutine.
+func (g *generation) Load() uint64 { return atomic.LoadUint64(&g.v) }
+
+// next moves the generation on; only the goroutine that holds the span does.
+func (g *generation) next() { publish(&g.v, atomic.LoadUint64(&g.v)+1) }
 
 // spanOf returns the Span that holds d (SpanData is the first field of Span).
 func spanOf(d *SpanData) *Span { return (*Span)(unsafe.Pointer(d)) }

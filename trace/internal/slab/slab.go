@@ -8,8 +8,10 @@
 // its whole slab alive; slabs are kept small (a few KiB) for that reason.
 //
 // Each P (the Go scheduler's processor) has a slab of each kind in hand, so that two CPUs do not take from the
-// same cache line. Slots are taken with an atomic add, so a goroutine that moves to another P between choosing a
-// slab and taking from it is still correct.
+// same cache line. A slot is taken by the goroutine pinned to the P (procPin, as sync.Pool does): pinned, it
+// cannot be preempted, and the next goroutine on the P is ordered after it by the scheduler, so the slab's index
+// needs no locked instruction (owned_norace.go). The race detector knows nothing of pinning: race builds move
+// the index atomically (owned_race.go).
 package slab
 
 import (
@@ -38,7 +40,7 @@ type shard[T any] struct {
 }
 
 type block[T any] struct {
-	next  atomic.Uint32 // the next free slot; len(items) and beyond when the block is used up
+	next  uint32 // the next free slot; only the goroutine pinned to the shard's P moves it
 	items []T
 }
 
@@ -56,16 +58,26 @@ const mallocHeader = 8
 // Take returns a fresh, zero *T that nothing else has been given.
 func (s *Slabs[T]) Take() *T {
 	pid := procPin()
-	sh := &s.per[pid%len(s.per)]
-	procUnpin()
-	if b := sh.cur.Load(); b != nil {
-		if i := b.next.Add(1) - 1; i < uint32(len(b.items)) {
-			return &b.items[i]
+	if pid < len(s.per) {
+		if b := s.per[pid].cur.Load(); b != nil {
+			if i, ok := takeOwned(&b.next, uint32(len(b.items)), 1); ok {
+				procUnpin()
+				return &b.items[i]
+			}
 		}
 	}
-	b := &block[T]{items: make([]T, s.n)}
-	b.next.Store(1)
-	sh.cur.Store(b)
+	procUnpin()
+	return s.refill()
+}
+
+// refill makes a new slab, unpinned (allocating may block), and hands it to the P the goroutine then runs on.
+func (s *Slabs[T]) refill() *T {
+	b := &block[T]{items: make([]T, s.n), next: 1}
+	pid := procPin()
+	if pid < len(s.per) { // else GOMAXPROCS grew: the slab serves this one object
+		s.per[pid].cur.Store(b)
+	}
+	procUnpin()
 	return &b.items[0]
 }
 
@@ -82,7 +94,7 @@ type stringShard struct {
 }
 
 type chunk struct {
-	next atomic.Uint32 // the first free byte
+	next uint32 // the first free byte; only the goroutine pinned to the shard's P moves it
 	buf  []byte
 }
 
@@ -99,16 +111,21 @@ func (s *Strings) Make(b []byte) string {
 		return string(b)
 	}
 	pid := procPin()
-	sh := &s.per[pid%len(s.per)]
-	procUnpin()
-	if c := sh.cur.Load(); c != nil {
-		if end := c.next.Add(n); end <= uint32(len(c.buf)) {
-			return c.string(end-n, b)
+	if pid < len(s.per) {
+		if c := s.per[pid].cur.Load(); c != nil {
+			if off, ok := takeOwned(&c.next, uint32(len(c.buf)), n); ok {
+				procUnpin()
+				return c.string(off, b)
+			}
 		}
 	}
-	c := &chunk{buf: make([]byte, s.size)}
-	c.next.Store(n)
-	sh.cur.Store(c)
+	procUnpin()
+	c := &chunk{buf: make([]byte, s.size), next: n}
+	pid = procPin()
+	if pid < len(s.per) {
+		s.per[pid].cur.Store(c)
+	}
+	procUnpin()
 	return c.string(0, b)
 }
 
