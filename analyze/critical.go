@@ -130,17 +130,21 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 	// faster than sorting the structs, whose pointers cost a write barrier per move while the collector runs.
 	maxCrit, idxBits := slices.Max(crit), bits.Len(uint(n))
 	if maxCrit < 1<<(63-idxBits) {
+		// Self times are found in the order of the spans, where each one's children lie next to the previous one's.
 		keys := slices.Grow(ws.keys[:0], on)
+		ws.self = grow(ws.self, n)
+		self := ws.self
 		for i, c := range crit {
 			if c > 0 {
 				keys = append(keys, uint64(maxCrit-c)<<idxBits|uint64(i))
+				self[i] = t.selfTime(int32(i), w.as, w.ae)
 			}
 		}
 		ws.keys2 = radixSort(keys, grow(ws.keys2, len(keys)))
 		ws.keys = keys[:0]
 		for _, k := range keys {
 			i := int32(k & (1<<idxBits - 1))
-			p.Spans = append(p.Spans, SpanTime{Span: spans[i], Index: int(i), Critical: crit[i], Self: t.selfTime(i, w.as, w.ae)})
+			p.Spans = append(p.Spans, SpanTime{Span: spans[i], Index: int(i), Critical: crit[i], Self: self[i]})
 		}
 		return p
 	}

@@ -5,3 +5,6 @@ var GenTrace = genTrace
 
 // CPULoop is loop (bench_test.go) for the external benchmarks.
 var CPULoop = loop
+
+// StoredTrace is storedTrace (storeinput_test.go) for the external benchmarks.
+var StoredTrace = storedTrace

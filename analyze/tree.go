@@ -94,6 +94,7 @@ type workspace struct {
 	as, ae  []int64      // the walk's adjusted span times
 	poff    []int64      // the walk's offset per process
 	crit    []int64      // critical time per span
+	self    []int64      // self time per span on the path
 	keys    []uint64     // the path's spans, sorted
 	keys2   []uint64     // radixSort\'s scratch
 	segs    []Segment    // the path, as the walk finds it (backwards)
@@ -300,7 +301,7 @@ func (t *tree) walk(seen []bool) {
 }
 
 // memoryOrder is the indexes of spans in the order of their addresses, to the nearest KiB, or nil when spans are
-// in that order already or few. Spans lie scattered in the heap, in whatever order they were decoded or made:
+// in that order already (in long runs) or few. Spans lie scattered in the heap, in whatever order they were decoded or made:
 // read in the slice's order, each of a large trace's spans costs a page walk and misses of the cache that the
 // processor cannot foresee; read in the order of memory, the same reads stream. Only the order of reading
 // changes, never what is computed. The order is made in *mem, and *scratch is used, both grown as needed.
@@ -309,14 +310,18 @@ func memoryOrder(spans []*model.Span, mem, scratch *[]int32) []int32 {
 	if n < 4096 {
 		return nil
 	}
-	lo, hi, prev, sorted := ^uintptr(0), uintptr(0), uintptr(0), true
+	lo, hi, prev, descents := ^uintptr(0), uintptr(0), uintptr(0), 0
 	for _, s := range spans {
 		a := uintptr(unsafe.Pointer(s))
 		lo, hi = min(lo, a), max(hi, a)
-		sorted = sorted && a >= prev
+		if a < prev {
+			descents++
+		}
 		prev = a
 	}
-	if sorted {
+	// Runs of a thousand spans or more in order of memory (the store's decoded spans lie in a few arrays) stream as
+	// well as one run: they are read as they are.
+	if descents <= n>>10 {
 		return nil
 	}
 	shift := 10
