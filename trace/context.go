@@ -2,6 +2,7 @@ package trace
 
 import (
 	"context"
+	"unsafe"
 
 	"github.com/weftrace/weft/trace/internal/slab"
 )
@@ -14,20 +15,22 @@ type ctxKey struct{}
 // A node is immutable once made, and never reused: contexts routinely outlive their spans (goroutines,
 // libraries, net/http keep them), so nothing reachable from one may be rewritten when its span's memory is
 // reused. Start takes its node from a per-P slab (internal/slab) so that a span still costs no allocation of
-// its own. The span pointer is only a handle: the span is current only while its generation equals gen (End
-// moves the generation on), and what a stale context must still answer — its span context, for propagation and
-// for parenting children — is in the node: the span ID, and the trace (shared by every node of the trace's spans
-// in this process, never modified).
+// its own. The span pointer is only a handle: the span is current only while its live key is the node's span ID
+// (a span's life has its own random span ID, and End clears the key: see Span.live), and what a stale context
+// must still answer — its span context, for propagation and for parenting children — is in the node: the span
+// ID, and the trace (shared by every node of the trace's spans in this process, never modified).
 //
-// Start writes one node per span, so it is kept small (48 bytes) and written once: the unit and the trace, which
+// Start writes one node per span, so it is kept small (40 bytes) and written once: the unit and the trace, which
 // change together only at a fork or a sampling decision, are in a lane that the nodes of a goroutine's spans
 // share, and what the unit's first event waited for (its fork) is in the unit.
+//
+// A node without a lane but with a span ID is the head of a remoteNode, whose trace follows it in the same
+// object (remote).
 type node struct {
 	context.Context
-	span   *Span  // the recording span the node was made for, current while span.gen == gen; or nil
-	gen    uint64 // span's generation when the node was made
-	lane   *lane  // the context's unit and the current span's trace; nil when it has neither
-	spanID SpanID // the current span's ID (valid when the lane has a trace)
+	span   *Span  // the recording span the node was made for, current while span.live is spanID's key; or nil
+	lane   *lane  // the context's unit and the current span's trace; nil when it has neither, or is remote
+	spanID SpanID // the current span's ID (valid when the node has a trace)
 }
 
 // lane is an execution unit and a trace: what the contexts of a goroutine's spans in one trace have in common.
@@ -44,6 +47,9 @@ func newLane(u *unit, tr *traceInfo) *lane {
 	return l
 }
 
+// liveKey is the value Span.live holds while the node's span is current.
+func (n *node) liveKey() uint64 { return n.spanID.key() }
+
 // onUnit is the execution unit the context runs on, or nil.
 func (n *node) onUnit() *unit {
 	if n.lane == nil {
@@ -54,10 +60,18 @@ func (n *node) onUnit() *unit {
 
 // trace is the current span's trace, or nil when the context carries no span context.
 func (n *node) trace() *traceInfo {
-	if n.lane == nil {
-		return nil
+	if n.lane != nil {
+		return n.lane.tr
 	}
-	return n.lane.tr
+	if n.spanID != (SpanID{}) {
+		return n.remote()
+	}
+	return nil
+}
+
+// remote returns the trace of a node that heads a remoteNode: one without a lane and with a span ID.
+func (n *node) remote() *traceInfo {
+	return &(*remoteNode)(unsafe.Pointer(n)).info // node is remoteNode's first field
 }
 
 // traceInfo is what the spans of one trace started from one sampling decision share, in this process: a root
@@ -78,10 +92,11 @@ type traceInfo struct {
 
 func (t *traceInfo) cause() EventID { return EventID{Unit: t.causeUnit, Seq: t.causeSeq} }
 
-// remoteNode is a node for a span context without a recording span, with its own trace, in one object.
+// remoteNode is a node for a span context without a recording span, with its own trace, in one object. When
+// the context has no unit (an extracted context), the node has no lane either: its trace is found by its place,
+// right after the node (node.trace), which saves a lane and two pointers written per extracted context.
 type remoteNode struct {
 	node
-	ln   lane
 	info traceInfo
 }
 
@@ -116,16 +131,15 @@ func newNode(ctx context.Context, u *unit, sc SpanContext) *node {
 		i.origin = sc.Origin
 	}
 	if u != nil {
-		r.ln.unit = u
+		r.lane = newLane(u, i)
 	}
-	r.ln.tr = i
-	r.Context, r.lane, r.spanID = ctx, &r.ln, sc.SpanID
+	r.Context, r.spanID = ctx, sc.SpanID
 	return &r.node
 }
 
 // set fills a fresh (zero) node for the span s, whose unit and trace are l's.
 func (n *node) set(ctx context.Context, s *Span, l *lane) {
-	n.Context, n.span, n.gen, n.lane, n.spanID = ctx, s, s.gen.Load(), l, s.data.SpanID
+	n.Context, n.span, n.lane, n.spanID = ctx, s, l, s.data.SpanID
 }
 
 // forked makes the context of a new unit u forked from ctx, whose node is n: the same current span (live or
@@ -157,10 +171,10 @@ func (n *node) cause() EventRef {
 	return u.cause
 }
 
-// live returns the node's span while it has not ended, else nil. A span's live generations are even and its
-// ended ones odd (End and reuse each move it on), so a node made after End never reaches the span either.
+// live returns the node's span while it has not ended, else nil. An ended span's live key is zero and a reused
+// one's is its new span ID's, so a node made after End never reaches the span either.
 func (n *node) live() *Span {
-	if n.span != nil && n.gen&1 == 0 && n.span.gen.Load() == n.gen {
+	if n.span != nil && n.span.live.Load() == n.liveKey() {
 		return n.span
 	}
 	return nil
@@ -257,5 +271,5 @@ func RecordSend(ctx context.Context) EventID {
 	if n == nil || n.span == nil || n.onUnit() == nil {
 		return EventID{}
 	}
-	return n.span.addEventGen(n.gen, n.onUnit(), 0, EventSend, EventRef{}, nil)
+	return n.span.addEventLive(n.liveKey(), n.onUnit(), 0, EventSend, EventRef{}, nil)
 }

@@ -227,7 +227,7 @@ func (d *SpanData) reset() {
 		}
 	}
 	if len(d.Events) > 0 || cap(d.Events) > 32 {
-		// Only the events' attributes are cleared (they may hold large values): addEventGen writes every other
+		// Only the events' attributes are cleared (they may hold large values): addEventLive writes every other
 		// field of an event it reuses, and clearing the name too cost a write barrier per event while the
 		// collector marks (a span that sent 16 requests spent more on its reset than on its start).
 		for i := range d.Events {

@@ -1,6 +1,9 @@
 package trace
 
-import "encoding/hex"
+import (
+	"encoding/binary"
+	"encoding/hex"
+)
 
 // TraceID is a 128-bit trace identifier; the zero value is invalid.
 type TraceID [16]byte
@@ -19,6 +22,9 @@ func (s SpanID) IsValid() bool { return s != SpanID{} }
 
 // String is the 16-digit lowercase hex form.
 func (s SpanID) String() string { return hex.EncodeToString(s[:]) }
+
+// key is the ID as a number (in the machine's order: one load), zero only for the zero ID.
+func (s SpanID) key() uint64 { return binary.LittleEndian.Uint64(s[:]) }
 
 // EventID names one event of a trace's DAG: the event numbered Seq on execution unit Unit. It is what a dependent
 // event names, and what travels between processes (in W3C tracestate under the "weft" key) so that the receiving

@@ -166,11 +166,7 @@ func (s *Span) reset() {
 	}
 	// s.unit and s.tr are left for Start to set (only if they differ: see SpanData.reset); the unit itself is
 	// never reset, contexts and children may still record on it.
-	// End moved the generation on (to odd); moving it again gives the new life an even one that no context made
-	// for an earlier life holds. A new span's is 0.
-	if s.gen.Load()&1 != 0 {
-		s.gen.next()
-	}
+	// End cleared the live key; Start sets the new life's, from its new span ID.
 	s.ended = false
 }
 

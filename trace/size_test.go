@@ -30,9 +30,9 @@ func TestContextSizes(t *testing.T) {
 		name      string
 		size, max uintptr
 	}{
-		{"node", unsafe.Sizeof(node{}), 48},
+		{"node", unsafe.Sizeof(node{}), 40},
 		{"traceInfo", unsafe.Sizeof(traceInfo{}), 64},
-		{"remoteNode", unsafe.Sizeof(remoteNode{}), 128},
+		{"remoteNode", unsafe.Sizeof(remoteNode{}), 104},
 	} {
 		if c.size > c.max {
 			t.Errorf("%s is %d bytes, more than %d", c.name, c.size, c.max)

@@ -83,9 +83,10 @@ func WithCause(cause EventRef) StartOption { return StartOption{set: optCause, c
 // started from it are children of the ended span).
 type Span struct {
 	data SpanData
-	// gen counts the span's lives: End moves it on (under mu), so that contexts made for this life (which record
-	// its value) no longer reach the span, and reuse moves it on again. Read atomically, without mu.
-	gen  generation
+	// live is the key of the span's ID while the span is live, zero once it has ended: contexts made for this life
+	// (which hold the ID) reach the span only while it is theirs, and every life has a new random ID. Start and
+	// End (under mu) set it; read atomically, without mu.
+	live liveKey
 	unit *unit
 	p    *Provider
 	// tr is the span's trace: what its children inherit (it marks a unitary candidate, recorded, not sampled,
@@ -204,6 +205,7 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 	}
 
 	d.SpanID = newSpanID()
+	s.live.set(d.SpanID.key())
 	var u *unit
 	if n != nil {
 		u = n.onUnit()
@@ -465,15 +467,15 @@ func (s *Span) AddCausalEvent(ctx context.Context, name string, cause EventRef, 
 }
 
 func (s *Span) addEvent(u *unit, t int64, name string, cause EventRef, attrs []Attr) EventID {
-	return s.addEventGen(anyGen, u, t, name, cause, attrs)
+	return s.addEventLive(anyLife, u, t, name, cause, attrs)
 }
 
-// anyGen is the generation addEventGen is given by the span's own methods, which hold a live span.
-const anyGen = ^uint64(0)
+// anyLife is the live key addEventLive is given by the span's own methods, which hold a live span.
+const anyLife = 0
 
-// addEventGen records an event if the span is still in its life gen: what a context records through, since
-// the context may have outlived the span (whose memory may already record another).
-func (s *Span) addEventGen(gen uint64, u *unit, t int64, name string, cause EventRef, attrs []Attr) EventID {
+// addEventLive records an event if the span is still in the life whose key is live: what a context records
+// through, since the context may have outlived the span (whose memory may already record another).
+func (s *Span) addEventLive(live uint64, u *unit, t int64, name string, cause EventRef, attrs []Attr) EventID {
 	if t == 0 {
 		t = now()
 	}
@@ -482,7 +484,7 @@ func (s *Span) addEventGen(gen uint64, u *unit, t int64, name string, cause Even
 	d := &s.data
 	// The generation first: a context that outlived the span must not read anything else of it, which a new
 	// life's Start may be writing (End moved the generation on under mu, so this sees it).
-	if (gen != anyGen && s.gen.Load() != gen) || s.ended {
+	if (live != anyLife && s.live.Load() != live) || s.ended {
 		return EventID{}
 	}
 	if len(d.Events) >= s.p.limits.events {
@@ -585,7 +587,7 @@ func (s *Span) endOn(t int64, u *unit) {
 		return
 	}
 	s.ended = true
-	s.gen.next() // contexts made for this life no longer reach the span
+	s.live.set(0) // contexts made for this life no longer reach the span
 	d := &s.data
 	d.End = max(t, d.Start) // a wall-clock step between start and end never makes a negative duration
 	d.EndSeq = u.seq.Add(1)
@@ -607,17 +609,16 @@ func (s *Span) endOn(t int64, u *unit) {
 	s.p.finish(s)
 }
 
-// generation is a span's life count. One goroutine at a time moves it on: End, holding the span's lock, and the
-// goroutine that takes the span for reuse, which alone holds it then. Others read it without the lock, and only
-// compare it with a value they saw earlier, so a release store is enough to move it (publish: a plain store on
-// amd64, not a locked add).
-type generation struct{ v uint64 }
+// liveKey says which life of a span is current. One goroutine at a time sets it: Start, on a span that it alone
+// holds, and End, holding the span's lock. Others read it without the lock and only compare it with a key they
+// hold, so a release store is enough to set it (publish: a plain store on amd64, not a locked instruction).
+type liveKey struct{ v uint64 }
 
-// Load reads the generation from any goroutine.
-func (g *generation) Load() uint64 { return atomic.LoadUint64(&g.v) }
+// Load reads the key from any goroutine.
+func (k *liveKey) Load() uint64 { return atomic.LoadUint64(&k.v) }
 
-// next moves the generation on; only the goroutine that holds the span does.
-func (g *generation) next() { publish(&g.v, atomic.LoadUint64(&g.v)+1) }
+// set changes the key; only the goroutine that holds the span does.
+func (k *liveKey) set(v uint64) { publish(&k.v, v) }
 
 // spanOf returns the Span that holds d (SpanData is the first field of Span).
 func spanOf(d *SpanData) *Span { return (*Span)(unsafe.Pointer(d)) }

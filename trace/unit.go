@@ -68,7 +68,7 @@ func fork(ctx context.Context, u *unit) context.Context {
 		return newNode(ctx, u, SpanContext{})
 	}
 	if n.span != nil && n.onUnit() != nil {
-		u.cause = EventRef{EventID: n.span.addEventGen(n.gen, n.onUnit(), 0, EventFork, EventRef{}, nil)}
+		u.cause = EventRef{EventID: n.span.addEventLive(n.liveKey(), n.onUnit(), 0, EventFork, EventRef{}, nil)}
 	}
 	// The new unit's context keeps the forking node's span (and its generation and trace): its spans are
 	// children of that span, ended or not.
@@ -86,7 +86,7 @@ func join(waiter context.Context, joined *unit) {
 	if last := joined.seq.Load(); last > 0 {
 		cause = EventRef{EventID: EventID{Unit: joined.id, Seq: last}}
 	}
-	n.span.addEventGen(n.gen, n.onUnit(), 0, EventJoin, cause, nil)
+	n.span.addEventLive(n.liveKey(), n.onUnit(), 0, EventJoin, cause, nil)
 }
 
 // Task is a goroutine started by Go: a new execution unit that can be joined.
