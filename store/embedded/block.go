@@ -110,8 +110,63 @@ var (
 )
 var zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(1<<30))
 
-// durBucket maps a duration to one byte on a log scale (about 9% apart), rounding down or up.
+// durBucket maps a duration to one byte on a log scale (about 9% apart: floor or ceil of log2(d)*8, at most 255),
+// rounding down or up. It is what durBucketLog computes, from a table (math.Log2 twice a span was a tenth of
+// indexing it).
 func durBucket(d int64, up bool) uint8 {
+	lo, hi := durBuckets(d)
+	if up {
+		return hi
+	}
+	return lo
+}
+
+// durBuckets is durBucket(d, false), durBucket(d, true).
+func durBuckets(d int64) (uint8, uint8) {
+	if d <= 1 {
+		return 0, 0
+	}
+	if d >= durThresh[255] {
+		return 255, 255
+	}
+	b := min(8*(bits.Len64(uint64(d))-1), 255)
+	for b > 0 && durThresh[b] > d {
+		b--
+	}
+	for b < 255 && durThresh[b+1] <= d {
+		b++
+	}
+	if durExact[b] && d == durThresh[b] {
+		return uint8(b), uint8(b)
+	}
+	return uint8(b), uint8(min(b+1, 255))
+}
+
+// durThresh[b] is the smallest duration whose bucket rounded down is b or more (b >= 1); durExact[b] says that
+// log2(durThresh[b])*8 is exactly b, so that it rounds up to b too. Below 2^32 ns, where every threshold lies,
+// consecutive durations differ in log2(d)*8 by far more than its rounding error, so only a threshold can land on
+// an integer (TestDurBucketTable checks the table against durBucketLog).
+var durThresh, durExact = durTable()
+
+func durTable() (t [256]int64, exact [256]bool) {
+	for b := 1; b < 256; b++ {
+		lo, hi := int64(2), int64(1)<<40
+		for lo < hi {
+			m := lo + (hi-lo)/2
+			if durBucketLog(m, false) >= uint8(b) {
+				hi = m
+			} else {
+				lo = m + 1
+			}
+		}
+		t[b] = lo
+		exact[b] = math.Log2(float64(lo))*8 == float64(b)
+	}
+	return t, exact
+}
+
+// durBucketLog is the definition of durBucket.
+func durBucketLog(d int64, up bool) uint8 {
 	if d <= 1 {
 		return 0
 	}
@@ -159,14 +214,17 @@ type opKey struct {
 // of the index, are appended per key as (value, trace ordinal) pairs and sorted once per block, which costs far
 // less than finding each value's posting list in a map for every span.
 type termIndex struct {
-	post    []*posting
-	byID    [5]map[uint64]*posting // by slot: service, name, operation (service<<32 | name), kind, status
-	keySlot []int32                // global string id of a key → index in keys, or -1
+	post []*posting
+	// dense are the postings of services, names, kinds and statuses (slots 0, 1, 3, 4), by global string id or
+	// value: small integers, so a slice finds them cheaper than a map.
+	dense   [5][]*posting
+	ops     map[uint64]*posting // operation terms by service<<32 | name
+	lastOp  *posting            // the span before's operation posting, for runs of alike spans
+	lastKey uint64
+	keySlot []int32 // global string id of a key → index in keys, or -1
 	keys    []*keyValues
 	svcs    map[uint32]bool
-	ops     map[opKey]bool
-	last    [5]*posting // the span before's posting of each slot, for runs of alike spans
-	lastID  [5]uint64
+	opKinds map[opKey]bool
 }
 
 // keyValues are the values of one attribute key seen in a block, with the trace ordinals they were seen in.
@@ -175,7 +233,9 @@ type keyValues struct {
 	strs  []uint64   // text's global id << 32 | ordinal: the chunk being filled
 	full  [][]uint64 // filled chunks (appending in chunks copies nothing as the lists grow)
 	nstrs int
-	ints  []intOrd
+	ints  []intOrd   // integer values: the chunk being filled
+	intsF [][]intOrd // filled chunks
+	nints int
 }
 
 const valueChunk = 8192
@@ -186,31 +246,39 @@ type intOrd struct {
 }
 
 func newTermIndex() *termIndex {
-	ix := &termIndex{svcs: map[uint32]bool{}, ops: map[opKey]bool{}}
-	for i := range ix.byID {
-		ix.byID[i] = map[uint64]*posting{}
-	}
-	return ix
+	return &termIndex{svcs: map[uint32]bool{}, opKinds: map[opKey]bool{}, ops: map[uint64]*posting{}}
 }
 
-func (ix *termIndex) get(m map[uint64]*posting, k uint64, kind byte, a, b uint32, n int64) *posting {
-	p := m[k]
+// intrinsic is the posting of a service, name, kind or status term (slot 0, 1, 3 or 4; k is the string id or
+// value).
+func (ix *termIndex) intrinsic(slot int, k uint32, kind byte, a uint32, n int64) *posting {
+	d := ix.dense[slot]
+	if int(k) >= len(d) {
+		d = append(d, make([]*posting, int(k)+1-len(d)+len(d)/2)...)
+		ix.dense[slot] = d
+	}
+	p := d[k]
 	if p == nil {
-		p = &posting{kind: kind, a: a, b: b, n: n}
-		m[k] = p
+		p = &posting{kind: kind, a: a, n: n}
+		d[k] = p
 		ix.post = append(ix.post, p)
 	}
 	return p
 }
 
-// intrinsic is the posting of a service, name, operation, kind or status term (slot 0 to 4; k is the slot's map
-// key), through a one-entry cache per slot.
-func (ix *termIndex) intrinsic(slot int, k uint64, kind byte, a, b uint32, n int64) *posting {
-	if ix.last[slot] != nil && ix.lastID[slot] == k {
-		return ix.last[slot]
+// operation is the posting of the operation term of service svc and name, through a one-entry cache.
+func (ix *termIndex) operation(svc, name uint32) *posting {
+	k := uint64(svc)<<32 | uint64(name)
+	if ix.lastOp != nil && ix.lastKey == k {
+		return ix.lastOp
 	}
-	p := ix.get(ix.byID[slot], k, kind, a, b, n)
-	ix.last[slot], ix.lastID[slot] = p, k
+	p := ix.ops[k]
+	if p == nil {
+		p = &posting{kind: termOperation, a: svc, b: name}
+		ix.ops[k] = p
+		ix.post = append(ix.post, p)
+	}
+	ix.lastOp, ix.lastKey = p, k
 	return p
 }
 
@@ -413,7 +481,12 @@ func (bw *blockWriter) indexAttr(a *wal.AttrRef) {
 	kv := ix.keys[i]
 	if a.Int {
 		if n := len(kv.ints); n == 0 || kv.ints[n-1] != (intOrd{a.Num, bw.ord}) {
+			if n == cap(kv.ints) && n > 0 {
+				kv.intsF = append(kv.intsF, kv.ints)
+				kv.ints = make([]intOrd, 0, valueChunk)
+			}
 			kv.ints = append(kv.ints, intOrd{a.Num, bw.ord})
+			kv.nints++
 		}
 		return
 	}
@@ -440,6 +513,14 @@ func (ix *termIndex) postings() {
 		arena = arena[n:]
 		return out
 	}
+	var slab []posting // postings are cut from slabs: one allocation for many
+	newPosting := func() *posting {
+		if len(slab) == cap(slab) {
+			slab = make([]posting, 0, 4096)
+		}
+		slab = slab[:len(slab)+1]
+		return &slab[len(slab)-1]
+	}
 	for _, kv := range ix.keys {
 		// Strings: sort by text id (ordinals are in ascending order already, and the sort is stable).
 		if len(buf) < 2*kv.nstrs {
@@ -457,7 +538,8 @@ func (ix *termIndex) postings() {
 			for j < len(sorted) && uint32(sorted[j]>>32) == g {
 				j++
 			}
-			p := &posting{kind: termAttr, a: kv.key, b: g, ords: take(j - i)}
+			p := newPosting()
+			*p = posting{kind: termAttr, a: kv.key, b: g, ords: take(j - i)}
 			for ; i < j; i++ {
 				p.mark(uint32(sorted[i]))
 			}
@@ -465,40 +547,64 @@ func (ix *termIndex) postings() {
 		}
 		kv.strs, kv.full = nil, nil
 		// Integers: the same, by value; through the radix sort when the values span less than 2^32.
-		if len(kv.ints) > 0 {
-			lo, hi := kv.ints[0].v, kv.ints[0].v
-			for _, e := range kv.ints {
+		if kv.nints == 0 {
+			continue
+		}
+		chunks := append(kv.intsF, kv.ints)
+		kv.ints, kv.intsF = nil, nil
+		lo, hi := chunks[0][0].v, chunks[0][0].v
+		for _, c := range chunks {
+			for _, e := range c {
 				lo, hi = min(lo, e.v), max(hi, e.v)
 			}
-			if uint64(hi-lo) < 1<<32 && hi-lo >= 0 {
-				if len(buf) < 2*len(kv.ints) {
-					buf = make([]uint64, 2*len(kv.ints))
-				}
-				packed := buf[:len(kv.ints)]
-				for i, e := range kv.ints {
-					packed[i] = uint64(e.v-lo)<<32 | uint64(e.ord)
-				}
-				packed = radixSortHigh(packed, buf[len(kv.ints):2*len(kv.ints)])
-				for i, e := range packed {
-					kv.ints[i] = intOrd{lo + int64(e>>32), uint32(e)}
-				}
-			} else {
-				slices.SortStableFunc(kv.ints, func(a, b intOrd) int { return cmp.Compare(a.v, b.v) })
-			}
 		}
-		for i := 0; i < len(kv.ints); {
-			v := kv.ints[i].v
-			j := i
-			for j < len(kv.ints) && kv.ints[j].v == v {
-				j++
-			}
-			p := &posting{kind: termAttr, a: kv.key, n: v, num: true, ords: take(j - i)}
-			for ; i < j; i++ {
-				p.mark(kv.ints[i].ord)
-			}
+		addInt := func(v int64, ords []uint32) {
+			p := newPosting()
+			*p = posting{kind: termAttr, a: kv.key, n: v, num: true, ords: ords}
 			ix.post = append(ix.post, p)
 		}
-		kv.ints = nil
+		if uint64(hi-lo) < 1<<32 && hi-lo >= 0 {
+			if len(buf) < 2*kv.nints {
+				buf = make([]uint64, 2*kv.nints)
+			}
+			packed := buf[:0]
+			for _, c := range chunks {
+				for _, e := range c {
+					packed = append(packed, uint64(e.v-lo)<<32|uint64(e.ord))
+				}
+			}
+			packed = radixSortHigh(packed, buf[kv.nints:2*kv.nints])
+			for i := 0; i < len(packed); {
+				g := packed[i] >> 32
+				j := i
+				for j < len(packed) && packed[j]>>32 == g {
+					j++
+				}
+				p := posting{ords: take(j - i)}
+				for ; i < j; i++ {
+					p.mark(uint32(packed[i]))
+				}
+				addInt(lo+int64(g), p.ords)
+			}
+			continue
+		}
+		vals := make([]intOrd, 0, kv.nints)
+		for _, c := range chunks {
+			vals = append(vals, c...)
+		}
+		slices.SortStableFunc(vals, func(a, b intOrd) int { return cmp.Compare(a.v, b.v) })
+		for i := 0; i < len(vals); {
+			v := vals[i].v
+			j := i
+			for j < len(vals) && vals[j].v == v {
+				j++
+			}
+			p := posting{ords: take(j - i)}
+			for ; i < j; i++ {
+				p.mark(vals[i].ord)
+			}
+			addInt(v, p.ords)
+		}
 	}
 }
 
@@ -550,12 +656,12 @@ func (bw *blockWriter) visit(in *wal.SpanInfo) {
 	_, svc, resAttrs := bw.pw.Resource(in.Resource)
 	bw.noteSpan(in, svc)
 	ord := bw.ord
-	ix.intrinsic(0, uint64(svc), termService, svc, 0, 0).mark(ord)
-	ix.intrinsic(1, uint64(in.Name), termName, in.Name, 0, 0).mark(ord)
-	ix.intrinsic(3, uint64(in.Kind), termKind, 0, 0, int64(in.Kind)).mark(ord)
-	ix.intrinsic(4, uint64(in.Status), termStatus, 0, 0, int64(in.Status)).mark(ord)
-	p := ix.intrinsic(2, uint64(svc)<<32|uint64(in.Name), termOperation, svc, in.Name, 0)
-	lo, hi := durBucket(in.Duration, false), durBucket(in.Duration, true)
+	ix.intrinsic(0, svc, termService, svc, 0).mark(ord)
+	ix.intrinsic(1, in.Name, termName, in.Name, 0).mark(ord)
+	ix.intrinsic(3, uint32(in.Kind), termKind, 0, int64(in.Kind)).mark(ord)
+	ix.intrinsic(4, uint32(in.Status), termStatus, 0, int64(in.Status)).mark(ord)
+	p := ix.operation(svc, in.Name)
+	lo, hi := durBuckets(in.Duration)
 	if p.mark(ord) {
 		p.dmin = append(p.dmin, lo)
 		p.dmax = append(p.dmax, hi)
@@ -567,7 +673,7 @@ func (bw *blockWriter) visit(in *wal.SpanInfo) {
 	// The operation's posting notes the kinds seen with it, so the block's operations need no lookup per span.
 	if k := uint16(1) << (in.Kind & 15); p.kinds&k == 0 {
 		p.kinds |= k
-		ix.ops[opKey{svc, in.Name, in.Kind}] = true
+		ix.opKinds[opKey{svc, in.Name, in.Kind}] = true
 		ix.svcs[svc] = true
 	}
 	for i := range in.Attrs {
@@ -659,23 +765,28 @@ func (bw *blockWriter) copyTrace(id model.TraceID, runs []srcRun, mn, mx int64, 
 	return nil
 }
 
-// termText is the text of a posting's term.
-func (bw *blockWriter) termText(p *posting) string {
+// appendTermText appends the text of a posting's term to dst.
+func (bw *blockWriter) appendTermText(dst []byte, p *posting) []byte {
 	str := bw.pw.String
+	dst = append(dst, p.kind)
 	switch p.kind {
 	case termService, termName:
-		return string(p.kind) + str(p.a)
+		return append(dst, str(p.a)...)
 	case termOperation:
-		return string(termOperation) + str(p.a) + "\x00" + str(p.b)
+		dst = append(dst, str(p.a)...)
+		dst = append(dst, 0)
+		return append(dst, str(p.b)...)
 	case termStatus:
-		return string(termStatus) + model.StatusCode(p.n).String()
+		return append(dst, model.StatusCode(p.n).String()...)
 	case termKind:
-		return string(termKind) + model.Kind(p.n).String()
+		return append(dst, model.Kind(p.n).String()...)
 	}
+	dst = append(dst, str(p.a)...)
+	dst = append(dst, 0)
 	if p.num {
-		return string(termAttr) + str(p.a) + "\x00" + strconv.FormatInt(p.n, 10)
+		return strconv.AppendInt(dst, p.n, 10)
 	}
-	return string(termAttr) + str(p.a) + "\x00" + str(p.b)
+	return append(dst, str(p.b)...)
 }
 
 func (bw *blockWriter) writeTerms() {
@@ -684,17 +795,34 @@ func (bw *blockWriter) writeTerms() {
 		p    *posting
 	}
 	bw.ix.postings()
-	terms := make([]entry, 0, len(bw.ix.post)+16)
+	// Every term's text is appended to one buffer, made one string and cut (one allocation, not one a term).
+	var buf []byte
+	type span struct {
+		end int
+		p   *posting
+	}
+	spans := make([]span, 0, len(bw.ix.post)+16)
 	for _, p := range bw.ix.post {
-		t := bw.termText(p)
-		terms = append(terms, entry{t, p})
+		buf = bw.appendTermText(buf, p)
+		spans = append(spans, span{len(buf), p})
 		if p.kind == termAttr && !p.num {
 			if v := bw.pw.String(p.b); maybeNumber(v) {
 				if n, ok := canonicalNumber(model.String(v)); ok && n != v {
-					terms = append(terms, entry{string(termNumber) + bw.pw.String(p.a) + "\x00" + n, p})
+					buf = append(buf, termNumber)
+					buf = append(buf, bw.pw.String(p.a)...)
+					buf = append(buf, 0)
+					buf = append(buf, n...)
+					spans = append(spans, span{len(buf), p})
 				}
 			}
 		}
+	}
+	all := string(buf)
+	terms := make([]entry, len(spans))
+	prev := 0
+	for i, sp := range spans {
+		terms[i] = entry{all[prev:sp.end], sp.p}
+		prev = sp.end
 	}
 	slices.SortFunc(terms, func(a, b entry) int { return strings.Compare(a.text, b.text) })
 	// Equal texts (an integer and a string spelling it the same way, statuses or kinds out of range, several
@@ -888,7 +1016,7 @@ func (bw *blockWriter) finish(walSeg, level int) (*block, error) {
 	}
 	sort.Strings(bw.meta.Services)
 	bw.writeEdges()
-	for o := range bw.ix.ops {
+	for o := range bw.ix.opKinds {
 		bw.meta.Ops = append(bw.meta.Ops, opMeta{bw.pw.String(o.svc), bw.pw.String(o.name), o.kind})
 	}
 	for _, kv := range bw.ix.keys {

@@ -1,6 +1,8 @@
 package embedded
 
 import (
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -87,5 +89,77 @@ func TestSearchFromOutlines(t *testing.T) {
 	}
 	if _, err := s.FindTraces(ctx, search.Query{Expr: e, Kind: model.KindServer}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDurBucketTable: durBucket's table gives what its definition (durBucketLog) gives, at every threshold and
+// power of two and their neighbours, and at random durations of every magnitude.
+func TestDurBucketTable(t *testing.T) {
+	ds := []int64{math.MinInt64, -5, 0, 1, 2, 3, math.MaxInt64, math.MaxInt64 - 1, 1 << 40, 1<<32 - 1}
+	for b := 1; b < 256; b++ {
+		for k := int64(-2); k <= 2; k++ {
+			ds = append(ds, durThresh[b]+k)
+		}
+	}
+	for e := 1; e < 63; e++ {
+		ds = append(ds, 1<<e-1, 1<<e, 1<<e+1)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 200_000 {
+		ds = append(ds, rng.Int64N(1<<uint(1+rng.IntN(62))))
+	}
+	for _, d := range ds {
+		for _, up := range []bool{false, true} {
+			if g, w := durBucket(d, up), durBucketLog(d, up); g != w {
+				t.Fatalf("durBucket(%d, %v) = %d, want %d", d, up, g, w)
+			}
+		}
+	}
+}
+
+// TestIntegerTermsOfWideRange: integer attribute values spanning more than 2^32 (which postings sort apart from
+// the radix sort) are indexed under each value, in blocks written from heads and compacted.
+func TestIntegerTermsOfWideRange(t *testing.T) {
+	now := time.Now().UnixNano()
+	g := spangen.New(41, now)
+	vals := []int64{-1 << 40, -3, 0, 7, 1 << 40, 1<<40 + 1}
+	var spans []*model.Span
+	for i := range 60 {
+		tr := g.Trace()
+		for _, s := range tr {
+			s.Attrs = append(s.Attrs, model.Attr{Key: "big", Value: model.Int(vals[i%len(vals)])})
+		}
+		spans = append(spans, tr...)
+	}
+	s, err := Open(t.TempDir(), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i, part := range [][]*model.Span{spans[:len(spans)/2], spans[len(spans)/2:]} {
+		if err := s.Write(ctx, part); err != nil {
+			t.Fatal(err)
+		}
+		s.Seal(i)
+		if err := s.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, stage := range []string{"head cuts", "compacted"} {
+		if stage == "compacted" {
+			if err := s.Compact(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, v := range vals {
+			e, err := search.Parse(fmt.Sprintf("big = %d", v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := s.FindTraces(ctx, search.Query{Expr: e, Limit: 100})
+			if err != nil || len(res) != 10 {
+				t.Fatalf("%s: big = %d: %d traces, %v; want 10", stage, v, len(res), err)
+			}
+		}
 	}
 }

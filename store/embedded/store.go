@@ -12,6 +12,7 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -349,12 +350,13 @@ func writeBlockLevel(path string, h *head, better bool) (*block, error) {
 	}
 	// Runs are sorted by trace ID, keeping the order of arrival within a trace (the index breaks ties); the
 	// records of a request grouped by service hold about one run for every two spans.
-	type traceRun struct {
-		id  model.TraceID
-		idx int
+	nruns := 0
+	for _, rec := range h.batches {
+		nruns += len(rec.Runs)
 	}
-	var runs []srcRun
-	var order []traceRun
+	bw.edges = make([]traceEdge, 0, h.spans) // at most one a span; growing it copied it five times over
+	runs := make([]srcRun, 0, nruns)
+	order := make([]traceRun, 0, nruns)
 	for _, rec := range h.batches {
 		bt, err := wal.ParseBatch(rec.Payload(), nil)
 		if err != nil {
@@ -368,12 +370,7 @@ func writeBlockLevel(path string, h *head, better bool) (*block, error) {
 		}
 	}
 	bw.setDict(bw.dictByCount())
-	slices.SortFunc(order, func(a, b traceRun) int {
-		if c := bytes.Compare(a.id[:], b.id[:]); c != 0 {
-			return c
-		}
-		return a.idx - b.idx
-	})
+	order = sortRuns(order)
 	var group []srcRun
 	for i := 0; i < len(order); {
 		id := order[i].id
@@ -387,6 +384,44 @@ func writeBlockLevel(path string, h *head, better bool) (*block, error) {
 		}
 	}
 	return bw.finish(h.walSeg, 0)
+}
+
+// traceRun is a run of a head's records, idx in the order the head took them.
+type traceRun struct {
+	id  model.TraceID
+	idx int
+}
+
+// sortRuns sorts runs (in idx order) by trace ID and then idx: a radix sort of the IDs' first 32 bits, then a
+// sort of the rare groups of runs that share them but not their IDs (random IDs: about one pair in a 200K-span
+// head). It returns the sorted slice, which may be runs or a new one.
+func sortRuns(runs []traceRun) []traceRun {
+	if len(runs) >= 1<<32 {
+		slices.SortStableFunc(runs, func(a, b traceRun) int { return bytes.Compare(a.id[:], b.id[:]) })
+		return runs
+	}
+	keys := make([]uint64, 2*len(runs))
+	for i, r := range runs {
+		keys[i] = uint64(binary.BigEndian.Uint32(r.id[:4]))<<32 | uint64(i)
+	}
+	keys = radixSortHigh(keys[:len(runs)], keys[len(runs):])
+	out := make([]traceRun, len(runs))
+	for i, k := range keys {
+		out[i] = runs[uint32(k)]
+	}
+	for i := 0; i < len(out); {
+		j := i + 1
+		mixed := false
+		for j < len(out) && keys[j]>>32 == keys[i]>>32 {
+			mixed = mixed || out[j].id != out[i].id
+			j++
+		}
+		if mixed { // stable: equal IDs keep their idx order
+			slices.SortStableFunc(out[i:j], func(a, b traceRun) int { return bytes.Compare(a.id[:], b.id[:]) })
+		}
+		i = j
+	}
+	return out
 }
 
 // WALCheckpoint is the first write-ahead log segment whose spans may not be in a block: replay starts there.

@@ -565,3 +565,34 @@ func stripResources(spans []*model.Span) []*model.Span {
 	}
 	return out
 }
+
+// TestSortRuns: runs come out in trace ID order and, within a trace, in the order the head took them, also when
+// IDs share their first 32 bits (which the radix sort orders by).
+func TestSortRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var runs []traceRun
+	var ids []model.TraceID
+	for i := range 5000 {
+		var id model.TraceID
+		switch {
+		case i > 0 && rng.IntN(3) == 0: // another run of a trace seen before
+			id = ids[rng.IntN(len(ids))]
+		case i > 0 && rng.IntN(4) == 0: // a new trace sharing the first 32 bits of one seen before
+			id = ids[rng.IntN(len(ids))]
+			for k := 4; k < 16; k++ {
+				id[k] = byte(rng.IntN(256))
+			}
+		default:
+			for k := range id {
+				id[k] = byte(rng.IntN(256))
+			}
+		}
+		ids = append(ids, id)
+		runs = append(runs, traceRun{id, i})
+	}
+	want := slices.Clone(runs)
+	slices.SortStableFunc(want, func(a, b traceRun) int { return bytes.Compare(a.id[:], b.id[:]) })
+	if got := sortRuns(runs); !slices.Equal(got, want) {
+		t.Fatal("runs out of order")
+	}
+}
