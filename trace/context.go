@@ -108,9 +108,10 @@ var (
 	units   = slab.New[unit](8192) // units hold no pointers and cost the collector nothing to scan
 )
 
-// newNode makes a node that has no recording span, whose current span context is sc (none if sc is invalid).
+// newNode makes a node that has no recording span, whose current span context is sc (none if sc is invalid and
+// not a decision only).
 func newNode(ctx context.Context, u *unit, sc SpanContext) *node {
-	if !sc.IsValid() {
+	if !sc.IsValid() && !sc.IsDecisionOnly() {
 		n := nodes.Take()
 		n.Context = ctx
 		if u != nil {
@@ -130,7 +131,7 @@ func newNode(ctx context.Context, u *unit, sc SpanContext) *node {
 	if sc.Origin != "" {
 		i.origin = sc.Origin
 	}
-	if u != nil {
+	if u != nil || !sc.SpanID.IsValid() { // a decision only has no span ID to mark the node as remote
 		r.lane = newLane(u, i)
 	}
 	r.Context, r.spanID = ctx, sc.SpanID
@@ -222,9 +223,14 @@ func SpanFromContext(ctx context.Context) *Span {
 
 // ContextWithRemoteSpanContext returns a copy of ctx whose current span is sc, a context extracted from another
 // process (sc.Remote is set). The next span started from it is its child, asks the Sampler, and names sc.Cause,
-// the sending event, as its StartCause. An invalid sc returns ctx unchanged.
+// the sending event, as its StartCause. A decision only (sc.IsDecisionOnly: no IDs, Remote set by the
+// propagator) makes the next span the root of a new trace whose Sampler sees the decision as its parent's, so
+// that a parent-based sampler follows it. Any other invalid sc returns ctx unchanged.
 func ContextWithRemoteSpanContext(ctx context.Context, sc SpanContext) context.Context {
 	if !sc.IsValid() {
+		if sc.IsDecisionOnly() {
+			return newNode(ctx, nil, sc)
+		}
 		return ctx
 	}
 	sc.Remote = true

@@ -67,5 +67,12 @@ const PriorityUnset int8 = -128
 // IsValid reports whether both IDs are valid.
 func (sc SpanContext) IsValid() bool { return sc.TraceID.IsValid() && sc.SpanID.IsValid() }
 
+// IsDecisionOnly reports whether sc carries only a sampling decision from another process, without IDs, as B3's
+// "b3: 0" header does: Remote set, neither ID set. A span started under such a context begins a new trace, and
+// a parent-based sampler follows the decision (the sampled flag, or Priority when set).
+func (sc SpanContext) IsDecisionOnly() bool {
+	return sc.Remote && !sc.TraceID.IsValid() && !sc.SpanID.IsValid()
+}
+
 // IsSampled reports whether the sampled flag is set.
 func (sc SpanContext) IsSampled() bool { return sc.Flags&FlagSampled != 0 }

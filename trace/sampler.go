@@ -67,7 +67,7 @@ type UnitarySampler interface {
 type parentOrAlways struct{}
 
 func (parentOrAlways) ShouldSample(p SamplingParams) SamplingResult {
-	if p.Parent.IsValid() && !p.Parent.IsSampled() {
+	if (p.Parent.IsValid() || p.Parent.IsDecisionOnly()) && !p.Parent.IsSampled() {
 		return SamplingResult{Decision: Drop, Priority: PriorityUnset}
 	}
 	return SamplingResult{Decision: RecordAndSample, Priority: PriorityUnset}

@@ -165,6 +165,9 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 		if parent != nil {
 			psc = n.sc()
 			tr.id, tr.state, tr.priority, tr.origin = parent.id, parent.state, parent.priority, parent.origin
+			if !tr.id.IsValid() { // a remote decision only: a new trace, which the sampler may decide as told
+				tr.id = newTraceID()
+			}
 			d.ParentID = n.spanID
 			if parent.causeUnit != 0 {
 				remoteCause = EventRef{EventID: parent.cause()}

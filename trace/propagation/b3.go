@@ -24,7 +24,9 @@ var (
 // B3 propagates Zipkin's B3 single header, b3: {traceid}-{spanid}-{sampled}-{parentspanid}
 // (https://github.com/openzipkin/b3-propagation). The sampling state is 1, 0 or d (debug); debug travels as
 // Datadog priority 2 (user keep) and a priority of 2 is injected as d. A trace ID of 16 digits is the lower half
-// of a 128-bit ID. A header that carries only a sampling state (b3: 0) has no IDs and is ignored.
+// of a 128-bit ID. A header that carries only a sampling state (b3: 0) is a decision without IDs
+// (trace.SpanContext.IsDecisionOnly): the next span starts a new trace, which a parent-based sampler samples or
+// not as told, and such a context is injected as the state alone.
 type B3 struct{}
 
 // Fields returns b3.
@@ -34,6 +36,9 @@ func (B3) Fields() []string { return b3Fields }
 func (B3) Inject(ctx context.Context, c Carrier) {
 	sc := injectContext(ctx)
 	if !sc.IsValid() {
+		if sc.IsDecisionOnly() {
+			c.Set(hB3, b3StateValue(sc))
+		}
 		return
 	}
 	var buf [51]byte
@@ -53,11 +58,8 @@ func (B3) extract(c Carrier) (trace.SpanContext, bool) {
 	if v == "" {
 		return trace.SpanContext{}, false
 	}
-	if len(v) == 1 { // sampling state only: nothing to continue
-		if v != "0" && v != "1" && v != "d" {
-			fail(failB3)
-		}
-		return trace.SpanContext{}, false
+	if len(v) == 1 { // sampling state only: a decision without IDs
+		return decisionOnly(v, "")
 	}
 	sc, err := ParseB3(v)
 	if err != nil {
@@ -73,6 +75,39 @@ func AppendB3(b []byte, sc trace.SpanContext) []byte {
 	b = append(b, '-')
 	b = appendHex(b, sc.SpanID[:])
 	return append(b, '-', b3State(sc))
+}
+
+// decisionOnly reads a B3 sampling state (the single header's, or X-B3-Sampled) and X-B3-Flags that came
+// without IDs into a decision-only context (trace.SpanContext.IsDecisionOnly); a malformed one is counted and
+// ignored.
+func decisionOnly(state, flags string) (trace.SpanContext, bool) {
+	sc := trace.SpanContext{Remote: true, Priority: trace.PriorityUnset}
+	ok := state == "" || applyB3State(&sc, state)
+	switch flags {
+	case "":
+	case "1":
+		sc.Flags |= trace.FlagSampled
+		sc.Priority = 2
+	case "0":
+	default:
+		ok = false
+	}
+	if !ok || (state == "" && flags == "") {
+		fail(failB3)
+		return trace.SpanContext{}, false
+	}
+	return sc, true
+}
+
+// b3StateValue is b3State as a header value.
+func b3StateValue(sc trace.SpanContext) string {
+	switch b3State(sc) {
+	case 'd':
+		return "d"
+	case '1':
+		return "1"
+	}
+	return "0"
 }
 
 func b3State(sc trace.SpanContext) byte {
@@ -150,12 +185,14 @@ func (B3Multi) Fields() []string { return b3MultiFields }
 // Inject writes X-B3-TraceId, X-B3-SpanId and either X-B3-Sampled or, for a debug trace, X-B3-Flags.
 func (B3Multi) Inject(ctx context.Context, c Carrier) {
 	sc := injectContext(ctx)
-	if !sc.IsValid() {
+	if !sc.IsValid() && !sc.IsDecisionOnly() {
 		return
 	}
-	var buf [32]byte
-	c.Set(hB3TraceID, string(appendHex(buf[:0], sc.TraceID[:])))
-	c.Set(hB3SpanID, string(appendHex(buf[:0], sc.SpanID[:])))
+	if sc.IsValid() {
+		var buf [32]byte
+		c.Set(hB3TraceID, string(appendHex(buf[:0], sc.TraceID[:])))
+		c.Set(hB3SpanID, string(appendHex(buf[:0], sc.SpanID[:])))
+	}
 	switch b3State(sc) {
 	case 'd':
 		c.Set(hB3Flags, "1")
@@ -177,7 +214,16 @@ func (p B3Multi) Extract(ctx context.Context, c Carrier) context.Context {
 func (B3Multi) extract(c Carrier) (trace.SpanContext, bool) {
 	tid, sid := trimOWS(c.Get(hB3TraceID)), trimOWS(c.Get(hB3SpanID))
 	if tid == "" && sid == "" {
-		return trace.SpanContext{}, false
+		// A sampling decision without IDs (X-B3-Sampled: 0), or nothing of B3 at all.
+		state, flags := trimOWS(c.Get(hB3Sampled)), trimOWS(c.Get(hB3Flags))
+		if state == "" && flags == "" {
+			return trace.SpanContext{}, false
+		}
+		if state == "d" { // not a value of X-B3-Sampled
+			fail(failB3)
+			return trace.SpanContext{}, false
+		}
+		return decisionOnly(state, flags)
 	}
 	sc := trace.SpanContext{Remote: true, Priority: trace.PriorityUnset}
 	ok := parseB3TraceID(&sc.TraceID, tid) && decodeHex(sc.SpanID[:], sid, true) && sc.SpanID.IsValid()

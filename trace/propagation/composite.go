@@ -3,12 +3,15 @@ package propagation
 import (
 	"context"
 	"slices"
+
+	"github.com/weftrace/weft/trace"
 )
 
 // Composite is several propagators used as one: Inject writes every format, in order; Extract takes the span
 // context from the first format that holds a valid one (later formats are not read for it) and always runs the
 // propagators that carry no span context, such as W3CBaggage. A malformed header of one format does not stop a
-// later format from being used.
+// later format from being used. A sampling decision without IDs (B3's "b3: 0") is used only when no format holds
+// a valid context: the first such decision then applies.
 type Composite []Propagator
 
 // Default is what a program gets without configuration: W3C trace context and baggage, as the OpenTelemetry
@@ -59,12 +62,19 @@ func (cp Composite) Inject(ctx context.Context, c Carrier) {
 // propagators (baggage) read.
 func (cp Composite) Extract(ctx context.Context, c Carrier) context.Context {
 	found := false
+	var decision trace.SpanContext // the first decision without IDs, used if no format has a valid context
 	for _, p := range cp {
 		if e, ok := p.(spanContextExtractor); ok {
 			if found {
 				continue
 			}
 			if sc, ok := e.extract(c); ok {
+				if sc.IsDecisionOnly() {
+					if !decision.IsDecisionOnly() {
+						decision = sc
+					}
+					continue
+				}
 				ctx = contextWithRemote(ctx, sc)
 				found = true
 			}
@@ -81,6 +91,9 @@ func (cp Composite) Extract(ctx context.Context, c Carrier) context.Context {
 			}
 		}
 		ctx = next
+	}
+	if !found && decision.IsDecisionOnly() {
+		ctx = contextWithRemote(ctx, decision)
 	}
 	return ctx
 }

@@ -65,13 +65,22 @@ func FuzzTracestate(f *testing.F) {
 func FuzzB3(f *testing.F) {
 	for _, s := range []string{
 		"80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90", "64fe8b2a57d3eff7-e457b5a2e4d86bd1-d",
-		"0", "d", "a-b-c-d-e", "",
+		"0", "1", "d", " 0", "x", "a-b-c-d-e", "",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		ctx := B3{}.Extract(context.Background(), MapCarrier{"b3": s})
 		sc := spanContextFromContext(ctx)
+		if sc.IsDecisionOnly() { // a decision without IDs travels on as the state alone
+			out := MapCarrier{}
+			B3{}.Inject(ctx, out)
+			again := spanContextFromContext(B3{}.Extract(context.Background(), out))
+			if !again.IsDecisionOnly() || again.IsSampled() != sc.IsSampled() || again.Priority != sc.Priority {
+				t.Fatalf("decision %q: %+v became %q, %+v", s, sc, out[hB3], again)
+			}
+			return
+		}
 		if !sc.IsValid() {
 			return
 		}
@@ -86,6 +95,9 @@ func FuzzB3Multi(f *testing.F) {
 	f.Add("80f198ee56343ba864fe8b2a57d3eff7", "e457b5a2e4d86bd1", "05e3ac9a4f6e3b90", "1", "")
 	f.Add("64fe8b2a57d3eff7", "e457b5a2e4d86bd1", "", "true", "1")
 	f.Add("", "", "", "d", "x")
+	f.Add("", "", "", "0", "")
+	f.Add("", "", "", "", "1")
+	f.Add("", "", "", "false", "0")
 	f.Fuzz(func(t *testing.T, tid, sid, parent, sampled, flags string) {
 		h := http.Header{}
 		for k, v := range map[string]string{hB3TraceID: tid, hB3SpanID: sid, hB3ParentSpanID: parent, hB3Sampled: sampled, hB3Flags: flags} {
@@ -94,13 +106,14 @@ func FuzzB3Multi(f *testing.F) {
 			}
 		}
 		sc := spanContextFromContext(B3Multi{}.Extract(context.Background(), HeaderCarrier(h)))
-		if !sc.IsValid() {
+		if !sc.IsValid() && !sc.IsDecisionOnly() {
 			return
 		}
 		out := http.Header{}
 		B3Multi{}.Inject(contextWithRemote(context.Background(), sc), HeaderCarrier(out))
 		again := spanContextFromContext(B3Multi{}.Extract(context.Background(), HeaderCarrier(out)))
-		if again.TraceID != sc.TraceID || again.SpanID != sc.SpanID || again.IsSampled() != sc.IsSampled() || again.Priority != sc.Priority {
+		if again.TraceID != sc.TraceID || again.SpanID != sc.SpanID || again.IsSampled() != sc.IsSampled() ||
+			again.Priority != sc.Priority || again.IsDecisionOnly() != sc.IsDecisionOnly() {
 			t.Fatalf("round trip: %+v became %+v", sc, again)
 		}
 	})

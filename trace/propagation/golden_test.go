@@ -30,6 +30,8 @@ type goldenExtract struct {
 	Origin   string      `json:"origin"`
 	Cause    string      `json:"cause"`
 	Failures uint64      `json:"failures"` // malformed headers counted by this extraction
+	// DecisionOnly: the headers carry a sampling decision without IDs (sampled and priority say which).
+	DecisionOnly bool `json:"decision_only"`
 }
 
 type goldenInject struct {
@@ -41,6 +43,8 @@ type goldenInject struct {
 	Origin     string            `json:"origin"`
 	TraceState string            `json:"tracestate"`
 	Headers    map[string]string `json:"headers"`
+	// DecisionOnly: the context is a sampling decision without IDs (trace_id and span_id are empty).
+	DecisionOnly bool `json:"decision_only"`
 }
 
 func readGolden(t *testing.T, name string, v any) {
@@ -112,12 +116,11 @@ func TestGolden(t *testing.T) {
 		}
 		for _, c := range g.Inject {
 			t.Run(f.file+"/inject/"+c.Name, func(t *testing.T) {
-				sc := trace.SpanContext{
-					TraceID:    mustTraceID(t, c.TraceID),
-					SpanID:     mustSpanID(t, c.SpanID),
-					TraceState: c.TraceState,
-					Origin:     c.Origin,
-					Priority:   trace.PriorityUnset,
+				sc := trace.SpanContext{TraceState: c.TraceState, Origin: c.Origin, Priority: trace.PriorityUnset}
+				if c.DecisionOnly {
+					sc.Remote = true
+				} else {
+					sc.TraceID, sc.SpanID = mustTraceID(t, c.TraceID), mustSpanID(t, c.SpanID)
 				}
 				if c.Sampled {
 					sc.Flags = trace.FlagSampled
@@ -137,7 +140,8 @@ func TestGolden(t *testing.T) {
 				}
 				// What was injected extracts to the same context.
 				got := spanContextFromContext(f.p.Extract(context.Background(), HeaderCarrier(h)))
-				if got.TraceID != sc.TraceID || got.SpanID != sc.SpanID || got.IsSampled() != sc.IsSampled() {
+				if got.TraceID != sc.TraceID || got.SpanID != sc.SpanID || got.IsSampled() != sc.IsSampled() ||
+					got.IsDecisionOnly() != c.DecisionOnly {
 					t.Errorf("round trip gave %+v, want %+v", got, sc)
 				}
 			})
@@ -147,9 +151,22 @@ func TestGolden(t *testing.T) {
 
 func checkExtracted(t *testing.T, got trace.SpanContext, c goldenExtract) {
 	t.Helper()
+	if c.DecisionOnly {
+		if !got.IsDecisionOnly() {
+			t.Fatalf("extracted %+v, want a decision without IDs", got)
+		}
+		want := trace.PriorityUnset
+		if c.Priority != nil {
+			want = *c.Priority
+		}
+		if got.IsSampled() != c.Sampled || got.Priority != want {
+			t.Errorf("decision sampled %v priority %d, want %v %d", got.IsSampled(), got.Priority, c.Sampled, want)
+		}
+		return
+	}
 	if !c.Valid {
-		if got.IsValid() {
-			t.Fatalf("extracted %v-%v from malformed or absent headers", got.TraceID, got.SpanID)
+		if got.IsValid() || got.IsDecisionOnly() {
+			t.Fatalf("extracted %+v from malformed or absent headers", got)
 		}
 		return
 	}

@@ -52,11 +52,13 @@ func (never) Description() string                                    { return "N
 type parentBased struct{ root trace.Sampler }
 
 // ParentBased follows the parent's decision when there is a parent (its sampling priority if it carried one,
-// else its sampled flag), and asks root for a new trace. It is the library's default, with Always as root.
+// else its sampled flag), and asks root for a new trace. A remote decision without IDs (B3's "b3: 0", see
+// trace.SpanContext.IsDecisionOnly) counts as a parent's decision. It is the library's default, with Always as
+// root.
 func ParentBased(root trace.Sampler) trace.Sampler { return parentBased{root} }
 
 func (s parentBased) ShouldSample(p trace.SamplingParams) trace.SamplingResult {
-	if !p.Parent.IsValid() {
+	if !p.Parent.IsValid() && !p.Parent.IsDecisionOnly() {
 		return s.root.ShouldSample(p)
 	}
 	sampled := p.Parent.IsSampled()
