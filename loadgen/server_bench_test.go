@@ -21,6 +21,7 @@ import (
 var (
 	serverPathDuration = flag.Duration("serverpath.duration", 15*time.Second, "how long BenchmarkServerPath sends")
 	serverPathRate     = flag.Int("serverpath.rate", 0, "spans per second BenchmarkServerPath offers (0: as fast as accepted)")
+	serverPathBackoff  = flag.Duration("serverpath.backoff", 50*time.Millisecond, "how long the load generator waits after a 429 (0: as Retry-After says)")
 )
 
 // BenchmarkServerPath runs the whole durable ingest path in one process, for profiles (-cpuprofile,
@@ -43,7 +44,7 @@ func BenchmarkServerPath(b *testing.B) {
 	cpu0 := cpuTime()
 	res, err := loadgen.Run(context.Background(), loadgen.Options{
 		Endpoint: "http://" + s.Addr("otlp-http") + "/v1/traces", Duration: *serverPathDuration, Rate: *serverPathRate,
-		Concurrency: 8, Seed: 1})
+		Concurrency: 8, Seed: 1, Backoff: *serverPathBackoff})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"unsafe"
 
@@ -76,22 +77,23 @@ type Encoder struct {
 	// be parsed with the same dictionary's strings.
 	Shared *Dict
 
-	strIdx map[string]uint32
-	strs   []string
-	// cache finds strings by the address of their bytes before the map: receivers hand over spans whose
-	// repeated strings (keys, names, common values) share their bytes, so most lookups stop here. An entry is
-	// valid in the generation it was made in (Reset starts a new one).
+	strs  []string   // the batch's own string table
+	table []strEntry // open addressing over strs by hash (see lookup); len is a power of two or zero
+	// cache finds strings by the address of their bytes before the table: receivers hand over spans whose
+	// repeated strings (keys, names, common values) share their bytes, so most lookups stop here.
 	cache  [strCacheSize]strCacheEntry
-	gen    uint32
 	resIdx map[*model.Resource]uint32
-	resKey map[string]uint32
-	res    []byte // encoded resources
-	nres   int
-	rec    []byte
-	nums   []byte
-	ids    []byte
-	inRec  bool // encoding a record (integers go to nums), not the resource table
-	nspans int
+	// lastRes and lastResIdx skip the map for a run of spans of one resource (a request's spans come grouped).
+	lastRes    *model.Resource
+	lastResIdx uint32
+	resKey     map[string]uint32
+	res        []byte // encoded resources
+	nres       int
+	rec        []byte
+	nums       []byte
+	ids        []byte
+	inRec      bool // encoding a record (integers go to nums), not the resource table
+	nspans     int
 
 	prevTrace model.TraceID
 	prevStart int64
@@ -108,24 +110,33 @@ type Run struct {
 	RecEnd  int
 }
 
-const strCacheSize = 512
+const (
+	strCacheBits = 12
+	strCacheSize = 1 << strCacheBits
+)
 
+// strCacheEntry remembers that the string whose bytes are at p, of length n, had reference idx. It holds no
+// pointer, so that filling it costs no write barrier and keeps nothing alive; it is only a hint, taken when the
+// table's string at idx equals the string looked up (most often it is that very string, and the comparison stops
+// at the pointer).
 type strCacheEntry struct {
-	s   string
-	gen uint32
+	p   uintptr
+	n   uint32
 	idx uint32
+}
+
+// strEntry is a slot of the string table: 1 + the index in strs (0: empty) and the high bits of the string's hash.
+type strEntry struct {
+	ref  uint32
+	hash uint32
 }
 
 // Reset empties the encoder, keeping its buffers.
 func (e *Encoder) Reset() {
-	if e.gen++; e.gen+1 == 0 {
-		// Generations wrapped (after 2^32 batches): entries of long ago must not look current.
-		e.cache = [strCacheSize]strCacheEntry{}
-		e.gen = 0
-	}
-	clear(e.strIdx)
+	clear(e.table)
 	clear(e.resIdx)
 	clear(e.resKey)
+	e.lastRes = nil
 	e.strs = e.strs[:0]
 	e.res = e.res[:0]
 	e.nres = 0
@@ -163,16 +174,38 @@ func (e *Encoder) Size() int {
 }
 
 func (e *Encoder) str(s string) uint32 {
+	if len(s) == 0 {
+		return e.lookup(s)
+	}
 	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
-	c := &e.cache[(p>>3^p>>13^uintptr(len(s)))&(strCacheSize-1)]
-	if c.gen == e.gen+1 && len(c.s) == len(s) && unsafe.StringData(c.s) == unsafe.StringData(s) {
+	c := &e.cache[((uint64(p)^uint64(len(s))<<48)*0x9e3779b97f4a7c15)>>(64-strCacheBits)]
+	if c.p == p && c.n == uint32(len(s)) && e.at(c.idx) == s {
 		return c.idx
 	}
 	i := e.lookup(s)
-	c.s, c.gen, c.idx = s, e.gen+1, i
+	c.p, c.n, c.idx = p, uint32(len(s)), i
 	return i
 }
 
+// at is the string of reference i ("" when there is none).
+func (e *Encoder) at(i uint32) string {
+	if e.Shared != nil {
+		if i < uint32(len(e.Shared.strs)) {
+			return e.Shared.strs[i]
+		}
+		i -= uint32(len(e.Shared.strs))
+	}
+	if i < uint32(len(e.strs)) {
+		return e.strs[i]
+	}
+	return ""
+}
+
+var strSeed = maphash.MakeSeed()
+
+// lookup finds s in the shared dictionary or the batch's table, adding it to the table if new. The table is open
+// addressing over indexes into strs rather than a map[string]uint32: one hash per string, and no string pointers
+// written into it (a batch adds a thousand or more strings that occur once, user ids, addresses).
 func (e *Encoder) lookup(s string) uint32 {
 	base := uint32(0)
 	if e.Shared != nil {
@@ -181,23 +214,53 @@ func (e *Encoder) lookup(s string) uint32 {
 		}
 		base = uint32(len(e.Shared.strs))
 	}
-	if i, ok := e.strIdx[s]; ok {
-		return i
+	if 2*(len(e.strs)+1) > len(e.table) {
+		e.grow()
 	}
-	if e.strIdx == nil {
-		e.strIdx = make(map[string]uint32)
+	h := maphash.String(strSeed, s)
+	tag := uint32(h >> 32)
+	mask := uint64(len(e.table) - 1)
+	for k := h & mask; ; k = (k + 1) & mask {
+		sl := &e.table[k]
+		if sl.ref == 0 {
+			sl.ref, sl.hash = uint32(len(e.strs))+1, tag
+			e.strs = append(e.strs, s)
+			return base + sl.ref - 1
+		}
+		if sl.hash == tag && e.strs[sl.ref-1] == s {
+			return base + sl.ref - 1
+		}
 	}
-	i := base + uint32(len(e.strs))
-	e.strIdx[s] = i
-	e.strs = append(e.strs, s)
-	return i
+}
+
+// grow doubles the table (at least 1024 slots), placing the strings again by their hashes.
+func (e *Encoder) grow() {
+	n := max(1024, 2*len(e.table))
+	old := e.table
+	e.table = make([]strEntry, n)
+	mask := uint64(n - 1)
+	for _, sl := range old {
+		if sl.ref == 0 {
+			continue
+		}
+		h := maphash.String(strSeed, e.strs[sl.ref-1])
+		k := h & mask
+		for e.table[k].ref != 0 {
+			k = (k + 1) & mask
+		}
+		e.table[k] = sl
+	}
 }
 
 func (e *Encoder) resource(r *model.Resource) uint32 {
 	if r == nil {
 		r = &model.Resource{}
 	}
+	if r == e.lastRes {
+		return e.lastResIdx
+	}
 	if i, ok := e.resIdx[r]; ok {
+		e.lastRes, e.lastResIdx = r, i
 		return i
 	}
 	if e.resIdx == nil {
@@ -208,15 +271,15 @@ func (e *Encoder) resource(r *model.Resource) uint32 {
 	b := binary.AppendUvarint(e.tmp[:0], uint64(e.str(r.Service)))
 	b = e.appendAttrs(b, r.Attrs)
 	e.tmp = b
-	if i, ok := e.resKey[string(b)]; ok {
-		e.resIdx[r] = i
-		return i
+	i, ok := e.resKey[string(b)]
+	if !ok {
+		i = uint32(e.nres)
+		e.nres++
+		e.resKey[string(b)] = i
+		e.res = append(e.res, b...)
 	}
-	i := uint32(e.nres)
-	e.nres++
-	e.resKey[string(b)] = i
 	e.resIdx[r] = i
-	e.res = append(e.res, b...)
+	e.lastRes, e.lastResIdx = r, i
 	return i
 }
 

@@ -2,9 +2,10 @@ package wal
 
 import (
 	"errors"
-	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,29 +165,57 @@ func TestDecodeSurvivesCorruption(t *testing.T) {
 	}
 }
 
-// TestEncoderCacheSurvivesGenerationWrap: after 2^32 batches an encoder's string cache starts again empty, so an
-// entry from long ago is never taken for a current one.
-func TestEncoderCacheSurvivesGenerationWrap(t *testing.T) {
+// TestEncoderCacheAcrossBatches: the encoder's string cache outlives Reset and holds no strings, so an entry made
+// for one batch must never give a reference in another where the table holds something else there: batches
+// that share strings in a different order, copies of strings with other bytes, a shared dictionary.
+func TestEncoderCacheAcrossBatches(t *testing.T) {
 	g := spangen.New(6, time.Now().UnixNano())
-	first, second := g.Spans(50), g.Spans(50)
-	var e Encoder
+	first := g.Spans(50)
+	second := g.Spans(50)
+	slices.Reverse(second)
+	// The same texts as first's names and values, in new memory.
+	copies := g.Spans(0)
 	for _, s := range first {
-		e.Add(s)
+		c := *s
+		c.Name = strings.Clone(s.Name)
+		c.Attrs = slices.Clone(s.Attrs)
+		for i := range c.Attrs {
+			c.Attrs[i].Value.Str = strings.Clone(c.Attrs[i].Value.Str)
+		}
+		copies = append(copies, &c)
 	}
-	e.gen = math.MaxUint32 - 2 // as if 2^32 batches went by; first's entries stay in the cache
-	for range 3 {
+	var mixed []*model.Span
+	for i := range first {
+		mixed = append(mixed, first[len(first)-1-i], copies[i])
+	}
+	dict := NewDict([]string{first[3].Name, "GET", first[7].Attrs[0].Key})
+	var e Encoder
+	for i, batch := range [][]*model.Span{first, second, first, copies, mixed, second, first} {
+		shared := i >= 4
 		e.Reset()
-	}
-	for _, s := range second {
-		e.Add(s)
-	}
-	got, err := DecodeSpans(e.AppendTo(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range got {
-		if got[i].Name != second[i].Name || !reflect.DeepEqual(got[i].Attrs, second[i].Attrs) {
-			t.Fatalf("span %d decoded as %q %v, want %q %v", i, got[i].Name, got[i].Attrs, second[i].Name, second[i].Attrs)
+		e.Shared = nil
+		if shared {
+			e.Shared = dict
+		}
+		for _, s := range batch {
+			e.Add(s)
+		}
+		var d []string
+		if shared {
+			d = dict.Strings()
+		}
+		bt, err := ParseBatch(e.AppendTo(nil), d)
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		got, err := bt.All()
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		for k := range got {
+			if got[k].Name != batch[k].Name || !reflect.DeepEqual(got[k].Attrs, batch[k].Attrs) {
+				t.Fatalf("batch %d span %d decoded as %q %v, want %q %v", i, k, got[k].Name, got[k].Attrs, batch[k].Name, batch[k].Attrs)
+			}
 		}
 	}
 }

@@ -61,11 +61,11 @@ type PageWriter struct {
 // by index (parentIdx, -1 otherwise). t.rec must be at the record's parent field.
 func (w *PageWriter) parentHeader(t *transcoder, h uint64) uint64 {
 	w.parentIdx = -1
-	if !w.tracking || h&recParent == 0 || len(t.rec) < 8 {
+	if !w.tracking || h&recParent == 0 || len(t.rec)-t.r < 8 {
 		return h
 	}
 	var pid model.SpanID
-	copy(pid[:], t.rec)
+	copy(pid[:], t.rec[t.r:])
 	v, ok := w.spanIdx[pid]
 	if !ok {
 		return h
@@ -398,85 +398,88 @@ func (w *PageWriter) AppendPage(dst []byte) []byte {
 	return dst
 }
 
-// transcoder walks one run's records, numbers and span IDs, writing them to the page.
+// transcoder walks one run's records, numbers and span IDs, writing them to the page. It reads them at positions
+// (r, ni, ii) rather than by reslicing, which would write a pointer (and, while the collector marks, take a write
+// barrier) for every field read.
 type transcoder struct {
-	w    *PageWriter
-	src  *Source
-	rec  []byte
-	nums []byte
-	ids  []byte
-	err  error
+	w         *PageWriter
+	src       *Source
+	rec       []byte
+	nums      []byte
+	ids       []byte
+	r, ni, ii int
+	err       error
 }
 
 func (t *transcoder) fail(what string) {
 	if t.err == nil {
 		t.err = fmt.Errorf("%w: %s", ErrCorrupt, what)
 	}
-	t.rec = nil
-	t.nums = nil
+	t.r, t.ni = len(t.rec), len(t.nums)
 }
 
 // uvarint reads one from the records and copies it to the page.
 func (t *transcoder) uvarint(what string) uint64 {
-	v, n := binary.Uvarint(t.rec)
+	v, n := binary.Uvarint(t.rec[t.r:])
 	if n <= 0 {
 		t.fail(what)
 		return 0
 	}
-	t.w.rec = append(t.w.rec, t.rec[:n]...)
-	t.rec = t.rec[n:]
+	t.w.rec = append(t.w.rec, t.rec[t.r:t.r+n]...)
+	t.r += n
 	return v
 }
 
 // fixed copies n bytes of the records.
 func (t *transcoder) fixed(n int, what string) []byte {
-	if len(t.rec) < n {
+	if len(t.rec)-t.r < n {
 		t.fail(what)
 		return nil
 	}
-	b := t.rec[:n]
+	b := t.rec[t.r : t.r+n]
 	t.w.rec = append(t.w.rec, b...)
-	t.rec = t.rec[n:]
+	t.r += n
 	return b
 }
 
 // num copies one varint of the numbers stream.
 func (t *transcoder) num(signed bool, what string) uint64 {
+	nb := t.nums[t.ni:]
 	n := 0
-	for n < len(t.nums) && n < binary.MaxVarintLen64 && t.nums[n] >= 0x80 {
+	for n < len(nb) && n < binary.MaxVarintLen64 && nb[n] >= 0x80 {
 		n++
 	}
-	if n >= len(t.nums) || n == binary.MaxVarintLen64 {
+	if n >= len(nb) || n == binary.MaxVarintLen64 {
 		t.fail(what)
 		return 0
 	}
 	n++
 	var v uint64
 	if signed {
-		s, _ := binary.Varint(t.nums[:n])
+		s, _ := binary.Varint(nb[:n])
 		v = uint64(s)
 	} else {
-		v, _ = binary.Uvarint(t.nums[:n])
+		v, _ = binary.Uvarint(nb[:n])
 	}
-	t.w.nums = append(t.w.nums, t.nums[:n]...)
-	t.nums = t.nums[n:]
+	t.w.nums = append(t.w.nums, nb[:n]...)
+	t.ni += n
 	return v
 }
 
 // str rewrites a string reference, returning the global id.
 func (t *transcoder) str(what string) uint32 {
 	var i uint64
-	if len(t.rec) > 0 && t.rec[0] < 0x80 { // most references take one byte
-		i = uint64(t.rec[0])
-		t.rec = t.rec[1:]
+	if t.r < len(t.rec) && t.rec[t.r] < 0x80 { // most references take one byte
+		i = uint64(t.rec[t.r])
+		t.r++
 	} else {
 		var n int
-		i, n = binary.Uvarint(t.rec)
+		i, n = binary.Uvarint(t.rec[t.r:])
 		if n <= 0 {
 			t.fail(what)
 			return 0
 		}
-		t.rec = t.rec[n:]
+		t.r += n
 	}
 	var g uint32
 	if i < uint64(len(t.src.shared)) {
@@ -497,7 +500,7 @@ func (t *transcoder) str(what string) uint32 {
 
 func (t *transcoder) count(min int, what string) int {
 	v := t.uvarint(what)
-	if v > uint64(len(t.rec)/min) {
+	if v > uint64((len(t.rec)-t.r)/min) {
 		t.fail(what + " count exceeds the data")
 		return 0
 	}
@@ -510,9 +513,9 @@ func (t *transcoder) attrs(depth int, out *[]AttrRef) {
 	for i := 0; i < n && t.err == nil; i++ {
 		k := t.str("attribute key")
 		// Strings and integers, most attributes, take a short way.
-		if len(t.rec) > 0 && (t.rec[0] == byte(model.TypeString) || t.rec[0] == byte(model.TypeInt)) {
-			typ := t.rec[0]
-			t.rec = t.rec[1:]
+		if t.r < len(t.rec) && (t.rec[t.r] == byte(model.TypeString) || t.rec[t.r] == byte(model.TypeInt)) {
+			typ := t.rec[t.r]
+			t.r++
 			t.w.rec = append(t.w.rec, typ)
 			if typ == byte(model.TypeString) {
 				g := t.str("value")
@@ -623,14 +626,14 @@ func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanI
 	t := &transcoder{w: w, src: src, rec: b.rec[from.Rec:recEnd], nums: b.nums[from.Num:], ids: b.ids[8*from.Row:]}
 	info := &w.info
 	first := true
-	for len(t.rec) > 0 && t.err == nil {
-		h, n := binary.Uvarint(t.rec)
-		if n <= 0 || len(t.rec) < n+1 {
+	for t.r < len(t.rec) && t.err == nil {
+		h, n := binary.Uvarint(t.rec[t.r:])
+		if n <= 0 || len(t.rec)-t.r < n+1 {
 			t.fail("record header")
 			break
 		}
-		ks := t.rec[n]
-		t.rec = t.rec[n+1:]
+		ks := t.rec[t.r+n]
+		t.r += n + 1
 		info.Kind, info.Status = model.Kind(ks&0xf), model.StatusCode(ks>>4)
 		if h&recSameTrace != 0 {
 			if first {
@@ -643,19 +646,19 @@ func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanI
 		} else {
 			// A run naming its trace: where the page's last record is of the same trace (another part of it, from
 			// another request or another block), the run joins it, as if the trace had come whole.
-			if len(t.rec) < 16 {
+			if len(t.rec)-t.r < 16 {
 				t.fail("trace id")
 				break
 			}
 			var id model.TraceID
-			copy(id[:], t.rec)
-			t.rec = t.rec[16:]
-			s, n := binary.Varint(t.nums)
+			copy(id[:], t.rec[t.r:])
+			t.r += 16
+			s, n := binary.Varint(t.nums[t.ni:])
 			if n <= 0 {
 				t.fail("start")
 				break
 			}
-			t.nums = t.nums[n:]
+			t.ni += n
 			info.Start = s
 			if w.inTrace && id == w.curTrace {
 				w.joinRun()
@@ -673,35 +676,38 @@ func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanI
 		}
 		first = false
 		w.prevStart = info.Start
-		if len(t.ids) < 8 {
+		if len(t.ids)-t.ii < 8 {
 			t.fail("span ids run out")
 			break
 		}
 		var sid model.SpanID
-		copy(sid[:], t.ids)
+		copy(sid[:], t.ids[t.ii:])
 		w.spids = append(w.spids, sid[:]...)
-		t.ids = t.ids[8:]
+		t.ii += 8
 		dur := t.num(false, "duration")
 		if dur > math.MaxInt64 {
 			t.fail("duration")
 		}
+		if t.err != nil {
+			break // the parent below may be taken as 8 bytes that a failed read no longer has
+		}
 		info.Duration = int64(dur)
 		info.SpanID, info.Parent, info.ParentRef, info.Flags = sid, model.SpanID{}, -1, 0
 		if h&recParent != 0 && w.parentIdx >= 0 {
-			copy(info.Parent[:], t.rec)
-			t.rec = t.rec[8:] // parentHeader found the parent among the trace's spans: an index instead
+			copy(info.Parent[:], t.rec[t.r:])
+			t.r += 8 // parentHeader found the parent among the trace's spans: an index instead
 			w.rec = binary.AppendUvarint(w.rec, uint64(w.parentIdx))
 		} else if h&recParent != 0 {
 			if b := t.fixed(8, "parent id"); b != nil {
 				copy(info.Parent[:], b)
 			}
 		} else if h&recParentRef != 0 {
-			k, n := binary.Uvarint(t.rec)
+			k, n := binary.Uvarint(t.rec[t.r:])
 			if n <= 0 {
 				t.fail("parent reference")
 				break
 			}
-			t.rec = t.rec[n:]
+			t.r += n
 			if w.tracking {
 				if k >= uint64(len(w.srcList)) {
 					t.fail("parent reference out of range")
@@ -716,12 +722,12 @@ func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanI
 			w.track(sid)
 		}
 		info.Name = t.str("name")
-		ri, n := binary.Uvarint(t.rec)
+		ri, n := binary.Uvarint(t.rec[t.r:])
 		if n <= 0 || ri >= uint64(len(src.res)) {
 			t.fail("resource reference out of range")
 			break
 		}
-		t.rec = t.rec[n:]
+		t.r += n
 		info.Resource = src.res[ri]
 		w.rec = binary.AppendUvarint(w.rec, w.resRef(info.Resource))
 		for _, f := range [...]uint64{recStatusMsg, recSpanResource, recSpanType, recScope, recScopeVersion} {
@@ -738,9 +744,9 @@ func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanI
 		if h&recEvents != 0 {
 			ne := t.count(4, "event")
 			for i := 0; i < ne && t.err == nil; i++ {
-				if _, n := binary.Varint(t.rec); n > 0 {
-					t.w.rec = append(t.w.rec, t.rec[:n]...)
-					t.rec = t.rec[n:]
+				if _, n := binary.Varint(t.rec[t.r:]); n > 0 {
+					t.w.rec = append(t.w.rec, t.rec[t.r:t.r+n]...)
+					t.r += n
 				} else {
 					t.fail("event time")
 				}

@@ -346,3 +346,42 @@ func FuzzPageWriter(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkPageWriter copies 100 batches of 1,000 spans (as the log's records are) into pages of a block, trace
+// run by trace run, as the embedded store writes a head: Source for each batch, then AddRun with a visitor.
+func BenchmarkPageWriter(b *testing.B) {
+	g := spangen.New(9, 1e18)
+	var batches []*Batch
+	var runs [][]Run
+	for range 100 {
+		var e Encoder
+		for _, s := range g.Spans(1000) {
+			e.Add(s)
+		}
+		bt, err := ParseBatch(e.AppendTo(nil), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		batches = append(batches, bt)
+		runs = append(runs, slices.Clone(e.Runs()))
+	}
+	visited := 0
+	visit := func(*SpanInfo) { visited++ }
+	var page []byte
+	for b.Loop() {
+		w := NewPageWriter()
+		w.SetDict(nil)
+		for i, bt := range batches {
+			src := w.Source(bt, nil)
+			for _, r := range runs[i] {
+				if err := w.AddRun(src, r.From, r.RecEnd, visit); err != nil {
+					b.Fatal(err)
+				}
+				if w.Size() > 64<<10 {
+					page = w.AppendPage(page[:0])
+				}
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(visited), "ns/span")
+}

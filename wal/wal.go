@@ -258,7 +258,7 @@ func Encode(spans []*model.Span) *Record {
 	}
 	frame := make([]byte, frameHeader, frameHeader+e.Size()+64)
 	r := &Record{frame: e.AppendTo(frame), Runs: slices.Clone(e.Runs()), Spans: e.Spans()}
-	if cap(e.rec) > 8<<20 { // do not keep the buffers of an exceptional batch
+	if cap(e.rec) > 8<<20 || len(e.table) > 1<<16 { // do not keep the buffers of an exceptional batch
 		e = new(Encoder)
 	}
 	encoders.Put(e)

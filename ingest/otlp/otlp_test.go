@@ -556,6 +556,33 @@ func BenchmarkDecodeLoadgenBatch(b *testing.B) {
 	b.ReportMetric(float64(testing.AllocsPerRun(1, func() { sink, _, _, _ = DecodeProto(body) }))/float64(n), "allocs/span")
 }
 
+// BenchmarkDecodeRetained is BenchmarkDecodeLoadgenBatch with the heap of a server: the spans of the last 200
+// requests (200,000 spans, as weft serve's head holds before its block is written) stay alive, so that the
+// collector marks a realistic live heap and decoding writes into memory that is not hot in the cache.
+func BenchmarkDecodeRetained(b *testing.B) {
+	body, n, err := loadgen.Batch(1, 1000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	kept := make([][]*model.Span, 200)
+	for i := range kept {
+		if kept[i], _, _, err = DecodeProto(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		spans, _, _, err := DecodeProto(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		kept[i%len(kept)] = spans
+	}
+	reportSpans(b, n, cpu0)
+}
+
 // TestDecodedAttrsAreSeparate: the spans of a request share attribute blocks, so growing one span's attributes
 // (as ExtractCausality and Normalize may) must never write into another's.
 func TestDecodedAttrsAreSeparate(t *testing.T) {

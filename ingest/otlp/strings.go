@@ -1,6 +1,7 @@
 package otlp
 
 import (
+	"encoding/binary"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -11,7 +12,7 @@ import (
 // string in it). Keys, names and service names are not made here: they go through the decoder's intern map as
 // strings of their own, because the store may keep them for longer than the request's spans.
 type valueStrings struct {
-	recent [256]string
+	recent [recentSlots]string
 	block  []byte // len is what is taken
 }
 
@@ -20,10 +21,28 @@ const (
 	maxBlockCopy = 1 << 10 // longer values get an allocation of their own
 )
 
-// slotOf is the cache slot of b (not empty): a hash of its length and three of its bytes, cheap next to a map
-// lookup, and good enough because a collision only costs a copy.
-func slotOf(b []byte) uint8 {
-	return uint8(uint(len(b))*31 + uint(b[0])*7 + uint(b[len(b)-1])*3 + uint(b[len(b)/2]))
+// recentSlots is the size of the direct-mapped string caches. A request of 1,000 spans holds a couple of thousand
+// values that occur once (user ids, addresses) besides the few dozen that repeat; with too few slots the former
+// keep evicting the latter, which are then copied again (and the log's encoder, which finds strings by their
+// address first, then looks each copy up by its text).
+const (
+	recentBits  = 10
+	recentSlots = 1 << recentBits
+)
+
+// slotOf is the cache slot of b (not empty): a multiplicative hash of its length and its first and last eight
+// bytes (or three bytes of a shorter one), cheap next to a map lookup, and good enough because a collision only
+// costs a copy.
+func slotOf(b []byte) uint {
+	n := len(b)
+	var x uint64
+	if n >= 8 {
+		x = binary.LittleEndian.Uint64(b) ^ binary.LittleEndian.Uint64(b[n-8:])*0x9e3779b97f4a7c15
+	} else {
+		x = uint64(b[0]) | uint64(b[n/2])<<8 | uint64(b[n-1])<<16
+	}
+	x ^= uint64(n) << 56
+	return uint((x * 0xff51afd7ed558ccd) >> (64 - recentBits))
 }
 
 // str gives b as a string, refusing invalid UTF-8 as the official decoder does.

@@ -40,7 +40,7 @@ type wireDecoder struct {
 	chunk  []model.Span // spans are allocated in blocks
 	attrs  []model.Attr // span attributes too: len is what is taken, the rest of cap is free
 	intern map[string]string
-	recent [256]string // a direct-mapped cache in front of intern, which needs no hashing of the whole string
+	recent [recentSlots]string // a direct-mapped cache in front of intern, which needs no hashing of the whole string
 	values valueStrings
 	norm   ingest.Normalizer
 	ri, si int // indexes of the current resource and scope spans, for reasons
@@ -50,9 +50,9 @@ type wireDecoder struct {
 // whole, the store's head keeps it until it is written to a block, and one large block costs the allocator and
 // the garbage collector less than a slice per span (10 attributes are a 1,120-byte object with pointers).
 const (
-	spanBlock = 256
-	attrBlock = 2048
-	attrSpare = 64 // a span starts in the current attribute block only if this many slots are left
+	spanBlock = 99
+	attrBlock = 341
+	attrSpare = 24 // a span starts in the current attribute block only if this many slots are left
 )
 
 var (
