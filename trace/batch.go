@@ -11,8 +11,8 @@ import (
 
 // batcher is the span processor between End and the Exporter. An ended span goes into the ring of the P its
 // goroutine runs on (no lock, no shared cache line); one background goroutine empties the rings, hands the spans
-// to the exporter in batches, and hands the spans back to the P they came from, for reuse. The
-// application never waits on it: when a ring is full the span is dropped and counted.
+// to the exporter in batches of one P's spans, and hands each batch whole back to the P its spans came from,
+// for reuse. The application never waits on it: when a ring is full the span is dropped and counted.
 type batcher struct {
 	p         *Provider
 	exp       Exporter
@@ -34,17 +34,14 @@ type batcher struct {
 
 	exported, errors, failed atomic.Uint64
 
-	batch []*SpanData  // owned by the background goroutine
-	from  []int32      // the P each span of batch came from, or -1
-	back  []*spanBatch // per P: the exported spans to hand back
+	batch []*SpanData // owned by the background goroutine: spans of one P (or of the overflow queue)
 }
 
 func newBatcher(p *Provider, exp Exporter, batchSize int, timeout, exportTimeout time.Duration) *batcher {
 	b := &batcher{
 		p: p, exp: exp, batchSize: batchSize, timeout: timeout, expTO: exportTimeout,
 		kick: make(chan struct{}, 1), flushes: make(chan chan struct{}), stop: make(chan struct{}),
-		done: make(chan struct{}), batch: make([]*SpanData, 0, batchSize), from: make([]int32, 0, batchSize),
-		back: make([]*spanBatch, len(p.ps)),
+		done: make(chan struct{}), batch: make([]*SpanData, 0, batchSize),
 	}
 	per := uint64(len(p.ps[0].queue.slots))
 	b.kickAt = max(1, min(per/2, uint64(batchSize)))
@@ -165,13 +162,19 @@ func (b *batcher) full() bool {
 func (b *batcher) drain() {
 	for i := range b.p.ps {
 		// Take only what is there now, so that a busy P cannot keep the batcher here forever; in runs, so that
-		// the ring's indexes (which the producer reads and writes) move once per run, not once per span.
+		// the ring's indexes (which the producer reads and writes) move once per run, not once per span. The
+		// batcher never reads a span itself, so that its memory stays in the cache of the CPU that wrote it.
 		q := &b.p.ps[i].queue
-		pid := int32(i)
 		for n := q.len(); n > 0; {
 			run := min(n, uint64(b.batchSize-len(b.batch)))
-			q.drain(run, func(s *Span) { b.add(s, pid) })
+			q.drain(run, func(s *Span) { b.batch = append(b.batch, &s.data) })
 			n -= run
+			if len(b.batch) == b.batchSize {
+				b.export(i)
+			}
+		}
+		if len(b.batch) > 0 {
+			b.export(i)
 		}
 	}
 	b.over.mu.Lock()
@@ -179,24 +182,19 @@ func (b *batcher) drain() {
 	b.over.spans = nil
 	b.over.mu.Unlock()
 	for _, s := range over {
-		b.add(s, -1)
+		if b.batch = append(b.batch, &s.data); len(b.batch) == b.batchSize {
+			b.export(-1)
+		}
 	}
 	if len(b.batch) > 0 {
-		b.export()
+		b.export(-1)
 	}
 }
 
-// add puts a span into the batch; pid is the P whose ring it came from (-1: the overflow queue). The batcher
-// never reads the span itself, so that its memory stays in the cache of the CPU that wrote it.
-func (b *batcher) add(s *Span, pid int32) {
-	b.batch = append(b.batch, &s.data)
-	b.from = append(b.from, pid)
-	if len(b.batch) == b.batchSize {
-		b.export()
-	}
-}
-
-func (b *batcher) export() {
+// export sends the batch, whose spans all came from P pid's ring (-1: the overflow queue), and hands the batch
+// back whole to that P, where its spans are reused without a lock and, likely, from the cache; the batcher
+// takes an empty batch in its place.
+func (b *batcher) export(pid int) {
 	ctx, cancel := context.WithTimeout(context.Background(), b.expTO)
 	err := b.exp.ExportSpans(ctx, b.batch)
 	cancel()
@@ -206,39 +204,25 @@ func (b *batcher) export() {
 	} else {
 		b.exported.Add(uint64(len(b.batch)))
 	}
-	// Hand each span back to the P that ended it, where it is reused without a lock and, likely, from the cache.
-	for i, d := range b.batch {
-		s := spanOf(d)
-		if pid := b.from[i]; pid >= 0 {
-			back := b.back[pid]
-			if back == nil {
-				back, _ = b.p.batches.Get().(*spanBatch)
-				if back == nil {
-					back = &spanBatch{spans: make([]*Span, 0, b.batchSize)}
-				}
-				b.back[pid] = back
-			}
-			back.spans = append(back.spans, s)
-		} else {
-			b.p.release(s)
+	if pid < 0 {
+		for i, d := range b.batch {
+			b.p.release(spanOf(d))
+			b.batch[i] = nil
 		}
-		b.batch[i] = nil
+		b.batch = b.batch[:0]
+		return
 	}
-	for pid, back := range b.back {
-		if back == nil {
-			continue
-		}
-		b.back[pid] = nil
-		if !b.p.ps[pid].free.push(back) {
-			for i, s := range back.spans {
-				b.p.release(s)
-				back.spans[i] = nil
-			}
-			b.p.spentBatch(back)
-		}
+	back, _ := b.p.batches.Get().(*spanBatch)
+	if back == nil {
+		back = &spanBatch{spans: make([]*SpanData, 0, b.batchSize)}
 	}
-	b.batch = b.batch[:0]
-	b.from = b.from[:0]
+	back.spans, b.batch = b.batch, back.spans[:0]
+	if !b.p.ps[pid].free.push(back) {
+		for _, d := range back.spans {
+			b.p.release(spanOf(d))
+		}
+		b.p.spentBatch(back)
+	}
 }
 
 func (b *batcher) flush(ctx context.Context) error {

@@ -92,10 +92,11 @@ type overflow struct {
 	spans []*Span
 }
 
-// spanBatch is a set of exported spans handed back to one P for reuse. It is an array, so that handing spans
-// over touches none of their memory: it stays in the cache of the CPU that used it.
+// spanBatch is a set of exported spans handed back to one P for reuse: the very batch the exporter was given
+// (the spans of one P), so that handing them over writes nothing per span and touches none of their memory,
+// which stays in the cache of the CPU that used it. A SpanData is the first field of its Span (spanOf).
 type spanBatch struct {
-	spans []*Span
+	spans []*SpanData
 	// taken counts the spans the P has taken. Only the goroutine pinned to the P reads and writes it, and to the
 	// goroutine that spends the batch (owned.go).
 	taken int64
@@ -141,7 +142,7 @@ func (f *freeBatches) pop() (s *Span, spent *spanBatch) {
 		}
 		n := int64(len(b.spans))
 		if i := ownedLoadInt(&b.taken); i < n {
-			taken := b.spans[i]
+			taken := spanOf(b.spans[i])
 			if i+1 < n {
 				// The next Start takes the next span: have the CPU fetch it meanwhile. An exported span has
 				// usually left the cache, and clearing it is otherwise the most expensive part of a start.
