@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"math/bits"
 	"os"
 	"runtime"
 	"strings"
@@ -39,7 +40,15 @@ type tscClock struct {
 	tsc0      int64   // counter at the calibration point
 	unix0     int64   // Unix nanoseconds at tsc0
 	nsPerTick float64 // measured rate
+	mult      uint64  // nsPerTick as a 32.32 fixed-point number: one multiply instead of two conversions
 	limit     int64   // ticks after tsc0 beyond which this calibration is stale (two seconds)
+	half      int64   // limit/2, past which a new calibration is due
+}
+
+// scale turns ticks since tsc0 (0 <= d < limit) into nanoseconds.
+func (c *tscClock) scale(d int64) int64 {
+	hi, lo := bits.Mul64(uint64(d), c.mult)
+	return int64(hi<<32 | lo>>32)
 }
 
 type tscSample struct{ tsc, mono int64 }
@@ -74,10 +83,10 @@ func abs(x int64) int64 {
 func now() int64 {
 	if c := tscState.Load(); c != nil {
 		if d := rdtsc() - c.tsc0; d >= 0 && d < c.limit {
-			if d > c.limit/2 {
+			if d > c.half {
 				syncClock()
 			}
-			return c.unix0 + int64(float64(d)*c.nsPerTick)
+			return c.unix0 + c.scale(d)
 		}
 	}
 	m := nanotime()
@@ -112,6 +121,10 @@ func syncClock() {
 		return
 	}
 	rate := float64(m-prev.mono) / float64(t-prev.tsc)
+	if rate <= 0 || rate >= 1<<16 { // not a counter of this machine: keep the monotonic clock
+		return
+	}
+	limit := int64(float64(2*time.Second) / rate)
 	tscState.Store(&tscClock{tsc0: t, unix0: m + clockOffset.Load(), nsPerTick: rate,
-		limit: int64(float64(2*time.Second) / rate)})
+		mult: uint64(rate * (1 << 32)), limit: limit, half: limit / 2})
 }

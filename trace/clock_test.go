@@ -52,3 +52,18 @@ func TestTSCClock(t *testing.T) {
 		}
 	}
 }
+
+// TestTSCScale checks the fixed-point conversion of ticks to nanoseconds against floating point, over a whole
+// calibration's range, for counters from 100 MHz to 10 GHz.
+func TestTSCScale(t *testing.T) {
+	for _, rate := range []float64{10, 1, 0.37, 0.1} { // nanoseconds per tick
+		limit := int64(float64(2*time.Second) / rate)
+		c := &tscClock{nsPerTick: rate, mult: uint64(rate * (1 << 32)), limit: limit, half: limit / 2}
+		for _, d := range []int64{0, 1, 3, 1000, 123456789, limit / 2, limit - 1} {
+			want := int64(float64(d) * rate)
+			if got := c.scale(d); got < want-2 || got > want+2 {
+				t.Errorf("rate %v, %d ticks: %d ns, want %d", rate, d, got, want)
+			}
+		}
+	}
+}
