@@ -72,6 +72,8 @@ type Clock struct {
 	Choose             Choice
 	Processes          []Process // Processes[0] is the root's process
 	SpanProcess        []int     // the process of each span, by index into the spans given
+	// Inconsistencies are the first MaxInconsistencies broken constraints in the order of their spans in the spans
+	// given (the effect's index, then the cause's); InconsistencyCount is how many there are in all.
 	Inconsistencies    []Inconsistency
 	InconsistencyCount int
 }
@@ -111,21 +113,28 @@ const inf = math.MaxInt64 / 4
 func estimateClock(t *tree, d *dag, choose Choice, ws *workspace) *Clock {
 	spans := t.spans
 	c := &Clock{Choose: choose}
-	c.Processes, c.SpanProcess = processes(t)
+	var newID []int32
+	c.Processes, c.SpanProcess, newID = processes(t)
 	n := len(c.Processes)
+	// Each span's process by the numbering of the analysis (SpanProcess is by index in the spans given).
+	ws.spanProc = grow(ws.spanProc, len(spans))
+	sp := ws.spanProc
+	for i, p := range t.proc[:len(spans)] {
+		sp[i] = newID[p]
+	}
 
 	// Constraints within one process hold or not whatever the offsets: they are checked here. The others, between
 	// processes, are kept for the solver and checked once the offsets are chosen.
 	cons := slices.Grow(ws.cons[:0], len(spans)) // three per call between processes, a call in about four spans: no growing
 	defer func() { ws.cons = cons[:0] }()
+	// Broken constraints are gathered, then listed in the order of their spans (see the end).
+	bad := ws.bad[:0]
+	defer func() { ws.bad = bad[:0] }()
 	report := func(k constraint, viol int64) {
-		c.InconsistencyCount++
-		if len(c.Inconsistencies) < MaxInconsistencies {
-			c.Inconsistencies = append(c.Inconsistencies, inconsistency(k, spans, viol, c.SpanProcess[k.cause] != c.SpanProcess[k.effect]))
-		}
+		bad = append(bad, broken{k, viol})
 	}
 	add := func(k constraint) {
-		if c.SpanProcess[k.cause] != c.SpanProcess[k.effect] {
+		if sp[k.cause] != sp[k.effect] {
 			cons = append(cons, k)
 		} else if k.w < 0 {
 			report(k, -k.w)
@@ -161,16 +170,34 @@ func estimateClock(t *tree, d *dag, choose Choice, ws *workspace) *Clock {
 	}
 
 	if n <= maxClockProcesses {
-		solve(c, cons, choose)
+		solve(c, cons, sp, choose)
 	} else {
 		c.Processes[0].Constrained = true // the others keep offset 0, unbounded
 	}
 
 	for _, k := range cons {
-		of, ot := c.Processes[c.SpanProcess[k.cause]].Offset, c.Processes[c.SpanProcess[k.effect]].Offset
+		of, ot := c.Processes[sp[k.cause]].Offset, c.Processes[sp[k.effect]].Offset
 		if viol := of - ot - k.w; viol > 0 {
 			report(k, viol)
 		}
+	}
+	// Listed by the effect's index in the spans given, then the cause's, the kind and the violation: the same list in
+	// any numbering of the spans, the first MaxInconsistencies of them.
+	c.InconsistencyCount = len(bad)
+	key := func(x broken) [4]int64 {
+		return [4]int64{int64(t.origOf(x.k.effect)), int64(t.origOf(x.k.cause)), int64(x.k.kind), x.viol}
+	}
+	slices.SortFunc(bad, func(a, b broken) int {
+		ka, kb := key(a), key(b)
+		for j := range ka {
+			if ka[j] != kb[j] {
+				return cmpInt64(ka[j], kb[j])
+			}
+		}
+		return 0
+	})
+	for _, x := range bad[:min(len(bad), MaxInconsistencies)] {
+		c.Inconsistencies = append(c.Inconsistencies, inconsistency(x.k, spans, x.viol, sp[x.k.cause] != sp[x.k.effect]))
 	}
 	return c
 }
@@ -181,8 +208,15 @@ func estimateClock(t *tree, d *dag, choose Choice, ws *workspace) *Clock {
 // adjusted: every offset is 0, unbounded, and every constraint the raw times break is reported.
 const maxClockProcesses = 512
 
-// solve chooses every process's offset within the bounds the cross-process constraints cons allow.
-func solve(c *Clock, cons []constraint, choose Choice) {
+// broken is a constraint the offsets do not satisfy, by viol nanoseconds.
+type broken struct {
+	k    constraint
+	viol int64
+}
+
+// solve chooses every process's offset within the bounds the cross-process constraints cons allow; sp is the process
+// of each span.
+func solve(c *Clock, cons []constraint, sp []int32, choose Choice) {
 	n := len(c.Processes)
 	// Difference constraints: x[from] - x[to] <= w, i.e. D[to][from] <= w where D[a][b] bounds x[b]-x[a]. The
 	// tightest weight of each pair of processes first (the processes are few: D has a cell for every pair).
@@ -195,7 +229,7 @@ func solve(c *Clock, cons []constraint, choose Choice) {
 		}
 	}
 	for _, k := range cons {
-		u, v := c.SpanProcess[k.effect], c.SpanProcess[k.cause]
+		u, v := sp[k.effect], sp[k.cause]
 		tight[u][v] = min(tight[u][v], k.w)
 	}
 	type bound struct {
@@ -234,7 +268,7 @@ func solve(c *Clock, cons []constraint, choose Choice) {
 		if w+D[b.v][b.u] < 0 { // contradicts what is known: keep the tightest of this pair's bounds that fits
 			floor, best := -D[b.v][b.u], int64(inf)
 			for _, k := range cons {
-				if x := k.w; x >= floor && x < best && c.SpanProcess[k.effect] == b.u && c.SpanProcess[k.cause] == b.v {
+				if x := k.w; x >= floor && x < best && int(sp[k.effect]) == b.u && int(sp[k.cause]) == b.v {
 					best = x
 				}
 			}
@@ -315,14 +349,14 @@ func label(s *model.Span) string { return s.Service() + ":" + s.Name }
 
 func fmtDur(ns int64) string { return fmt.Sprintf("%gµs", float64(ns)/1e3) }
 
-// processes is the trace's processes (as numbered in t.procs while the spans were read) and each span's: the root
-// span's process comes first, the others by their first span's start, then by their first span's place in the
-// slice.
-func processes(t *tree) ([]Process, []int) {
+// processes is the trace's processes (as numbered in t.procs while the spans were read), each span's by its index
+// in the spans given, and each process's number in the answer by its number in t.procs: the root span's process
+// comes first, the others by their first span's start, then by their first span's place in the spans given.
+func processes(t *tree) ([]Process, []int, []int32) {
 	pt := &t.procs
 	of := make([]int, len(t.spans))
 	if len(pt.res) == 0 {
-		return []Process{{Root: true, Constrained: true}}, of
+		return []Process{{Root: true, Constrained: true}}, of, nil
 	}
 	root := int32(0)
 	if r := t.mainRoot(); r >= 0 {
@@ -344,10 +378,10 @@ func processes(t *tree) ([]Process, []int) {
 		}
 		return cmp.Compare(pt.low[a], pt.low[b])
 	})
-	newID := make([]int, len(perm))
+	newID := make([]int32, len(perm))
 	sorted := make([]Process, len(perm))
 	for n, o := range perm {
-		newID[o] = n
+		newID[o] = int32(n)
 		p := Process{ID: n, Spans: int(pt.spans[o])}
 		if r := pt.res[o]; r != nil {
 			p.Service, p.Attrs = r.Service, r.Attrs
@@ -356,9 +390,9 @@ func processes(t *tree) ([]Process, []int) {
 	}
 	sorted[0].Root = true
 	for i, p := range t.proc[:len(t.spans)] {
-		of[i] = newID[p]
+		of[t.origOf(int32(i))] = int(newID[p])
 	}
-	return sorted, of
+	return sorted, of, newID
 }
 
 // resourceKey identifies a service instance by its service and resource attributes, in any order.

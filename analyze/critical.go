@@ -90,8 +90,10 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 		segs: slices.Grow(ws.segs[:0], n+n/2+8)} // a path through most spans has a few more segments
 	defer func() { ws.segs, ws.scratch = w.segs[:0], w.scratch[:0] }()
 
-	for i := range spans {
-		off := clock.Offset(i)
+	// From here on spans are numbered as the analysis numbered them (see buildTreeDAG); the answer names them by
+	// their index in the spans given.
+	for i, pr := range t.proc[:n] {
+		off := ws.poff[pr]
 		w.as[i], w.ae[i] = t.start[i]+off, t.start[i]+t.dur[i]+off
 	}
 	p := &Path{Method: MethodHeuristic, Clock: clock, spans: spans}
@@ -100,9 +102,9 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 		p.Complete = true
 		return p
 	}
-	p.Root, p.Start, p.End = spans[root], w.as[root], w.ae[root]
+	p.Root, p.Start, p.End = t.spans[root], w.as[root], w.ae[root]
 	w.floor = w.as[root]
-	if !spans[root].Causality.IsZero() && d.endAt[root] >= 0 {
+	if !p.Root.Causality.IsZero() && d.endAt[root] >= 0 {
 		p.Method = MethodCausal
 		p.Complete = w.causal(root)
 	} else {
@@ -114,9 +116,10 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 	crit := ws.crit
 	p.Segments = make([]Segment, len(w.segs))
 	for k, s := range w.segs {
-		p.Segments[len(w.segs)-1-k] = s
 		p.Length += s.End - s.Start
 		crit[s.Index] += s.End - s.Start
+		s.Index = t.origOf(s.Index)
+		p.Segments[len(w.segs)-1-k] = s
 	}
 	on := 0
 	for _, c := range crit {
@@ -125,32 +128,36 @@ func CriticalPath(spans []*model.Span, choose Choice) *Path {
 		}
 	}
 	p.Spans = make([]SpanTime, 0, on)
-	// Most critical first, then by index: sorted as packed integers (the index in the low bits) when the times
-	// allow, as they do for any span's critical time under 19 hours in a trace of 100K spans; that is several times
-	// faster than sorting the structs, whose pointers cost a write barrier per move while the collector runs.
+	// Most critical first, then by index in the spans given: sorted as packed integers (the index in the low bits)
+	// when the times allow, as they do for any span's critical time under 19 hours in a trace of 100K spans; that is
+	// several times faster than sorting the structs, whose pointers cost a write barrier per move while the
+	// collector runs.
 	maxCrit, idxBits := slices.Max(crit), bits.Len(uint(n))
 	if maxCrit < 1<<(63-idxBits) {
-		// Self times are found in the order of the spans, where each one's children lie next to the previous one's.
+		// Self times are found in the order of the analysis, where each span's children lie next to the previous
+		// one's, and kept by index in the spans given; a key holds the critical time too.
 		keys := slices.Grow(ws.keys[:0], on)
 		ws.self = grow(ws.self, n)
 		self := ws.self
 		for i, c := range crit {
 			if c > 0 {
-				keys = append(keys, uint64(maxCrit-c)<<idxBits|uint64(i))
-				self[i] = t.selfTime(int32(i), w.as, w.ae)
+				o := t.origOf(int32(i))
+				keys = append(keys, uint64(maxCrit-c)<<idxBits|uint64(o))
+				self[o] = t.selfTime(int32(i), w.as, w.ae)
 			}
 		}
 		ws.keys2 = radixSort(keys, grow(ws.keys2, len(keys)))
 		ws.keys = keys[:0]
 		for _, k := range keys {
-			i := int32(k & (1<<idxBits - 1))
-			p.Spans = append(p.Spans, SpanTime{Span: spans[i], Index: int(i), Critical: crit[i], Self: self[i]})
+			o := int(k & (1<<idxBits - 1))
+			p.Spans = append(p.Spans, SpanTime{Span: spans[o], Index: o, Critical: maxCrit - int64(k>>idxBits), Self: self[o]})
 		}
 		return p
 	}
 	for i, c := range crit {
 		if c > 0 {
-			p.Spans = append(p.Spans, SpanTime{Span: spans[i], Index: i, Critical: c, Self: t.selfTime(int32(i), w.as, w.ae)})
+			o := int(t.origOf(int32(i)))
+			p.Spans = append(p.Spans, SpanTime{Span: spans[o], Index: o, Critical: c, Self: t.selfTime(int32(i), w.as, w.ae)})
 		}
 	}
 	slices.SortFunc(p.Spans, func(a, b SpanTime) int {

@@ -383,7 +383,7 @@ func TestSortFew(t *testing.T) {
 				}
 				return int(a.kind) - int(b.kind)
 			})
-			sortFew(evs)
+			sortFew(evs, nil)
 			if !slices.Equal(evs, want) {
 				t.Fatalf("n=%d: got %v, want %v", n, evs, want)
 			}

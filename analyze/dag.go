@@ -66,6 +66,7 @@ type dagBuilder struct {
 	d      *dag
 	counts []int32    // events per unit
 	proc   []int32    // each span's process (tree.proc)
+	orig   []int32    // each span's index in the spans given (tree.orig), nil for the same
 	hi     []uint32   // the highest sequence number per unit (dag.unitLo has the lowest)
 	refs   []eventRef // the causes named, by event.cause while building
 	// Span i's events are gathered[off[i]:off[i+1]] (a start, its own events, an end), in span order whatever the
@@ -256,7 +257,7 @@ func (b *dagBuilder) finish() *dag {
 				continue
 			}
 		} else {
-			sortEvents(evs)
+			sortEvents(evs, b.orig)
 		}
 		stack = d.own(int32(u), stack)
 	}
@@ -273,7 +274,7 @@ func (b *dagBuilder) finish() *dag {
 			}
 		}
 		for _, u := range redo {
-			sortEvents(d.events[d.unitStart[u]:d.unitStart[u+1]])
+			sortEvents(d.events[d.unitStart[u]:d.unitStart[u+1]], b.orig)
 			stack = d.own(u, stack)
 		}
 	}
@@ -305,21 +306,30 @@ func numbered(evs []event, lo uint32) bool {
 	return true
 }
 
-// sortEvents orders a unit's events by sequence number, then kind.
-func sortEvents(evs []event) {
+// sortEvents orders a unit's events by sequence number, then kind, then (events that repeat both, in bad input) by
+// their span's index in the spans given (orig, nil for the same as here), keeping a span's own events in their order:
+// the same order in any numbering of the spans.
+func sortEvents(evs []event, orig []int32) {
 	if len(evs) <= 12 {
-		sortFew(evs)
+		sortFew(evs, orig)
 		return
 	}
-	bySeq := func(a, b event) int {
+	slices.SortStableFunc(evs, func(a, b event) int {
 		if a.seq != b.seq {
 			return cmpInt64(int64(a.seq), int64(b.seq))
 		}
-		return int(a.kind) - int(b.kind)
+		if a.kind != b.kind {
+			return int(a.kind) - int(b.kind)
+		}
+		return int(origOf(orig, a.span)) - int(origOf(orig, b.span))
+	})
+}
+
+func origOf(orig []int32, i int32) int32 {
+	if orig == nil {
+		return i
 	}
-	if !slices.IsSortedFunc(evs, bySeq) {
-		slices.SortFunc(evs, bySeq)
-	}
+	return orig[i]
 }
 
 // own sets, for unit u's ordered events, the span running before each (owner) and the spans' start and end
@@ -359,18 +369,20 @@ func (d *dag) own(u int32, stack []int32) []int32 {
 	return stack
 }
 
-// sortFew sorts a unit's few events by sequence number, then kind: an insertion sort on packed keys, as
-// slices.SortFunc does for so few elements (so that the order of equal events is the same) but without calling a
-// comparison function; most units have a handful of events.
-func sortFew(evs []event) {
+// sortFew is sortEvents for a unit's few events: an insertion sort on packed keys (most units have a handful of
+// events), stable like the sort of sortEvents.
+func sortFew(evs []event, orig []int32) {
 	key := func(e *event) uint64 { return uint64(e.seq)<<8 | uint64(e.kind) }
+	less := func(a, b *event) bool {
+		ka, kb := key(a), key(b)
+		return ka < kb || ka == kb && origOf(orig, a.span) < origOf(orig, b.span)
+	}
 	for i := 1; i < len(evs); i++ {
-		k := key(&evs[i])
-		if k >= key(&evs[i-1]) {
+		if !less(&evs[i], &evs[i-1]) {
 			continue
 		}
 		e, j := evs[i], i
-		for ; j > 0 && k < key(&evs[j-1]); j-- {
+		for ; j > 0 && less(&e, &evs[j-1]); j-- {
 			evs[j] = evs[j-1]
 		}
 		evs[j] = e

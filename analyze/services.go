@@ -57,7 +57,7 @@ func Services(traces [][]*model.Span, start, end int64) *ServiceGraph {
 	edges := map[[2]string]*acc{}
 	var t tree
 	for ti, spans := range traces {
-		t.parents(spans, nil)
+		t.parents(spans, nil, memoryOrder(spans, &t.morder, &t.mstart))
 		for i, s := range spans {
 			if !inWindow(s, start, end) {
 				continue
