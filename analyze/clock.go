@@ -69,9 +69,9 @@ const MaxInconsistencies = 100
 
 // Clock is the estimate of every process's clock offset for one trace.
 type Clock struct {
-	Choose             Choice
-	Processes          []Process // Processes[0] is the root's process
-	SpanProcess        []int     // the process of each span, by index into the spans given
+	Choose      Choice
+	Processes   []Process // Processes[0] is the root's process
+	SpanProcess []int     // the process of each span, by index into the spans given
 	// Inconsistencies are the first MaxInconsistencies broken constraints in the order of their spans in the spans
 	// given (the effect's index, then the cause's); InconsistencyCount is how many there are in all.
 	Inconsistencies    []Inconsistency
