@@ -32,6 +32,32 @@ type ConsumerFunc func(ctx context.Context, spans []*model.Span) error
 // Consume calls f.
 func (f ConsumerFunc) Consume(ctx context.Context, spans []*model.Span) error { return f(ctx, spans) }
 
+// Batch is a request's spans as a BatchConsumer prepares them while a receiver decodes the request (the pipeline
+// encodes each for its write-ahead log), so that a span is handled while its memory is still in the processor's
+// cache rather than in a second pass over the whole request.
+type Batch interface {
+	// Add takes the request's next span, as it will be handed over (after ExtractCausality and Normalize).
+	Add(s *model.Span)
+}
+
+// BatchConsumer is a Consumer that can prepare a request's spans while they are decoded. A receiver that uses it
+// asks NewBatch before decoding, Adds every span it will hand over, in order and as they will be handed over, and
+// then calls ConsumeBatch with those spans instead of Consume. A request that fails to decode drops its Batch.
+// ConsumeBatch answers as Consume does; given a Batch that does not hold exactly spans, it falls back to Consume.
+type BatchConsumer interface {
+	Consumer
+	NewBatch() Batch
+	ConsumeBatch(ctx context.Context, spans []*model.Span, b Batch) error
+}
+
+// NewBatch is c's Batch for a request about to be decoded, or nil when c is not a BatchConsumer.
+func NewBatch(c Consumer) Batch {
+	if bc, ok := c.(BatchConsumer); ok {
+		return bc.NewBatch()
+	}
+	return nil
+}
+
 // OverloadError is returned by a Consumer that cannot take more now. Receivers answer HTTP 429 or gRPC
 // RESOURCE_EXHAUSTED with RetryAfter as the hint.
 type OverloadError struct {

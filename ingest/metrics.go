@@ -132,11 +132,22 @@ func (m *Metrics) Begin(receiver string) (end func()) {
 // then as accepted, or as rejected with the reason the consumer's error gives. An empty request is not passed
 // to c. It returns c's error unchanged, for the receiver to turn into its protocol's answer.
 func Deliver(ctx context.Context, c Consumer, o Options, receiver string, spans []*model.Span) error {
+	return DeliverBatch(ctx, c, o, receiver, spans, nil)
+}
+
+// DeliverBatch is Deliver for spans that were added to b (from NewBatch(c)) as they were decoded; a nil b is
+// Deliver.
+func DeliverBatch(ctx context.Context, c Consumer, o Options, receiver string, spans []*model.Span, b Batch) error {
 	o.Metrics.Received(receiver, len(spans))
 	if len(spans) == 0 {
 		return nil
 	}
-	err := c.Consume(ctx, spans)
+	var err error
+	if bc, ok := c.(BatchConsumer); ok && b != nil {
+		err = bc.ConsumeBatch(ctx, spans, b)
+	} else {
+		err = c.Consume(ctx, spans)
+	}
 	if err == nil {
 		o.Metrics.Accepted(receiver, len(spans))
 		return nil

@@ -217,9 +217,35 @@ func (p *Pipeline) Admit() error {
 	return nil
 }
 
+var _ ingest.BatchConsumer = (*Pipeline)(nil)
+
+// batch is the pipeline's ingest.Batch: the request's log record, encoded span by span as the receiver decodes.
+type batch struct{ e *wal.Encoder }
+
+func (b *batch) Add(s *model.Span) { b.e.Add(s) }
+
+// NewBatch starts encoding a request's log record while a receiver decodes it (see ingest.BatchConsumer).
+func (p *Pipeline) NewBatch() ingest.Batch { return &batch{e: wal.NewEncoder()} }
+
+// ConsumeBatch is Consume for spans that b, from NewBatch, has encoded as they were decoded.
+func (p *Pipeline) ConsumeBatch(ctx context.Context, spans []*model.Span, b ingest.Batch) error {
+	pb, ok := b.(*batch)
+	if !ok || pb.e == nil || pb.e.Spans() != len(spans) {
+		return p.Consume(ctx, spans)
+	}
+	e := pb.e
+	pb.e = nil // finished below or dropped: never used twice
+	return p.consume(ctx, spans, e.Finish)
+}
+
 // Consume appends the spans to the log and returns nil once they are durable; then they are in the store. It
 // answers *ingest.OverloadError, storing nothing, when memory bounds are reached.
 func (p *Pipeline) Consume(ctx context.Context, spans []*model.Span) error {
+	return p.consume(ctx, spans, func() *wal.Record { return wal.Encode(spans) })
+}
+
+// consume is Consume with the spans' log record made by encode.
+func (p *Pipeline) consume(ctx context.Context, spans []*model.Span, encode func() *wal.Record) error {
 	if len(spans) == 0 {
 		return nil
 	}
@@ -236,7 +262,7 @@ func (p *Pipeline) Consume(ctx context.Context, spans []*model.Span) error {
 	defer p.inflight.Add(-size)
 
 	// Encoding happens before the shared lock, so that a cut waiting for the lock waits for less.
-	rec := wal.Encode(spans)
+	rec := encode()
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {

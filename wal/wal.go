@@ -249,20 +249,34 @@ func (r *Record) Payload() []byte { return r.frame[frameHeader:] }
 
 var encoders = sync.Pool{New: func() any { return new(Encoder) }}
 
-// Encode encodes spans as one record.
-func Encode(spans []*model.Span) *Record {
+// NewEncoder gives an empty encoder whose batch Finish turns into a record, reusing the buffers of encoders
+// finished before.
+func NewEncoder() *Encoder {
 	e := encoders.Get().(*Encoder)
 	e.Reset()
-	for _, s := range spans {
-		e.Add(s)
-	}
+	return e
+}
+
+// Finish returns the batch encoded so far as a record and gives the encoder back for reuse (when it came from
+// NewEncoder or not): e must not be used afterwards.
+func (e *Encoder) Finish() *Record {
 	frame := make([]byte, frameHeader, frameHeader+e.Size()+64)
 	r := &Record{frame: e.AppendTo(frame), Runs: slices.Clone(e.Runs()), Spans: e.Spans()}
 	if cap(e.rec) > 8<<20 || len(e.table) > 1<<16 { // do not keep the buffers of an exceptional batch
-		e = new(Encoder)
+		return r
 	}
+	e.Reset() // drops the batch's strings and resources now rather than at the next NewEncoder
 	encoders.Put(e)
 	return r
+}
+
+// Encode encodes spans as one record.
+func Encode(spans []*model.Span) *Record {
+	e := NewEncoder()
+	for _, s := range spans {
+		e.Add(s)
+	}
+	return e.Finish()
 }
 
 // Append writes spans as one record and returns once it is durable under the fsync policy. Concurrent appends

@@ -69,13 +69,15 @@ func (t *traceService) export(ctx context.Context, body []byte) (*coltracepb.Exp
 	defer t.o.Metrics.Begin(ReceiverGRPC)()
 	t.o.Metrics.Bytes(ReceiverGRPC, len(body))
 	var d decoded
+	var b ingest.Batch
 	err := t.o.Admission()
 	if err == nil {
-		d, err = decodeWire(body)
+		b = ingest.NewBatch(t.c)
+		d, err = decodeWire(body, b)
 	}
 	if err == nil {
 		t.o.Metrics.Rejected(ReceiverGRPC, ingest.ReasonBadInput, int(d.rejected))
-		err = ingest.Deliver(ctx, t.c, t.o, ReceiverGRPC, d.spans)
+		err = ingest.DeliverBatch(ctx, t.c, t.o, ReceiverGRPC, d.spans, b)
 	}
 	t.o.Metrics.Request(ReceiverGRPC, err)
 	if err != nil {

@@ -89,17 +89,21 @@ func (h *httpHandler) export(ctx context.Context, w http.ResponseWriter, r *http
 	defer release() // the decoders copy what they keep
 	h.o.Metrics.Bytes(ReceiverHTTP, len(body))
 	var d decoded
+	var b ingest.Batch // the consumer's, filled while decoding protobuf
 	if isJSON {
 		req := &coltracepb.ExportTraceServiceRequest{}
 		if err = UnmarshalJSON(body, req); err != nil {
 			return err
 		}
 		d = fromProto(req.GetResourceSpans())
-	} else if d, err = decodeWire(body); err != nil {
-		return err
+	} else {
+		b = ingest.NewBatch(h.c)
+		if d, err = decodeWire(body, b); err != nil {
+			return err
+		}
 	}
 	h.o.Metrics.Rejected(ReceiverHTTP, ingest.ReasonBadInput, int(d.rejected))
-	if err := ingest.Deliver(ctx, h.c, h.o, ReceiverHTTP, d.spans); err != nil {
+	if err := ingest.DeliverBatch(ctx, h.c, h.o, ReceiverHTTP, d.spans, b); err != nil {
 		return err
 	}
 	resp := response(d)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
@@ -408,5 +410,94 @@ func TestHTTPMetrics(t *testing.T) {
 	}
 	if got["weft_ingest_bytes_total"] < float64(len(readGolden(t, "request.pb"))*2) {
 		t.Errorf("bytes %v, want at least both protobuf bodies", got["weft_ingest_bytes_total"])
+	}
+}
+
+// batchRecorder is a BatchConsumer that keeps what its batches were given next to what ConsumeBatch hands over.
+type batchRecorder struct {
+	recorder
+	batches    int
+	consumed   int // ConsumeBatch calls
+	mismatched []string
+}
+
+type listBatch struct{ spans []*model.Span }
+
+func (b *listBatch) Add(s *model.Span) { b.spans = append(b.spans, s) }
+
+func (r *batchRecorder) NewBatch() ingest.Batch {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.batches++
+	return &listBatch{}
+}
+
+func (r *batchRecorder) ConsumeBatch(ctx context.Context, spans []*model.Span, b ingest.Batch) error {
+	lb := b.(*listBatch)
+	r.mu.Lock()
+	r.consumed++
+	if len(lb.spans) != len(spans) {
+		r.mismatched = append(r.mismatched, fmt.Sprintf("batch of %d spans for %d handed over", len(lb.spans), len(spans)))
+	}
+	for i := range min(len(spans), len(lb.spans)) {
+		if lb.spans[i] != spans[i] {
+			r.mismatched = append(r.mismatched, fmt.Sprintf("span %d added is not the span handed over", i))
+		}
+	}
+	r.mu.Unlock()
+	return r.Consume(ctx, spans)
+}
+
+// TestHTTPFillsTheConsumersBatch: for OTLP protobuf, a BatchConsumer's batch is given exactly the spans handed
+// over, in order (not a span refused alone, as one with a zero trace ID), and a request that does not decode
+// reaches no consumer. JSON takes the plain Consume.
+func TestHTTPFillsTheConsumersBatch(t *testing.T) {
+	pb := readGolden(t, "request.pb")
+	req := &coltracepb.ExportTraceServiceRequest{}
+	if err := proto.Unmarshal(pb, req); err != nil {
+		t.Fatal(err)
+	}
+	spans := req.ResourceSpans[0].ScopeSpans[0].Spans
+	bad := proto.Clone(spans[0]).(*tracepb.Span)
+	bad.TraceId = make([]byte, 16)
+	req.ResourceSpans[0].ScopeSpans[0].Spans = append([]*tracepb.Span{bad}, spans...)
+	withBad, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, ct      string
+		body          []byte
+		status        int
+		batches, kept int
+	}{
+		{"protobuf", "application/x-protobuf", pb, 200, 1, 1},
+		{"protobuf with a refused span", "application/x-protobuf", withBad, 200, 1, 1},
+		{"truncated protobuf", "application/x-protobuf", pb[:len(pb)-7], 400, 1, 0},
+		{"json", "application/json", []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"1111111111111111","name":"a"}]}]}]}`), 200, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &batchRecorder{}
+			srv := httptest.NewServer(NewHTTPHandler(rec, ingest.Options{}))
+			defer srv.Close()
+			resp := post(t, srv.URL+TracesPath, tt.ct, "", tt.body)
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, b)
+			}
+			if rec.batches != tt.batches || rec.consumed != tt.kept {
+				t.Errorf("%d batches made, %d consumed as batches; want %d, %d", rec.batches, rec.consumed, tt.batches, tt.kept)
+			}
+			if len(rec.mismatched) > 0 {
+				t.Error(rec.mismatched)
+			}
+			if tt.status != 200 && rec.stored() != 0 {
+				t.Errorf("%d spans stored from a rejected request", rec.stored())
+			}
+			if tt.status == 200 && rec.stored() == 0 {
+				t.Error("nothing stored")
+			}
+		})
 	}
 }

@@ -411,7 +411,7 @@ func sameAsOfficial(t *testing.T, b []byte) {
 	t.Helper()
 	req := &coltracepb.ExportTraceServiceRequest{}
 	officialErr := UnmarshalProto(b, req)
-	fast, fastErr := decodeWire(b)
+	fast, fastErr := decodeWire(b, nil)
 	if (officialErr == nil) != (fastErr == nil) {
 		t.Fatalf("official decoder error %v, DecodeProto error %v", officialErr, fastErr)
 	}
@@ -459,7 +459,7 @@ func TestDecodeProtoMatchesOfficial(t *testing.T) {
 	rs := span(bytesF(2, scope), bytesF(1, bytesF(1, span(bytesF(1, []byte("service.name")), bytesF(2, bytesF(1, []byte("svc")))))))
 	b = bytesF(1, rs)
 	sameAsOfficial(t, b)
-	fast, _ := decodeWire(b)
+	fast, _ := decodeWire(b, nil)
 	if len(fast.spans) != 1 || fast.rejected != 2 || fast.spans[0].Kind != model.KindServer || fast.spans[0].StatusMessage != "merged" {
 		t.Errorf("decoded %+v", fast)
 	}
@@ -517,7 +517,7 @@ func TestDecodersCopy(t *testing.T) {
 		var d decoded
 		if name == "request.pb" {
 			var err error
-			if d, err = decodeWire(body); err != nil {
+			if d, err = decodeWire(body, nil); err != nil {
 				t.Fatal(err)
 			}
 		} else {

@@ -19,15 +19,16 @@ import (
 // in rejected, with the first reason; a payload that is not valid protobuf, or has a string that is not UTF-8,
 // fails whole with a *ingest.BadInputError.
 func DecodeProto(b []byte) (spans []*model.Span, rejected int64, reason string, err error) {
-	d, err := decodeWire(b)
+	d, err := decodeWire(b, nil)
 	if err != nil {
 		return nil, 0, "", err
 	}
 	return d.spans, d.rejected, d.reason, nil
 }
 
-func decodeWire(b []byte) (decoded, error) {
-	w := wireDecoder{intern: make(map[string]string, 64)}
+// decodeWire is DecodeProto; every span it gives is also added to batch (unless nil) as soon as it is decoded.
+func decodeWire(b []byte, batch ingest.Batch) (decoded, error) {
+	w := wireDecoder{intern: make(map[string]string, 64), batch: batch}
 	err := w.request(b)
 	if err != nil {
 		return decoded{}, &ingest.BadInputError{Protocol: "otlp", Msg: "body is not a valid ExportTraceServiceRequest in protobuf: " + err.Error()}
@@ -43,7 +44,8 @@ type wireDecoder struct {
 	recent [recentSlots]string // a direct-mapped cache in front of intern, which needs no hashing of the whole string
 	values valueStrings
 	norm   ingest.Normalizer
-	ri, si int // indexes of the current resource and scope spans, for reasons
+	ri, si int          // indexes of the current resource and scope spans, for reasons
+	batch  ingest.Batch // the consumer's, if any: given each span as it is done
 }
 
 // A request's spans and their attributes are allocated in blocks that live and die together: a request is taken
@@ -306,6 +308,9 @@ func (w *wireDecoder) scopeSpans(b []byte, res *model.Resource) error {
 			ingest.ExtractCausality(s)
 			w.norm.Normalize(s)
 			w.d.spans = append(w.d.spans, s)
+			if w.batch != nil {
+				w.batch.Add(s)
+			}
 		}
 		pi++
 	}
