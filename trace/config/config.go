@@ -292,6 +292,9 @@ func (l *loader) propagators() propagation.Composite {
 			continue
 		}
 		out = append(out, p)
+		if n == "jaeger" { // Jaeger's baggage headers come with its trace context, as in Jaeger's own clients
+			out = append(out, propagation.JaegerBaggage{})
+		}
 	}
 	return out
 }

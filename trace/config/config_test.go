@@ -98,7 +98,7 @@ func TestLoad(t *testing.T) {
 			}
 		}},
 		{"propagators", map[string]string{"OTEL_PROPAGATORS": "b3multi, datadog,jaeger"}, func(t *testing.T, s *Settings) {
-			want := propagation.Composite{propagation.B3Multi{}, propagation.Datadog{}, propagation.Jaeger{}}
+			want := propagation.Composite{propagation.B3Multi{}, propagation.Datadog{}, propagation.Jaeger{}, propagation.JaegerBaggage{}}
 			if !reflect.DeepEqual(s.Propagator, want) {
 				t.Errorf("propagators %v", s.Propagator)
 			}

@@ -207,3 +207,30 @@ func ExampleBaggage_Set() {
 	// user=alice%20smith,tier=gold 2
 	// tier=gold
 }
+
+func ExampleJaegerBaggage() {
+	// A Jaeger client sent its baggage as uberctx-* headers; a weft service reads it into its Baggage and
+	// passes it on in both formats.
+	in := http.Header{"Uberctx-User": {"alice"}, "Uberctx-Query": {"a%3Db+c"}}
+	ctx := propagation.JaegerBaggage{}.Extract(context.Background(), propagation.HeaderCarrier(in))
+	b := propagation.BaggageFromContext(ctx)
+	fmt.Println(b.Get("query"))
+
+	out := http.Header{}
+	propagation.Composite{propagation.W3CBaggage{}, propagation.JaegerBaggage{}}.Inject(ctx, propagation.HeaderCarrier(out))
+	fmt.Println(out.Get("baggage"))
+	fmt.Println(out.Get("uberctx-query"))
+	// Output:
+	// a=b c true
+	// query=a=b%20c,user=alice
+	// a%3Db+c
+}
+
+func ExampleB3_decisionOnly() {
+	// "b3: 0" alone: the caller decided not to sample, without sending IDs.
+	ctx := propagation.B3{}.Extract(context.Background(), propagation.MapCarrier{"b3": "0"})
+	sc := trace.SpanContextFromContext(ctx)
+	fmt.Println(sc.IsValid(), sc.IsDecisionOnly(), sc.IsSampled())
+	// Output:
+	// false true false
+}

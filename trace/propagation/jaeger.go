@@ -14,7 +14,7 @@ var jaegerFields = []string{hJaeger}
 // Jaeger propagates Jaeger's uber-trace-id header: {trace-id}:{span-id}:{parent-span-id}:{flags}, IDs in hex
 // without leading zeroes (a trace ID of up to 32 digits), flags in hex with bit 1 sampled and bit 2 debug. Debug
 // travels as priority 2. The URL-encoded form (%3A for ':') that some clients send is accepted. Jaeger's
-// uberctx-* baggage headers are not handled.
+// uberctx-* baggage headers are JaegerBaggage's.
 type Jaeger struct{}
 
 // Fields returns uber-trace-id.
