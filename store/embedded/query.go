@@ -355,6 +355,7 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 	h := candHeap(cands)
 	h.init()
 
+	exact := indexExact(&q)
 	seen := make(map[model.TraceID]bool)
 	var out []store.TraceSummary
 	batch := make([]candidate, 0, readAhead)
@@ -390,9 +391,9 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 		}
 		var wg sync.WaitGroup
 		for i := 1; i < len(batch); i++ {
-			wg.Go(func() { sums[i], found[i], errs[i] = s.examine(sn, &q, batch[i]) })
+			wg.Go(func() { sums[i], found[i], errs[i] = s.examine(sn, &q, exact, batch[i]) })
 		}
-		sums[0], found[0], errs[0] = s.examine(sn, &q, batch[0])
+		sums[0], found[0], errs[0] = s.examine(sn, &q, exact, batch[0])
 		wg.Wait()
 		for i := range batch {
 			if errs[i] != nil {
@@ -415,9 +416,9 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 // examine reads candidate c: whether its trace matches q and, if it does, its summary. A trace wholly in one
 // block of column pages, for a query without an expression, is answered from its page's outline (wal.PageOutline:
 // services, names, kinds, durations and starts); the others are read whole.
-func (s *Store) examine(sn *snapshot, q *search.Query, c candidate) (store.TraceSummary, bool, error) {
+func (s *Store) examine(sn *snapshot, q *search.Query, exact bool, c candidate) (store.TraceSummary, bool, error) {
 	id := *c.id
-	if q.Expr == nil && c.b != nil && c.b.meta.ColumnPages && !sn.elsewhere(c.b, id) {
+	if (q.Expr == nil || exact) && c.b != nil && c.b.meta.ColumnPages && !sn.elsewhere(c.b, id) {
 		o, err := c.b.outline(s.cache, c.b.tPage[c.ord])
 		if err != nil {
 			return store.TraceSummary{}, false, err
@@ -428,6 +429,9 @@ func (s *Store) examine(sn *snapshot, q *search.Query, c candidate) (store.Trace
 				c.b.path, c.ord, lo, hi, len(o.Spans))
 		}
 		spans := o.Spans[lo:hi]
+		if exact { // the index proposed the trace: it matches
+			return summarizeOutline(id, o, spans), true, nil
+		}
 		for i := range spans {
 			if matchOutline(q, o, &spans[i]) {
 				return summarizeOutline(id, o, spans), true, nil
@@ -440,6 +444,46 @@ func (s *Store) examine(sn *snapshot, q *search.Query, c candidate) (store.Trace
 		return store.TraceSummary{}, false, err
 	}
 	return store.Summarize(id, spans), true, nil
+}
+
+// indexExact reports whether a block's index answers q exactly: a trace is in querySet only if one of its spans
+// in the block matches q, so that no span needs testing. That holds for a query of one expression made of
+// equalities of a string literal (or alternatives of them) on an attribute of the span or its resource, or on
+// the service, name, status or kind: their terms hold a trace when one of its spans holds the value (attributes
+// of every type under their text, model.Value.AsString, as search.Compare compares them). service.name as an
+// attribute is left out (the index's service terms also hold "", which the attribute never matches).
+func indexExact(q *search.Query) bool {
+	if q.Expr == nil || q.Service != "" || q.Operation != "" || q.Kind != model.KindUnspecified ||
+		q.MinDuration > 0 || q.MaxDuration > 0 || q.Start != 0 || q.End != 0 {
+		return false
+	}
+	return exactExpr(q.Expr)
+}
+
+func exactExpr(e search.Expr) bool {
+	switch x := e.(type) {
+	case *search.Or:
+		for _, c := range x.Exprs {
+			if !exactExpr(c) {
+				return false
+			}
+		}
+		return len(x.Exprs) > 0
+	case *search.Compare:
+		if x.Op != search.OpEq || x.Value.Type != model.TypeString {
+			return false
+		}
+		switch x.Field.Scope {
+		case search.ScopeAny:
+			return x.Field.Name != "service.name"
+		case search.ScopeIntrinsic:
+			switch x.Field.Name {
+			case search.FieldService, search.FieldName, search.FieldStatus, search.FieldKind:
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // matchOutline is search.Query.MatchSpan for a span's outline, for a query without an expression.

@@ -12,6 +12,7 @@ import (
 	"github.com/weftrace/weft/search"
 	"github.com/weftrace/weft/store"
 	"github.com/weftrace/weft/store/embedded/spangen"
+	"github.com/weftrace/weft/store/memstore"
 	"github.com/weftrace/weft/wal"
 )
 
@@ -52,7 +53,7 @@ func TestSearchFromOutlines(t *testing.T) {
 	defer sn.release()
 	q := search.Query{}
 	for ord, id := range b.ids {
-		sum, ok, err := s.examine(sn, &q, candidate{key: b.tMin[ord], id: &b.ids[ord], b: b, ord: ord})
+		sum, ok, err := s.examine(sn, &q, false, candidate{key: b.tMin[ord], id: &b.ids[ord], b: b, ord: ord})
 		if err != nil || !ok {
 			t.Fatalf("trace %d: matched %v, %v", ord, ok, err)
 		}
@@ -160,6 +161,84 @@ func TestIntegerTermsOfWideRange(t *testing.T) {
 			if err != nil || len(res) != 10 {
 				t.Fatalf("%s: big = %d: %d traces, %v; want 10", stage, v, len(res), err)
 			}
+		}
+	}
+}
+
+// TestExactSearches: searches that the index answers without testing spans (equalities of string literals on
+// attributes of every value type, on intrinsics, and alternatives of them) give what the memory store gives.
+func TestExactSearches(t *testing.T) {
+	now := time.Now().UnixNano()
+	g := spangen.New(51, now)
+	g.Extras = true
+	g.Users = 300
+	spans := g.Spans(4000)
+	s, err := Open(t.TempDir(), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	oracle := memstore.New()
+	oracle.Write(ctx, spans)
+	rng := rand.New(rand.NewPCG(9, 10))
+	for i, b := range batches(rng, spans, 4) {
+		if err := s.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		s.Seal(i)
+		if err := s.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	// Literals taken from the spans' own values, as text: strings, integers, floats, booleans, arrays, bytes.
+	var exprs []search.Expr
+	for i := 0; len(exprs) < 60; i++ {
+		sp := spans[rng.IntN(len(spans))]
+		a := sp.Attrs[rng.IntN(len(sp.Attrs))]
+		if a.Key == "service.name" {
+			continue
+		}
+		exprs = append(exprs, &search.Compare{Field: search.Attribute(a.Key), Op: search.OpEq,
+			Value: model.String(a.Value.AsString())})
+	}
+	for _, sp := range spans { // every value type: a span with the generator's extra attributes
+		if len(sp.Attrs) > 10 {
+			for _, a := range sp.Attrs {
+				exprs = append(exprs, &search.Compare{Field: search.Attribute(a.Key), Op: search.OpEq,
+					Value: model.String(a.Value.AsString())})
+			}
+			break
+		}
+	}
+	exprs = append(exprs,
+		&search.Compare{Field: search.Attribute("host.name"), Op: search.OpEq, Value: model.String("host-cart")},
+		&search.Compare{Field: search.Attribute("user.id"), Op: search.OpEq, Value: model.String("nobody")},
+		mustParse(t, `status = error`), mustParse(t, `name = "render"`), mustParse(t, `kind = server`),
+		mustParse(t, `service = "email"`),
+		mustParse(t, `user.id = "user-3" OR user.id = "user-4" OR http.response.status_code = "503"`))
+	for _, e := range exprs {
+		q := search.Query{Expr: e, Limit: 30}
+		if !indexExact(&q) {
+			t.Fatalf("%s: not answered by the index alone", e)
+		}
+		got, err := s.FindTraces(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := oracle.FindTraces(ctx, q)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: %d traces, want %d (or they differ)", e, len(got), len(want))
+		}
+	}
+	for _, q := range []search.Query{{Expr: mustParse(t, `span.user.id = "user-3"`)},
+		{Expr: mustParse(t, `user.id = "user-3" AND cloud.region = "eu-west-1"`)},
+		{Expr: mustParse(t, `service.name = "cart"`)}, {Service: "cart", Expr: mustParse(t, `user.id = "user-3"`)},
+		{Expr: mustParse(t, `app.items = 3`)}} {
+		if indexExact(&q) {
+			t.Errorf("%s: taken as answered by the index alone", q.Expr)
 		}
 	}
 }
