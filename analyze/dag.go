@@ -60,8 +60,8 @@ type dag struct {
 }
 
 // dagBuilder indexes the events of spans that carry causality and resolves every cause. The pass that builds the
-// tree (tree.parents) reserves each span's place (reserve), then the builder reads every span's events into it
-// (gather), in the order of the spans in memory: what is built is the same in any order of reading.
+// tree (tree.parents) gives it every span in turn (add), in the order of the analysis (see buildTreeDAG), which
+// reads each span once.
 type dagBuilder struct {
 	d      *dag
 	counts []int32    // events per unit
@@ -69,12 +69,12 @@ type dagBuilder struct {
 	orig   []int32    // each span's index in the spans given (tree.orig), nil for the same
 	hi     []uint32   // the highest sequence number per unit (dag.unitLo has the lowest)
 	refs   []eventRef // the causes named, by event.cause while building
-	// Span i's events are gathered[off[i]:off[i+1]] (a start, its own events, an end), in span order whatever the
-	// order of reading. Until numberUnits numbers the units (in a loop of its own, where the table's probes overlap
-	// instead of waiting behind each span's first reads), a gathered event holds its unit's ID in unit (low half)
-	// and owner (high half); an own event without a sequence number leaves a hole: ID 0, then unit -1.
-	off      []int32
+	// The events of every weft span (a start, its own events, an end), in span order. Until numberUnits numbers the
+	// units (in a loop of its own, where the table's probes overlap instead of waiting behind each span's first
+	// reads), a gathered event holds its unit's ID in unit (low half) and owner (high half); ID 0 (no unit) is
+	// numbered -1 and left out of the DAG.
 	gathered []event
+	n        int // spans
 
 	// scratch for finish
 	stack, redo, found []int32
@@ -98,8 +98,20 @@ func (b *dagBuilder) reset(spans []*model.Span) {
 	}
 	d.unitIDs, d.unitLo, d.unitStart, d.dense, d.events = d.unitIDs[:0], d.unitLo[:0], d.unitStart[:0], d.dense[:0], d.events[:0]
 	d.repliedTo = d.repliedTo[:0]
-	b.off = zeroed(b.off, n+1)
+	b.n = n
 	b.counts, b.hi, b.refs, b.gathered = b.counts[:0], b.hi[:0], b.refs[:0], b.gathered[:0]
+}
+
+// size sizes the arrays for a trace of weft spans, from its span count, when the first weft span comes: a foreign
+// trace needs none of them. The sizes are estimates, not limits (three events per span, a unit for every two).
+func (b *dagBuilder) size() {
+	n := b.n
+	b.gathered = slices.Grow(b.gathered, 3*n)
+	b.refs = slices.Grow(b.refs, n)
+	b.counts = slices.Grow(b.counts, n/2)
+	b.hi = slices.Grow(b.hi, n/2)
+	b.d.unitLo = slices.Grow(b.d.unitLo, n/2)
+	b.d.unitIDs = slices.Grow(b.d.unitIDs, n/2)
 }
 
 // zeroed is s resized to n elements, all zero, reusing its memory when it has room.
@@ -107,41 +119,6 @@ func zeroed[T any](s []T, n int) []T {
 	s = grow(s, n)
 	clear(s)
 	return s
-}
-
-// reserve notes the room span i, s, needs for its events; it is called once for every span, in any order.
-func (b *dagBuilder) reserve(i int, s *model.Span) {
-	if !s.Causality.IsZero() {
-		b.off[i+1] = 2 + int32(len(s.Events))
-	}
-}
-
-// gather reads the events of every span into its reserved place, in the order given (nil for index order).
-func (b *dagBuilder) gather(spans []*model.Span, order []int32) {
-	n := len(spans)
-	for i := range n {
-		b.off[i+1] += b.off[i]
-	}
-	total := b.off[n]
-	if total == 0 {
-		return
-	}
-	// The unit arrays are estimates, not limits: a unit for every two spans.
-	b.gathered = grow(b.gathered, int(total)) // not cleared: add writes every place, holes too
-	b.refs = slices.Grow(b.refs[:0], n)
-	b.counts = slices.Grow(b.counts[:0], n/2)
-	b.hi = slices.Grow(b.hi[:0], n/2)
-	b.d.unitLo = slices.Grow(b.d.unitLo[:0], n/2)
-	b.d.unitIDs = slices.Grow(b.d.unitIDs[:0], n/2)
-	for k := range n {
-		i := k
-		if order != nil {
-			i = int(order[k])
-		}
-		if b.off[i+1] > b.off[i] {
-			b.add(i, spans[i])
-		}
-	}
 }
 
 // numberUnits numbers the gathered events' execution units, in order of appearance, counting each unit's events
@@ -189,25 +166,28 @@ func (b *dagBuilder) ref(r *model.EventRef) int32 {
 	return int32(len(b.refs) - 1)
 }
 
-// add gathers the events of span i, s, a weft span, into gathered[off[i]:off[i+1]].
+// add gathers the events of span i, s, if it is a weft span; spans are added in the order of their index. An own
+// event without a sequence number has no place in the DAG and is left out.
 func (b *dagBuilder) add(i int, s *model.Span) {
 	c := &s.Causality
-	g, end := b.off[i], b.off[i+1]-1
+	if c.IsZero() {
+		return
+	}
+	if len(b.gathered) == 0 {
+		b.size()
+	}
 	var flags uint8
 	if c.EndUnit != 0 && c.EndUnit != c.Unit {
 		flags = evHandoff
 	}
 	proc := uint16(min(b.proc[i], manyProcs))
-	b.gathered[g] = withUnit(event{seq: c.StartSeq, kind: evStart, flags: flags, proc: proc, span: int32(i), cause: b.ref(&c.StartCause), time: s.Start}, c.Unit)
+	b.gathered = append(b.gathered, withUnit(event{seq: c.StartSeq, kind: evStart, flags: flags, proc: proc, span: int32(i), cause: b.ref(&c.StartCause), time: s.Start}, c.Unit))
 	for j := range s.Events {
-		g++
 		if e := &s.Events[j]; e.Seq != 0 {
-			b.gathered[g] = withUnit(event{seq: e.Seq, kind: evSpan, proc: proc, span: int32(i), cause: b.ref(&e.Cause), time: e.Time}, cmp.Or(e.Unit, c.Unit))
-		} else {
-			b.gathered[g] = event{} // a hole
+			b.gathered = append(b.gathered, withUnit(event{seq: e.Seq, kind: evSpan, proc: proc, span: int32(i), cause: b.ref(&e.Cause), time: e.Time}, cmp.Or(e.Unit, c.Unit)))
 		}
 	}
-	b.gathered[end] = withUnit(event{seq: c.EndSeq, kind: evEnd, proc: proc, span: int32(i), cause: -1, time: s.Start + s.Duration}, cmp.Or(c.EndUnit, c.Unit))
+	b.gathered = append(b.gathered, withUnit(event{seq: c.EndSeq, kind: evEnd, proc: proc, span: int32(i), cause: -1, time: s.Start + s.Duration}, cmp.Or(c.EndUnit, c.Unit)))
 }
 
 // withUnit is e holding unit ID id until numberUnits: its low half in e.unit, its high half in e.owner.
@@ -235,7 +215,7 @@ func (b *dagBuilder) finish() *dag {
 	for _, e := range b.gathered {
 		u := e.unit
 		if u < 0 {
-			continue // a hole
+			continue // no unit: not in the DAG
 		}
 		if d.dense[u] {
 			d.events[d.unitStart[u]+int32(e.seq-d.unitLo[u])] = e

@@ -183,8 +183,8 @@ func (ws *workspace) release() {
 }
 
 // parents finds each span's parent (only: no children, roots or order), which is all some views need. Parent
-// cycles are left as they are. When b is not nil, every span is added to it too. The spans are read in the order
-// given by order (nil: their own), and their fields written by index.
+// cycles are left as they are. When b is not nil, every span is added to it too, and order must be nil. The spans
+// are read in the order given by order (nil: their own), and their fields written by index.
 func (t *tree) parents(spans []*model.Span, b *dagBuilder, order []int32) {
 	n := len(spans)
 	t.spans, t.parent, t.first = spans, grow(t.parent, n), grow(t.first, n+1)
@@ -209,11 +209,8 @@ func (t *tree) parents(spans []*model.Span, b *dagBuilder, order []int32) {
 		t.links[i] = len(s.Links) > 0
 		if b != nil {
 			t.proc[i] = t.procs.add(t.origOf(int32(i)), s.Resource, s.Start)
-			b.reserve(i, s)
+			b.add(i, s) // order is nil: spans come in the order of their index
 		}
-	}
-	if b != nil {
-		b.gather(spans, order)
 	}
 	// IDs are indexed in the order of the spans given: of spans that share an ID (bad input), the one that stays in
 	// the table is the same in any numbering.
