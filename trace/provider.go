@@ -160,7 +160,10 @@ func (p *Provider) release(s *Span) { p.pool.Put(s) }
 
 // reset clears a span from the pool for reuse.
 func (s *Span) reset() {
-	s.data.reset()
+	s.data.reset(s.eventAttrs)
+	if s.eventAttrs {
+		s.eventAttrs = false
+	}
 	if s.data.Attrs == nil {
 		s.data.Attrs = s.attrBuf[:0]
 	}

@@ -94,6 +94,8 @@ type Span struct {
 	tr    *traceInfo
 	lane  *lane // unit and tr, for the contexts made for the span
 	ended bool  // under mu
+	// eventAttrs says that an event of this life had attributes, which reset must clear (under mu).
+	eventAttrs bool
 	mu    sync.Mutex
 	// attrBuf holds the first attributes; data.Attrs spills to the heap after that. Last, so that what every
 	// start and end writes is in the span's first seven cache lines (see prefetchSpan).
@@ -507,6 +509,7 @@ func (s *Span) addEventLive(live uint64, u *unit, t int64, name string, cause Ev
 	setString(&e.Name, name)
 	if len(attrs) > 0 || len(e.Attrs) > 0 {
 		e.Attrs = append(e.Attrs[:0], attrs...)
+		s.eventAttrs = true
 	}
 	return EventID{Unit: u.id, Seq: seq}
 }
