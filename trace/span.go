@@ -96,7 +96,7 @@ type Span struct {
 	ended bool  // under mu
 	// eventAttrs says that an event of this life had attributes, which reset must clear (under mu).
 	eventAttrs bool
-	mu    sync.Mutex
+	mu         sync.Mutex
 	// attrBuf holds the first attributes; data.Attrs spills to the heap after that. Last, so that what every
 	// start and end writes is in the span's first seven cache lines (see prefetchSpan).
 	attrBuf [8]Attr
