@@ -219,23 +219,26 @@ func readStream(d *decoder, top bool, budget *uint64, implied []byte) []byte {
 		if d.err != nil {
 			return nil
 		}
-		out := make([]byte, 0, want)
-		for len(planes[0]) > 0 {
-			for k := 0; ; k++ {
-				if k == np || len(planes[k]) == 0 {
+		// The planes' bytes add up to want, so out is filled exactly when every plane is used up.
+		out := make([]byte, want)
+		var at [maxPlanes]int
+		o := 0
+		for _, b := range planes[0] {
+			out[o] = b
+			o++
+			for k := 1; b&0x80 != 0; k++ {
+				if k == np || at[k] == len(planes[k]) {
 					d.fail("plane ends inside a value")
 					return nil
 				}
-				b := planes[k][0]
-				planes[k] = planes[k][1:]
-				out = append(out, b)
-				if b&0x80 == 0 {
-					break
-				}
+				b = planes[k][at[k]]
+				at[k]++
+				out[o] = b
+				o++
 			}
 		}
 		for k := 1; k < np; k++ {
-			if len(planes[k]) != 0 {
+			if at[k] != len(planes[k]) {
 				d.fail("bytes left in a plane")
 				return nil
 			}
