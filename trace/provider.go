@@ -117,15 +117,18 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 }
 
 // get takes a span to record: one exported earlier and handed back to this P, else one from the pool, and counts
-// it as started.
-func (p *Provider) get() *Span {
+// it as started. It also takes, while pinned to the P, the node for the span's context from the P's slab; nil
+// if that slab is used up.
+func (p *Provider) get() (*Span, *node) {
 	var s *Span
+	var nd *node
 	var spent *spanBatch
 	pid := procPin()
 	if pid < len(p.ps) {
 		pp := &p.ps[pid]
 		s, spent = pp.free.pop()
 		pp.recorded.Add(1)
+		nd = nodes.TakePinned(pid)
 		procUnpin()
 	} else {
 		procUnpin()
@@ -141,7 +144,7 @@ func (p *Provider) get() *Span {
 	if s.p != p {
 		s.p = p
 	}
-	return s
+	return s, nd
 }
 
 // spentBatch takes back a batch whose spans a P has all taken.

@@ -147,7 +147,7 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 		}
 	}
 
-	s := p.get()
+	s, nd := p.get()
 	d := &s.data
 	t.apply(s, name, opts)
 	var remoteCause EventRef
@@ -244,7 +244,9 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 	if d.Start == 0 {
 		d.Start = now()
 	}
-	nd := nodes.Take()
+	if nd == nil {
+		nd = nodes.Take()
+	}
 	nd.set(ctx, s, l)
 	return nd, s
 }

@@ -70,6 +70,19 @@ func (s *Slabs[T]) Take() *T {
 	return s.refill()
 }
 
+// TakePinned is Take for a goroutine already pinned to P pid (procPin): it returns nil, taking nothing, when
+// the P's slab is used up or pid is beyond the Ps counted when s was made; the caller then unpins and calls Take.
+func (s *Slabs[T]) TakePinned(pid int) *T {
+	if pid < len(s.per) {
+		if b := s.per[pid].cur.Load(); b != nil {
+			if i, ok := takeOwned(&b.next, uint32(len(b.items)), 1); ok {
+				return &b.items[i]
+			}
+		}
+	}
+	return nil
+}
+
 // refill makes a new slab, unpinned (allocating may block), and hands it to the P the goroutine then runs on.
 func (s *Slabs[T]) refill() *T {
 	b := &block[T]{items: make([]T, s.n), next: 1}

@@ -107,3 +107,35 @@ func TestSlabFitsSizeClass(t *testing.T) {
 		t.Errorf("a slab holds %d objects, %d bytes, beyond 8192 with the allocator's header", s.n, got)
 	}
 }
+
+// TestTakePinned checks that a pinned take answers nil before the P has a slab and once it is used up, and
+// otherwise gives fresh slots that Take never gives again.
+func TestTakePinned(t *testing.T) {
+	s := New[[4]uint64](256) // 7 per slab
+	take := func() *[4]uint64 {
+		pid := procPin()
+		defer procUnpin()
+		return s.TakePinned(pid)
+	}
+	if p := take(); p != nil {
+		t.Fatal("a pinned take before any slab gave a slot")
+	}
+	seen := map[*[4]uint64]bool{s.Take(): true}
+	pinned := 0
+	for i := 0; i < 100; i++ {
+		p := take()
+		if p == nil {
+			p = s.Take() // the slab is used up (or the goroutine moved to a P without one)
+		} else {
+			pinned++
+		}
+		if seen[p] || *p != [4]uint64{} {
+			t.Fatalf("slot %p given twice or not zero", p)
+		}
+		p[0] = 1
+		seen[p] = true
+	}
+	if pinned == 0 {
+		t.Error("no pinned take gave a slot")
+	}
+}
