@@ -64,7 +64,7 @@ type Options struct {
 	// RetryAfter is the hint given with an overload answer (default 1 s).
 	RetryAfter time.Duration
 	// CutCheck is how often the store's head is checked for cutting (default 50 ms). It is cut when the store says
-	// so (Head.ShouldCut) or when it holds half of MaxPendingSpans. For a store without a head, the log is rotated
+	// so (Head.ShouldCut) or when it holds a quarter of MaxPendingSpans. For a store without a head, the log is rotated
 	// and truncated every CutCheck*200.
 	CutCheck time.Duration
 	// Stage, if set, sits between the log and the store.
@@ -298,9 +298,11 @@ func (p *Pipeline) loop() {
 		}
 		ticks++
 		if p.head != nil {
-			// Cutting at half the pending bound keeps one head taking spans while the one before is written:
-			// otherwise a head as big as the bound stops ingest for the whole of its flush.
-			if p.head.ShouldCut() || p.head.Pending() >= p.o.MaxPendingSpans/2 {
+			// Cutting at a quarter of the pending bound keeps one head taking spans while the one before is
+			// written (a head as big as the bound would stop ingest for the whole of its flush), leaves room for
+			// two more while a flush is slow, and keeps the decoded spans held in memory, which the collector
+			// marks over and over, to about half the bound.
+			if p.head.ShouldCut() || p.head.Pending() >= p.o.MaxPendingSpans/4 {
 				if err := p.Cut(); err != nil {
 					p.lg.Error("cutting the store's head into a block failed; will retry", "err", err)
 				}
