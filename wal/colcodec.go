@@ -53,7 +53,16 @@ type streamCoder struct {
 	huff   huff0.Scratch
 	zbuf   []byte
 	planes [maxPlanes][]byte
+	// adaptive (a ColumnWriter's coder) tries zstd on a column page's stream only where it was the smallest on
+	// the page before, or on every zstdProbe-th page: it rarely is (record headers and the tables, of some
+	// eighty streams), and trying it everywhere was most of the cost of writing a page.
+	adaptive bool
+	page     int
+	zstdWon  [colStreams + 2]bool // by stream: the tables, the field streams, the span IDs
 }
+
+// zstdProbe is how often (in pages) an adaptive coder tries zstd on every stream again.
+const zstdProbe = 8
 
 func allSame(b []byte) bool {
 	for _, c := range b {
@@ -106,16 +115,19 @@ func (c *streamCoder) splitPlanes(s []byte) (int, bool) {
 	return np, k == 0
 }
 
-// appendStream appends s in the smallest of the methods above.
-func (c *streamCoder) appendStream(dst, s []byte) []byte {
+// appendStream appends s in the smallest of the methods above; idx is the stream's place in a column page (see
+// streamCoder.adaptive), or -1.
+func (c *streamCoder) appendStream(dst, s []byte, idx int) []byte {
 	start := len(dst)
 	dst = c.appendSimple(dst, s)
 	if len(s) < 64 || dst[start] == colRLE {
 		return dst
 	}
+	adaptive := c.adaptive && idx >= 0
 	best := dst[start:]
-	c.zbuf = c.zenc.EncodeAll(s, c.zbuf[:0])
-	if len(c.zbuf)+8 < len(best) {
+	if adaptive && !c.zstdWon[idx] && c.page%zstdProbe != 0 {
+		// zstd lost here on the page before: planes are still tried below.
+	} else if c.zbuf = c.zenc.EncodeAll(s, c.zbuf[:0]); len(c.zbuf)+8 < len(best) {
 		dst = append(dst[:start], colZstd)
 		dst = binary.AppendUvarint(dst, uint64(len(s)))
 		dst = binary.AppendUvarint(dst, uint64(len(c.zbuf)))
@@ -133,6 +145,9 @@ func (c *streamCoder) appendStream(dst, s []byte) []byte {
 		if len(alt) < len(best) {
 			dst = append(dst[:start], alt...)
 		}
+	}
+	if adaptive {
+		c.zstdWon[idx] = dst[start] == colZstd
 	}
 	return dst
 }
@@ -266,7 +281,7 @@ func AppendStreams(dst []byte, streams [][]byte, better bool) []byte {
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(streams)))
 	for _, s := range streams {
-		dst = c.appendStream(dst, s)
+		dst = c.appendStream(dst, s, -1)
 	}
 	return dst
 }

@@ -269,6 +269,36 @@ func (w *colWalker) span() {
 // other, their IDs are not stored, and RowPage must be given the same list. It fails on a batch that does not
 // parse.
 func ColumnPage(dst, page []byte, better bool, traces []model.TraceID) ([]byte, error) {
+	w := &ColumnWriter{}
+	w.c.zenc = zstdDefault
+	if better {
+		w.c.zenc = zstdBetter
+	}
+	return w.Page(dst, page, traces)
+}
+
+// ColumnWriter writes the column pages of one block, one after the other, as ColumnPage does, reusing its
+// buffers; it tries zstd on a stream only where it won on the page before, and on every stream every few
+// pages (the pages of a block hold alike data), which makes it several times cheaper for a page a few tenths of
+// a percent larger.
+type ColumnWriter struct {
+	c    streamCoder
+	cols [colStreams][]byte
+}
+
+// NewColumnWriter returns a writer for the pages of one block; better as for ColumnPage.
+func NewColumnWriter(better bool) *ColumnWriter {
+	w := &ColumnWriter{}
+	w.c.zenc = zstdDefault
+	if better {
+		w.c.zenc = zstdBetter
+	}
+	w.c.adaptive = true
+	return w
+}
+
+// Page appends to dst the column form of page, as ColumnPage does.
+func (cw *ColumnWriter) Page(dst, page []byte, traces []model.TraceID) ([]byte, error) {
 	d := &decoder{b: page}
 	skipTables(d)
 	n := d.count(10, "span")
@@ -283,9 +313,13 @@ func ColumnPage(dst, page []byte, better bool, traces []model.TraceID) ([]byte, 
 	}
 	ids := d.b
 	w := &colWalker{fwd: true, inRec: rec, inNums: nums}
+	for i := range w.cols {
+		w.cols[i] = cw.cols[i][:0]
+	}
 	for i := 0; i < n && w.err == nil; i++ {
 		w.span()
 	}
+	cw.cols = w.cols
 	if w.err == nil && (len(w.inRec) != 0 || len(w.inNums) != 0) {
 		w.err = fmt.Errorf("%w: column page: %d record and %d number bytes after the last span", ErrCorrupt,
 			len(w.inRec), len(w.inNums))
@@ -293,13 +327,10 @@ func ColumnPage(dst, page []byte, better bool, traces []model.TraceID) ([]byte, 
 	if w.err != nil {
 		return dst, w.err
 	}
-	c := &streamCoder{zenc: zstdDefault}
-	if better {
-		c.zenc = zstdBetter
-	}
+	c := &cw.c
 	dst = binary.AppendUvarint(dst, uint64(n))
 	dst = binary.AppendUvarint(dst, colStreams)
-	dst = c.appendStream(dst, tables)
+	dst = c.appendStream(dst, tables, 0)
 	implied := traces != nil && len(w.cols[colTrace]) == 16*len(traces)
 	for i := 0; implied && i < len(traces); i++ {
 		implied = [16]byte(w.cols[colTrace][16*i:]) == [16]byte(traces[i])
@@ -310,8 +341,9 @@ func ColumnPage(dst, page []byte, better bool, traces []model.TraceID) ([]byte, 
 			dst = binary.AppendUvarint(dst, uint64(len(s)))
 			continue
 		}
-		dst = c.appendStream(dst, s)
+		dst = c.appendStream(dst, s, i+1)
 	}
+	c.page++
 	dst = append(dst, colRaw)
 	dst = binary.AppendUvarint(dst, uint64(len(ids)))
 	return append(dst, ids...), nil

@@ -295,6 +295,7 @@ type blockWriter struct {
 	finalPages bool
 
 	pw      *wal.PageWriter
+	cw      *wal.ColumnWriter // compaction's column pages, made at the first
 	pageBuf []byte
 	zbuf    []byte
 	err     error // a page that could not be put in column form (the page writer's bug; the block is abandoned)
@@ -410,7 +411,10 @@ func (bw *blockWriter) flushPage() {
 	z := bw.pageBuf
 	if !bw.meta.RawPages {
 		var err error
-		if bw.zbuf, err = wal.ColumnPage(bw.zbuf[:0], bw.pageBuf, bw.finalPages, bw.traceIDs[bw.pageFirst:]); err != nil && bw.err == nil {
+		if bw.cw == nil {
+			bw.cw = wal.NewColumnWriter(bw.finalPages)
+		}
+		if bw.zbuf, err = bw.cw.Page(bw.zbuf[:0], bw.pageBuf, bw.traceIDs[bw.pageFirst:]); err != nil && bw.err == nil {
 			bw.err = fmt.Errorf("page %d in column form: %w", bw.pageNo, err)
 		}
 		z = bw.zbuf
