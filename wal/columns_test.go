@@ -297,3 +297,32 @@ func FuzzPageOutline(f *testing.F) {
 		checkOutline(t, o, spans)
 	})
 }
+
+// TestColumnWriter: a writer's pages, written one after the other with zstd tried only where it won before,
+// come back exactly, and are about as small as ColumnPage's.
+func TestColumnWriter(t *testing.T) {
+	g := spangen.New(24, time.Now().UnixNano())
+	g.Extras = true
+	w := NewColumnWriter(false)
+	var sizeW, sizeC int
+	for p := range 3 * zstdProbe {
+		page := AppendSpans(nil, g.Spans(300+p*37))
+		col, err := w.Page([]byte("x"), page, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := RowPage(nil, col[1:], nil)
+		if err != nil || !bytes.Equal(back, page) || col[0] != 'x' {
+			t.Fatalf("page %d: round trip changed the batch (%v)", p, err)
+		}
+		one, err := ColumnPage(nil, page, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizeW += len(col) - 1
+		sizeC += len(one)
+	}
+	if sizeW > sizeC+sizeC/100 {
+		t.Errorf("writer's pages %d bytes, ColumnPage's %d", sizeW, sizeC)
+	}
+}
