@@ -65,8 +65,11 @@ func writePath(w io.Writer, p *analyze.Path) error {
 			b = appendHex16(b, s.Unit)
 			b = append(b, '"')
 		}
-		b = append(b, `,"kind":`...)
-		b = appendString(b, s.Kind.String())
+		if s.Kind == analyze.SegmentTransit {
+			b = append(b, `,"kind":"transit"`...)
+		} else {
+			b = append(b, `,"kind":"run"`...)
+		}
 		b = append(b, `,"start":`...)
 		b = strconv.AppendInt(b, usTime(s.Start), 10)
 		b = append(b, `,"end":`...)
