@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -54,6 +55,9 @@ func writePath(w io.Writer, p *analyze.Path) error {
 	b = appendMicros(b, p.Length)
 
 	refs := newSpanRefs(p)
+	// The path is contiguous: a segment starts where the one before it ended, whose digits are copied.
+	var endDigits [24]byte
+	lastEnd, endLen := int64(math.MinInt64), 0
 	b = append(b, `,"segments":[`...)
 	for k, s := range p.Segments {
 		if k > 0 {
@@ -71,9 +75,16 @@ func writePath(w io.Writer, p *analyze.Path) error {
 			b = append(b, `,"kind":"run"`...)
 		}
 		b = append(b, `,"start":`...)
-		b = strconv.AppendInt(b, usTime(s.Start), 10)
+		if start := usTime(s.Start); start == lastEnd {
+			b = append(b, endDigits[:endLen]...)
+		} else {
+			b = strconv.AppendInt(b, start, 10)
+		}
 		b = append(b, `,"end":`...)
-		b = strconv.AppendInt(b, usTime(s.End), 10)
+		at := len(b)
+		lastEnd = usTime(s.End)
+		b = strconv.AppendInt(b, lastEnd, 10)
+		endLen = copy(endDigits[:], b[at:])
 		b = append(b, `,"duration":`...)
 		b = appendMicros(b, s.End-s.Start)
 		b = append(b, '}')
@@ -107,6 +118,9 @@ type spanRefs struct {
 	buf []byte
 }
 
+// newSpanRefs writes the refs of every span the path names, in the order of the spans given (for a trace read from
+// the store, the order of their memory: the spans' fields are read as a stream, not one cache miss after another
+// in the path's order).
 func newSpanRefs(p *analyze.Path) *spanRefs {
 	n := 0
 	for _, s := range p.Segments {
@@ -115,7 +129,23 @@ func newSpanRefs(p *analyze.Path) *spanRefs {
 	for _, s := range p.Spans {
 		n = max(n, s.Index+1)
 	}
-	return &spanRefs{at: make([]uint64, n)}
+	r := &spanRefs{at: make([]uint64, n)}
+	const needed = 1 // never a written ref's place: a ref is longer than one byte
+	for _, s := range p.Segments {
+		r.at[s.Index] = needed
+	}
+	for _, s := range p.Spans {
+		r.at[s.Index] = needed
+	}
+	r.buf = make([]byte, 0, 64*len(p.Spans))
+	for i, at := range r.at {
+		if at == needed {
+			start := len(r.buf)
+			r.buf = appendSpanRef(r.buf, p.SpanAt(i))
+			r.at[i] = uint64(start)<<32 | uint64(len(r.buf))
+		}
+	}
+	return r
 }
 
 func (r *spanRefs) append(b []byte, i int, s *model.Span) []byte {
@@ -139,11 +169,9 @@ func appendSpanRef(b []byte, s *model.Span) []byte {
 }
 
 func appendHex16(b []byte, u uint64) []byte {
-	const digits = "0123456789abcdef"
-	for shift := 60; shift >= 0; shift -= 4 {
-		b = append(b, digits[u>>uint(shift)&15])
-	}
-	return b
+	var be [8]byte
+	binary.BigEndian.PutUint64(be[:], u)
+	return hex.AppendEncode(b, be[:])
 }
 
 // appendString writes s as a JSON string as encoding/json does (HTML characters escaped too); strings of plain
