@@ -7,7 +7,8 @@ import "sync/atomic"
 // so its writes need no locked instruction; a locked add or compare-and-swap costs 6-8 ns on the machines weft
 // is measured on, and a span's start and end made four of them on such state. Readers on other Ps (Counters,
 // the batcher) read it atomically: an aligned word is never torn. The race detector knows nothing of pinning,
-// so race builds write such state atomically (owned_race.go), and only a race build could report it.
+// so race builds write such state atomically (owned_race.go, owned_count_atomic.go), as do 32-bit platforms for
+// the counters, whose readers could otherwise see half an add.
 
 // ownedCount is a counter that only the pinned goroutine of its P writes, and anyone reads.
 type ownedCount struct{ v uint64 }
