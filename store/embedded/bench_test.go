@@ -23,10 +23,14 @@ func BenchmarkBlockWrite(b *testing.B) {
 	for _, tc := range []struct {
 		name              string
 		better, byService bool
-	}{{"level=default", false, false}, {"level=better", true, false}, {"level=default/byservice", false, true}} {
+		spans             int
+	}{{"level=default", false, false, 200_000}, {"level=better", true, false, 200_000},
+		{"level=default/byservice", false, true, 200_000},
+		// weft serve's heads: a quarter of its 200,000 pending spans
+		{"level=default/byservice/spans=50000", false, true, 50_000}} {
 		better := tc.better
 		b.Run(tc.name, func(b *testing.B) {
-			h := benchHead(tc.byService)
+			h := benchHead(tc.spans, tc.byService)
 			var blk *block
 			c0 := cpuTime()
 			for b.Loop() {
@@ -55,13 +59,13 @@ func BenchmarkBlockWrite(b *testing.B) {
 	}
 }
 
-// benchHead is a head of 200,000 spans written in records of 1,000. byService groups each record's spans by
+// benchHead is a head of n spans written in records of 1,000. byService groups each record's spans by
 // service, as the load generator's requests (and OTLP exporters) do: a trace then comes in runs of a span or
 // two rather than whole.
-func benchHead(byService bool) *head {
+func benchHead(n int, byService bool) *head {
 	g := spangen.New(1, time.Now().UnixNano())
 	h := newHead()
-	spans := g.Spans(200_000)
+	spans := g.Spans(n)
 	for i := 0; i < len(spans); i += 1000 {
 		batch := spans[i:min(i+1000, len(spans))]
 		if byService {

@@ -43,9 +43,10 @@ const (
 	blockSuffix = ".blk"
 	pageTarget  = 128 << 10
 	// blockVersion is the format written. Version 2 added raw (uncompressed) pages, which head cuts write since
-	// compaction compresses every span again anyway; version 3 compresses pages in column form (wal.ColumnPage).
-	// Version 1 blocks (every section compressed) and version 2 blocks are still read.
-	blockVersion = 3
+	// compaction compresses every span again anyway; version 3 compresses pages in column form (wal.ColumnPage);
+	// version 4 adds raw term chunks (meta raw_index), which head cuts write for the same reason. Blocks of
+	// versions 1 (every section compressed) to 3 are still read.
+	blockVersion = 4
 	chunkTarget  = 32 << 10
 )
 
@@ -66,7 +67,9 @@ type blockMeta struct {
 	// ColumnPages: version 3, compressed pages are wal.ColumnPage's form of the batch, compressed stream by stream.
 	ColumnPages bool `json:"column_pages,omitempty"`
 	// ColumnIndex: version 3, term chunks are three streams compressed each on its own (see blockWriter.chunk).
-	ColumnIndex bool       `json:"column_index,omitempty"`
+	ColumnIndex bool `json:"column_index,omitempty"`
+	// RawIndex: version 4, term chunks are not compressed (head cuts: compaction reads them once, soon).
+	RawIndex bool       `json:"raw_index,omitempty"`
 	Spans       int        `json:"spans"`
 	Traces      int        `json:"traces"`
 	MinStart    int64      `json:"min_start"`
@@ -355,6 +358,7 @@ func newBlockWriter(path string, better bool) (*blockWriter, error) {
 	bw.meta.RawPages = !better
 	bw.meta.ColumnPages = better
 	bw.meta.ColumnIndex = better
+	bw.meta.RawIndex = !better
 	bw.write([]byte(blockMagic))
 	return bw, nil
 }
@@ -887,10 +891,13 @@ func (bw *blockWriter) flushChunk() {
 		return
 	}
 	var z []byte
-	if bw.meta.ColumnIndex {
+	switch {
+	case bw.meta.ColumnIndex:
 		bw.zbuf = wal.AppendStreams(bw.zbuf[:0], [][]byte{bw.chunk, bw.chunkOrds, bw.chunkDurs}, true)
 		z = bw.zbuf
-	} else {
+	case bw.meta.RawIndex:
+		z = bw.chunk
+	default:
 		z = bw.compress(bw.chunk)
 	}
 	bw.meta.Chunks = append(bw.meta.Chunks, chunkRef{First: bw.chunkFirst, Off: bw.off, Len: int64(len(z))})
@@ -1509,7 +1516,7 @@ func (b *block) pos(ord int) wal.Pos {
 // chunk reads and decompresses term chunk i.
 func (b *block) chunk(i int) ([]byte, error) {
 	c := b.meta.Chunks[i]
-	if !b.meta.ColumnIndex {
+	if !b.meta.ColumnIndex && !b.meta.RawIndex {
 		return b.readSection(c.Off, c.Len)
 	}
 	if c.Off < 0 || c.Len < 0 || c.Off+c.Len > b.size {
@@ -1518,6 +1525,9 @@ func (b *block) chunk(i int) ([]byte, error) {
 	z := make([]byte, c.Len)
 	if _, err := b.f.ReadAt(z, c.Off); err != nil {
 		return nil, err
+	}
+	if b.meta.RawIndex {
+		return z, nil
 	}
 	st, err := wal.ReadStreams(z, 3, 1<<28)
 	if err != nil {

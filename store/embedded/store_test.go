@@ -348,13 +348,15 @@ func TestCompactionLevels(t *testing.T) {
 
 // TestReadsOlderBlocks opens blocks written by earlier block formats (testdata/v1.blk: every section
 // compressed, pages encoded span by span; testdata/v2.blk: a compacted block of version 2, pages compressed in
-// row form) and checks every answer against the reference store, before and after compaction rewrites them.
+// row form; testdata/v3.blk: a compacted block of version 3, column pages and index, its level set to 0 so that
+// it compacts with a new head's block) and checks every answer against the reference store, before and after
+// compaction rewrites them.
 func TestReadsOlderBlocks(t *testing.T) {
 	for _, tc := range []struct {
 		file    string
 		seed    uint64 // what wrote the file
 		version int
-	}{{"testdata/v1.blk", 21, 1}, {"testdata/v2.blk", 22, 2}} {
+	}{{"testdata/v1.blk", 21, 1}, {"testdata/v2.blk", 22, 2}, {"testdata/v3.blk", 23, 3}} {
 		t.Run(tc.file, func(t *testing.T) { readsOlderBlock(t, tc.file, tc.seed, tc.version) })
 	}
 }
