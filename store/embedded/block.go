@@ -69,26 +69,26 @@ type blockMeta struct {
 	// ColumnIndex: version 3, term chunks are three streams compressed each on its own (see blockWriter.chunk).
 	ColumnIndex bool `json:"column_index,omitempty"`
 	// RawIndex: version 4, term chunks are not compressed (head cuts: compaction reads them once, soon).
-	RawIndex bool       `json:"raw_index,omitempty"`
-	Spans       int        `json:"spans"`
-	Traces      int        `json:"traces"`
-	MinStart    int64      `json:"min_start"`
-	MaxStart    int64      `json:"max_start"`
-	MaxEnd      int64      `json:"max_end"`
-	WAL         int        `json:"wal"` // write-ahead log segments below this are contained in blocks
-	Level       int        `json:"level"`
-	Pages       [][2]int64 `json:"pages"` // offset, length
-	Chunks      []chunkRef `json:"chunks"`
-	DictOff     int64      `json:"dict_off"`
-	DictLen     int64      `json:"dict_len"`
-	TraceOff    int64      `json:"trace_off"`
-	TraceLen    int64      `json:"trace_len"`
-	EdgesOff    int64      `json:"edges_off,omitempty"` // the dependency edges of each trace (deps.go); 0 in older blocks
-	EdgesLen    int64      `json:"edges_len,omitempty"`
-	Services    []string   `json:"services"`
-	Ops         []opMeta   `json:"ops"`
-	Keys        []string   `json:"keys"`
-	DataBytes   int64      `json:"data_bytes"`
+	RawIndex  bool       `json:"raw_index,omitempty"`
+	Spans     int        `json:"spans"`
+	Traces    int        `json:"traces"`
+	MinStart  int64      `json:"min_start"`
+	MaxStart  int64      `json:"max_start"`
+	MaxEnd    int64      `json:"max_end"`
+	WAL       int        `json:"wal"` // write-ahead log segments below this are contained in blocks
+	Level     int        `json:"level"`
+	Pages     [][2]int64 `json:"pages"` // offset, length
+	Chunks    []chunkRef `json:"chunks"`
+	DictOff   int64      `json:"dict_off"`
+	DictLen   int64      `json:"dict_len"`
+	TraceOff  int64      `json:"trace_off"`
+	TraceLen  int64      `json:"trace_len"`
+	EdgesOff  int64      `json:"edges_off,omitempty"` // the dependency edges of each trace (deps.go); 0 in older blocks
+	EdgesLen  int64      `json:"edges_len,omitempty"`
+	Services  []string   `json:"services"`
+	Ops       []opMeta   `json:"ops"`
+	Keys      []string   `json:"keys"`
+	DataBytes int64      `json:"data_bytes"`
 }
 
 type chunkRef struct {
