@@ -58,12 +58,14 @@ const mallocHeader = 8
 // Take returns a fresh, zero *T that nothing else has been given.
 func (s *Slabs[T]) Take() *T {
 	pid := procPin()
-	if pid < len(s.per) {
-		if b := s.per[pid].cur.Load(); b != nil {
-			if i, ok := takeOwned(&b.next, uint32(len(b.items)), 1); ok {
-				procUnpin()
-				return &b.items[i]
-			}
+	if pid >= len(s.per) { // GOMAXPROCS grew past the Ps counted in New: no slab of its own
+		procUnpin()
+		return new(T)
+	}
+	if b := s.per[pid].cur.Load(); b != nil {
+		if i, ok := takeOwned(&b.next, uint32(len(b.items)), 1); ok {
+			procUnpin()
+			return &b.items[i]
 		}
 	}
 	procUnpin()
@@ -124,12 +126,14 @@ func (s *Strings) Make(b []byte) string {
 		return string(b)
 	}
 	pid := procPin()
-	if pid < len(s.per) {
-		if c := s.per[pid].cur.Load(); c != nil {
-			if off, ok := takeOwned(&c.next, uint32(len(c.buf)), n); ok {
-				procUnpin()
-				return c.string(off, b)
-			}
+	if pid >= len(s.per) { // GOMAXPROCS grew past the Ps counted in NewStrings: no chunk of its own
+		procUnpin()
+		return string(b)
+	}
+	if c := s.per[pid].cur.Load(); c != nil {
+		if off, ok := takeOwned(&c.next, uint32(len(c.buf)), n); ok {
+			procUnpin()
+			return c.string(off, b)
 		}
 	}
 	procUnpin()

@@ -2,6 +2,7 @@ package slab
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -138,4 +139,40 @@ func TestTakePinned(t *testing.T) {
 	if pinned == 0 {
 		t.Error("no pinned take gave a slot")
 	}
+}
+
+// TestMoreProcs checks that objects taken on Ps beyond those counted when the slabs were made are still fresh
+// and never given twice (such Ps have no slab of their own).
+func TestMoreProcs(t *testing.T) {
+	s := New[item](256)
+	str := NewStrings(256)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(len(s.per) + 4))
+	var mu sync.Mutex
+	seen := map[*item]bool{}
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 500; i++ {
+				it := s.Take()
+				if *it != (item{}) {
+					t.Error("a taken object is not zero")
+					return
+				}
+				it.a = uint64(i)
+				if v := str.Make([]byte(fmt.Sprint(i))); v != fmt.Sprint(i) {
+					t.Errorf("string %q, want %d", v, i)
+					return
+				}
+				mu.Lock()
+				if seen[it] {
+					t.Error("an object was given twice")
+				}
+				seen[it] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
 }
