@@ -253,6 +253,7 @@ var encoders = sync.Pool{New: func() any { return new(Encoder) }}
 // finished before.
 func NewEncoder() *Encoder {
 	e := encoders.Get().(*Encoder)
+	e.Shared = nil
 	e.Reset()
 	return e
 }
@@ -265,7 +266,8 @@ func (e *Encoder) Finish() *Record {
 	if cap(e.rec) > 8<<20 || len(e.table) > 1<<16 { // do not keep the buffers of an exceptional batch
 		return r
 	}
-	e.Reset() // drops the batch's strings and resources now rather than at the next NewEncoder
+	clear(e.strs) // a pooled encoder must not keep the batch's strings (and the blocks they lie in) alive
+	e.Reset()
 	encoders.Put(e)
 	return r
 }
