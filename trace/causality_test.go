@@ -1,6 +1,8 @@
 package trace
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -110,5 +112,26 @@ func TestWeftAttrs(t *testing.T) {
 	}
 	if ea := (&Event{Unit: 0xaa, Seq: 4}).AppendWeftAttrs(nil, 0xaa, d.TraceID); len(ea) != 1 {
 		t.Errorf("event on the span's unit: %v", ea)
+	}
+}
+
+// TestAppendUnit checks the word-at-a-time hex of unit IDs against fmt's, on every digit in every place and on
+// random IDs.
+func TestAppendUnit(t *testing.T) {
+	var units []uint64
+	for d := uint64(0); d < 16; d++ {
+		for place := 0; place < 16; place++ {
+			units = append(units, d<<(4*place))
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 1000; i++ {
+		units = append(units, r.Uint64())
+	}
+	units = append(units, 1<<64-1, 0x0123456789abcdef)
+	for _, u := range units {
+		if got, want := string(AppendUnit([]byte("x"), u)), fmt.Sprintf("x%016x", u); got != want {
+			t.Fatalf("AppendUnit(%#x) = %q, want %q", u, got, want)
+		}
 	}
 }

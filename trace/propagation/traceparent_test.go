@@ -1,6 +1,8 @@
 package propagation
 
 import (
+	"encoding/hex"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -50,6 +52,35 @@ func TestParseTraceparentLayout00(t *testing.T) {
 		}
 		if sc.Flags != tc.flags || !sc.Remote || sc.Priority != trace.PriorityUnset {
 			t.Errorf("%q: flags %x remote %v priority %d", tc.in, sc.Flags, sc.Remote, sc.Priority)
+		}
+	}
+}
+
+// TestPutHex checks the word-at-a-time hex encoder against encoding/hex, on every nibble value in every place
+// and on random IDs.
+func TestPutHex(t *testing.T) {
+	var cases [][]byte
+	for d := 0; d < 16; d++ {
+		for place := 0; place < 8; place++ {
+			b := make([]byte, 4)
+			b[place/2] = byte(d << (4 * (1 - place%2)))
+			cases = append(cases, b)
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 1000; i++ {
+		b := make([]byte, 16)
+		for j := range b {
+			b[j] = byte(r.Uint32())
+		}
+		cases = append(cases, b, b[:8])
+	}
+	cases = append(cases, []byte{0, 0, 0, 0}, []byte{0xff, 0xff, 0xff, 0xff}, []byte{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef})
+	for _, b := range cases {
+		got := make([]byte, 2*len(b))
+		putHex(got, b)
+		if want := hex.EncodeToString(b); string(got) != want {
+			t.Fatalf("putHex(%x) = %q, want %q", b, got, want)
 		}
 	}
 }

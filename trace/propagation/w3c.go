@@ -266,12 +266,8 @@ func AppendTraceparent(b []byte, sc trace.SpanContext) []byte {
 	b = slices.Grow(b, 55)[:n+55]
 	v := b[n : n+55 : n+55] // written in place, not through a copy
 	v[0], v[1], v[2], v[35], v[52] = '0', '0', '-', '-', '-'
-	for i, c := range sc.TraceID {
-		v[3+2*i], v[4+2*i] = hexDigits[c>>4], hexDigits[c&0x0f]
-	}
-	for i, c := range sc.SpanID {
-		v[36+2*i], v[37+2*i] = hexDigits[c>>4], hexDigits[c&0x0f]
-	}
+	putHex(v[3:35], sc.TraceID[:])
+	putHex(v[36:52], sc.SpanID[:])
 	// Only the sampled and random bits are defined; the others must be sent as zero.
 	f := byte(sc.Flags) & 0x03
 	v[53], v[54] = '0', hexDigits[f]
