@@ -139,7 +139,7 @@ type workspace struct {
 // collects many times between two requests for a critical path (ingestion allocates all the time): the pool would
 // be empty at nearly every request, and every request would pay for a new workspace (allocating it costs about
 // half as much again as the analysis, in the collections it brings on). So the most recently released workspace is
-// kept as long as its arrays hold at most keepSpans spans (about 40 MB for 100K spans: the price of answering a
+// kept as long as its arrays hold at most keepSpans spans (about 45 MB for 100K spans: the price of answering a
 // 100K-span trace at the steady-state figure, of the order of the store's caches); others, and a larger one, go to
 // the sync.Pool, where concurrent calls find theirs while the collector lets them.
 var workspaces = struct {
@@ -348,10 +348,10 @@ func (t *tree) walk(seen []bool) {
 var memoryOrderMin = 4096
 
 // memoryOrder is the indexes of spans in the order of their addresses, to the nearest KiB, or nil when spans are
-// in that order already (in long runs) or few. Spans lie scattered in the heap, in whatever order they were decoded or made:
-// read in the slice's order, each of a large trace's spans costs a page walk and misses of the cache that the
-// processor cannot foresee; read in the order of memory, the same reads stream. Only the order of reading
-// changes, never what is computed. The order is made in *mem, and *scratch is used, both grown as needed.
+// in that order already (in long runs) or few. Spans lie scattered in the heap, in whatever order they were decoded
+// or made: read in the slice's order, each of a large trace's spans costs a page walk and misses of the cache that
+// the processor cannot foresee; read in the order of memory, the same reads stream. The order is made in *mem, and
+// *scratch is used, both grown as needed.
 func memoryOrder(spans []*model.Span, mem, scratch *[]int32) []int32 {
 	n := len(spans)
 	if n < memoryOrderMin {
