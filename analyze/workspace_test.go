@@ -129,7 +129,7 @@ func TestManyProcesses(t *testing.T) {
 }
 
 // TestNumberingChangesNothing checks that numbering the spans in the order of their memory (buildTreeDAG) changes
-// no answer: every trace, the generated ones and 2000 made of random bytes (repeated IDs, sequence numbers and
+// no answer: every trace, the generated ones and 1000 made of random bytes (repeated IDs, sequence numbers and
 // events, cycles, ties), gives the same critical path and clock, to the order of the inconsistencies, when its spans
 // lie in memory in the reverse order of the slice (numbered backwards) as when they are numbered as given.
 func TestNumberingChangesNothing(t *testing.T) {
@@ -153,7 +153,7 @@ func TestNumberingChangesNothing(t *testing.T) {
 		traces = append(traces, genTrace(seed, 1+int(seed%5), 20+int(seed*seed), 5000*us, seed%3 == 0))
 	}
 	rng := rand.New(rand.NewPCG(9, 9))
-	for range 2000 {
+	for range 1000 {
 		data := make([]byte, 16*(1+rng.IntN(60)))
 		for i := range data {
 			data[i] = byte(rng.Uint32())
