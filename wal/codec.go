@@ -514,6 +514,8 @@ type decoder struct {
 	err  error
 	bt   *Batch
 	slab []model.Attr // slab that attribute lists are cut from, to allocate once per many spans
+	// slabMin is the size of a new slab (0: 512, for decoding spans).
+	slabMin int
 }
 
 func (d *decoder) fail(what string) {
@@ -591,7 +593,11 @@ func (d *decoder) attrs(depth int) []model.Attr {
 		return nil
 	}
 	if n > len(d.slab) {
-		d.slab = make([]model.Attr, max(n, 512))
+		m := d.slabMin
+		if m == 0 {
+			m = 512
+		}
+		d.slab = make([]model.Attr, max(n, m))
 	}
 	a := d.slab[:n:n]
 	d.slab = d.slab[n:]
@@ -673,11 +679,13 @@ func (d *decoder) section(what string) []byte {
 // shared is the dictionary the batch was encoded with (nil for none).
 func ParseBatch(b []byte, shared []string) (*Batch, error) {
 	bt := &Batch{shared: shared}
-	d := &decoder{b: b, bt: bt}
+	d := &decoder{b: b, bt: bt, slabMin: 16} // the resource table's attributes: a few
 	ns := d.count(1, "string table")
-	// One conversion for the whole table; the strings are slices of it.
+	// The strings are copied once, into one allocation of exactly their size (the table's bytes interleave them
+	// with their lengths, so a first pass measures and a second copies), and are slices of it.
 	ends := make([]int, ns)
-	table := make([]byte, 0, len(d.b))
+	from := d.b
+	total := 0
 	for i := 0; i < ns && d.err == nil; i++ {
 		l := d.count(1, "string length")
 		if d.err != nil {
@@ -687,19 +695,30 @@ func ParseBatch(b []byte, shared []string) (*Batch, error) {
 			d.fail("string exceeds the data")
 			break
 		}
-		table = append(table, d.b[:l]...)
-		ends[i] = len(table)
+		total += l
+		ends[i] = total
 		d.b = d.b[l:]
 	}
 	if d.err != nil {
 		return nil, d.err
 	}
-	all := string(table)
 	bt.strs = make([]string, ns)
-	prev := 0
-	for i, e := range ends {
-		bt.strs[i] = all[prev:e]
-		prev = e
+	if total > 0 {
+		table := make([]byte, total)
+		prev := 0
+		for _, e := range ends {
+			_, n := binary.Uvarint(from) // read without error in the first pass
+			from = from[n:]
+			copy(table[prev:e], from)
+			from = from[e-prev:]
+			prev = e
+		}
+		all := unsafe.String(&table[0], total) // table is never written again
+		prev = 0
+		for i, e := range ends {
+			bt.strs[i] = all[prev:e]
+			prev = e
+		}
 	}
 	nr := d.count(2, "resource table")
 	bt.res = make([]*model.Resource, nr)

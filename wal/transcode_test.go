@@ -349,21 +349,18 @@ func FuzzPageWriter(f *testing.F) {
 }
 
 // BenchmarkPageWriter copies 100 batches of 1,000 spans (as the log's records are) into pages of a block, trace
-// run by trace run, as the embedded store writes a head: Source for each batch, then AddRun with a visitor.
+// run by trace run, as the embedded store writes a head: ParseBatch and Source for each batch, then AddRun with
+// a visitor.
 func BenchmarkPageWriter(b *testing.B) {
 	g := spangen.New(9, 1e18)
-	var batches []*Batch
+	var records [][]byte
 	var runs [][]Run
 	for range 100 {
 		var e Encoder
 		for _, s := range g.Spans(1000) {
 			e.Add(s)
 		}
-		bt, err := ParseBatch(e.AppendTo(nil), nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		batches = append(batches, bt)
+		records = append(records, e.AppendTo(nil))
 		runs = append(runs, slices.Clone(e.Runs()))
 	}
 	visited := 0
@@ -373,7 +370,11 @@ func BenchmarkPageWriter(b *testing.B) {
 	for b.Loop() {
 		w := NewPageWriter()
 		w.SetDict(nil)
-		for i, bt := range batches {
+		for i, rec := range records {
+			bt, err := ParseBatch(rec, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
 			src := w.Source(bt, nil)
 			for _, r := range runs[i] {
 				if err := w.AddRun(src, r.From, r.RecEnd, visit); err != nil {
