@@ -1536,19 +1536,48 @@ func (b *block) chunk(i int) ([]byte, error) {
 	return joinChunk(st[0], st[1], st[2])
 }
 
-// cachedChunk is chunk through the page cache: a search reads the same few chunks of a block again and again
-// (its services' and operations' terms), and decompressing one costs more than the rest of the lookup.
-func (b *block) cachedChunk(c *pageCache, i int) ([]byte, error) {
-	key := [2]uint64{b.id, uint64(i) | 1<<61}
-	if raw, ok := c.get(key).([]byte); ok {
-		return raw, nil
+// termChunk is a decoded term chunk with a directory of its terms (in order), for binary search.
+type termChunk struct {
+	terms []chunkTerm
+}
+
+type chunkTerm struct {
+	text []byte // the chunk's bytes
+	pl   encodedPostings
+}
+
+func parseTermChunk(raw []byte) (*termChunk, error) {
+	tc := &termChunk{}
+	err := scanChunk(raw, func(t []byte, pl encodedPostings) bool {
+		tc.terms = append(tc.terms, chunkTerm{t, pl})
+		return true
+	})
+	return tc, err
+}
+
+// search is the index of the first term not before text.
+func (tc *termChunk) search(text string) int {
+	return sort.Search(len(tc.terms), func(j int) bool { return string(tc.terms[j].text) >= text })
+}
+
+// cachedChunk is chunk, with its directory, through the store's chunk cache: a search reads the same few chunks
+// of a block again and again (its services' and operations' terms); decompressing one costs more than the rest
+// of the lookup, and walking an operation term's posting list to reach the next term more again.
+func (b *block) cachedChunk(c *pageCache, i int) (*termChunk, error) {
+	key := [2]uint64{b.id, uint64(i)}
+	if tc, ok := c.get(key).(*termChunk); ok {
+		return tc, nil
 	}
 	raw, err := b.chunk(i)
 	if err != nil {
 		return nil, err
 	}
-	c.put(key, raw, len(raw))
-	return raw, nil
+	tc, err := parseTermChunk(raw)
+	if err != nil {
+		return nil, err
+	}
+	c.put(key, tc, len(raw)+48*len(tc.terms))
+	return tc, nil
 }
 
 // joinChunk puts a term chunk's streams back in the row form that nextTerm reads: each term's head, then its
@@ -1680,20 +1709,14 @@ func (b *block) lookup(c *pageCache, term string) (postingList, bool, error) {
 	if i < 0 {
 		return postingList{}, false, nil
 	}
-	raw, err := b.cachedChunk(c, i)
+	tc, err := b.cachedChunk(c, i)
 	if err != nil {
 		return postingList{}, false, err
 	}
-	var out postingList
-	found := false
-	err = scanChunk(raw, func(t []byte, pl encodedPostings) bool {
-		if string(t) == term {
-			out, found = pl.decode(), true
-			return false
-		}
-		return string(t) < term
-	})
-	return out, found, err
+	if j := tc.search(term); j < len(tc.terms) && string(tc.terms[j].text) == term {
+		return tc.terms[j].pl.decode(), true, nil
+	}
+	return postingList{}, false, nil
 }
 
 // termsWithPrefix calls f for every term starting with prefix, in order, until f returns false.
@@ -1707,27 +1730,14 @@ func (b *block) termsWithPrefix(c *pageCache, prefix string, f func(term string)
 		if i > 0 && cs[i].First > prefix && !bytes.HasPrefix([]byte(cs[i].First), []byte(prefix)) {
 			return nil
 		}
-		raw, err := b.cachedChunk(c, i)
+		tc, err := b.cachedChunk(c, i)
 		if err != nil {
 			return err
 		}
-		stop := false
-		err = scanChunk(raw, func(t []byte, _ encodedPostings) bool {
-			if string(t) < prefix {
-				return true
+		for _, t := range tc.terms[tc.search(prefix):] {
+			if len(t.text) < len(prefix) || string(t.text[:len(prefix)]) != prefix || !f(string(t.text)) {
+				return nil
 			}
-			if len(t) < len(prefix) || string(t[:len(prefix)]) != prefix {
-				stop = true
-				return false
-			}
-			if !f(string(t)) {
-				stop = true
-				return false
-			}
-			return true
-		})
-		if err != nil || stop {
-			return err
 		}
 	}
 	return nil

@@ -308,7 +308,7 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 		if q.Start != 0 && b.meta.MaxStart < q.Start || q.End != 0 && b.meta.MinStart > q.End {
 			continue
 		}
-		set, err := querySet(b, s.cache, &q)
+		set, err := querySet(b, s.chunks, &q)
 		if err != nil {
 			return nil, err
 		}

@@ -47,7 +47,8 @@ type Options struct {
 	CompactSpans    int
 	CompactFanIn    int
 	CompactInterval time.Duration
-	// PageCacheBytes bounds the cache of decompressed block pages (default 64 MiB).
+	// PageCacheBytes bounds the cache of decompressed block pages (default 64 MiB); term chunks have a cache
+	// of a quarter of that besides.
 	PageCacheBytes int
 	// TraceCacheSpans bounds the cache of decoded large traces (those of 10,000 spans or more in a block), in
 	// spans (default 120,000, about 160 MB at most; negative disables it).
@@ -99,6 +100,7 @@ type Store struct {
 	o      Options
 	log    *slog.Logger
 	cache  *pageCache
+	chunks *pageCache // term chunks, apart from the pages: searches' pages would push them out
 	traces *traceCache
 	m      storeMetrics
 
@@ -156,6 +158,7 @@ func Open(dir string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
 	s := &Store{dir: dir, o: o, log: o.Logger, cache: newPageCache(o.PageCacheBytes),
+		chunks: newPageCache(max(o.PageCacheBytes/4, 0)),
 		traces: newTraceCache(o.TraceCacheSpans), m: newStoreMetrics(o.Registerer),
 		head: newHead(), stop: make(chan struct{}), done: make(chan struct{})}
 	ents, err := os.ReadDir(dir)
@@ -637,7 +640,7 @@ func (s *Store) AttributeValues(ctx context.Context, key, prefix string, limit i
 	tp := string(termAttr) + key + "\x00"
 	for _, b := range sn.blocks {
 		n := 0
-		err := b.termsWithPrefix(s.cache, tp+prefix, func(term string) bool {
+		err := b.termsWithPrefix(s.chunks, tp+prefix, func(term string) bool {
 			set[term[len(tp):]] = true
 			n++
 			return limit <= 0 || n < limit
