@@ -414,8 +414,9 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 }
 
 // examine reads candidate c: whether its trace matches q and, if it does, its summary. A trace wholly in one
-// block of column pages, for a query without an expression, is answered from its page's outline (wal.PageOutline:
-// services, names, kinds, durations and starts); the others are read whole.
+// block of column pages is answered from its page's outline (wal.PageOutline: services, names, kinds, durations
+// and starts) for a query without an expression, or one the index answers alone (exact, see indexExact: the
+// trace matches); the others are read whole.
 func (s *Store) examine(sn *snapshot, q *search.Query, exact bool, c candidate) (store.TraceSummary, bool, error) {
 	id := *c.id
 	if (q.Expr == nil || exact) && c.b != nil && c.b.meta.ColumnPages && !sn.elsewhere(c.b, id) {
