@@ -28,14 +28,19 @@ import (
 // A block is one immutable file holding whole traces (of what the head held when it was cut), sorted by trace ID:
 //
 //	"WEFTBLK1"
-//	pages        zstd frames, each one wal codec batch of whole traces (about pageTarget bytes before compression)
-//	term chunks  zstd frames of the attribute index: sorted terms, each with its posting list of trace ordinals
-//	trace table  one zstd frame: per trace its ID, first and last span start, page and record range
+//	pages        each one wal codec batch of whole traces (about pageTarget bytes): raw in a head's block,
+//	             in column form (wal.ColumnPage) in a compacted one (version 1: zstd frames)
+//	term chunks  the attribute index: sorted terms, each with its posting list of trace ordinals; raw in a head's
+//	             block (version 4), three streams compressed apart in a compacted one (version 1: zstd frames)
+//	dictionary   the strings the pages share
+//	trace table  per trace its ID, first and last span start, page and record range
+//	edges        per trace its calls between services (deps.go)
 //	meta         JSON: counts, time range, section offsets, the first term of each chunk, services, operations
 //	uint64 meta length, "WEFTEND1"
 //
 // The trace table is held in memory while the block is open (about 44 bytes a trace), so finding a trace is a
-// binary search and one page read; a search reads only the term chunks its terms fall in.
+// binary search and one page read; a search reads only the term chunks its terms fall in, and of a column page
+// only the streams it needs (wal.PageOutline). docs/storage.md has the details.
 
 const (
 	blockMagic  = "WEFTBLK1"
