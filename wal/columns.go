@@ -362,21 +362,30 @@ func RowPagePrefix(dst, col []byte, traces []model.TraceID, rows int) ([]byte, e
 	return rowPage(dst, col, traces, rows)
 }
 
-func rowPage(dst, col []byte, traces []model.TraceID, rows int) ([]byte, error) {
-	d := &decoder{b: col}
-	n := d.uvarint("column page span count")
-	ns := d.uvarint("column page stream count")
+// openColumnPage reads a column page's span and stream counts and its tables stream, checking the counts against
+// the page's size; budget is what is left of the page's decompression allowance for its other streams.
+func openColumnPage(col []byte) (d *decoder, n, ns, budget uint64, tables []byte, err error) {
+	d = &decoder{b: col}
+	n = d.uvarint("column page span count")
+	ns = d.uvarint("column page stream count")
 	if d.err == nil && (ns < colStreams || ns > maxColumnStreams) {
 		d.fail(fmt.Sprintf("column page: %d streams", ns))
 	}
 	if d.err == nil && n > uint64(len(col)) {
 		d.fail("column page: span count exceeds the data")
 	}
-	if d.err != nil {
-		return dst, d.err
+	budget = uint64(maxStreamLen)
+	if d.err == nil {
+		tables = readStream(d, true, &budget, nil)
 	}
-	budget := uint64(maxStreamLen)
-	tables := readStream(d, true, &budget, nil)
+	return d, n, ns, budget, tables, d.err
+}
+
+func rowPage(dst, col []byte, traces []model.TraceID, rows int) ([]byte, error) {
+	d, n, ns, budget, tables, err := openColumnPage(col)
+	if err != nil {
+		return dst, err
+	}
 	var implied []byte
 	if traces != nil {
 		implied = make([]byte, 0, 16*len(traces))
@@ -542,20 +551,10 @@ var outlineStreams = [colStreams]bool{colHeader: true, colKind: true, colStartAb
 // a fraction of the page's bytes, and no span is built. A search whose conditions are all on those fields answers
 // from it without rebuilding the page.
 func PageOutline(col []byte, shared []string) (*Outline, error) {
-	d := &decoder{b: col}
-	n := d.uvarint("column page span count")
-	ns := d.uvarint("column page stream count")
-	if d.err == nil && (ns < colStreams || ns > maxColumnStreams) {
-		d.fail(fmt.Sprintf("column page: %d streams", ns))
+	d, n, ns, budget, tables, err := openColumnPage(col)
+	if err != nil {
+		return nil, err
 	}
-	if d.err == nil && n > uint64(len(col)) {
-		d.fail("column page: span count exceeds the data")
-	}
-	if d.err != nil {
-		return nil, d.err
-	}
-	budget := uint64(maxStreamLen)
-	tables := readStream(d, true, &budget, nil)
 	var cols [colStreams][]byte
 	for i := range int(ns) {
 		if i < colStreams && outlineStreams[i] {

@@ -82,16 +82,7 @@ func AppendB3(b []byte, sc trace.SpanContext) []byte {
 // ignored.
 func decisionOnly(state, flags string) (trace.SpanContext, bool) {
 	sc := trace.SpanContext{Remote: true, Priority: trace.PriorityUnset}
-	ok := state == "" || applyB3State(&sc, state)
-	switch flags {
-	case "":
-	case "1":
-		sc.Flags |= trace.FlagSampled
-		sc.Priority = 2
-	case "0":
-	default:
-		ok = false
-	}
+	ok := (state == "" || applyB3State(&sc, state)) && applyB3Flags(&sc, flags)
 	if !ok || (state == "" && flags == "") {
 		fail(failB3)
 		return trace.SpanContext{}, false
@@ -232,17 +223,7 @@ func (B3Multi) extract(c Carrier) (trace.SpanContext, bool) {
 			ok = applyB3State(&sc, s) && s != "d"
 		}
 	}
-	if ok {
-		switch trimOWS(c.Get(hB3Flags)) {
-		case "":
-		case "1":
-			sc.Flags |= trace.FlagSampled
-			sc.Priority = 2
-		case "0":
-		default:
-			ok = false
-		}
-	}
+	ok = ok && applyB3Flags(&sc, trimOWS(c.Get(hB3Flags)))
 	if ok {
 		if p := trimOWS(c.Get(hB3ParentSpanID)); p != "" {
 			var id trace.SpanID
@@ -254,4 +235,18 @@ func (B3Multi) extract(c Carrier) (trace.SpanContext, bool) {
 		return trace.SpanContext{}, false
 	}
 	return sc, true
+}
+
+// applyB3Flags applies X-B3-Flags to sc: "1" is debug, which B3 defines as sampled and weft carries as priority 2;
+// "0" or no header changes nothing; anything else is malformed.
+func applyB3Flags(sc *trace.SpanContext, flags string) bool {
+	switch flags {
+	case "", "0":
+		return true
+	case "1":
+		sc.Flags |= trace.FlagSampled
+		sc.Priority = 2
+		return true
+	}
+	return false
 }
