@@ -152,10 +152,6 @@ func (w *thriftBytes) i32(v int32) *thriftBytes {
 	w.b = binary.BigEndian.AppendUint32(w.b, uint32(v))
 	return w
 }
-func (w *thriftBytes) i64(v int64) *thriftBytes {
-	w.b = binary.BigEndian.AppendUint64(w.b, uint64(v))
-	return w
-}
 func (w *thriftBytes) str(s string) *thriftBytes {
 	w.i32(int32(len(s)))
 	w.b = append(w.b, s...)
