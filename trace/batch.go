@@ -10,9 +10,9 @@ import (
 )
 
 // batcher is the span processor between End and the Exporter. An ended span goes into the ring of the P its
-// goroutine runs on (no lock, no shared cache line); one background goroutine empties the rings, hands the spans
-// to the exporter in batches of one P's spans, and hands each batch whole back to the P its spans came from,
-// for reuse. The application never waits on it: when a ring is full the span is dropped and counted.
+// goroutine runs on (no lock, no shared cache line); one background goroutine hands the exporter each P's spans
+// straight from that ring, in batches, and then marks them exported, upon which that P's next Starts reuse
+// them. The application never waits on it: when a ring is full the span is dropped and counted.
 type batcher struct {
 	p         *Provider
 	exp       Exporter
@@ -34,7 +34,7 @@ type batcher struct {
 
 	exported, errors, failed atomic.Uint64
 
-	batch []*SpanData // owned by the background goroutine: spans of one P (or of the overflow queue)
+	batch []*SpanData // owned by the background goroutine: spans of the overflow queue
 }
 
 func newBatcher(p *Provider, exp Exporter, batchSize int, timeout, exportTimeout time.Duration) *batcher {
@@ -63,13 +63,16 @@ func (b *batcher) enqueue(s *Span) bool {
 		return b.enqueueOverflow(s)
 	}
 	pp := &b.p.ps[pid]
-	ok := pp.queue.push(s) // the ring's tail counts the spans it took as ended (see Counters)
+	ok, old := pp.queue.push(s) // the ring's tail counts the spans it took as ended (see Counters)
 	if !ok {
 		pp.ended.Add(1)
 		pp.dropped.Add(1)
 	}
 	n := pp.queue.len()
 	procUnpin()
+	if old != nil {
+		b.p.release(old) // after unpinning: sync.Pool.Put may take a lock
+	}
 	if n >= b.kickAt {
 		if b.idle.Load() && b.idle.CompareAndSwap(true, false) {
 			select {
@@ -161,20 +164,14 @@ func (b *batcher) full() bool {
 // drain takes everything queued and exports it.
 func (b *batcher) drain() {
 	for i := range b.p.ps {
-		// Take only what is there now, so that a busy P cannot keep the batcher here forever; in runs, so that
-		// the ring's indexes (which the producer reads and writes) move once per run, not once per span. The
-		// batcher never reads a span itself, so that its memory stays in the cache of the CPU that wrote it.
+		// Take only what is there now, so that a busy P cannot keep the batcher here forever. The batcher never
+		// reads a span or writes a slot itself, so that their memory stays in the cache of the CPU that wrote it.
 		q := &b.p.ps[i].queue
 		for n := q.len(); n > 0; {
-			run := min(n, uint64(b.batchSize-len(b.batch)))
-			q.drain(run, func(s *Span) { b.batch = append(b.batch, &s.data) })
-			n -= run
-			if len(b.batch) == b.batchSize {
-				b.export(i)
-			}
-		}
-		if len(b.batch) > 0 {
-			b.export(i)
+			spans := q.exportable(min(n, uint64(b.batchSize)))
+			b.export(spans)
+			q.exported(uint64(len(spans))) // after the exporter is done with them: the P may now reuse them
+			n -= uint64(len(spans))
 		}
 	}
 	b.over.mu.Lock()
@@ -183,46 +180,35 @@ func (b *batcher) drain() {
 	b.over.mu.Unlock()
 	for _, s := range over {
 		if b.batch = append(b.batch, &s.data); len(b.batch) == b.batchSize {
-			b.export(-1)
+			b.exportOverflow()
 		}
 	}
 	if len(b.batch) > 0 {
-		b.export(-1)
+		b.exportOverflow()
 	}
 }
 
-// export sends the batch, whose spans all came from P pid's ring (-1: the overflow queue), and hands the batch
-// back whole to that P, where its spans are reused without a lock and, likely, from the cache; the batcher
-// takes an empty batch in its place.
-func (b *batcher) export(pid int) {
+// export sends a batch of spans and counts the outcome.
+func (b *batcher) export(spans []*SpanData) {
 	ctx, cancel := context.WithTimeout(context.Background(), b.expTO)
-	err := b.exp.ExportSpans(ctx, b.batch)
+	err := b.exp.ExportSpans(ctx, spans)
 	cancel()
 	if err != nil {
 		b.errors.Add(1)
-		b.failed.Add(uint64(len(b.batch)))
+		b.failed.Add(uint64(len(spans)))
 	} else {
-		b.exported.Add(uint64(len(b.batch)))
+		b.exported.Add(uint64(len(spans)))
 	}
-	if pid < 0 {
-		for i, d := range b.batch {
-			b.p.release(spanOf(d))
-			b.batch[i] = nil
-		}
-		b.batch = b.batch[:0]
-		return
+}
+
+// exportOverflow exports the overflow queue's spans gathered in b.batch and gives them to the pool.
+func (b *batcher) exportOverflow() {
+	b.export(b.batch)
+	for i, d := range b.batch {
+		b.p.release(spanOf(d))
+		b.batch[i] = nil
 	}
-	back, _ := b.p.batches.Get().(*spanBatch)
-	if back == nil {
-		back = &spanBatch{spans: make([]*SpanData, 0, b.batchSize)}
-	}
-	back.spans, b.batch = b.batch, back.spans[:0]
-	if !b.p.ps[pid].free.push(back) {
-		for _, d := range back.spans {
-			b.p.release(spanOf(d))
-		}
-		b.p.spentBatch(back)
-	}
+	b.batch = b.batch[:0]
 }
 
 func (b *batcher) flush(ctx context.Context) error {

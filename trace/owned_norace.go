@@ -2,8 +2,8 @@
 
 package trace
 
-// The owner-only state that no other goroutine reads (a free batch's index) is written plainly on every
+// The owner-only state that no other goroutine reads (a ring's reuse index) is written plainly on every
 // platform; see owned.go.
 
-func ownedLoadInt(p *int64) int64     { return *p }
-func ownedStoreInt(p *int64, v int64) { *p = v }
+func ownedLoad(p *uint64) uint64     { return *p }
+func ownedStore(p *uint64, v uint64) { *p = v }

@@ -20,8 +20,7 @@ func procUnpin()
 
 // perP is one P's share of a provider's state.
 type perP struct {
-	queue ring        // ended spans: written by this P, read by the batcher
-	free  freeBatches // exported spans: pushed by the batcher, taken by this P
+	queue ring // ended spans: written by this P, exported by the batcher, then taken back by this P for reuse
 
 	// The P's counters (counters.go). Spans queued for export are counted as ended by queue.tail, not ended.
 	// Only the goroutine pinned to the P writes them (owned.go).
@@ -43,43 +42,79 @@ func newPerP(n, queueSize int) []perP {
 
 func numP() int { return max(runtime.GOMAXPROCS(0), runtime.NumCPU()) }
 
-// ring is a bounded single-producer single-consumer queue of spans.
+// ring is a bounded single-producer single-consumer queue of spans, whose exported spans go back to the producer
+// for reuse. Its indexes only grow; a slot is index&mask:
+//
+//	reuse <= head <= tail <= reuse+len(slots)
+//
+// [head, tail) are ended spans waiting for export; the batcher hands them to the exporter straight from the
+// slots (no copy, no per-span write) and then moves head past them. [reuse, head) are exported spans that the
+// P's next Starts take, in order: the batcher never touches the spans or writes a slot, so both stay in the
+// cache of the CPU that used them. A push that laps a slot still holding an exported span nobody took (its
+// goroutines moved to another P) gives that span to the pool.
 type ring struct {
-	head  atomic.Uint64 // next slot to read; written by the consumer
-	_     [56]byte
-	tail  uint64 // next slot to write; written by the producer (publish), read atomically by the consumer
-	_     [56]byte
+	head atomic.Uint64 // next slot to export; written by the consumer once the exporter has returned
+	_    [56]byte
+	tail uint64 // next slot to write; written by the producer (publish), read atomically by the consumer
+	// reuse is the next exported slot to take; only the goroutine pinned to the P reads and writes it (owned.go).
+	reuse uint64
+	_     [48]byte
 	mask  uint64
-	slots []*Span // ordered by head and tail: a slot is written before tail (or head) moves past it
+	slots []*SpanData // a SpanData is the first field of its Span (spanOf)
 }
 
 func (r *ring) init(size int) {
-	r.slots = make([]*Span, size)
+	r.slots = make([]*SpanData, size)
 	r.mask = uint64(size - 1)
 }
 
-// push adds s, reporting false when the ring is full. Only the producer calls it.
-func (r *ring) push(s *Span) bool {
+// push adds s, reporting false when the ring is full. When it laps an exported span that was never taken, it
+// returns that span as old, for the caller to give to the pool. Only the producer calls it.
+func (r *ring) push(s *Span) (ok bool, old *Span) {
 	t := atomic.LoadUint64(&r.tail) // a plain load on amd64; atomic for the race detector
 	if t-r.head.Load() > r.mask {
-		return false
+		return false, nil
 	}
-	r.slots[t&r.mask] = s
+	slot := &r.slots[t&r.mask]
+	if t-ownedLoad(&r.reuse) > r.mask { // the slot holds index t-len(slots): exported (head is past it), not taken
+		if *slot != nil {
+			old = spanOf(*slot)
+		}
+		ownedStore(&r.reuse, t-r.mask)
+	}
+	*slot = &s.data
 	publish(&r.tail, t+1)
-	return true
+	return true, old
 }
 
-// drain hands the n oldest spans (n at most len) to f, oldest first, and then removes them, moving head once.
-// Only the consumer calls it.
-func (r *ring) drain(n uint64, f func(*Span)) {
-	h := r.head.Load()
-	for i := h; i < h+n; i++ {
-		slot := &r.slots[i&r.mask]
-		f(*slot)
-		*slot = nil
+// take returns an exported span to reuse, or nil when there is none. Only the producer calls it.
+func (r *ring) take() *Span {
+	u, h := ownedLoad(&r.reuse), r.head.Load()
+	if u >= h {
+		return nil
 	}
-	r.head.Store(h + n)
+	s := r.slots[u&r.mask]
+	if u+1 < h {
+		// The next Start takes the next span: have the CPU fetch it meanwhile. An exported span has usually
+		// left the cache, and clearing it is otherwise the most expensive part of a start. (Read before reuse
+		// moves on, after which a push may lap the slot.)
+		prefetchSpan(unsafe.Pointer(r.slots[(u+1)&r.mask]))
+	}
+	ownedStore(&r.reuse, u+1)
+	return spanOf(s)
 }
+
+// exportable returns the oldest spans waiting for export, at most n, in one run of slots (a run stops where the
+// slots wrap around). The consumer exports them and then calls exported. Only the consumer calls it.
+func (r *ring) exportable(n uint64) []*SpanData {
+	h := r.head.Load()
+	n = min(n, r.loadTail()-h, r.mask+1-(h&r.mask))
+	i := h & r.mask
+	return r.slots[i : i+n : i+n]
+}
+
+// exported moves head past n spans that the exporter is done with: the producer may now reuse them.
+func (r *ring) exported(n uint64) { r.head.Store(r.head.Load() + n) }
 
 func (r *ring) len() uint64 { return r.loadTail() - r.head.Load() }
 
@@ -90,73 +125,4 @@ func (r *ring) loadTail() uint64 { return atomic.LoadUint64(&r.tail) }
 type overflow struct {
 	mu    sync.Mutex
 	spans []*Span
-}
-
-// spanBatch is a set of exported spans handed back to one P for reuse: the very batch the exporter was given
-// (the spans of one P), so that handing them over writes nothing per span and touches none of their memory,
-// which stays in the cache of the CPU that used it. A SpanData is the first field of its Span (spanOf).
-type spanBatch struct {
-	spans []*SpanData
-	// taken counts the spans the P has taken. Only the goroutine pinned to the P reads and writes it, and to the
-	// goroutine that spends the batch (owned.go).
-	taken int64
-	next  *spanBatch // below this one in the P's stack
-}
-
-// freeBatches is a lock-free stack of batches for one P. The batcher is the only pusher and the P the only
-// popper; with a single popper a batch cannot be popped and pushed back between a pop's read and its
-// compare-and-swap, so there is no ABA.
-type freeBatches struct {
-	head atomic.Pointer[spanBatch]
-	n    atomic.Int64 // batches in the stack
-	_    [48]byte
-}
-
-// maxFreeBatches bounds the batches kept per P; spans beyond go back to the sync.Pool, which the garbage
-// collector trims.
-const maxFreeBatches = 4
-
-// push hands b to the P, unless it holds enough already.
-func (f *freeBatches) push(b *spanBatch) bool {
-	if f.n.Load() >= maxFreeBatches {
-		return false
-	}
-	f.n.Add(1)
-	for {
-		old := f.head.Load()
-		b.next = old
-		if f.head.CompareAndSwap(old, b) {
-			return true
-		}
-	}
-}
-
-// pop takes a span from the top batch, or nil when there is none. A batch it finds empty is removed and
-// returned as spent, for the caller to give back once unpinned (giving it back may take a lock). Only the
-// goroutine pinned to the P pops.
-func (f *freeBatches) pop() (s *Span, spent *spanBatch) {
-	for {
-		b := f.head.Load()
-		if b == nil {
-			return nil, spent
-		}
-		n := int64(len(b.spans))
-		if i := ownedLoadInt(&b.taken); i < n {
-			taken := spanOf(b.spans[i])
-			if i+1 < n {
-				// The next Start takes the next span: have the CPU fetch it meanwhile. An exported span has
-				// usually left the cache, and clearing it is otherwise the most expensive part of a start.
-				prefetchSpan(unsafe.Pointer(b.spans[i+1]))
-			}
-			ownedStoreInt(&b.taken, i+1)
-			return taken, spent
-		}
-		if spent != nil { // never in practice: batches are pushed full
-			return nil, spent
-		}
-		if f.head.CompareAndSwap(b, b.next) {
-			f.n.Add(-1)
-			spent = b
-		}
-	}
 }

@@ -42,7 +42,6 @@ type Provider struct {
 	batcher  *batcher       // nil without an exporter
 	limits   struct{ attrs, events, links int }
 	pool     sync.Pool // spans not handed back to a P
-	batches  sync.Pool // *spanBatch, empty, for the batcher to fill
 	ps       []perP
 	sharedMu sync.Mutex
 	shared   perP    // the counters of Ps beyond len(ps) (GOMAXPROCS grew), under sharedMu
@@ -116,26 +115,22 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 	return p.batcher.shutdown(ctx)
 }
 
-// get takes a span to record: one exported earlier and handed back to this P, else one from the pool, and counts
-// it as started. It also takes, while pinned to the P, the node for the span's context from the P's slab; nil
-// if that slab is used up.
+// get takes a span to record: one exported earlier from this P's ring, else one from the pool, and counts it as
+// started. It also takes, while pinned to the P, the node for the span's context from the P's slab; nil if that
+// slab is used up.
 func (p *Provider) get() (*Span, *node) {
 	var s *Span
 	var nd *node
-	var spent *spanBatch
 	pid := procPin()
 	if pid < len(p.ps) {
 		pp := &p.ps[pid]
-		s, spent = pp.free.pop()
+		s = pp.queue.take()
 		pp.recorded.Add(1)
 		nd = nodes.TakePinned(pid)
 		procUnpin()
 	} else {
 		procUnpin()
 		p.count(countRecorded)
-	}
-	if spent != nil {
-		p.spentBatch(spent) // after unpinning: sync.Pool.Put may take a lock, and a pinned goroutine must not block
 	}
 	if s == nil {
 		s = p.pool.Get().(*Span)
@@ -145,15 +140,6 @@ func (p *Provider) get() (*Span, *node) {
 		s.p = p
 	}
 	return s, nd
-}
-
-// spentBatch takes back a batch whose spans a P has all taken.
-func (p *Provider) spentBatch(b *spanBatch) {
-	clear(b.spans) // the takers leave the spans in place (one reads the next to prefetch it)
-	b.spans = b.spans[:0]
-	ownedStoreInt(&b.taken, 0)
-	b.next = nil
-	p.batches.Put(b)
 }
 
 // release returns a span to the pool once nothing of the library refers to it. It does not touch the span's

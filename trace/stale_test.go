@@ -180,9 +180,10 @@ func TestForkJoinAfterEnd(t *testing.T) {
 	}
 }
 
-// TestFreeBatchesReuse has several goroutines share each P while the batcher hands exported spans back to the
-// Ps in batches: under -race, taking spans from a batch and spending it must be ordered for the detector too.
-func TestFreeBatchesReuse(t *testing.T) {
+// TestRingReuse has several goroutines share each P while the batcher exports spans from the Ps' rings and the
+// Ps reuse them: under -race, the export, the reuse and a push that laps a slot must be ordered for the detector
+// too.
+func TestRingReuse(t *testing.T) {
 	p := NewProvider(Config{Exporter: discardExporter{}, BatchSize: 4, BatchTimeout: time.Millisecond})
 	t.Cleanup(func() { p.Shutdown(context.Background()) })
 	tr := p.Tracer("test")
