@@ -17,7 +17,8 @@ type batcher struct {
 	p         *Provider
 	exp       Exporter
 	batchSize int
-	kickAt    uint64
+	kickAt    uint64 // ring length at which a parked batcher is woken
+	wakeAt    uint64 // ring length at which a napping batcher is woken
 	yieldAt   uint64
 	timeout   time.Duration
 	expTO     time.Duration
@@ -29,7 +30,10 @@ type batcher struct {
 	stop    chan struct{}
 	done    chan struct{}
 	closed  atomic.Bool
-	idle    atomic.Bool // the background goroutine is waiting; the first producer to see it kicks it
+	// state is what the background goroutine is doing: running, parked (waiting for a kick or the ticker), or
+	// napping (spans are flowing: it will look again after napTime by itself). The first producer to see it
+	// parked with kickAt spans in its ring, or napping with wakeAt, kicks it.
+	state   atomic.Uint32
 	stopped sync.Once
 
 	exported, errors, failed atomic.Uint64
@@ -45,6 +49,7 @@ func newBatcher(p *Provider, exp Exporter, batchSize int, timeout, exportTimeout
 	}
 	per := uint64(len(p.ps[0].queue.slots))
 	b.kickAt = max(1, min(per/2, uint64(batchSize)))
+	b.wakeAt = max(b.kickAt, per/2)
 	b.yieldAt = max(b.kickAt+1, min(2*b.kickAt, per*3/4))
 	go b.run()
 	return b
@@ -74,12 +79,13 @@ func (b *batcher) enqueue(s *Span) bool {
 		b.p.release(old) // after unpinning: sync.Pool.Put may take a lock
 	}
 	if n >= b.kickAt {
-		if b.idle.Load() && b.idle.CompareAndSwap(true, false) {
+		if st := b.state.Load(); (st == batcherParked || st == batcherNapping && n >= b.wakeAt) &&
+			b.state.CompareAndSwap(st, batcherRunning) {
 			select {
 			case b.kick <- struct{}{}:
 			default:
 			}
-		} else if n >= b.yieldAt && n%64 == 0 {
+		} else if st == batcherRunning && n >= b.yieldAt && n%64 == 0 {
 			// The batcher has been woken but has not run: every P is busy with goroutines that never block.
 			// Give it this P for a moment rather than drop spans; this costs a yield every 64 spans while the
 			// ring is three quarters full, never a wait.
@@ -112,42 +118,65 @@ func (b *batcher) depth() uint64 {
 	return n
 }
 
+// The batcher's states (batcher.state).
+const (
+	batcherRunning uint32 = iota
+	batcherParked
+	batcherNapping
+)
+
+// napTime is how long the batcher naps while spans are flowing. Waking a parked goroutine costs the producer that
+// kicks it a system call (several microseconds here, once per batch); a nap ends on the batcher's own timer, so
+// that at up to a batch per napTime per P no producer pays for a wake-up, and above that they kick once per half
+// ring instead of once per batch.
+const napTime = time.Millisecond
+
 func (b *batcher) run() {
 	defer close(b.done)
 	tick := time.NewTicker(b.timeout)
 	defer tick.Stop()
+	nap := time.NewTimer(napTime)
+	defer nap.Stop()
+	busy := false // the last drain found a batch's worth of spans in some ring
 	for {
-		b.idle.Store(true)
-		if b.full() { // a ring filled while this goroutine was draining: no producer saw it idle
-			b.idle.Store(false)
-			b.drain()
-			select { // never starve a flush or a shutdown
-			case ch := <-b.flushes:
-				b.drain()
-				close(ch)
-			case <-b.stop:
-				b.drain()
-				return
-			default:
+		var napped <-chan time.Time
+		if busy {
+			b.state.Store(batcherNapping)
+			nap.Reset(napTime)
+			napped = nap.C
+		} else {
+			b.state.Store(batcherParked)
+			if b.full() { // a ring filled while this goroutine was draining: no producer saw it parked
+				b.state.Store(batcherRunning)
+				busy = b.drain()
+				select { // never starve a flush or a shutdown
+				case ch := <-b.flushes:
+					b.drain()
+					close(ch)
+				case <-b.stop:
+					b.drain()
+					return
+				default:
+				}
+				continue
 			}
-			continue
 		}
 		select {
 		case <-tick.C:
-			b.idle.Store(false)
-			b.drain()
+		case <-napped:
 		case <-b.kick:
-			b.idle.Store(false)
-			b.drain()
 		case ch := <-b.flushes:
-			b.idle.Store(false)
-			b.drain()
+			b.state.Store(batcherRunning)
+			busy = b.drain()
 			close(ch)
+			continue
 		case <-b.stop:
-			b.idle.Store(false)
+			b.state.Store(batcherRunning)
 			b.drain()
 			return
 		}
+		b.state.Store(batcherRunning)
+		busy = b.drain()
 	}
 }
 
@@ -161,13 +190,15 @@ func (b *batcher) full() bool {
 	return false
 }
 
-// drain takes everything queued and exports it.
-func (b *batcher) drain() {
+// drain takes everything queued and exports it. It reports whether some P's ring held a batch's worth (kickAt).
+func (b *batcher) drain() (busy bool) {
 	for i := range b.p.ps {
 		// Take only what is there now, so that a busy P cannot keep the batcher here forever. The batcher never
 		// reads a span or writes a slot itself, so that their memory stays in the cache of the CPU that wrote it.
 		q := &b.p.ps[i].queue
-		for n := q.len(); n > 0; {
+		n := q.len()
+		busy = busy || n >= b.kickAt
+		for n > 0 {
 			spans := q.exportable(min(n, uint64(b.batchSize)))
 			b.export(spans)
 			q.exported(uint64(len(spans))) // after the exporter is done with them: the P may now reuse them
@@ -186,6 +217,7 @@ func (b *batcher) drain() {
 	if len(b.batch) > 0 {
 		b.exportOverflow()
 	}
+	return busy
 }
 
 // export sends a batch of spans and counts the outcome.

@@ -193,3 +193,52 @@ func TestBatcherWakes(t *testing.T) {
 		t.Error("nothing exported")
 	}
 }
+
+// TestBatcherWakeUps covers each way spans leave the rings: a Flush takes everything ended before it; a flow of
+// spans (which the batcher's naps export) and a few spans (too few to wake the batcher) all go out without a
+// Flush, the last of them on the ticker at the latest.
+func TestBatcherWakeUps(t *testing.T) {
+	newProvider := func(timeout time.Duration) (*Provider, *atomic.Int64) {
+		var exported atomic.Int64
+		p := NewProvider(Config{Exporter: exporterFunc(func(spans []*SpanData) { exported.Add(int64(len(spans))) }),
+			BatchSize: 8, QueueSize: 1 << 12, BatchTimeout: timeout})
+		t.Cleanup(func() { p.Shutdown(context.Background()) })
+		return p, &exported
+	}
+	end := func(p *Provider, n int) {
+		tr := p.Tracer("")
+		for range n {
+			_, s := tr.Start(context.Background(), "s")
+			s.End()
+		}
+	}
+	waitFor := func(what string, p *Provider, exported *atomic.Int64, want int64) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for exported.Load() < want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d of %d spans exported: %+v", what, exported.Load(), want, p.Counters())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+
+	p, exported := newProvider(time.Hour)
+	for round := int64(1); round <= 3; round++ {
+		end(p, 1000)
+		if err := p.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got, c := exported.Load(), p.Counters(); got != round*1000 || c.SpansDropped != 0 || c.QueueDepth != 0 {
+			t.Fatalf("flush round %d: %d spans exported, counters %+v", round, got, c)
+		}
+	}
+
+	p, exported = newProvider(20 * time.Millisecond)
+	end(p, 1000)
+	waitFor("a flow", p, exported, 1000-int64(p.Counters().SpansDropped))
+
+	p, exported = newProvider(20 * time.Millisecond)
+	end(p, 3)
+	waitFor("three spans on the ticker", p, exported, 3)
+}
