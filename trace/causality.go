@@ -3,9 +3,10 @@ package trace
 import (
 	"encoding/binary"
 	"errors"
-	"math/bits"
 	"slices"
 	"strconv"
+
+	"github.com/weftrace/weft/trace/internal/hexword"
 )
 
 // The names of the attributes and events that carry a span's place in the event DAG on the wire (OTLP span and
@@ -34,20 +35,9 @@ func AppendUnit(b []byte, unit uint64) []byte {
 	n := len(b)
 	b = slices.Grow(b, 16)[:n+16]
 	v := b[n : n+16 : n+16] // written in place: one capacity check, not sixteen
-	binary.LittleEndian.PutUint64(v[0:8], hexWord(uint32(unit>>32)))
-	binary.LittleEndian.PutUint64(v[8:16], hexWord(uint32(unit)))
+	binary.LittleEndian.PutUint64(v[0:8], hexword.Of(uint32(unit>>32)))
+	binary.LittleEndian.PutUint64(v[8:16], hexword.Of(uint32(unit)))
 	return b
-}
-
-// hexWord returns the 8 lowercase hex digits of x, most significant first, as the bytes of a little-endian word
-// (binary.LittleEndian.PutUint64 writes them in order): a few shifts and adds instead of 8 table lookups.
-func hexWord(x uint32) uint64 {
-	v := uint64(bits.ReverseBytes32(x)) // x's first byte lowest: it is written first
-	v = (v | v<<16) & 0x0000ffff0000ffff
-	v = (v | v<<8) & 0x00ff00ff00ff00ff // byte k of x in the low byte of 16-bit lane k
-	n := (v>>4)&0x000f000f000f000f | (v&0x000f000f000f000f)<<8
-	letters := (n + 0x0606060606060606) >> 4 & 0x0101010101010101 // 1 in each byte that is 10 or more
-	return n + 0x3030303030303030 + letters*('a'-'0'-10)
 }
 
 // UnitString is a unit ID as 16 lowercase hex digits.

@@ -2,7 +2,8 @@ package propagation
 
 import (
 	"encoding/binary"
-	"math/bits"
+
+	"github.com/weftrace/weft/trace/internal/hexword"
 )
 
 // Hex and decimal helpers shared by the formats. They work on strings in place so that parsing a header costs
@@ -71,21 +72,10 @@ func decodeHexPadded(dst []byte, s string, lowerOnly bool) bool {
 	return true
 }
 
-// hexWord returns the 8 lowercase hex digits of x, most significant first, as the bytes of a little-endian word
-// (binary.LittleEndian.PutUint64 writes them in order): a few shifts and adds instead of 8 table lookups.
-func hexWord(x uint32) uint64 {
-	v := uint64(bits.ReverseBytes32(x)) // x's first byte lowest: it is written first
-	v = (v | v<<16) & 0x0000ffff0000ffff
-	v = (v | v<<8) & 0x00ff00ff00ff00ff // byte k of x in the low byte of 16-bit lane k
-	n := (v>>4)&0x000f000f000f000f | (v&0x000f000f000f000f)<<8
-	letters := (n + 0x0606060606060606) >> 4 & 0x0101010101010101 // 1 in each byte that is 10 or more
-	return n + 0x3030303030303030 + letters*('a'-'0'-10)
-}
-
 // putHex writes the lowercase hex form of src, a multiple of 4 bytes long, to dst (twice as long).
 func putHex(dst, src []byte) {
 	for i := 0; i+4 <= len(src); i += 4 {
-		binary.LittleEndian.PutUint64(dst[2*i:], hexWord(binary.BigEndian.Uint32(src[i:])))
+		binary.LittleEndian.PutUint64(dst[2*i:], hexword.Of(binary.BigEndian.Uint32(src[i:])))
 	}
 }
 
