@@ -34,6 +34,7 @@ type Config struct {
 	MaxInFlight     int64 // bytes of decoded spans waiting for the log and the store
 	MaxPending      int   // spans taken but not yet written into a block
 	MemoryLimit     string
+	GCPercent       int // Go's GOGC
 	Retention       time.Duration
 
 	IngestToken     string
@@ -69,6 +70,7 @@ func (c *Config) flagSet(name string) (*flag.FlagSet, *string) {
 	fs.Int64Var(&c.MaxInFlight, "max-inflight-bytes", 256<<20, "decoded spans held between receipt and the store before receivers answer 429")
 	fs.IntVar(&c.MaxPending, "max-pending-spans", 200000, "spans taken but not yet written into a block before receivers answer 429; bounds the server's memory")
 	fs.StringVar(&c.MemoryLimit, "memory-limit", "900MiB", "soft limit on the server's memory (Go's GOMEMLIMIT: the collector works harder near it), as bytes with a unit (MiB, GiB), or off; a GOMEMLIMIT in the environment wins")
+	fs.IntVar(&c.GCPercent, "gc-percent", 200, "how far the heap may grow over live data before a collection, in percent (Go's GOGC); --memory-limit still holds the heap below its limit; a GOGC in the environment wins")
 	fs.DurationVar(&c.Retention, "retention", 7*24*time.Hour, "how long spans are kept")
 	fs.StringVar(&c.IngestToken, "ingest-token", "", "bearer token every receiver requires (empty: none)")
 	fs.StringVar(&c.IngestTokenFile, "ingest-token-file", "", "file holding the ingest token")
@@ -169,6 +171,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := c.memoryLimit(); err != nil {
 		return err
+	}
+	if c.GCPercent <= 0 {
+		return fmt.Errorf("--gc-percent: must be positive, got %d", c.GCPercent)
 	}
 	switch c.DemoProtocol {
 	case "otlp", "zipkin", "datadog", "jaeger":

@@ -77,6 +77,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{[]string{"stray"}, nil, "unexpected argument"},
 		{[]string{"--memory-limit", "lots"}, nil, "--memory-limit"},
 		{[]string{"--memory-limit", "-5MiB"}, nil, "--memory-limit"},
+		{[]string{"--gc-percent", "0"}, nil, "--gc-percent"},
+		{nil, map[string]string{"WEFT_GC_PERCENT": "lots"}, "WEFT_GC_PERCENT"},
 	}
 	for _, tt := range tests {
 		getenv := none
