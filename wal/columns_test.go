@@ -110,16 +110,7 @@ func TestColumnPageRejectsDamage(t *testing.T) {
 
 // FuzzRowPage: whatever RowPage accepts parses as a batch or is rejected by ParseBatch; nothing panics.
 func FuzzRowPage(f *testing.F) {
-	g := spangen.New(13, 1e18)
-	g.Extras = true
-	for _, n := range []int{1, 7, 60} {
-		col, err := ColumnPage(nil, AppendSpans(nil, g.Spans(n)), false, nil)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(col)
-	}
-	f.Add([]byte{})
+	addColumnPageSeeds(f, 13)
 	f.Fuzz(func(t *testing.T, col []byte) {
 		page, err := RowPage(nil, col, nil)
 		if err != nil {
@@ -264,16 +255,7 @@ func TestPageOutlineRejectsDamage(t *testing.T) {
 // FuzzPageOutline: PageOutline fails with ErrCorrupt or gives an outline that agrees with the page's spans
 // wherever the whole page decodes too; nothing panics.
 func FuzzPageOutline(f *testing.F) {
-	g := spangen.New(23, 1e18)
-	g.Extras = true
-	for _, n := range []int{1, 7, 60} {
-		col, err := ColumnPage(nil, AppendSpans(nil, g.Spans(n)), false, nil)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(col)
-	}
-	f.Add([]byte{})
+	addColumnPageSeeds(f, 23)
 	f.Fuzz(func(t *testing.T, col []byte) {
 		o, err := PageOutline(col, nil)
 		if err != nil {
@@ -325,4 +307,19 @@ func TestColumnWriter(t *testing.T) {
 	if sizeW > sizeC+sizeC/100 {
 		t.Errorf("writer's pages %d bytes, ColumnPage's %d", sizeW, sizeC)
 	}
+}
+
+// addColumnPageSeeds adds column pages of 1, 7 and 60 generated spans (with events, links and causality) and an
+// empty input to a fuzz target's corpus.
+func addColumnPageSeeds(f *testing.F, seed uint64) {
+	g := spangen.New(seed, 1e18)
+	g.Extras = true
+	for _, n := range []int{1, 7, 60} {
+		col, err := ColumnPage(nil, AppendSpans(nil, g.Spans(n)), false, nil)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(col)
+	}
+	f.Add([]byte{})
 }
