@@ -419,7 +419,11 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 // trace matches); the others are read whole.
 func (s *Store) examine(sn *snapshot, q *search.Query, exact bool, c candidate) (store.TraceSummary, bool, error) {
 	id := *c.id
-	if (q.Expr == nil || exact) && c.b != nil && c.b.meta.ColumnPages && !sn.elsewhere(c.b, id) {
+	// The trace is wholly in one block of column pages, which its page's outline can answer for.
+	whole := (q.Expr == nil || exact) && c.b != nil && c.b.meta.ColumnPages && !sn.elsewhere(c.b, id)
+	// indexExact leaves the time range aside: it holds for every span of a trace whose spans all start in it.
+	exact = whole && exact && (q.Start == 0 || c.b.tMin[c.ord] >= q.Start) && (q.End == 0 || c.b.tMax[c.ord] <= q.End)
+	if whole && (q.Expr == nil || exact) {
 		o, err := c.b.outline(s.cache, c.b.tPage[c.ord])
 		if err != nil {
 			return store.TraceSummary{}, false, err
@@ -447,15 +451,16 @@ func (s *Store) examine(sn *snapshot, q *search.Query, exact bool, c candidate) 
 	return store.Summarize(id, spans), true, nil
 }
 
-// indexExact reports whether a block's index answers q exactly: a trace is in querySet only if one of its spans
-// in the block matches q, so that no span needs testing. That holds for a query of one expression made of
+// indexExact reports whether a block's index answers q exactly, but for its time range (which examine checks
+// against the trace's span starts): a trace is in querySet only if one of its spans in the block matches q, so
+// that no span needs testing. That holds for a query of one expression made of
 // equalities of a string literal (or alternatives of them) on an attribute of the span or its resource, or on
 // the service, name, status or kind: their terms hold a trace when one of its spans holds the value (attributes
 // of every type under their text, model.Value.AsString, as search.Compare compares them). service.name as an
 // attribute is left out (the index's service terms also hold "", which the attribute never matches).
 func indexExact(q *search.Query) bool {
 	if q.Expr == nil || q.Service != "" || q.Operation != "" || q.Kind != model.KindUnspecified ||
-		q.MinDuration > 0 || q.MaxDuration > 0 || q.Start != 0 || q.End != 0 {
+		q.MinDuration > 0 || q.MaxDuration > 0 {
 		return false
 	}
 	return exactExpr(q.Expr)

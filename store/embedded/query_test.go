@@ -219,18 +219,65 @@ func TestExactSearches(t *testing.T) {
 		mustParse(t, `status = error`), mustParse(t, `name = "render"`), mustParse(t, `kind = server`),
 		mustParse(t, `service = "email"`),
 		mustParse(t, `user.id = "user-3" OR user.id = "user-4" OR http.response.status_code = "503"`))
+	// A time range through the middle of the spans: traces wholly inside it are answered by the index, those it
+	// cuts through are read.
+	lo, hi := spans[0].Start, spans[0].Start
+	for _, sp := range spans {
+		lo, hi = min(lo, sp.Start), max(hi, sp.Start)
+	}
+	from, to := lo+(hi-lo)/3, lo+2*(hi-lo)/3
+	// And a range that cuts through one trace just after its first span, with a value only that span holds: the
+	// index proposes the trace, but its only matching span is outside the range.
+	count := map[[2]string]int{}
+	for _, sp := range spans {
+		for _, a := range sp.Attrs {
+			count[[2]string{a.Key, a.Value.AsString()}]++
+		}
+	}
+	first := map[model.TraceID]*model.Span{}
+	later := map[model.TraceID]bool{}
+	for _, sp := range spans {
+		if f := first[sp.TraceID]; f == nil || sp.Start < f.Start {
+			first[sp.TraceID] = sp
+		}
+	}
+	for _, sp := range spans {
+		if sp.Start > first[sp.TraceID].Start {
+			later[sp.TraceID] = true
+		}
+	}
+	var cut *search.Query
+	for _, sp := range spans {
+		if cut != nil || first[sp.TraceID] != sp || !later[sp.TraceID] {
+			continue
+		}
+		for _, a := range sp.Attrs {
+			if a.Key != "service.name" && count[[2]string{a.Key, a.Value.AsString()}] == 1 {
+				cut = &search.Query{Expr: &search.Compare{Field: search.Attribute(a.Key), Op: search.OpEq,
+					Value: model.String(a.Value.AsString())}, Start: sp.Start + 1, Limit: 30}
+				break
+			}
+		}
+	}
+	if cut == nil {
+		t.Fatal("no span with a value of its own before the rest of its trace")
+	}
+	if got, err := s.FindTraces(ctx, *cut); err != nil || len(got) != 0 {
+		t.Fatalf("%s from %d: %v, %v; want no trace (the only span with the value starts before)", cut.Expr, cut.Start, got, err)
+	}
 	for _, e := range exprs {
-		q := search.Query{Expr: e, Limit: 30}
-		if !indexExact(&q) {
-			t.Fatalf("%s: not answered by the index alone", e)
-		}
-		got, err := s.FindTraces(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, _ := oracle.FindTraces(ctx, q)
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("%s: %d traces, want %d (or they differ)", e, len(got), len(want))
+		for _, q := range []search.Query{{Expr: e, Limit: 30}, {Expr: e, Start: from, End: to, Limit: 1000}} {
+			if !indexExact(&q) {
+				t.Fatalf("%s: not answered by the index alone", e)
+			}
+			got, err := s.FindTraces(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := oracle.FindTraces(ctx, q)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s (%d..%d): %d traces, want %d (or they differ)", e, q.Start, q.End, len(got), len(want))
+			}
 		}
 	}
 	for _, q := range []search.Query{{Expr: mustParse(t, `span.user.id = "user-3"`)},
