@@ -4,8 +4,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/weftrace/weft/model"
 	"github.com/weftrace/weft/search"
@@ -77,4 +79,30 @@ type Dependency struct {
 	Child      string
 	CallCount  int64
 	ErrorCount int64
+}
+
+// DependencyCounts adds up the calls and errors of call edges between services, for a store's Dependencies.
+type DependencyCounts map[[2]string]*Dependency
+
+// Add counts calls and errors on the edge from parent's service to child's.
+func (m DependencyCounts) Add(parent, child string, calls, errs int64) {
+	d := m[[2]string{parent, child}]
+	if d == nil {
+		d = &Dependency{Parent: parent, Child: child}
+		m[[2]string{parent, child}] = d
+	}
+	d.CallCount += calls
+	d.ErrorCount += errs
+}
+
+// List returns the edges sorted by parent, then child, as Reader.Dependencies answers.
+func (m DependencyCounts) List() []Dependency {
+	out := make([]Dependency, 0, len(m))
+	for _, d := range m {
+		out = append(out, *d)
+	}
+	slices.SortFunc(out, func(a, b Dependency) int {
+		return cmp.Or(cmp.Compare(a.Parent, b.Parent), cmp.Compare(a.Child, b.Child))
+	})
+	return out
 }

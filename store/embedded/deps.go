@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"time"
 
 	"github.com/weftrace/weft/model"
@@ -280,16 +279,8 @@ func (s *Store) Dependencies(ctx context.Context, start, end int64) ([]store.Dep
 		end = math.MaxInt64
 	}
 	seen := map[model.TraceID]bool{}
-	edges := map[[2]string]*store.Dependency{}
-	add := func(ps, cs string, calls, errs int64) {
-		d := edges[[2]string{ps, cs}]
-		if d == nil {
-			d = &store.Dependency{Parent: ps, Child: cs}
-			edges[[2]string{ps, cs}] = d
-		}
-		d.CallCount += calls
-		d.ErrorCount += errs
-	}
+	edges := store.DependencyCounts{}
+	add := edges.Add
 	visit := func(id model.TraceID) error {
 		if seen[id] {
 			return nil
@@ -365,17 +356,7 @@ func (s *Store) Dependencies(ctx context.Context, start, end int64) ([]store.Dep
 			return nil, err
 		}
 	}
-	out := make([]store.Dependency, 0, len(edges))
-	for _, d := range edges {
-		out = append(out, *d)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Parent != out[j].Parent {
-			return out[i].Parent < out[j].Parent
-		}
-		return out[i].Child < out[j].Child
-	})
-	return out, nil
+	return edges.List(), nil
 }
 
 func addEdges(add func(ps, cs string, calls, errs int64), spans []*model.Span, start, end int64) {

@@ -204,7 +204,7 @@ func (s *Store) AttributeValues(ctx context.Context, key, prefix string, limit i
 // service, and one error when the span failed. The result is sorted by parent, then child.
 func (s *Store) Dependencies(ctx context.Context, start, end int64) ([]store.Dependency, error) {
 	s.mu.RLock()
-	edges := map[[2]string]*store.Dependency{}
+	edges := store.DependencyCounts{}
 	for _, spans := range s.traces {
 		byID := make(map[model.SpanID]*model.Span, len(spans))
 		for _, sp := range spans {
@@ -226,29 +226,15 @@ func (s *Store) Dependencies(ctx context.Context, start, end int64) ([]store.Dep
 			if ps == cs || ps == "" || cs == "" {
 				continue
 			}
-			d := edges[[2]string{ps, cs}]
-			if d == nil {
-				d = &store.Dependency{Parent: ps, Child: cs}
-				edges[[2]string{ps, cs}] = d
-			}
-			d.CallCount++
+			var errs int64
 			if sp.IsError() {
-				d.ErrorCount++
+				errs = 1
 			}
+			edges.Add(ps, cs, 1, errs)
 		}
 	}
 	s.mu.RUnlock()
-	out := make([]store.Dependency, 0, len(edges))
-	for _, d := range edges {
-		out = append(out, *d)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Parent != out[j].Parent {
-			return out[i].Parent < out[j].Parent
-		}
-		return out[i].Child < out[j].Child
-	})
-	return out, nil
+	return edges.List(), nil
 }
 
 func sortedKeys(set map[string]bool) []string {
