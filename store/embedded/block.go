@@ -66,6 +66,16 @@ const (
 	termNumber    = '#' // #<key>\x00<canonical number>, only where it differs from the A term's text
 )
 
+// traceTable is the trace table's columns beside the trace IDs, one entry per trace in trace ID order, as a
+// block writer builds them and an open block holds them.
+type traceTable struct {
+	tMin, tMax []int64  // the first and last start of the trace's spans in the block
+	tPage      []uint32 // the page holding the trace (a trace is never split across pages)
+	tOff, tEnd []uint32 // where its records start and end in the page's record stream
+	tNum       []uint32 // where its numbers start in the page's number stream
+	tRow       []uint32 // the row (span) of the page its first span is
+}
+
 type blockMeta struct {
 	Version  int  `json:"version"`
 	RawPages bool `json:"raw_pages,omitempty"` // version 2: pages are not compressed (head cuts)
@@ -313,16 +323,10 @@ type blockWriter struct {
 	// this order, so column pages leave their IDs to the trace table.
 	pageFirst int
 	traceIDs  []model.TraceID
-	tMin      []int64
-	tMax      []int64
-	tPage     []uint32
-	tOff      []uint32
-	tEnd      []uint32
-	tNum      []uint32
-	tRow      []uint32
-	ix        *termIndex
-	dict      []string
-	first     bool
+	traceTable
+	ix    *termIndex
+	dict  []string
+	first bool
 
 	chunk []byte // the term chunk being built
 	// Version 3 compacted blocks (meta column_index): the chunk is built as three streams instead, compressed
@@ -727,16 +731,7 @@ func (bw *blockWriter) addTrace(id model.TraceID, runs []srcRun) error {
 		}
 	}
 	bw.traceEdges()
-	end := bw.pw.Pos()
-	bw.meta.Spans += end.Row - pos.Row
-	bw.traceIDs = append(bw.traceIDs, id)
-	bw.tMin = append(bw.tMin, bw.mn)
-	bw.tMax = append(bw.tMax, bw.mx)
-	bw.tPage = append(bw.tPage, bw.pageNo)
-	bw.tOff = append(bw.tOff, uint32(pos.Rec))
-	bw.tEnd = append(bw.tEnd, uint32(end.Rec))
-	bw.tNum = append(bw.tNum, uint32(pos.Num))
-	bw.tRow = append(bw.tRow, uint32(pos.Row))
+	bw.endTrace(id, bw.mn, bw.mx, pos)
 	return nil
 }
 
@@ -765,17 +760,22 @@ func (bw *blockWriter) copyTrace(id model.TraceID, runs []srcRun, mn, mx int64, 
 	} else {
 		bw.traceEdges()
 	}
+	bw.endTrace(id, mn, mx, pos)
+	return nil
+}
+
+// endTrace adds trace id, whose records the page writer took from pos on and whose spans start from mn to mx, to
+// the trace table.
+func (bw *blockWriter) endTrace(id model.TraceID, mn, mx int64, pos wal.Pos) {
 	end := bw.pw.Pos()
 	bw.meta.Spans += end.Row - pos.Row
 	bw.traceIDs = append(bw.traceIDs, id)
-	bw.tMin = append(bw.tMin, mn)
-	bw.tMax = append(bw.tMax, mx)
-	bw.tPage = append(bw.tPage, bw.pageNo)
-	bw.tOff = append(bw.tOff, uint32(pos.Rec))
-	bw.tEnd = append(bw.tEnd, uint32(end.Rec))
-	bw.tNum = append(bw.tNum, uint32(pos.Num))
-	bw.tRow = append(bw.tRow, uint32(pos.Row))
-	return nil
+	t := &bw.traceTable
+	t.tMin, t.tMax = append(t.tMin, mn), append(t.tMax, mx)
+	t.tPage = append(t.tPage, bw.pageNo)
+	t.tOff, t.tEnd = append(t.tOff, uint32(pos.Rec)), append(t.tEnd, uint32(end.Rec))
+	t.tNum = append(t.tNum, uint32(pos.Num))
+	t.tRow = append(t.tRow, uint32(pos.Row))
 }
 
 // appendTermText appends the text of a posting's term to dst.
@@ -1092,14 +1092,8 @@ type block struct {
 	size int64
 	dict []string // the shared string dictionary of the block's pages
 
-	ids      []model.TraceID
-	tMin     []int64
-	tMax     []int64
-	tPage    []uint32
-	tOff     []uint32
-	tEnd     []uint32
-	tNum     []uint32
-	tRow     []uint32
+	ids []model.TraceID
+	traceTable
 	refs     atomic.Int64 // readers holding the block, plus one while it is part of the store
 	dropOnce sync.Once
 }
