@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"time"
 
@@ -26,8 +27,15 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.DurationVar(&o.Backoff, "backoff", 0, "how long a worker waits after a 429 (0: as long as Retry-After says, as exporters do)")
 	seed := fs.Uint64("seed", 1, "random seed")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load generator to this file")
+	procs := fs.Int("procs", 1, "processors the load generator's goroutines run on (Go's GOMAXPROCS; 0: all); it needs a fraction of one, and on the server's machine more threads only take time slices from the server")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *procs < 0 {
+		return fmt.Errorf("--procs: must be 0 or more, got %d", *procs)
+	}
+	if *procs > 0 {
+		runtime.GOMAXPROCS(*procs)
 	}
 	o.Seed = *seed
 	if *cpuProfile != "" {

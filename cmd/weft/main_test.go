@@ -61,3 +61,14 @@ func TestServeDemoStopsCleanly(t *testing.T) {
 		t.Fatalf("the demo's redis-server at %s still answers after weft stopped", redis[1])
 	}
 }
+
+// TestLoadgenRefusesNegativeProcs checks that weft loadgen names a bad --procs before it sends anything.
+func TestLoadgenRefusesNegativeProcs(t *testing.T) {
+	var stdout, stderr strings.Builder
+	if code := run([]string{"loadgen", "--procs", "-1", "--endpoint", "http://127.0.0.1:1/v1/traces"}, &stdout, &stderr); code != 1 {
+		t.Fatalf("exit code %d, want 1; stderr: %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "--procs") {
+		t.Fatalf("the error does not name --procs: %q", stderr.String())
+	}
+}
