@@ -344,8 +344,12 @@ func (s *Store) Dependencies(ctx context.Context, start, end int64) ([]store.Dep
 	}
 	var ids []model.TraceID
 	for _, h := range sn.heads {
-		h.each(func(id model.TraceID, t *headTrace) bool {
-			if t.maxStart >= start && t.minStart <= end {
+		// The view, so that reading the head's traces below decodes each record once.
+		if _, err := h.scan(); err != nil {
+			return nil, err
+		}
+		h.each(func(id model.TraceID, minStart, maxStart int64) bool {
+			if maxStart >= start && minStart <= end {
 				ids = append(ids, id)
 			}
 			return true

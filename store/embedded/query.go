@@ -229,7 +229,7 @@ func compareTerms(c *search.Compare) []string {
 // which is never earlier than the trace's own start.
 type candidate struct {
 	key int64
-	id  *model.TraceID // in the block's trace table, or a copy of a head's
+	id  *model.TraceID // in the block's trace table, or in a piece of a head's view
 	b   *block         // the block that proposed it (nil: a head), and its ordinal there
 	ord int
 }
@@ -341,15 +341,20 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 		}
 	}
 	for _, h := range sn.heads {
-		h.each(func(id model.TraceID, t *headTrace) bool {
-			for _, sp := range t.spans {
-				if q.MatchSpan(sp) {
-					cands = append(cands, candidate{key: t.minStart, id: &id})
-					break
+		pieces, err := h.scan()
+		if err != nil {
+			return nil, err
+		}
+		// A trace in several pieces may be proposed by each; the search takes it once. Its key, the earliest
+		// start of its spans in the piece, is never earlier than the trace's start.
+		for _, p := range pieces {
+			for i := range p.traces {
+				t := &p.traces[i]
+				if slices.ContainsFunc(t.spans, q.MatchSpan) {
+					cands = append(cands, candidate{key: t.minStart, id: &t.id})
 				}
 			}
-			return true
-		})
+		}
 	}
 	// Candidates come off a heap newest first: usually only a few dozen are needed of many thousands.
 	h := candHeap(cands)

@@ -243,6 +243,10 @@ func (s *Store) Write(ctx context.Context, spans []*model.Span) error {
 
 // WriteRecord is Write for spans that rec encodes, as the pipeline has them from appending to the log: the head
 // keeps rec and the block is built from it without encoding the spans again.
+//
+// The store keeps no reference to spans, nor to anything they point to (attributes, events, links, resources):
+// it reads their trace IDs and start times during the call and answers every query from rec. Once WriteRecord
+// returns, the caller may reuse the spans' memory. rec must not change afterwards.
 func (s *Store) WriteRecord(ctx context.Context, spans []*model.Span, rec *wal.Record) error {
 	t0 := time.Now()
 	s.mu.RLock()
@@ -478,7 +482,11 @@ func (s *Store) trace(sn *snapshot, id model.TraceID) ([]*model.Span, error) {
 		}
 	}
 	for _, h := range sn.heads {
-		out = append(out, h.trace(id)...)
+		spans, err := h.trace(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, spans...)
 	}
 	return out, nil
 }
@@ -544,13 +552,14 @@ func (s *Store) Services(ctx context.Context) ([]string, error) {
 		}
 	}
 	for _, h := range sn.heads {
-		h.each(func(_ model.TraceID, t *headTrace) bool {
-			for _, sp := range t.spans {
-				if svc := sp.Service(); svc != "" {
-					set[svc] = true
-				}
+		pieces, err := h.scan()
+		if err != nil {
+			return nil, err
+		}
+		eachSpan(pieces, func(sp *model.Span) {
+			if svc := sp.Service(); svc != "" {
+				set[svc] = true
 			}
-			return true
 		})
 	}
 	return sortedKeys(set), nil
@@ -576,12 +585,11 @@ func (s *Store) Operations(ctx context.Context, service string, kind model.Kind)
 		}
 	}
 	for _, h := range sn.heads {
-		h.each(func(_ model.TraceID, t *headTrace) bool {
-			for _, sp := range t.spans {
-				add(sp.Service(), sp.Name, sp.Kind)
-			}
-			return true
-		})
+		pieces, err := h.scan()
+		if err != nil {
+			return nil, err
+		}
+		eachSpan(pieces, func(sp *model.Span) { add(sp.Service(), sp.Name, sp.Kind) })
 	}
 	out := make([]store.Operation, 0, len(set))
 	for op := range set {
@@ -611,18 +619,19 @@ func (s *Store) AttributeKeys(ctx context.Context) ([]string, error) {
 		}
 	}
 	for _, h := range sn.heads {
-		h.each(func(_ model.TraceID, t *headTrace) bool {
-			for _, sp := range t.spans {
-				for _, a := range sp.Attrs {
+		pieces, err := h.scan()
+		if err != nil {
+			return nil, err
+		}
+		eachSpan(pieces, func(sp *model.Span) {
+			for _, a := range sp.Attrs {
+				set[a.Key] = true
+			}
+			if sp.Resource != nil {
+				for _, a := range sp.Resource.Attrs {
 					set[a.Key] = true
 				}
-				if sp.Resource != nil {
-					for _, a := range sp.Resource.Attrs {
-						set[a.Key] = true
-					}
-				}
 			}
-			return true
 		})
 	}
 	return sortedKeys(set), nil
@@ -659,14 +668,15 @@ func (s *Store) AttributeValues(ctx context.Context, key, prefix string, limit i
 		}
 	}
 	for _, h := range sn.heads {
-		h.each(func(_ model.TraceID, t *headTrace) bool {
-			for _, sp := range t.spans {
-				add(sp.Attrs)
-				if sp.Resource != nil {
-					add(sp.Resource.Attrs)
-				}
+		pieces, err := h.scan()
+		if err != nil {
+			return nil, err
+		}
+		eachSpan(pieces, func(sp *model.Span) {
+			add(sp.Attrs)
+			if sp.Resource != nil {
+				add(sp.Resource.Attrs)
 			}
-			return true
 		})
 	}
 	out := sortedKeys(set)

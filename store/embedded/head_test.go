@@ -1,0 +1,151 @@
+package embedded
+
+import (
+	"errors"
+
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/weftrace/weft/model"
+	"github.com/weftrace/weft/search"
+	"github.com/weftrace/weft/store"
+	"github.com/weftrace/weft/store/embedded/spangen"
+	"github.com/weftrace/weft/store/memstore"
+	"github.com/weftrace/weft/wal"
+)
+
+// scribble overwrites everything of spans that a decoder reusing their memory would: names, times, IDs,
+// attributes, events, links and resources.
+func scribble(spans []*model.Span) {
+	junk := model.Attr{Key: "scribbled", Value: model.String("over")}
+	for _, s := range spans {
+		s.TraceID, s.SpanID, s.ParentID = model.TraceID{0xee}, model.SpanID{0xee}, model.SpanID{}
+		s.Name, s.SpanResource, s.StatusMessage = "scribbled", "scribbled", "scribbled"
+		s.Start, s.Duration, s.Kind, s.StatusCode = 1, 1, model.KindConsumer, model.StatusOK
+		for i := range s.Attrs {
+			s.Attrs[i] = junk
+		}
+		for i := range s.Events {
+			s.Events[i].Name = "scribbled"
+			for j := range s.Events[i].Attrs {
+				s.Events[i].Attrs[j] = junk
+			}
+		}
+		for i := range s.Links {
+			s.Links[i].TraceID = model.TraceID{0xee}
+		}
+		if s.Resource != nil {
+			s.Resource.Service = "scribbled"
+			for i := range s.Resource.Attrs {
+				s.Resource.Attrs[i] = junk
+			}
+		}
+	}
+}
+
+// TestHeadKeepsNoSpans writes spans and then overwrites them, as a receiver recycling its decoded spans does once
+// WriteRecord has returned: every query over the head (and over the block it becomes) must still answer with the
+// spans as written. It fails if the head keeps a span, or an attribute, event or resource of one.
+func TestHeadKeepsNoSpans(t *testing.T) {
+	now := time.Now().UnixNano()
+	g := spangen.New(12, now)
+	g.Extras = true
+	g.Users = 200
+	rng := rand.New(rand.NewPCG(3, 4))
+	var traces [][]*model.Span
+	var all []*model.Span
+	for len(all) < 3000 {
+		tr := g.Trace()
+		traces = append(traces, tr)
+		all = append(all, tr...)
+	}
+	s, err := Open(t.TempDir(), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	oracle := memstore.New()
+	for i, b := range batches(rng, all, 12) {
+		oracle.Write(ctx, b)
+		// The store gets copies of the spans in memory of their own, resources included.
+		own, err := wal.DecodeSpans(wal.AppendSpans(nil, b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.WriteRecord(ctx, own, wal.Encode(own)); err != nil {
+			t.Fatal(err)
+		}
+		scribble(own)
+		if i == 5 { // a view of the head built, then extended by later records
+			compareWithOracle(t, "head, half written", s, oracle, traces, now)
+		}
+	}
+	compareWithOracle(t, "head", s, oracle, traces, now)
+	s.Seal(1)
+	compareWithOracle(t, "sealed head", s, oracle, traces, now)
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	compareWithOracle(t, "block", s, oracle, traces, now)
+}
+
+// TestHeadQueriesWhileWriting queries the head while it is written to (the view extended under the writes, its
+// pieces merged), for the race detector, and checks the answers once the writes are done.
+func TestHeadQueriesWhileWriting(t *testing.T) {
+	now := time.Now().UnixNano()
+	g := spangen.New(13, now)
+	rng := rand.New(rand.NewPCG(5, 6))
+	var traces [][]*model.Span
+	var all []*model.Span
+	for len(all) < 3000 {
+		tr := g.Trace()
+		traces = append(traces, tr)
+		all = append(all, tr...)
+	}
+	s, err := Open(t.TempDir(), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	oracle := memstore.New()
+	bs := batches(rng, all, 40)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i, b := range bs {
+			own, err := wal.DecodeSpans(wal.AppendSpans(nil, b))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if err := s.WriteRecord(ctx, own, wal.Encode(own)); err != nil {
+				t.Error(err)
+				return
+			}
+			scribble(own)
+			if i == 25 {
+				s.Seal(1)
+			}
+		}
+	}()
+	queries := 0
+	for running := true; running; queries++ {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		if _, err := s.FindTraces(ctx, search.Query{Limit: 5}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Trace(ctx, traces[queries%len(traces)][0].TraceID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+	for _, b := range bs {
+		oracle.Write(ctx, b)
+	}
+	compareWithOracle(t, "head written while queried", s, oracle, traces, now)
+	t.Logf("%d queries while writing", queries)
+}
