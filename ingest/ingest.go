@@ -50,6 +50,38 @@ type BatchConsumer interface {
 	ConsumeBatch(ctx context.Context, spans []*model.Span, b Batch) error
 }
 
+// ReleasingBatch is a Batch by which the consumer can tell the receiver, once ConsumeBatch has returned, that it
+// let go of the request's spans, so that the receiver may reuse their memory for a later request. It is opt-in on
+// both sides: a receiver that does not ask, and a consumer whose Batch does not implement it, keep the rule of
+// Consumer, that the spans handed over are the consumer's to keep.
+//
+// When Released reports true, neither the consumer, the Batch, nor anything they passed the spans to (a store, a
+// stage, a log encoder, a logger, a metric) holds, or will later use, any of these once ConsumeBatch has returned:
+//   - the spans slice, or a *model.Span in it;
+//   - a span's Attrs, Events or Links, their elements, or the Array and Map slices of any model.Value in them;
+//   - a span's *model.Resource, or its Attrs.
+//
+// Everything else may be kept: values copied out of the spans (IDs, times, counts, an encoded record) and strings.
+// A string from a span (a name, a key, a value, a service) stays valid for good, since receivers never write
+// again into the bytes of a string they have handed over; they reuse only the memory of the structures above.
+//
+// A consumer that wraps another and passes the Batch on answers for both: if it keeps spans itself, its Batch must
+// report false.
+type ReleasingBatch interface {
+	Batch
+	// Released reports whether the consumer let go of the spans, as above, in the ConsumeBatch call that took this
+	// batch. It is asked after ConsumeBatch returns, whatever it returned; before that, or if ConsumeBatch was never
+	// called (the request did not decode), it reports false.
+	Released() bool
+}
+
+// Released reports whether b is a ReleasingBatch that was released (see ReleasingBatch): only then may the
+// receiver that filled b reuse the memory of the spans it handed over with it. A nil b reports false.
+func Released(b Batch) bool {
+	rb, ok := b.(ReleasingBatch)
+	return ok && rb.Released()
+}
+
 // NewBatch is c's Batch for a request about to be decoded, or nil when c is not a BatchConsumer.
 func NewBatch(c Consumer) Batch {
 	if bc, ok := c.(BatchConsumer); ok {

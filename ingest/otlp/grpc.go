@@ -73,7 +73,9 @@ func (t *traceService) export(ctx context.Context, body []byte) (*coltracepb.Exp
 	err := t.o.Admission()
 	if err == nil {
 		b = ingest.NewBatch(t.c)
-		d, err = decodeWire(body, b)
+		dec := newWireDecoder(b)
+		defer func() { dec.release(ingest.Released(b)) }() // as in the HTTP handler
+		d, err = dec.decode(body)
 	}
 	if err == nil {
 		t.o.Metrics.Rejected(ReceiverGRPC, ingest.ReasonBadInput, int(d.rejected))

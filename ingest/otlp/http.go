@@ -98,7 +98,11 @@ func (h *httpHandler) export(ctx context.Context, w http.ResponseWriter, r *http
 		d = fromProto(req.GetResourceSpans())
 	} else {
 		b = ingest.NewBatch(h.c)
-		if d, err = decodeWire(body, b); err != nil {
+		dec := newWireDecoder(b)
+		// The spans' memory goes back to the decoder only if the consumer said it let go of them; the answer
+		// below needs only the counts and the reason, a string.
+		defer func() { dec.release(ingest.Released(b)) }()
+		if d, err = dec.decode(body); err != nil {
 			return err
 		}
 	}

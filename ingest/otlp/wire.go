@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -26,36 +27,141 @@ func DecodeProto(b []byte) (spans []*model.Span, rejected int64, reason string, 
 	return d.spans, d.rejected, d.reason, nil
 }
 
-// decodeWire is DecodeProto; every span it gives is also added to batch (unless nil) as soon as it is decoded.
+// decodeWire is DecodeProto; every span it gives is also added to batch (unless nil) as soon as it is decoded. The
+// spans are the caller's: their memory is never reused.
 func decodeWire(b []byte, batch ingest.Batch) (decoded, error) {
-	w := wireDecoder{intern: make(map[string]string, 64), batch: batch}
-	err := w.request(b)
-	if err != nil {
+	w := newWireDecoder(batch)
+	defer w.release(false)
+	return w.decode(b)
+}
+
+// decoders keeps wireDecoders between requests: their string caches, and the span and attribute blocks of the
+// requests whose consumer let go of the spans (ingest.Released).
+var decoders = sync.Pool{New: func() any { return &wireDecoder{intern: make(map[string]string, 64)} }}
+
+// newWireDecoder gives a decoder for one request, whose spans are also added to batch (unless nil) as they are
+// decoded. Give it back with release once the spans are handed over and the answer no longer needs them.
+func newWireDecoder(batch ingest.Batch) *wireDecoder {
+	w := decoders.Get().(*wireDecoder)
+	w.batch = batch
+	return w
+}
+
+// decode decodes one request. The spans live in the decoder's blocks until release.
+func (w *wireDecoder) decode(b []byte) (decoded, error) {
+	if err := w.request(b); err != nil {
 		return decoded{}, &ingest.BadInputError{Protocol: "otlp", Msg: "body is not a valid ExportTraceServiceRequest in protobuf: " + err.Error()}
 	}
 	return w.d, nil
 }
 
+// release ends the decoder's request (see reset) and gives the decoder back to the pool.
+func (w *wireDecoder) release(reuse bool) {
+	w.reset(reuse)
+	decoders.Put(w)
+}
+
+// reset ends the decoder's request. With reuse (the consumer released the
+// spans: ingest.Released), the blocks that held the spans and their attributes are zeroed and kept for the next
+// request, and so is the slice of span pointers; otherwise they are left to the spans' new owner. The string caches
+// are kept either way, since strings are never written again (the blocks of values are dropped from the cache, so
+// that an idle decoder keeps at most one of them alive).
+func (w *wireDecoder) reset(reuse bool) {
+	if reuse {
+		w.chunks = append(w.chunks, w.chunk)
+		for _, c := range w.chunks {
+			clear(c) // the spans, and through them what they point at
+			if c != nil && len(w.freeChunks) < maxFreeBlocks {
+				w.freeChunks = append(w.freeChunks, c[:0])
+			}
+		}
+		w.attrBlocks = append(w.attrBlocks, w.attrs)
+		for _, a := range w.attrBlocks {
+			clear(a) // past len a block is zero already (see takeAttrs)
+			if a != nil && len(w.freeAttrs) < maxFreeBlocks {
+				w.freeAttrs = append(w.freeAttrs, a[:0])
+			}
+		}
+		clear(w.d.spans)
+		w.d = decoded{spans: w.d.spans[:0]}
+	} else {
+		w.d = decoded{}
+	}
+	clear(w.chunks)
+	clear(w.attrBlocks)
+	w.chunks, w.attrBlocks = w.chunks[:0], w.attrBlocks[:0]
+	w.chunk, w.attrs = nil, nil
+	w.ri, w.si = 0, 0
+	w.batch = nil
+	if len(w.intern) >= maxIntern || w.internBytes >= maxInternBytes {
+		clear(w.intern)
+		w.recent = [recentSlots]string{}
+		w.internBytes = 0
+	}
+	w.values.recent = [recentSlots]string{}
+}
+
 type wireDecoder struct {
-	d      decoded
-	chunk  []model.Span // spans are allocated in blocks
-	attrs  []model.Attr // span attributes too: len is what is taken, the rest of cap is free
-	intern map[string]string
-	recent [recentSlots]string // a direct-mapped cache in front of intern, which needs no hashing of the whole string
-	values valueStrings
-	norm   ingest.Normalizer
-	ri, si int          // indexes of the current resource and scope spans, for reasons
-	batch  ingest.Batch // the consumer's, if any: given each span as it is done
+	d     decoded
+	chunk []model.Span // spans are allocated in blocks: len is what is taken
+	attrs []model.Attr // span attributes too: len is what is taken, the rest of cap is free and zero
+	// chunks and attrBlocks are the request's earlier blocks, and freeChunks and freeAttrs the zeroed blocks of
+	// requests before it that release let the decoder reuse.
+	chunks, freeChunks    [][]model.Span
+	attrBlocks, freeAttrs [][]model.Attr
+	intern                map[string]string
+	internBytes           int
+	recent                [recentSlots]string // a direct-mapped cache in front of intern, which needs no hashing of the whole string
+	values                valueStrings
+	norm                  ingest.Normalizer
+	ri, si                int          // indexes of the current resource and scope spans, for reasons
+	batch                 ingest.Batch // the consumer's, if any: given each span as it is done
 }
 
 // A request's spans and their attributes are allocated in blocks that live and die together: a request is taken
-// whole, the store's head keeps it until it is written to a block, and one large block costs the allocator and
-// the garbage collector less than a slice per span (10 attributes are a 1,120-byte object with pointers).
+// whole, and one large block costs the allocator and the garbage collector less than a slice per span (10
+// attributes are a 1,120-byte object with pointers). When the consumer lets go of the spans, the blocks serve the
+// next request of the decoder.
 const (
-	spanBlock = 99
-	attrBlock = 341
-	attrSpare = 24 // a span starts in the current attribute block only if this many slots are left
+	spanBlock     = 99
+	attrBlock     = 341
+	attrSpare     = 24 // a span starts in the current attribute block only if this many slots are left
+	maxFreeBlocks = 64 // of each kind kept by an idle decoder: 2 MiB of spans, 2 MiB of attributes
 )
+
+// The intern map outlives a request; past these bounds it starts again empty at the next request.
+const (
+	maxIntern      = 4096
+	maxInternBytes = 256 << 10
+)
+
+// newChunk starts a new block of spans, from the free ones if any.
+func (w *wireDecoder) newChunk() {
+	if w.chunk != nil {
+		w.chunks = append(w.chunks, w.chunk)
+	}
+	if n := len(w.freeChunks); n > 0 {
+		w.chunk = w.freeChunks[n-1]
+		w.freeChunks[n-1] = nil
+		w.freeChunks = w.freeChunks[:n-1]
+		return
+	}
+	w.chunk = make([]model.Span, 0, spanBlock)
+}
+
+// newAttrBlock starts a new block of attributes, from the free ones if any.
+func (w *wireDecoder) newAttrBlock() {
+	if w.attrs != nil {
+		w.attrBlocks = append(w.attrBlocks, w.attrs)
+	}
+	if n := len(w.freeAttrs); n > 0 {
+		w.attrs = w.freeAttrs[n-1]
+		w.freeAttrs[n-1] = nil
+		w.freeAttrs = w.freeAttrs[:n-1]
+		return
+	}
+	w.attrs = make([]model.Attr, 0, attrBlock)
+}
 
 var (
 	errUTF8  = errors.New("string field contains invalid UTF-8")
@@ -145,8 +251,9 @@ func (w *wireDecoder) internStr(b []byte) (string, error) {
 		return "", errUTF8
 	}
 	s := string(b)
-	if len(w.intern) < 4096 {
+	if len(w.intern) < maxIntern {
 		w.intern[s] = s
+		w.internBytes += len(s)
 		*slot = s
 	}
 	return s, nil
@@ -291,7 +398,7 @@ func (w *wireDecoder) scopeSpans(b []byte, res *model.Resource) error {
 			continue
 		}
 		if len(w.chunk) == cap(w.chunk) {
-			w.chunk = make([]model.Span, 0, spanBlock)
+			w.newChunk()
 		}
 		w.chunk = w.chunk[:len(w.chunk)+1]
 		s := &w.chunk[len(w.chunk)-1]
@@ -356,7 +463,7 @@ func (w *wireDecoder) span(b []byte, s *model.Span) (reason string, err error) {
 	// The attributes are appended in place at the free end of the current block; a span with more than the block
 	// has left moves to a slice of its own as append grows it, and takeAttrs sees that.
 	if cap(w.attrs)-len(w.attrs) < attrSpare {
-		w.attrs = make([]model.Attr, 0, attrBlock)
+		w.newAttrBlock()
 	}
 	s.Attrs = w.attrs[len(w.attrs):len(w.attrs)]
 	defer w.takeAttrs(s)
@@ -493,16 +600,20 @@ func (w *wireDecoder) span(b []byte, s *model.Span) (reason string, err error) {
 
 // takeAttrs closes a span's attributes: if they are still in the current block, the block's used part grows past
 // them and their capacity ends at their length, so that a later append (ExtractCausality, Normalize) copies rather
-// than writes over the next span's. A rejected span is zeroed by the caller and its slots are simply not reused.
+// than writes over the next span's. A rejected span is zeroed by the caller and its slots are simply not reused
+// (until release zeroes the block). Attributes that outgrew the block moved to a slice of their own; the slots
+// they were decoded into first are zeroed, since the next span is decoded into them and wants them zero.
 func (w *wireDecoder) takeAttrs(s *model.Span) {
 	n := len(s.Attrs)
+	used := len(w.attrs)
+	if n > 0 && n <= cap(w.attrs)-used && &s.Attrs[0] == &w.attrs[used : used+1][0] {
+		w.attrs = w.attrs[:used+n]
+	} else if n > cap(w.attrs)-used {
+		clear(w.attrs[used:cap(w.attrs)])
+	}
 	if n == 0 {
 		s.Attrs = nil
 		return
-	}
-	used := len(w.attrs)
-	if n <= cap(w.attrs)-used && &s.Attrs[0] == &w.attrs[used : used+1][0] {
-		w.attrs = w.attrs[:used+n]
 	}
 	s.Attrs = s.Attrs[:n:n]
 }

@@ -1,0 +1,347 @@
+package otlp
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/weftrace/weft/ingest"
+	"github.com/weftrace/weft/model"
+)
+
+// encodeRequest is spans as an ExportTraceServiceRequest in protobuf.
+func encodeRequest(t testing.TB, spans []*model.Span) []byte {
+	t.Helper()
+	b, err := proto.Marshal(&coltracepb.ExportTraceServiceRequest{ResourceSpans: Encode(spans).ResourceSpans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// sparseRequest has n spans with little of anything: no parent, status, events, links, trace state or causality,
+// and at most one attribute, an int or a string in turn. Decoded into memory that held richer spans, it shows
+// whatever was not zeroed.
+func sparseRequest(t testing.TB, n int, seed byte) []byte {
+	res := &model.Resource{Service: "sparse"}
+	var spans []*model.Span
+	for i := range n {
+		s := &model.Span{TraceID: model.TraceID{seed, 1, byte(i)}, SpanID: model.SpanID{seed, 2, byte(i)}, Name: "s",
+			Start: int64(1000 + i), Duration: 5, Resource: res}
+		switch i % 3 {
+		case 1:
+			s.Attrs = []model.Attr{{Key: "n", Value: model.Int(int64(i))}}
+		case 2:
+			s.Attrs = []model.Attr{{Key: "t", Value: model.String("x")}}
+		}
+		spans = append(spans, s)
+	}
+	return encodeRequest(t, spans)
+}
+
+// richRequest has n spans with everything: many attributes of every type (more than an attribute block has left
+// for some spans, so that their attributes move out of it), events with attributes and causal fields, links,
+// a parent, a status, trace state, dropped counts and causality.
+func richRequest(t testing.TB, n int, seed byte) []byte {
+	res := &model.Resource{Service: "rich", Attrs: []model.Attr{{Key: "host.name", Value: model.String("h")}}}
+	var spans []*model.Span
+	for i := range n {
+		s := &model.Span{TraceID: model.TraceID{seed, 3, byte(i)}, SpanID: model.SpanID{seed, 4, byte(i)},
+			ParentID: model.SpanID{seed, 5, byte(i)}, Name: fmt.Sprintf("rich-%d", i%4), Kind: model.KindClient,
+			Start: int64(2000 + i), Duration: 7, StatusCode: model.StatusError, StatusMessage: "bad",
+			TraceState: "a=b", Resource: res,
+			Causality: model.Causality{Unit: 0xb2, StartSeq: 1, EndSeq: 9, EndUnit: 0xb3, StartCause: model.EventRef{Unit: 0xa1, Seq: 7}},
+			Events: []model.Event{
+				{Time: 2100, Name: "weft.fork", Seq: 2},
+				{Time: 2200, Name: "weft.join", Seq: 8, Cause: model.EventRef{Unit: 0xc3, Seq: 4},
+					Attrs: []model.Attr{{Key: "e", Value: model.String("v")}}},
+			},
+			Links: []model.Link{{TraceID: model.TraceID{9}, SpanID: model.SpanID{9}, TraceState: "l=1",
+				Attrs: []model.Attr{{Key: "link.kind", Value: model.String("retry-of")}}}},
+		}
+		na := 12
+		if i%5 == 4 {
+			na = 60 // past the 24 slots a span may start a block with
+		}
+		for j := range na {
+			var v model.Value
+			switch j % 6 {
+			case 0:
+				v = model.String(fmt.Sprintf("v%d-%d", i, j))
+			case 1:
+				v = model.Int(int64(i*j + 1))
+			case 2:
+				v = model.Float(float64(j) + 0.5)
+			case 3:
+				v = model.Bool(true)
+			case 4:
+				v = model.Array(model.String("a"), model.Int(int64(j)))
+			case 5:
+				v = model.Value{Type: model.TypeMap, Map: []model.Attr{{Key: "k", Value: model.Int(int64(j))}}}
+			}
+			s.Attrs = append(s.Attrs, model.Attr{Key: fmt.Sprintf("k%d", j), Value: v})
+		}
+		s.Attrs = append(s.Attrs, model.Attr{Key: AttrDroppedAttributes, Value: model.Int(3)},
+			model.Attr{Key: AttrDroppedEvents, Value: model.Int(1)})
+		spans = append(spans, s)
+	}
+	return encodeRequest(t, spans)
+}
+
+// spanText is a span with everything it points at, for comparing spans across requests.
+func spanText(s *model.Span) string {
+	c := *s
+	c.Resource = nil
+	if s.Resource == nil {
+		return fmt.Sprintf("%+v without resource", c)
+	}
+	return fmt.Sprintf("%+v %+v", c, *s.Resource)
+}
+
+// TestAttributesPastABlockMatchOfficial: spans whose attributes outgrow what is left of an attribute block, and the
+// spans after them, decode as the official decoder has them.
+func TestAttributesPastABlockMatchOfficial(t *testing.T) {
+	sameAsOfficial(t, richRequest(t, 300, 1))
+}
+
+func requestText(spans []*model.Span) string {
+	var b []byte
+	for _, s := range spans {
+		b = append(b, spanText(s)...)
+		b = append(b, '\n')
+	}
+	return string(b)
+}
+
+// reuseBodies are requests in an order that puts sparse spans where rich ones were, and the other way round.
+func reuseBodies(t testing.TB) [][]byte {
+	return [][]byte{
+		readGolden(t, "request.pb"), sparseRequest(t, 3, 1),
+		richRequest(t, 300, 2), sparseRequest(t, 400, 3),
+		richRequest(t, 120, 4), realisticRequest(250), sparseRequest(t, 500, 5), richRequest(t, 40, 6),
+	}
+}
+
+// TestReusedMemoryStartsClean decodes requests one after the other with one decoder that takes back the memory of
+// each request's spans: each request decodes exactly as with a new decoder (no attribute, event, link, parent,
+// status or causality of a span before), its spans do lie in memory of earlier requests, and what the decoder keeps
+// for reuse is all zero.
+func TestReusedMemoryStartsClean(t *testing.T) {
+	w := &wireDecoder{intern: make(map[string]string)}
+	seen := map[*model.Span]bool{}
+	reused := 0
+	for i, body := range reuseBodies(t) {
+		want, err := decodeWire(body, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := w.decode(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.rejected != 0 || len(got.spans) == 0 {
+			t.Fatalf("request %d: %d spans, %d refused", i, len(got.spans), got.rejected)
+		}
+		diffSpans(t, got.spans, want.spans)
+		for _, s := range got.spans {
+			if seen[s] {
+				reused++
+			}
+		}
+		clear(seen)
+		for _, s := range got.spans {
+			seen[s] = true
+		}
+		w.reset(true)
+		for _, c := range w.freeChunks {
+			for j, s := range c[:cap(c)] {
+				if !reflect.ValueOf(s).IsZero() {
+					t.Fatalf("after request %d, free span block holds at %d: %+v", i, j, s)
+				}
+			}
+		}
+		for _, a := range w.freeAttrs {
+			for j, at := range a[:cap(a)] {
+				if !reflect.ValueOf(at).IsZero() {
+					t.Fatalf("after request %d, free attribute block holds at %d: %+v", i, j, at)
+				}
+			}
+		}
+		if len(w.freeChunks) == 0 || len(w.freeAttrs) == 0 {
+			t.Fatalf("after request %d, no free blocks kept", i)
+		}
+	}
+	if reused == 0 {
+		t.Error("no span was decoded into the memory of a span before: the test tests nothing")
+	}
+}
+
+// TestNotReleasedIsNeverReused: without reuse (the consumer keeps its spans), the next requests never write into
+// the spans handed over, even with a decoder that holds free blocks from requests before.
+func TestNotReleasedIsNeverReused(t *testing.T) {
+	bodies := reuseBodies(t)
+	w := &wireDecoder{intern: make(map[string]string)}
+	if _, err := w.decode(bodies[2]); err != nil {
+		t.Fatal(err)
+	}
+	w.reset(true) // free blocks to take from
+	var kept [][]*model.Span
+	var want []string
+	for _, body := range bodies {
+		d, err := w.decode(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, d.spans)
+		want = append(want, requestText(d.spans))
+		w.reset(false)
+	}
+	for i := range kept {
+		if got := requestText(kept[i]); got != want[i] {
+			t.Fatalf("request %d's spans changed after it was handed over:\n got %.300s\n want %.300s", i, got, want[i])
+		}
+	}
+}
+
+// releasingConsumer is a BatchConsumer that lets go of the spans (its batches report Released) after checking
+// each request against the texts it may be, and counts what it saw.
+type releasingConsumer struct {
+	want map[string]bool
+
+	mu        sync.Mutex
+	requests  int
+	surprises []string
+}
+
+type releasingBatch struct{ consumed bool }
+
+func (*releasingBatch) Add(*model.Span)  {}
+func (b *releasingBatch) Released() bool { return b.consumed }
+
+func (c *releasingConsumer) NewBatch() ingest.Batch { return &releasingBatch{} }
+
+func (c *releasingConsumer) Consume(ctx context.Context, spans []*model.Span) error {
+	return c.ConsumeBatch(ctx, spans, nil)
+}
+
+func (c *releasingConsumer) ConsumeBatch(_ context.Context, spans []*model.Span, b ingest.Batch) error {
+	text := requestText(spans)
+	c.mu.Lock()
+	c.requests++
+	if !c.want[text] {
+		c.surprises = append(c.surprises, text)
+	}
+	c.mu.Unlock()
+	if rb, ok := b.(*releasingBatch); ok {
+		rb.consumed = true
+	}
+	return nil
+}
+
+// TestReceiversReuseOnlyReleasedSpans sends requests of every shape, concurrently, over OTLP/HTTP and gRPC, to a
+// consumer that releases the spans (each request must decode as by a new decoder, whatever memory it reuses) and
+// to consumers that keep them, a plain Consumer and a BatchConsumer whose batch does not release: the spans they
+// kept must be unchanged at the end, though the receivers shared their decoders, and the blocks in them, with the
+// releasing consumer's.
+func TestReceiversReuseOnlyReleasedSpans(t *testing.T) {
+	bodies := reuseBodies(t)
+	texts := map[string]bool{}
+	for _, body := range bodies {
+		d, err := decodeWire(body, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts[requestText(d.spans)] = true
+	}
+	releasing := &releasingConsumer{want: texts}
+	keeping := &recorder{}
+	keepingBatches := &batchRecorder{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	type target struct {
+		name string
+		send func(body []byte) error
+	}
+	var targets []target
+	for _, c := range []ingest.Consumer{releasing, keeping, keepingBatches} {
+		srv := httptest.NewServer(NewHTTPHandler(c, ingest.Options{}))
+		defer srv.Close()
+		conn := startGRPCConn(t, c)
+		targets = append(targets,
+			target{fmt.Sprintf("http %T", c), func(body []byte) error {
+				resp := post(t, srv.URL+TracesPath, "application/x-protobuf", "", body)
+				if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 {
+					return fmt.Errorf("status %d: %s", resp.StatusCode, b)
+				}
+				return nil
+			}},
+			target{fmt.Sprintf("grpc %T", c), func(body []byte) error {
+				return conn.Invoke(ctx, exportMethod, body, &coltracepb.ExportTraceServiceResponse{}, grpc.ForceCodec(rawCodec{}))
+			}})
+	}
+	const rounds = 4
+	var wg sync.WaitGroup
+	errs := make(chan error, len(targets))
+	for _, tg := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range rounds {
+				for i := range bodies {
+					if err := tg.send(bodies[(i+r)%len(bodies)]); err != nil {
+						errs <- fmt.Errorf("%s: %w", tg.name, err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+
+	if want := 2 * rounds * len(bodies); releasing.requests != want {
+		t.Errorf("the releasing consumer took %d requests, want %d", releasing.requests, want)
+	}
+	for _, s := range releasing.surprises {
+		t.Errorf("a request decoded into reused memory differs from every request sent:\n%.500s", s)
+	}
+	wantSpans := 0
+	for _, body := range bodies {
+		d, _ := decodeWire(body, nil)
+		wantSpans += len(d.spans)
+	}
+	for _, k := range []*recorder{keeping, &keepingBatches.recorder} {
+		if len(k.spans) != 2*rounds*wantSpans {
+			t.Fatalf("a keeping consumer holds %d spans, want %d", len(k.spans), 2*rounds*wantSpans)
+		}
+		// Each request's spans, still as they were handed over: each span sent is held as many times as it was sent.
+		count := map[string]int{}
+		for _, body := range bodies {
+			d, _ := decodeWire(body, nil)
+			for _, s := range d.spans {
+				count[spanText(s)] += 2 * rounds
+			}
+		}
+		for _, s := range k.spans {
+			count[spanText(s)]--
+		}
+		for text, n := range count {
+			if n != 0 {
+				t.Fatalf("a kept span changed after it was handed over: %d too few of %.500s", n, text)
+			}
+		}
+	}
+}
