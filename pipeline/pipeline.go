@@ -46,6 +46,12 @@ type Head interface {
 // RecordWriter is what a store offers that can keep spans in the form the log encoded them in (the embedded store
 // builds its blocks from those records without encoding the spans again). The pipeline uses it when no Stage sits
 // in between.
+//
+// WriteRecord keeps rec (which does not change afterwards) and nothing of spans: whatever it returns, once it has
+// returned it holds no reference to the spans slice, a span, or anything a span points to (attributes, events,
+// links, values, the resource), and will not use them again; strings read from the spans it may keep. The pipeline
+// relies on that promise to tell receivers that they may reuse the spans' memory for their next request
+// (ingest.ReleasingBatch): a store that keeps spans must not implement RecordWriter.
 type RecordWriter interface {
 	WriteRecord(ctx context.Context, spans []*model.Span, rec *wal.Record) error
 }
@@ -220,43 +226,64 @@ func (p *Pipeline) Admit() error {
 var _ ingest.BatchConsumer = (*Pipeline)(nil)
 
 // batch is the pipeline's ingest.Batch: the request's log record, encoded span by span as the receiver decodes.
-type batch struct{ e *wal.Encoder }
+// It is an ingest.ReleasingBatch: ConsumeBatch notes whether the spans reached only the log and a RecordWriter.
+type batch struct {
+	e        *wal.Encoder
+	released bool
+}
 
 func (b *batch) Add(s *model.Span) { b.e.Add(s) }
+
+// Released reports whether the ConsumeBatch that took b kept nothing of its spans: they went only to the log's
+// encoder (which copies what it keeps) and to a RecordWriter, or no further than an answer of overload or error.
+// Spans written to a Stage, or to a store that is no RecordWriter, are kept.
+func (b *batch) Released() bool { return b.released }
+
+var _ ingest.ReleasingBatch = (*batch)(nil)
 
 // NewBatch starts encoding a request's log record while a receiver decodes it (see ingest.BatchConsumer).
 func (p *Pipeline) NewBatch() ingest.Batch { return &batch{e: wal.NewEncoder()} }
 
-// ConsumeBatch is Consume for spans that b, from NewBatch, has encoded as they were decoded.
+// ConsumeBatch is Consume for spans that b, from NewBatch, has encoded as they were decoded. Afterwards b reports
+// whether the receiver may reuse the spans' memory (see batch.Released).
 func (p *Pipeline) ConsumeBatch(ctx context.Context, spans []*model.Span, b ingest.Batch) error {
+	encode := func() *wal.Record { return wal.Encode(spans) }
 	pb, ok := b.(*batch)
-	if !ok || pb.e == nil || pb.e.Spans() != len(spans) {
-		return p.Consume(ctx, spans)
+	if ok && pb.e != nil && pb.e.Spans() == len(spans) {
+		encode = pb.e.Finish
 	}
-	e := pb.e
-	pb.e = nil // finished below or dropped: never used twice
-	return p.consume(ctx, spans, e.Finish)
+	if ok {
+		pb.e = nil // finished below, or not to be trusted: never used again
+	}
+	kept, err := p.consume(ctx, spans, encode)
+	if ok {
+		pb.released = !kept
+	}
+	return err
 }
 
 // Consume appends the spans to the log and returns nil once they are durable; then they are in the store. It
 // answers *ingest.OverloadError, storing nothing, when memory bounds are reached.
 func (p *Pipeline) Consume(ctx context.Context, spans []*model.Span) error {
-	return p.consume(ctx, spans, func() *wal.Record { return wal.Encode(spans) })
+	_, err := p.consume(ctx, spans, func() *wal.Record { return wal.Encode(spans) })
+	return err
 }
 
-// consume is Consume with the spans' log record made by encode.
-func (p *Pipeline) consume(ctx context.Context, spans []*model.Span, encode func() *wal.Record) error {
+// consume is Consume with the spans' log record made by encode. kept reports whether the spans were handed to a
+// writer that may keep them (a Stage, or a store that is no RecordWriter); on every other path, errors included,
+// the pipeline keeps nothing of them.
+func (p *Pipeline) consume(ctx context.Context, spans []*model.Span, encode func() *wal.Record) (kept bool, err error) {
 	if len(spans) == 0 {
-		return nil
+		return false, nil
 	}
 	if err := p.Admit(); err != nil {
-		return err
+		return false, err
 	}
 	size := estimate(spans)
 	if cur := p.inflight.Add(size); cur > p.o.MaxInFlightBytes && cur != size {
 		p.inflight.Add(-size)
 		p.m.overloads.WithLabelValues("inflight_bytes").Inc()
-		return &ingest.OverloadError{RetryAfter: p.o.RetryAfter,
+		return false, &ingest.OverloadError{RetryAfter: p.o.RetryAfter,
 			Reason: fmt.Sprintf("%d bytes of spans in flight, limit %d", cur-size, p.o.MaxInFlightBytes)}
 	}
 	defer p.inflight.Add(-size)
@@ -266,23 +293,23 @@ func (p *Pipeline) consume(ctx context.Context, spans []*model.Span, encode func
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
-		return ErrClosed
+		return false, ErrClosed
 	}
 	if err := p.log.AppendRecord(ctx, rec); err != nil {
-		return fmt.Errorf("pipeline: %w", err)
+		return false, fmt.Errorf("pipeline: %w", err)
 	}
 	// The spans are durable: the request may be acknowledged whatever happens next. A failure to hand them to
 	// the store is logged; the log replays them on the next start.
-	var err error
 	if p.recw != nil {
 		err = p.recw.WriteRecord(ctx, spans, rec)
 	} else {
+		kept = true
 		err = p.next.Write(ctx, spans)
 	}
 	if err != nil {
 		p.lg.Error("spans durable in the log but not written to the store", "spans", len(spans), "err", err)
 	}
-	return nil
+	return kept, nil
 }
 
 func (p *Pipeline) loop() {
