@@ -168,3 +168,32 @@ func putBEUint64(b []byte, v uint64) {
 	b[0], b[1], b[2], b[3] = byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32)
 	b[4], b[5], b[6], b[7] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 }
+
+// load64 reads the first 8 bytes of s as a little-endian word: s[0] in the lowest byte.
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+const (
+	bytes1 = 0x0101010101010101 // 1 in every byte of a word
+	bytes7 = 0x8080808080808080 // every byte's high bit
+)
+
+// hexWord8 decodes eight lowercase hex digits, loaded as a little-endian word (the first digit in the lowest
+// byte), into the bytes they spell, in order as the bytes of a little-endian 32-bit word
+// (binary.LittleEndian.PutUint32 writes them in order), and reports whether all eight were 0-9 or a-f: a few
+// adds and masks over the whole word instead of eight table lookups.
+func hexWord8(x uint64) (uint32, bool) {
+	// For a byte c below 0x80, c+k carries into its high bit exactly when c >= 0x80-k, and no byte carries into
+	// the next; a byte at or above 0x80 fails the check on its own.
+	digit := (x + 0x50*bytes1) &^ (x + 0x46*bytes1)  // '0' <= c <= '9'
+	letter := (x + 0x1f*bytes1) &^ (x + 0x19*bytes1) // 'a' <= c <= 'f'
+	ok := (digit|letter)&bytes7 == bytes7 && x&bytes7 == 0
+	n := x&(0x0f*bytes1) + (letter&bytes7)>>7*9 // each byte's digit value: 'a' is 0x61, 1+9 = 10
+	n = (n<<4 | n>>8) & 0x00ff00ff00ff00ff      // byte 2k: digit 2k, digit 2k+1
+	n = (n | n>>8) & 0x0000ffff0000ffff
+	n = (n | n>>16) & 0xffffffff
+	return uint32(n), ok
+}

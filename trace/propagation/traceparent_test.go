@@ -84,3 +84,43 @@ func TestPutHex(t *testing.T) {
 		}
 	}
 }
+
+// TestHexWord8 checks the word-at-a-time hex decoder against the table: every byte value in every one of the
+// eight places (among valid digits) must be accepted exactly when it is a lowercase hex digit, and valid words
+// must decode to what encoding/hex reads.
+func TestHexWord8(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	digits := func() []byte {
+		b := make([]byte, 8)
+		for i := range b {
+			b[i] = hexDigits[r.IntN(16)]
+		}
+		return b
+	}
+	check := func(s []byte) {
+		t.Helper()
+		got, ok := hexWord8(load64(string(s)))
+		want, err := hex.DecodeString(string(s))
+		wantOK := err == nil && strings.ToLower(string(s)) == string(s)
+		if ok != wantOK {
+			t.Fatalf("hexWord8(%q) ok = %v, want %v", s, ok, wantOK)
+		}
+		if ok {
+			var b [4]byte
+			b[0], b[1], b[2], b[3] = byte(got), byte(got>>8), byte(got>>16), byte(got>>24)
+			if string(b[:]) != string(want) {
+				t.Fatalf("hexWord8(%q) = %x, want %x", s, b, want)
+			}
+		}
+	}
+	for place := 0; place < 8; place++ {
+		for c := 0; c < 256; c++ {
+			s := digits()
+			s[place] = byte(c)
+			check(s)
+		}
+	}
+	for i := 0; i < 10000; i++ {
+		check(digits())
+	}
+}

@@ -2,6 +2,7 @@ package propagation
 
 import (
 	"context"
+	"encoding/binary"
 	"slices"
 	"strconv"
 	"strings"
@@ -233,31 +234,25 @@ func ParseTraceparent(s string) (trace.SpanContext, error) {
 }
 
 // decodeTraceparent00 fills sc's IDs and flags from a 55-character version-00 traceparent whose separators have
-// been checked, and reports whether all of its digits were lowercase hex and both IDs not zero.
+// been checked, and reports whether all of its digits were lowercase hex and both IDs not zero. The 48 digits of
+// the IDs are read eight at a time (hexWord8).
 func decodeTraceparent00(sc *trace.SpanContext, s string) bool {
 	_ = s[54]
-	bad := byte(0)
-	var hi, lo uint64 // the trace ID's two halves, to test for zero
-	for i := 0; i < 8; i++ {
-		a, b := hexLower[s[3+2*i]], hexLower[s[4+2*i]]
-		c, d := hexLower[s[19+2*i]], hexLower[s[20+2*i]]
-		bad |= a | b | c | d
-		x, y := a<<4|b&0x0f, c<<4|d&0x0f
-		sc.TraceID[i], sc.TraceID[8+i] = x, y
-		hi, lo = hi<<8|uint64(x), lo<<8|uint64(y)
-	}
-	var span uint64
-	for i := 0; i < 8; i++ {
-		a, b := hexLower[s[36+2*i]], hexLower[s[37+2*i]]
-		bad |= a | b
-		x := a<<4 | b&0x0f
-		sc.SpanID[i] = x
-		span = span<<8 | uint64(x)
-	}
+	t0, ok0 := hexWord8(load64(s[3:11]))
+	t1, ok1 := hexWord8(load64(s[11:19]))
+	t2, ok2 := hexWord8(load64(s[19:27]))
+	t3, ok3 := hexWord8(load64(s[27:35]))
+	p0, ok4 := hexWord8(load64(s[36:44]))
+	p1, ok5 := hexWord8(load64(s[44:52]))
 	f1, f2 := hexLower[s[53]], hexLower[s[54]]
-	bad |= f1 | f2
+	binary.LittleEndian.PutUint32(sc.TraceID[0:4], t0)
+	binary.LittleEndian.PutUint32(sc.TraceID[4:8], t1)
+	binary.LittleEndian.PutUint32(sc.TraceID[8:12], t2)
+	binary.LittleEndian.PutUint32(sc.TraceID[12:16], t3)
+	binary.LittleEndian.PutUint32(sc.SpanID[0:4], p0)
+	binary.LittleEndian.PutUint32(sc.SpanID[4:8], p1)
 	sc.Flags = trace.TraceFlags(f1<<4 | f2&0x0f)
-	return bad&0xf0 == 0 && hi|lo != 0 && span != 0
+	return ok0 && ok1 && ok2 && ok3 && ok4 && ok5 && (f1|f2)&0xf0 == 0 && t0|t1|t2|t3 != 0 && p0|p1 != 0
 }
 
 // AppendTraceparent appends sc's traceparent header value (version 00) to b.
