@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -23,38 +24,51 @@ func BenchmarkBlockWrite(b *testing.B) {
 	for _, tc := range []struct {
 		name              string
 		better, byService bool
-		spans             int
-	}{{"level=default", false, false, 200_000}, {"level=better", true, false, 200_000},
-		{"level=default/byservice", false, true, 200_000},
-		// weft serve's heads: a quarter of its 200,000 pending spans
-		{"level=default/byservice/spans=50000", false, true, 50_000}} {
+		spans, parts      int
+	}{{"level=default", false, false, 200_000, 1}, {"level=better", true, false, 200_000, 1},
+		{"level=default/byservice", false, true, 200_000, 1},
+		// weft serve's heads: a quarter of its 200,000 pending spans, as one block and as two written at once
+		{"level=default/byservice/spans=50000", false, true, 50_000, 1},
+		{"level=default/byservice/spans=50000/parts=2", false, true, 50_000, 2}} {
 		better := tc.better
 		b.Run(tc.name, func(b *testing.B) {
 			h := benchHead(tc.spans, tc.byService)
-			var blk *block
+			var blks []*block
 			c0 := cpuTime()
 			for b.Loop() {
-				bw, err := writeBlockLevel(filepath.Join(b.TempDir(), "1.blk"), h, better)
+				dir := b.TempDir()
+				paths := make([]string, max(tc.parts, 1))
+				for i := range paths {
+					paths[i] = filepath.Join(dir, fmt.Sprintf("%d.blk", i+1))
+				}
+				bs, err := writeHeadBlocks(paths, h, better)
 				if err != nil {
 					b.Fatal(err)
 				}
-				blk = bw
-				blk.release()
+				blks = bs
+				for _, blk := range bs {
+					blk.release()
+				}
 			}
-			n := float64(blk.meta.Spans)
-			var pages, chunks int64
-			for _, p := range blk.meta.Pages {
-				pages += p[1]
-			}
-			for _, c := range blk.meta.Chunks {
-				chunks += c.Len
+			var n float64
+			var size, pages, chunks, table int64
+			for _, blk := range blks {
+				n += float64(blk.meta.Spans)
+				size += blk.size
+				table += blk.meta.TraceLen
+				for _, p := range blk.meta.Pages {
+					pages += p[1]
+				}
+				for _, c := range blk.meta.Chunks {
+					chunks += c.Len
+				}
 			}
 			b.ReportMetric(n*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
 			b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/1000/n/float64(b.N), "cpu-µs/span")
-			b.ReportMetric(float64(blk.size)/n, "B/span")
+			b.ReportMetric(float64(size)/n, "B/span")
 			b.ReportMetric(float64(pages)/n, "pages-B/span")
 			b.ReportMetric(float64(chunks)/n, "index-B/span")
-			b.ReportMetric(float64(blk.meta.TraceLen)/n, "tracetable-B/span")
+			b.ReportMetric(float64(table)/n, "tracetable-B/span")
 		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"math/bits"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -84,14 +85,17 @@ type blockMeta struct {
 	// ColumnIndex: version 3, term chunks are three streams compressed each on its own (see blockWriter.chunk).
 	ColumnIndex bool `json:"column_index,omitempty"`
 	// RawIndex: version 4, term chunks are not compressed (head cuts: compaction reads them once, soon).
-	RawIndex  bool       `json:"raw_index,omitempty"`
-	Spans     int        `json:"spans"`
-	Traces    int        `json:"traces"`
-	MinStart  int64      `json:"min_start"`
-	MaxStart  int64      `json:"max_start"`
-	MaxEnd    int64      `json:"max_end"`
-	WAL       int        `json:"wal"` // write-ahead log segments below this are contained in blocks
-	Level     int        `json:"level"`
+	RawIndex bool  `json:"raw_index,omitempty"`
+	Spans    int   `json:"spans"`
+	Traces   int   `json:"traces"`
+	MinStart int64 `json:"min_start"`
+	MaxStart int64 `json:"max_start"`
+	MaxEnd   int64 `json:"max_end"`
+	WAL      int   `json:"wal"` // write-ahead log segments below this are contained in blocks
+	Level    int   `json:"level"`
+	// Parts is the number of blocks a head was written as, at once, each with a range of its trace IDs (0 or 1:
+	// one). Compaction counts such a block as that fraction of a head.
+	Parts     int        `json:"parts,omitempty"`
 	Pages     [][2]int64 `json:"pages"` // offset, length
 	Chunks    []chunkRef `json:"chunks"`
 	DictOff   int64      `json:"dict_off"`
@@ -123,7 +127,7 @@ type opMeta struct {
 // compressed stream by stream by wal.ColumnPage (zstd's better level, where zstd is used, only for blocks that
 // compaction will not merge again).
 var (
-	zencFast, _   = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	zencFast, _   = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
 	zencBetter, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1))
 )
 var zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(1<<30))
@@ -406,7 +410,8 @@ func (bw *blockWriter) write(b []byte) {
 	bw.off += int64(n)
 }
 
-// compress compresses an index section (term chunks, dictionary, trace table).
+// compress compresses an index section (term chunks, dictionary, trace table). A head written as several blocks
+// compresses on as many goroutines: the fast encoder runs as many at once as there are processors.
 func (bw *blockWriter) compress(src []byte) []byte {
 	if bw.better {
 		bw.zbuf = zencBetter.EncodeAll(src, bw.zbuf[:0])
@@ -1005,10 +1010,31 @@ func joinTraceTable(st [][]byte) ([]byte, error) {
 
 // finish writes the index and footer, syncs and renames the file into place, and opens the block.
 func (bw *blockWriter) finish(walSeg, level int) (*block, error) {
+	if err := bw.finishFile(walSeg, level); err != nil {
+		return nil, err
+	}
+	return bw.commit()
+}
+
+// commit renames the file finishFile wrote into place and opens the block.
+func (bw *blockWriter) commit() (*block, error) {
+	err := os.Rename(bw.tmp, bw.path)
+	if err == nil {
+		err = syncDir(filepath.Dir(bw.path))
+	}
+	if err != nil {
+		os.Remove(bw.tmp)
+		return nil, fmt.Errorf("embedded: writing block %s: %w", bw.path, err)
+	}
+	return openBlock(bw.path)
+}
+
+// finishFile writes the index and footer and syncs the file, which stays at its temporary name (bw.tmp).
+func (bw *blockWriter) finishFile(walSeg, level int) error {
 	bw.flushPage()
 	if bw.err != nil {
 		bw.abort()
-		return nil, fmt.Errorf("embedded: writing block %s: %w", bw.path, bw.err)
+		return fmt.Errorf("embedded: writing block %s: %w", bw.path, bw.err)
 	}
 	bw.meta.Traces = len(bw.traceIDs)
 	bw.meta.WAL = walSeg
@@ -1017,7 +1043,7 @@ func (bw *blockWriter) finish(walSeg, level int) (*block, error) {
 	if bw.merged != nil {
 		if err := bw.merged(); err != nil {
 			bw.abort()
-			return nil, fmt.Errorf("embedded: writing block %s: %w", bw.path, err)
+			return fmt.Errorf("embedded: writing block %s: %w", bw.path, err)
 		}
 		bw.flushChunk()
 	} else {
@@ -1042,7 +1068,7 @@ func (bw *blockWriter) finish(walSeg, level int) (*block, error) {
 	mj, err := json.Marshal(&bw.meta)
 	if err != nil {
 		bw.abort()
-		return nil, err
+		return err
 	}
 	bw.write(mj)
 	var tail [16]byte
@@ -1056,17 +1082,11 @@ func (bw *blockWriter) finish(walSeg, level int) (*block, error) {
 	if e := bw.f.Close(); err == nil {
 		err = e
 	}
-	if err == nil {
-		err = os.Rename(bw.tmp, bw.path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(bw.path))
-	}
 	if err != nil {
 		os.Remove(bw.tmp)
-		return nil, fmt.Errorf("embedded: writing block %s: %w", bw.path, err)
+		return fmt.Errorf("embedded: writing block %s: %w", bw.path, err)
 	}
-	return openBlock(bw.path)
+	return nil
 }
 
 func (bw *blockWriter) abort() {

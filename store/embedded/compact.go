@@ -27,10 +27,11 @@ func (s *Store) Compact() error {
 	}
 }
 
-// pickCompaction finds the oldest run of at least CompactFanIn consecutive blocks of one level whose spans add up
-// to at most CompactSpans. Merging only blocks of one level bounds how often a span is rewritten: with heads of h
-// spans, once at every level (h*fanIn, h*fanIn^2, ... up to CompactSpans), rather than again each time a new
-// head joins a growing block.
+// pickCompaction finds the oldest run of consecutive blocks of one level, CompactFanIn heads' worth at least,
+// whose spans add up to at most CompactSpans. Merging only blocks of one level bounds how often a span is
+// rewritten: with heads of h spans, once at every level (h*fanIn, h*fanIn^2, ... up to CompactSpans), rather than
+// again each time a new head joins a growing block. A block that is one of the n parts a head was written as
+// counts as 1/n of a head, so that splitting heads adds no level.
 func (s *Store) pickCompaction() []*block {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -39,12 +40,14 @@ func (s *Store) pickCompaction() []*block {
 	}
 	for i := range s.blocks {
 		total := 0
+		heads := 0.0
 		j := i
 		for ; j < len(s.blocks) && s.blocks[j].meta.Level == s.blocks[i].meta.Level &&
 			total+s.blocks[j].meta.Spans <= s.o.CompactSpans; j++ {
 			total += s.blocks[j].meta.Spans
+			heads += 1 / float64(max(s.blocks[j].meta.Parts, 1))
 		}
-		if j-i >= s.o.CompactFanIn {
+		if heads >= float64(s.o.CompactFanIn)-1e-9 {
 			group := make([]*block, j-i)
 			copy(group, s.blocks[i:j])
 			for _, b := range group {

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -110,6 +111,9 @@ type Store struct {
 	blocks []*block // sorted by MinStart
 	closed bool
 
+	// partSpans and maxParts set how a head is split into blocks (see parts); tests change them.
+	partSpans, maxParts int
+
 	flushMu   sync.Mutex // one flush at a time
 	compactMu sync.Mutex // one compaction or retention pass at a time; flushes go on meanwhile
 	nextBlock atomic.Int64
@@ -159,8 +163,11 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	s := &Store{dir: dir, o: o, log: o.Logger, cache: newPageCache(o.PageCacheBytes),
 		chunks: newPageCache(max(o.PageCacheBytes/4, 0)),
-		traces: newTraceCache(o.TraceCacheSpans), m: newStoreMetrics(o.Registerer),
+		traces: newTraceCache(o.TraceCacheSpans), m: newStoreMetrics(o.Registerer), partSpans: partSpans,
 		head: newHead(), stop: make(chan struct{}), done: make(chan struct{})}
+	if err := removePending(dir); err != nil {
+		return nil, fmt.Errorf("embedded: the blocks of an interrupted head write: %w", err)
+	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
@@ -299,7 +306,7 @@ func (s *Store) Seal(walSegment int) {
 	s.head = newHead()
 }
 
-// Flush writes every sealed head to a block. When it returns without error the log segments below the newest
+// Flush writes every sealed head to blocks. When it returns without error the log segments below the newest
 // sealed head's walSegment may be deleted.
 func (s *Store) Flush() error {
 	s.flushMu.Lock()
@@ -312,19 +319,17 @@ func (s *Store) Flush() error {
 		}
 		h := s.sealed[0]
 		s.mu.RUnlock()
-		var b *block
+		var bs []*block
 		if h.spans > 0 {
 			var err error
-			if b, err = s.writeHead(h); err != nil {
+			if bs, err = s.writeHead(h); err != nil {
 				return err
 			}
 		}
 		s.mu.Lock()
 		s.sealed = s.sealed[1:]
-		if b != nil {
-			s.blocks = append(s.blocks, b)
-			s.sortBlocks()
-		}
+		s.blocks = append(s.blocks, bs...)
+		s.sortBlocks()
 		s.updateGauges()
 		s.mu.Unlock()
 		s.m.headSpans.Sub(float64(h.spans))
@@ -335,62 +340,301 @@ func (s *Store) newBlockPath() string {
 	return filepath.Join(s.dir, fmt.Sprintf("%08d%s", s.nextBlock.Add(1), blockSuffix))
 }
 
-func (s *Store) writeHead(h *head) (*block, error) {
+// partSpans is the fewest spans a head is split for: a head of fewer is written as one block.
+const partSpans = 20_000
+
+// parts is the number of blocks a head of n spans is written as, at once: one per processor, with partSpans
+// spans at least each (s.maxParts, when set, bounds it instead of the processors, for tests).
+func (s *Store) parts(n int) int {
+	most := runtime.GOMAXPROCS(0)
+	if s.maxParts > 0 {
+		most = s.maxParts
+	}
+	return max(1, min(most, n/max(s.partSpans, 1)))
+}
+
+// writeHead writes a sealed head as blocks: one, or for a big head one per processor, each holding a range of
+// the head's trace IDs, written at once. The blocks appear together or not at all, also after a crash (see
+// commitParts).
+func (s *Store) writeHead(h *head) ([]*block, error) {
 	t0 := time.Now()
-	b, err := writeBlock(s.newBlockPath(), h)
+	n := s.parts(h.spans)
+	paths := make([]string, n)
+	for i := range paths {
+		paths[i] = s.newBlockPath()
+	}
+	bs, err := writeHeadBlocks(paths, h, false)
 	if err != nil {
 		return nil, err
 	}
-	s.log.Debug("head written to block", "block", b.path, "spans", b.meta.Spans, "bytes", b.size,
-		"took", time.Since(t0))
-	return b, nil
+	for _, b := range bs {
+		s.log.Debug("head written to block", "block", b.path, "spans", b.meta.Spans, "bytes", b.size, "parts", len(bs),
+			"took", time.Since(t0))
+	}
+	return bs, nil
 }
 
-// writeBlock writes a sealed head as a block at path. The spans are copied from the head's log records, run by
-// run, in trace ID order.
+// writeBlock writes a sealed head as one block at path.
 func writeBlock(path string, h *head) (*block, error) { return writeBlockLevel(path, h, false) }
 
 func writeBlockLevel(path string, h *head, better bool) (*block, error) {
-	bw, err := newBlockWriter(path, better)
+	bs, err := writeHeadBlocks([]string{path}, h, better)
 	if err != nil {
-		return nil, fmt.Errorf("embedded: %w", err)
+		return nil, err
 	}
-	// Runs are sorted by trace ID, keeping the order of arrival within a trace (the index breaks ties); the
-	// records of a request grouped by service hold about one run for every two spans.
+	return bs[0], nil
+}
+
+// headRuns is a sealed head's records parsed, and their runs sorted by trace ID.
+type headRuns struct {
+	batches []*wal.Batch
+	runs    []recRun   // in the order the head took them
+	order   []traceRun // runs sorted by trace ID, then arrival
+}
+
+// recRun is run of batches[rec] (see wal.Run).
+type recRun struct {
+	rec    int32
+	from   wal.Pos
+	recEnd int
+}
+
+// parseHead parses the head's records (on up to workers goroutines) and sorts their runs by trace ID. Runs are
+// sorted by trace ID, keeping the order of arrival within a trace (the index breaks ties); the records of a
+// request grouped by service hold about one run for every two spans.
+func parseHead(h *head, workers int) (*headRuns, error) {
+	hr := &headRuns{batches: make([]*wal.Batch, len(h.batches))}
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(h.batches); i += workers {
+				var err error
+				if hr.batches[i], err = wal.ParseBatch(h.batches[i].Payload(), nil); err != nil {
+					errs[w] = fmt.Errorf("embedded: writing the head: record %d: %w", i, err)
+					return
+				}
+			}
+		})
+	}
 	nruns := 0
 	for _, rec := range h.batches {
 		nruns += len(rec.Runs)
 	}
-	bw.edges = make([]traceEdge, 0, h.spans) // at most one a span; growing it copied it five times over
-	runs := make([]srcRun, 0, nruns)
+	hr.runs = make([]recRun, 0, nruns)
 	order := make([]traceRun, 0, nruns)
-	for _, rec := range h.batches {
-		bt, err := wal.ParseBatch(rec.Payload(), nil)
-		if err != nil {
-			bw.abort()
-			return nil, fmt.Errorf("embedded: writing the head: %w", err)
-		}
-		src := bw.pw.Source(bt, nil)
+	for i, rec := range h.batches {
 		for _, r := range rec.Runs {
-			order = append(order, traceRun{r.TraceID, len(runs)})
-			runs = append(runs, srcRun{src, r.From, r.RecEnd})
+			order = append(order, traceRun{r.TraceID, len(hr.runs)})
+			hr.runs = append(hr.runs, recRun{int32(i), r.From, r.RecEnd})
 		}
 	}
+	hr.order = sortRuns(order)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return hr, nil
+}
+
+// split cuts the sorted runs into n parts of about as many runs, at trace boundaries: the ends of each part.
+func (hr *headRuns) split(n int) []int {
+	ends := make([]int, 0, n)
+	lo := 0
+	for k := 1; k <= n; k++ {
+		e := len(hr.order) * k / n
+		for e > lo && e < len(hr.order) && hr.order[e].id == hr.order[e-1].id {
+			e++
+		}
+		e = max(e, lo)
+		ends = append(ends, e)
+		lo = e
+	}
+	return ends
+}
+
+// writeHeadBlocks writes a sealed head as len(paths) blocks, at once, each with a range of its trace IDs (fewer
+// when the head has fewer traces). The blocks' files appear together or not at all (commitParts).
+func writeHeadBlocks(paths []string, h *head, better bool) ([]*block, error) {
+	hr, err := parseHead(h, len(paths))
+	if err != nil {
+		return nil, err
+	}
+	var ranges [][2]int // of hr.order, one a block, none empty but for an empty head's
+	lo := 0
+	for _, e := range hr.split(len(paths)) {
+		if e > lo || len(ranges) == 0 && e == len(hr.order) {
+			ranges = append(ranges, [2]int{lo, e})
+		}
+		lo = e
+	}
+	bws := make([]*blockWriter, len(ranges))
+	errs := make([]error, len(ranges))
+	var wg sync.WaitGroup
+	for k, r := range ranges {
+		wg.Go(func() {
+			spans := h.spans * (r[1] - r[0]) / max(len(hr.order), 1)
+			bw, err := hr.writePart(paths[k], r[0], r[1], spans, better)
+			if err == nil {
+				if len(ranges) > 1 {
+					bw.meta.Parts = len(ranges)
+				}
+				if err = bw.finishFile(h.walSeg, 0); err != nil {
+					bw = nil
+				}
+			}
+			bws[k], errs[k] = bw, err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, bw := range bws {
+			if bw != nil {
+				os.Remove(bw.tmp)
+			}
+		}
+		return nil, err
+	}
+	return commitParts(bws)
+}
+
+// writePart writes the traces of order[lo:hi] into a block at path, up to its footer (finishFile); spans is an
+// estimate of their number.
+func (hr *headRuns) writePart(path string, lo, hi, spans int, better bool) (*blockWriter, error) {
+	bw, err := newBlockWriter(path, better)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	// Every record is a source: with random trace IDs every record has runs in every part, and the dictionary is
+	// the strings of more than one record.
+	srcs := make([]*wal.Source, len(hr.batches))
+	for i, bt := range hr.batches {
+		srcs[i] = bw.pw.Source(bt, nil)
+	}
 	bw.setDict(bw.dictByCount())
-	order = sortRuns(order)
+	bw.edges = make([]traceEdge, 0, spans) // at most one a span; growing it copied it five times over
 	var group []srcRun
-	for i := 0; i < len(order); {
-		id := order[i].id
+	for i := lo; i < hi; {
+		id := hr.order[i].id
 		group = group[:0]
-		for ; i < len(order) && order[i].id == id; i++ {
-			group = append(group, runs[order[i].idx])
+		for ; i < hi && hr.order[i].id == id; i++ {
+			r := &hr.runs[hr.order[i].idx]
+			group = append(group, srcRun{srcs[r.rec], r.from, r.recEnd})
 		}
 		if err := bw.addTrace(id, group); err != nil {
 			bw.abort()
 			return nil, fmt.Errorf("embedded: writing the head: %w", err)
 		}
 	}
-	return bw.finish(h.walSeg, 0)
+	return bw, nil
+}
+
+// pendingFile lists the blocks of a head written as several while they are renamed into place: a crash in the
+// middle leaves it, and Open then deletes the blocks it names (their spans are still in the write-ahead log,
+// which is truncated only once they are all in place). Otherwise the blocks already renamed would move the log's
+// checkpoint past the spans of the others.
+const pendingFile = "parts.pending"
+
+// commitParts renames the written blocks into place, together, and opens them.
+func commitParts(bws []*blockWriter) ([]*block, error) {
+	if len(bws) == 1 {
+		b, err := bws[0].commit()
+		if err != nil {
+			return nil, err
+		}
+		return []*block{b}, nil
+	}
+	dir := filepath.Dir(bws[0].path)
+	var names []string
+	for _, bw := range bws {
+		names = append(names, filepath.Base(bw.path))
+	}
+	pending := filepath.Join(dir, pendingFile)
+	fail := func(err error) ([]*block, error) {
+		for _, bw := range bws {
+			os.Remove(bw.tmp)
+			os.Remove(bw.path)
+		}
+		if os.Remove(pending) == nil {
+			syncDir(dir)
+		}
+		return nil, fmt.Errorf("embedded: writing the head's blocks: %w", err)
+	}
+	if err := writeSynced(pending, []byte(strings.Join(names, "\n")+"\n")); err != nil {
+		return fail(err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fail(err)
+	}
+	for _, bw := range bws {
+		if err := os.Rename(bw.tmp, bw.path); err != nil {
+			return fail(err)
+		}
+	}
+	if err := syncDir(dir); err != nil {
+		return fail(err)
+	}
+	if err := os.Remove(pending); err != nil {
+		return fail(err)
+	}
+	if err := syncDir(dir); err != nil {
+		return nil, fmt.Errorf("embedded: writing the head's blocks: %w", err)
+	}
+	bs := make([]*block, 0, len(bws))
+	for _, bw := range bws {
+		b, err := openBlock(bw.path)
+		if err != nil {
+			for _, b := range bs {
+				b.release()
+			}
+			return nil, err
+		}
+		bs = append(bs, b)
+	}
+	return bs, nil
+}
+
+// writeSynced writes a file and syncs it.
+func writeSynced(path string, data []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	return err
+}
+
+// removePending deletes the blocks of a head whose renaming into place a crash interrupted (see pendingFile).
+func removePending(dir string) error {
+	pending := filepath.Join(dir, pendingFile)
+	data, err := os.ReadFile(pending)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, name := range strings.Fields(string(data)) {
+		if name != filepath.Base(name) || !strings.HasSuffix(name, blockSuffix) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	if err := os.Remove(pending); err != nil {
+		return err
+	}
+	return syncDir(dir)
 }
 
 // traceRun is a run of a head's records, idx in the order the head took them.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -170,7 +171,15 @@ func compareWithOracle(t *testing.T, stage string, got store.Store, want *memsto
 	}
 }
 
+// TestOracle writes, flushes, compacts and reopens, asking the store and the reference store the same questions at
+// each stage; heads are written as one block each, or as three (each a range of the head's trace IDs).
 func TestOracle(t *testing.T) {
+	for _, parts := range []int{1, 3} {
+		t.Run(fmt.Sprintf("parts=%d", parts), func(t *testing.T) { testOracle(t, parts) })
+	}
+}
+
+func testOracle(t *testing.T, parts int) {
 	now := time.Now().UnixNano()
 	g := spangen.New(11, now)
 	g.Extras = true
@@ -188,6 +197,7 @@ func TestOracle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.partSpans, s.maxParts = 1, parts
 	oracle := memstore.New()
 	bs := batches(rng, all, 20)
 	for i, b := range bs {
@@ -208,8 +218,13 @@ func TestOracle(t *testing.T) {
 			compareWithOracle(t, "head and blocks", s, oracle, traces, now)
 		}
 	}
-	if n := len(s.blocks); n != 4 {
-		t.Fatalf("%d blocks, want 4", n)
+	if n := len(s.blocks); n != 4*parts {
+		t.Fatalf("%d blocks, want %d", n, 4*parts)
+	}
+	for _, b := range s.blocks {
+		if want := map[bool]int{true: parts, false: 0}[parts > 1]; b.meta.Parts != want {
+			t.Fatalf("block %s: meta parts %d, want %d", b.path, b.meta.Parts, want)
+		}
 	}
 	compareWithOracle(t, "blocks", s, oracle, traces, now)
 	if err := s.Compact(); err != nil {
@@ -289,6 +304,39 @@ func TestPickCompaction(t *testing.T) {
 			s := &Store{o: Options{CompactFanIn: 4, CompactSpans: 100}}
 			for _, b := range tc.blocks {
 				s.blocks = append(s.blocks, &block{meta: blockMeta{Level: b.level, Spans: b.spans}})
+			}
+			var got []int
+			for _, b := range s.pickCompaction() {
+				got = append(got, slices.Index(s.blocks, b))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("group %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPickCompactionParts: the blocks a head was split into count as fractions of a head towards the fan-in.
+func TestPickCompactionParts(t *testing.T) {
+	type blk struct{ level, spans, parts int }
+	tests := []struct {
+		name   string
+		blocks []blk
+		want   []int
+	}{
+		{"two heads of two parts", []blk{{0, 5, 2}, {0, 5, 2}, {0, 5, 2}, {0, 5, 2}}, nil},
+		{"four heads of two parts", []blk{{0, 5, 2}, {0, 5, 2}, {0, 5, 2}, {0, 5, 2}, {0, 5, 2}, {0, 5, 2}, {0, 5, 2},
+			{0, 5, 2}}, []int{0, 1, 2, 3, 4, 5, 6, 7}},
+		{"split and whole heads", []blk{{0, 5, 3}, {0, 5, 3}, {0, 5, 3}, {0, 10, 0}, {0, 10, 1}, {0, 10, 0}},
+			[]int{0, 1, 2, 3, 4, 5}},
+		{"three and a half heads", []blk{{0, 5, 2}, {0, 10, 0}, {0, 10, 0}, {0, 10, 0}}, nil},
+		{"merged blocks are whole", []blk{{1, 20, 0}, {1, 20, 0}, {1, 20, 0}, {1, 20, 0}}, []int{0, 1, 2, 3}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Store{o: Options{CompactFanIn: 4, CompactSpans: 100}}
+			for _, b := range tc.blocks {
+				s.blocks = append(s.blocks, &block{meta: blockMeta{Level: b.level, Spans: b.spans, Parts: b.parts}})
 			}
 			var got []int
 			for _, b := range s.pickCompaction() {
