@@ -107,6 +107,29 @@ func BenchmarkW3CParts(b *testing.B) {
 			}
 		}
 	})
+	// What the bytes alone cost: plain Go allocations of the sizes the round trip must leave behind (the header
+	// text, the header's value slices, an extracted context), for the floor of the three steps above that make them.
+	run("GoString80", func(b *testing.B) {
+		v := []byte(tp + ts)
+		for b.Loop() {
+			keepString = string(v)
+		}
+	})
+	run("GoNew2Strings", func(b *testing.B) {
+		for b.Loop() {
+			vs := new([2]string)
+			vs[0], vs[1] = tp, ts
+			keepValues = vs
+		}
+	})
+	run("GoNew104", func(b *testing.B) {
+		bg := context.Background()
+		for b.Loop() {
+			n := new(remoteSized)
+			n.ctx, n.state = bg, ts
+			keepRemote = n
+		}
+	})
 	if sink == 42 {
 		b.Log(sink)
 	}
@@ -119,3 +142,24 @@ func cpuNanos() int64 {
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
+
+// remoteSized is the size and shape of an extracted context (trace's remoteNode, 104 bytes): a parent context,
+// two pointers, the IDs, the trace state and origin, the sending event and the flags.
+type remoteSized struct {
+	ctx        context.Context
+	span, lane *byte
+	spanID     uint64
+	traceID    [16]byte
+	state      string
+	origin     string
+	causeUnit  uint64
+	causeSeq   uint32
+	flags      [4]byte
+}
+
+// Package-level sinks keep the allocations of the Go* cases from being optimised away.
+var (
+	keepString string
+	keepValues *[2]string
+	keepRemote *remoteSized
+)
