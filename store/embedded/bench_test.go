@@ -1,6 +1,8 @@
 package embedded
 
 import (
+	"github.com/weftrace/weft/search"
+
 	"fmt"
 	"log/slog"
 	"os"
@@ -251,4 +253,38 @@ func BenchmarkDependencies(b *testing.B) {
 			b.ReportMetric(float64(edges), "edges")
 		})
 	}
+}
+
+// BenchmarkHeadSearch searches a head of 50,000 spans (weft serve's head at saturation), each search after one
+// more record was written (the view extended by it), and reports the first search apart: it decodes the head.
+func BenchmarkHeadSearch(b *testing.B) {
+	g := spangen.New(3, time.Now().UnixNano())
+	spans := g.Spans(51_000)
+	s, err := Open(b.TempDir(), Options{Logger: slog.New(slog.DiscardHandler), CompactInterval: -1, BlockSpans: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < 50_000; i += 1000 {
+		batch := spans[i : i+1000]
+		s.WriteRecord(ctx, batch, wal.Encode(batch))
+	}
+	q := search.Query{Service: spans[0].Service(), Operation: spans[0].Name, MinDuration: 1, Limit: 20}
+	t0 := time.Now()
+	if _, err := s.FindTraces(ctx, q); err != nil {
+		b.Fatal(err)
+	}
+	first := time.Since(t0)
+	i := 50_000
+	for b.Loop() {
+		batch := spans[i : i+10]
+		if i += 10; i+10 > len(spans) {
+			i = 50_000
+		}
+		s.WriteRecord(ctx, batch, wal.Encode(batch))
+		if _, err := s.FindTraces(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(first.Microseconds())/1000, "first-ms")
 }

@@ -3,6 +3,7 @@ package embedded
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -244,19 +245,32 @@ func (h *head) scan() ([]*viewPiece, error) {
 	return pieces, nil
 }
 
-// decodePiece decodes records (the head's from number first on) into a piece.
+// decodePiece decodes records (the head's from number first on) into a piece, on up to GOMAXPROCS goroutines.
 func decodePiece(recs []*wal.Record, first int) (*viewPiece, error) {
+	decoded := make([][]*model.Span, len(recs))
+	errs := make([]error, len(recs))
+	workers := min(runtime.GOMAXPROCS(0), (len(recs)+7)/8)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for n := w; n < len(recs); n += workers {
+				bt, err := wal.ParseBatch(recs[n].Payload(), nil)
+				if err == nil {
+					decoded[n], err = bt.All()
+				}
+				if err == nil && len(decoded[n]) != recs[n].Spans {
+					err = fmt.Errorf("%d spans decoded of %d", len(decoded[n]), recs[n].Spans)
+				}
+				errs[n] = err
+			}
+		})
+	}
+	wg.Wait()
 	p := &viewPiece{ids: map[model.TraceID]int32{}}
 	for n, rec := range recs {
-		bt, err := wal.ParseBatch(rec.Payload(), nil)
+		err := errs[n]
 		if err == nil {
-			var spans []*model.Span
-			if spans, err = bt.All(); err == nil && len(spans) != rec.Spans {
-				err = fmt.Errorf("%d spans decoded of %d", len(spans), rec.Spans)
-			}
-			if err == nil {
-				err = p.addRecord(rec, spans)
-			}
+			err = p.addRecord(rec, decoded[n])
 		}
 		if err != nil {
 			return nil, fmt.Errorf("embedded: the head's record %d: %w", first+n, err)
