@@ -183,21 +183,26 @@ func New(w *wal.WAL, s store.Store, o Options) (*Pipeline, error) {
 // estimate is a cheap guess of the memory a request's spans take: the model's sizes (a span and its pointer, an
 // attribute, an event, a link) plus the bytes of their strings, and the log record (~75 B a span).
 func estimate(spans []*model.Span) int64 {
+	var n int64
+	for _, s := range spans {
+		n += estimateSpan(s)
+	}
+	return n
+}
+
+// estimateSpan is estimate for one span.
+func estimateSpan(s *model.Span) int64 {
 	const (
 		spanSize  = int64(unsafe.Sizeof(model.Span{})) + 8 + 75
 		attrSize  = int64(unsafe.Sizeof(model.Attr{}))
 		eventSize = int64(unsafe.Sizeof(model.Event{}))
 		linkSize  = int64(unsafe.Sizeof(model.Link{}))
 	)
-	var n int64
-	for _, s := range spans {
-		n += spanSize + int64(len(s.Name)+len(s.StatusMessage)+len(s.SpanResource))
-		for i := range s.Attrs {
-			n += attrSize + int64(len(s.Attrs[i].Key)+len(s.Attrs[i].Value.Str))
-		}
-		n += int64(len(s.Events))*eventSize + int64(len(s.Links))*linkSize
+	n := spanSize + int64(len(s.Name)+len(s.StatusMessage)+len(s.SpanResource))
+	for i := range s.Attrs {
+		n += attrSize + int64(len(s.Attrs[i].Key)+len(s.Attrs[i].Value.Str))
 	}
-	return n
+	return n + int64(len(s.Events))*eventSize + int64(len(s.Links))*linkSize
 }
 
 // ErrClosed is returned by Consume after Close.
@@ -229,10 +234,14 @@ var _ ingest.BatchConsumer = (*Pipeline)(nil)
 // It is an ingest.ReleasingBatch: ConsumeBatch notes whether the spans reached only the log and a RecordWriter.
 type batch struct {
 	e        *wal.Encoder
+	size     int64 // estimate of the spans added, made while each is still in the cache
 	released bool
 }
 
-func (b *batch) Add(s *model.Span) { b.e.Add(s) }
+func (b *batch) Add(s *model.Span) {
+	b.e.Add(s)
+	b.size += estimateSpan(s)
+}
 
 // Released reports whether the ConsumeBatch that took b kept nothing of its spans: they went only to the log's
 // encoder (which copies what it keeps) and to a RecordWriter, or no further than an answer of overload or error.
@@ -247,16 +256,16 @@ func (p *Pipeline) NewBatch() ingest.Batch { return &batch{e: wal.NewEncoder()} 
 // ConsumeBatch is Consume for spans that b, from NewBatch, has encoded as they were decoded. Afterwards b reports
 // whether the receiver may reuse the spans' memory (see batch.Released).
 func (p *Pipeline) ConsumeBatch(ctx context.Context, spans []*model.Span, b ingest.Batch) error {
-	encode := func() *wal.Record { return wal.Encode(spans) }
 	pb, ok := b.(*batch)
+	var kept bool
+	var err error
 	if ok && pb.e != nil && pb.e.Spans() == len(spans) {
-		encode = pb.e.Finish
+		kept, err = p.consume(ctx, spans, pb.size, pb.e.Finish)
+	} else {
+		kept, err = p.consume(ctx, spans, estimate(spans), func() *wal.Record { return wal.Encode(spans) })
 	}
 	if ok {
-		pb.e = nil // finished below, or not to be trusted: never used again
-	}
-	kept, err := p.consume(ctx, spans, encode)
-	if ok {
+		pb.e = nil // finished, or not to be trusted: never used again
 		pb.released = !kept
 	}
 	return err
@@ -265,21 +274,20 @@ func (p *Pipeline) ConsumeBatch(ctx context.Context, spans []*model.Span, b inge
 // Consume appends the spans to the log and returns nil once they are durable; then they are in the store. It
 // answers *ingest.OverloadError, storing nothing, when memory bounds are reached.
 func (p *Pipeline) Consume(ctx context.Context, spans []*model.Span) error {
-	_, err := p.consume(ctx, spans, func() *wal.Record { return wal.Encode(spans) })
+	_, err := p.consume(ctx, spans, estimate(spans), func() *wal.Record { return wal.Encode(spans) })
 	return err
 }
 
-// consume is Consume with the spans' log record made by encode. kept reports whether the spans were handed to a
-// writer that may keep them (a Stage, or a store that is no RecordWriter); on every other path, errors included,
-// the pipeline keeps nothing of them.
-func (p *Pipeline) consume(ctx context.Context, spans []*model.Span, encode func() *wal.Record) (kept bool, err error) {
+// consume is Consume with the spans' estimated size (see estimate) and their log record made by encode. kept
+// reports whether the spans were handed to a writer that may keep them (a Stage, or a store that is no
+// RecordWriter); on every other path, errors included, the pipeline keeps nothing of them.
+func (p *Pipeline) consume(ctx context.Context, spans []*model.Span, size int64, encode func() *wal.Record) (kept bool, err error) {
 	if len(spans) == 0 {
 		return false, nil
 	}
 	if err := p.Admit(); err != nil {
 		return false, err
 	}
-	size := estimate(spans)
 	if cur := p.inflight.Add(size); cur > p.o.MaxInFlightBytes && cur != size {
 		p.inflight.Add(-size)
 		p.m.overloads.WithLabelValues("inflight_bytes").Inc()

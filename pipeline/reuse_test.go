@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -144,6 +145,57 @@ func TestReusedSpansAreStoredIntact(t *testing.T) {
 						t.Fatalf("trace %s span %s:\n got  %s\n want %s", id, s.SpanID, text, spans[s.SpanID])
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestBatchReleased: a batch reports its spans released when they went only to the log and the store's
+// RecordWriter, or were refused before reaching any writer (overload), and kept when a Stage took them. Its size
+// estimate, made span by span as they are added, is the one Consume makes.
+func TestBatchReleased(t *testing.T) {
+	tests := []struct {
+		name     string
+		stage    bool
+		overload bool
+		released bool
+	}{
+		{"record path", false, false, true},
+		{"record path, overload", false, true, true},
+		{"stage", true, false, false},
+		{"stage, overload", true, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := Options{CutCheck: time.Hour}
+			if tt.stage {
+				o.Stage = func(next store.Writer) store.Writer { return next }
+			}
+			st := open(t, t.TempDir(), embedded.Options{CompactInterval: -1}, o, wal.FsyncAlways())
+			defer st.s.Close()
+			defer st.p.Close()
+			g := spangen.New(6, time.Now().UnixNano())
+			spans := g.Spans(200)
+			b := st.p.NewBatch()
+			for _, s := range spans {
+				b.Add(s)
+			}
+			if got, want := b.(*batch).size, estimate(spans); got != want {
+				t.Errorf("batch estimate %d, want %d", got, want)
+			}
+			if ingest.Released(b) {
+				t.Error("released before ConsumeBatch")
+			}
+			if tt.overload {
+				st.p.inflight.Add(st.p.o.MaxInFlightBytes)
+				defer st.p.inflight.Add(-st.p.o.MaxInFlightBytes)
+			}
+			err := st.p.ConsumeBatch(ctx, spans, b)
+			if tt.overload != errors.Is(err, ingest.ErrOverloaded) {
+				t.Fatalf("ConsumeBatch: %v", err)
+			}
+			if got := ingest.Released(b); got != tt.released {
+				t.Errorf("released %v, want %v", got, tt.released)
 			}
 		})
 	}
