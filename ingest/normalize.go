@@ -169,8 +169,7 @@ func (c *conventions) classify(kind model.Kind, n *Normalizer) (resource, typ st
 		if resource == "" {
 			resource = c.dbOperation
 		}
-		switch strings.ToLower(c.dbSystem) {
-		case "redis", "memcached":
+		if lowerIs(c.dbSystem, "redis") || lowerIs(c.dbSystem, "memcached") {
 			return resource, "cache"
 		}
 		return resource, "db"
@@ -208,6 +207,27 @@ func (c *conventions) classify(kind model.Kind, n *Normalizer) (resource, typ st
 		return resource, "http"
 	}
 	return "", ""
+}
+
+// lowerIs reports whether strings.ToLower(s) == lower, for lower in ASCII, without lowering an ASCII s. (Some
+// letters that are not ASCII lower to ASCII ones, İ to i and the Kelvin sign to k: s is then lowered.)
+func lowerIs(s, lower string) bool {
+	if len(s) < len(lower) { // what lowers to ASCII is ASCII or longer
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 {
+			return strings.ToLower(s) == lower
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if i >= len(lower) || c != lower[i] {
+			return false
+		}
+	}
+	return len(s) == len(lower)
 }
 
 func stripQuery(target string) string {

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -70,5 +71,23 @@ func TestNormalizerMatchesNormalize(t *testing.T) {
 		} else if unsafe.StringData(s.SpanResource) != unsafe.StringData(first.SpanResource) {
 			t.Fatalf("span %d: %q made again", i, s.SpanResource)
 		}
+	}
+}
+
+// TestLowerIs: lowerIs is strings.ToLower and a comparison, for the names it is asked about.
+func TestLowerIs(t *testing.T) {
+	inputs := []string{"redis", "Redis", "REDIS", "rEdIs", "redi", "rediss", "redis ", "REDİS", "rediſ", "memcached",
+		"MemCached", "memcache", "\u212Aedis", "", "postgresql", "Memcached\u212A", "redİs", "REDİSx", "xREDİS", "İ", "mEmcAchEd"}
+	for _, s := range inputs {
+		for _, lower := range []string{"redis", "memcached"} {
+			if got, want := lowerIs(s, lower), strings.ToLower(s) == lower; got != want {
+				t.Errorf("lowerIs(%q, %q) = %v, want %v", s, lower, got, want)
+			}
+		}
+	}
+	s := model.Span{Attrs: []model.Attr{{Key: "db.system", Value: model.String("Redis")}, {Key: "db.operation", Value: model.String("GET")}}}
+	Normalize(&s)
+	if s.SpanType != "cache" {
+		t.Errorf("db.system Redis: type %q, want cache", s.SpanType)
 	}
 }

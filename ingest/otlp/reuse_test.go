@@ -162,26 +162,31 @@ func TestReusedMemoryStartsClean(t *testing.T) {
 			seen[s] = true
 		}
 		w.reset(true)
-		for _, c := range w.freeChunks {
-			for j, s := range c[:cap(c)] {
-				if !reflect.ValueOf(s).IsZero() {
-					t.Fatalf("after request %d, free span block holds at %d: %+v", i, j, s)
-				}
-			}
-		}
-		for _, a := range w.freeAttrs {
-			for j, at := range a[:cap(a)] {
-				if !reflect.ValueOf(at).IsZero() {
-					t.Fatalf("after request %d, free attribute block holds at %d: %+v", i, j, at)
-				}
-			}
-		}
-		if len(w.freeChunks) == 0 || len(w.freeAttrs) == 0 {
-			t.Fatalf("after request %d, no free blocks kept", i)
-		}
+		checkFree(t, i, "span", &w.spans)
+		checkFree(t, i, "attribute", &w.attrs)
+		checkFree(t, i, "event", &w.events)
+		checkFree(t, i, "link", &w.links)
 	}
 	if reused == 0 {
 		t.Error("no span was decoded into the memory of a span before: the test tests nothing")
+	}
+}
+
+// checkFree fails unless l, after request i, keeps free blocks and they are all zero.
+func checkFree[T any](t *testing.T, i int, kind string, l *blockList[T]) {
+	t.Helper()
+	if len(l.free) == 0 {
+		t.Fatalf("after request %d, no free %s blocks kept", i, kind)
+	}
+	for _, b := range l.free {
+		if len(b) != 0 {
+			t.Fatalf("after request %d, a free %s block has length %d", i, kind, len(b))
+		}
+		for j, x := range b[:cap(b)] {
+			if !reflect.ValueOf(x).IsZero() {
+				t.Fatalf("after request %d, free %s block holds at %d: %+v", i, kind, j, x)
+			}
+		}
 	}
 }
 

@@ -61,36 +61,22 @@ func (w *wireDecoder) release(reuse bool) {
 	decoders.Put(w)
 }
 
-// reset ends the decoder's request. With reuse (the consumer released the
-// spans: ingest.Released), the blocks that held the spans and their attributes are zeroed and kept for the next
-// request, and so is the slice of span pointers; otherwise they are left to the spans' new owner. The string caches
-// are kept either way, since strings are never written again (the blocks of values are dropped from the cache, so
-// that an idle decoder keeps at most one of them alive).
+// reset ends the decoder's request. With reuse (the consumer released the spans: ingest.Released), the blocks that
+// held the spans, their attributes, events and links are zeroed and kept for the next request, and so is the slice
+// of span pointers; otherwise they are left to the spans' new owner. The string caches are kept either way, since
+// strings are never written again (the blocks of values are dropped from the cache, so that an idle decoder keeps
+// at most one of them alive).
 func (w *wireDecoder) reset(reuse bool) {
+	w.spans.reset(reuse)
+	w.attrs.reset(reuse)
+	w.events.reset(reuse)
+	w.links.reset(reuse)
 	if reuse {
-		w.chunks = append(w.chunks, w.chunk)
-		for _, c := range w.chunks {
-			clear(c) // the spans, and through them what they point at
-			if c != nil && len(w.freeChunks) < maxFreeBlocks {
-				w.freeChunks = append(w.freeChunks, c[:0])
-			}
-		}
-		w.attrBlocks = append(w.attrBlocks, w.attrs)
-		for _, a := range w.attrBlocks {
-			clear(a) // past len a block is zero already (see takeAttrs)
-			if a != nil && len(w.freeAttrs) < maxFreeBlocks {
-				w.freeAttrs = append(w.freeAttrs, a[:0])
-			}
-		}
 		clear(w.d.spans)
 		w.d = decoded{spans: w.d.spans[:0]}
 	} else {
 		w.d = decoded{}
 	}
-	clear(w.chunks)
-	clear(w.attrBlocks)
-	w.chunks, w.attrBlocks = w.chunks[:0], w.attrBlocks[:0]
-	w.chunk, w.attrs = nil, nil
 	w.ri, w.si = 0, 0
 	w.batch = nil
 	if len(w.intern) >= maxIntern || w.internBytes >= maxInternBytes {
@@ -102,31 +88,33 @@ func (w *wireDecoder) reset(reuse bool) {
 }
 
 type wireDecoder struct {
-	d     decoded
-	chunk []model.Span // spans are allocated in blocks: len is what is taken
-	attrs []model.Attr // span attributes too: len is what is taken, the rest of cap is free and zero
-	// chunks and attrBlocks are the request's earlier blocks, and freeChunks and freeAttrs the zeroed blocks of
-	// requests before it that release let the decoder reuse.
-	chunks, freeChunks    [][]model.Span
-	attrBlocks, freeAttrs [][]model.Attr
-	intern                map[string]string
-	internBytes           int
-	recent                [recentSlots]string // a direct-mapped cache in front of intern, which needs no hashing of the whole string
-	values                valueStrings
-	norm                  ingest.Normalizer
-	ri, si                int          // indexes of the current resource and scope spans, for reasons
-	batch                 ingest.Batch // the consumer's, if any: given each span as it is done
+	d decoded
+	// The memory of the request's spans, and of their attributes (the current block's free end is where the next
+	// span's attributes are decoded), events and links.
+	spans       blockList[model.Span]
+	attrs       blockList[model.Attr]
+	events      blockList[model.Event]
+	links       blockList[model.Link]
+	intern      map[string]string
+	internBytes int
+	recent      [recentSlots]string // a direct-mapped cache in front of intern, which needs no hashing of the whole string
+	values      valueStrings
+	norm        ingest.Normalizer
+	ri, si      int          // indexes of the current resource and scope spans, for reasons
+	batch       ingest.Batch // the consumer's, if any: given each span as it is done
 }
 
-// A request's spans and their attributes are allocated in blocks that live and die together: a request is taken
-// whole, and one large block costs the allocator and the garbage collector less than a slice per span (10
-// attributes are a 1,120-byte object with pointers). When the consumer lets go of the spans, the blocks serve the
-// next request of the decoder.
+// A request's spans and their attributes, events and links are allocated in blocks (of 32 KiB, a size class) that
+// live and die together: a request is taken whole, and one large block costs the allocator and the garbage
+// collector less than a slice per span (10 attributes are a 1,120-byte object with pointers). When the consumer lets
+// go of the spans, the blocks serve the next request of the decoder.
 const (
 	spanBlock     = 99
 	attrBlock     = 341
+	eventBlock    = 341
+	linkBlock     = 512
 	attrSpare     = 24 // a span starts in the current attribute block only if this many slots are left
-	maxFreeBlocks = 64 // of each kind kept by an idle decoder: 2 MiB of spans, 2 MiB of attributes
+	maxFreeBlocks = 64 // of each kind kept by an idle decoder: 2 MiB
 )
 
 // The intern map outlives a request; past these bounds it starts again empty at the next request.
@@ -135,32 +123,58 @@ const (
 	maxInternBytes = 256 << 10
 )
 
-// newChunk starts a new block of spans, from the free ones if any.
-func (w *wireDecoder) newChunk() {
-	if w.chunk != nil {
-		w.chunks = append(w.chunks, w.chunk)
-	}
-	if n := len(w.freeChunks); n > 0 {
-		w.chunk = w.freeChunks[n-1]
-		w.freeChunks[n-1] = nil
-		w.freeChunks = w.freeChunks[:n-1]
-		return
-	}
-	w.chunk = make([]model.Span, 0, spanBlock)
+// blockList hands out the memory of one kind of element of a request in blocks of one size.
+type blockList[T any] struct {
+	cur  []T   // the block being filled: len is what is taken; the rest of cap is free, and zero
+	full [][]T // the request's earlier blocks
+	free [][]T // zeroed blocks, from requests before whose consumer let go of them
 }
 
-// newAttrBlock starts a new block of attributes, from the free ones if any.
-func (w *wireDecoder) newAttrBlock() {
-	if w.attrs != nil {
-		w.attrBlocks = append(w.attrBlocks, w.attrs)
+// grow starts a new block of size elements, a free one if there is one.
+func (l *blockList[T]) grow(size int) {
+	if l.cur != nil {
+		l.full = append(l.full, l.cur)
 	}
-	if n := len(w.freeAttrs); n > 0 {
-		w.attrs = w.freeAttrs[n-1]
-		w.freeAttrs[n-1] = nil
-		w.freeAttrs = w.freeAttrs[:n-1]
+	if n := len(l.free); n > 0 {
+		l.cur = l.free[n-1]
+		l.free[n-1] = nil
+		l.free = l.free[:n-1]
 		return
 	}
-	w.attrs = make([]model.Attr, 0, attrBlock)
+	l.cur = make([]T, 0, size)
+}
+
+// take gives n zero elements as a slice of length 0 and capacity n, to append to: from the current block, or a new
+// one (of size elements) when it has not n left, or a slice of their own when n is more than a quarter of a block.
+func (l *blockList[T]) take(n, size int) []T {
+	if n > size/4 {
+		return make([]T, 0, n)
+	}
+	if cap(l.cur)-len(l.cur) < n {
+		l.grow(size)
+	}
+	i := len(l.cur)
+	l.cur = l.cur[:i+n]
+	return l.cur[i : i : i+n]
+}
+
+// reset ends a request. With reuse, the request's blocks are zeroed (up to their length: past it they are zero
+// already) and kept, up to maxFreeBlocks; otherwise they are left to whoever holds the spans.
+func (l *blockList[T]) reset(reuse bool) {
+	if reuse && l.cur != nil {
+		l.full = append(l.full, l.cur)
+	}
+	for _, b := range l.full {
+		if reuse {
+			clear(b) // the elements, and through them what they point at
+			if len(l.free) < maxFreeBlocks {
+				l.free = append(l.free, b[:0])
+			}
+		}
+	}
+	clear(l.full)
+	l.full = l.full[:0]
+	l.cur = nil
 }
 
 var (
@@ -397,18 +411,14 @@ func (w *wireDecoder) scopeSpans(b []byte, res *model.Resource) error {
 		if num != 2 || typ != protowire.BytesType {
 			continue
 		}
-		if len(w.chunk) == cap(w.chunk) {
-			w.newChunk()
-		}
-		w.chunk = w.chunk[:len(w.chunk)+1]
-		s := &w.chunk[len(w.chunk)-1]
+		s := &w.spans.take(1, spanBlock)[:1][0]
 		msg, err := w.span(data, s)
 		if err != nil {
 			return err
 		}
 		if msg != "" {
 			*s = model.Span{}
-			w.chunk = w.chunk[:len(w.chunk)-1]
+			w.spans.cur = w.spans.cur[:len(w.spans.cur)-1] // the slot is the last taken
 			w.d.reject("resourceSpans[%d].scopeSpans[%d].spans[%d]: %s", w.ri, w.si, pi, msg)
 		} else {
 			s.Resource, s.Scope, s.ScopeVersion = res, scope, version
@@ -462,10 +472,10 @@ func (w *wireDecoder) span(b []byte, s *model.Span) (reason string, err error) {
 	var linkErr string
 	// The attributes are appended in place at the free end of the current block; a span with more than the block
 	// has left moves to a slice of its own as append grows it, and takeAttrs sees that.
-	if cap(w.attrs)-len(w.attrs) < attrSpare {
-		w.newAttrBlock()
+	if cap(w.attrs.cur)-len(w.attrs.cur) < attrSpare {
+		w.attrs.grow(attrBlock)
 	}
-	s.Attrs = w.attrs[len(w.attrs):len(w.attrs)]
+	s.Attrs = w.attrs.cur[len(w.attrs.cur):len(w.attrs.cur)]
 	defer w.takeAttrs(s)
 	for len(b) > 0 {
 		num, typ, v, data, n, err := field(b)
@@ -508,7 +518,7 @@ func (w *wireDecoder) span(b []byte, s *model.Span) (reason string, err error) {
 					return "", err
 				}
 				if s.Events == nil {
-					s.Events = make([]model.Event, 0, 1+countBytesFields(b, 11))
+					s.Events = w.events.take(1+countBytesFields(b, 11), eventBlock)
 				}
 				s.Events = append(s.Events, e)
 			case 13:
@@ -517,7 +527,7 @@ func (w *wireDecoder) span(b []byte, s *model.Span) (reason string, err error) {
 					return "", err
 				}
 				if s.Links == nil {
-					s.Links = make([]model.Link, 0, 1+countBytesFields(b, 13))
+					s.Links = w.links.take(1+countBytesFields(b, 13), linkBlock)
 				}
 				if msg != "" && linkErr == "" {
 					linkErr = fmt.Sprintf("links[%d].%s", len(s.Links), msg)
@@ -605,11 +615,12 @@ func (w *wireDecoder) span(b []byte, s *model.Span) (reason string, err error) {
 // they were decoded into first are zeroed, since the next span is decoded into them and wants them zero.
 func (w *wireDecoder) takeAttrs(s *model.Span) {
 	n := len(s.Attrs)
-	used := len(w.attrs)
-	if n > 0 && n <= cap(w.attrs)-used && &s.Attrs[0] == &w.attrs[used : used+1][0] {
-		w.attrs = w.attrs[:used+n]
-	} else if n > cap(w.attrs)-used {
-		clear(w.attrs[used:cap(w.attrs)])
+	cur := w.attrs.cur
+	used := len(cur)
+	if n > 0 && n <= cap(cur)-used && &s.Attrs[0] == &cur[used : used+1][0] {
+		w.attrs.cur = cur[:used+n]
+	} else if n > cap(cur)-used {
+		clear(cur[used:cap(cur)])
 	}
 	if n == 0 {
 		s.Attrs = nil
