@@ -1,6 +1,8 @@
 package embedded
 
 import (
+	"slices"
+
 	"os"
 	"path/filepath"
 	"strings"
@@ -231,4 +233,22 @@ func TestInterruptedSplitFlush(t *testing.T) {
 	oracle.Write(ctx, first)
 	oracle.Write(ctx, second)
 	compareWithOracle(t, "replayed", s, oracle, traces, now)
+}
+
+// TestRunStarts: each run of a record gets the earliest and latest start of its spans, also when the spans handed
+// with the record are not in the record's order (then from its trace's spans).
+func TestRunStarts(t *testing.T) {
+	a, b := model.TraceID{1}, model.TraceID{2}
+	spans := []*model.Span{{TraceID: a, Start: 5}, {TraceID: a, Start: 3}, {TraceID: b, Start: 9}, {TraceID: a, Start: 7}}
+	rec := wal.Encode(spans) // runs: a (5, 3), b (9), a (7)
+	if len(rec.Runs) != 3 {
+		t.Fatalf("%d runs, want 3", len(rec.Runs))
+	}
+	if got, want := runStarts(spans, rec), []int64{3, 5, 9, 9, 7, 7}; !slices.Equal(got, want) {
+		t.Fatalf("aligned: %v, want %v", got, want)
+	}
+	shuffled := []*model.Span{spans[2], spans[0], spans[3], spans[1]}
+	if got, want := runStarts(shuffled, rec), []int64{3, 7, 9, 9, 3, 7}; !slices.Equal(got, want) {
+		t.Fatalf("not aligned: %v, want %v", got, want)
+	}
 }
