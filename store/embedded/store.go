@@ -550,7 +550,12 @@ func commitParts(bws []*blockWriter) ([]*block, error) {
 		names = append(names, filepath.Base(bw.path))
 	}
 	pending := filepath.Join(dir, pendingFile)
+	var bs []*block
+	// fail takes everything back to before the head was written; the caller may write it again.
 	fail := func(err error) ([]*block, error) {
+		for _, b := range bs {
+			b.release()
+		}
 		for _, bw := range bws {
 			os.Remove(bw.tmp)
 			os.Remove(bw.path)
@@ -574,22 +579,19 @@ func commitParts(bws []*blockWriter) ([]*block, error) {
 	if err := syncDir(dir); err != nil {
 		return fail(err)
 	}
+	for _, bw := range bws {
+		b, err := openBlock(bw.path)
+		if err != nil {
+			return fail(err)
+		}
+		bs = append(bs, b)
+	}
+	// The list's removal is the commit: once it is durable, the blocks are the head's.
 	if err := os.Remove(pending); err != nil {
 		return fail(err)
 	}
 	if err := syncDir(dir); err != nil {
-		return nil, fmt.Errorf("embedded: writing the head's blocks: %w", err)
-	}
-	bs := make([]*block, 0, len(bws))
-	for _, bw := range bws {
-		b, err := openBlock(bw.path)
-		if err != nil {
-			for _, b := range bs {
-				b.release()
-			}
-			return nil, err
-		}
-		bs = append(bs, b)
+		return fail(err)
 	}
 	return bs, nil
 }
