@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/weftrace/weft/model"
@@ -191,12 +192,36 @@ func (h *head) each(f func(id model.TraceID, minStart, maxStart int64) bool) {
 // queries read them without a lock while a writer adds to the head. A new piece is merged with the one before
 // while that one is not bigger (a binary counter): a head queried n times keeps O(log n) pieces, and each span
 // is copied O(log n) times.
+//
+// A view no search has read for viewIdle is let go at the next write, so that a head searched once does not keep
+// its decoded spans (~1.6 KB each) for the rest of its life.
 type headView struct {
 	extend sync.Mutex // one extension at a time; queries meanwhile read the pieces they have
 
 	mu     sync.Mutex
 	pieces []*viewPiece // replaced, never changed in place
 	recs   int          // the head's records the pieces hold
+
+	used atomic.Int64 // when a search last read the view (Unix ns), 0 when there is none
+}
+
+// viewIdle is how long a head's view is kept after the last search that read it.
+const viewIdle = 10 * time.Second
+
+// dropIdle lets go of the view if no search read it for viewIdle before now (Unix ns). It never waits: a view
+// being extended is in use.
+func (v *headView) dropIdle(now int64) {
+	if u := v.used.Load(); u == 0 || now-u < int64(viewIdle) || !v.extend.TryLock() {
+		return
+	}
+	defer v.extend.Unlock()
+	if now-v.used.Load() < int64(viewIdle) {
+		return
+	}
+	v.mu.Lock()
+	v.pieces, v.recs = nil, 0
+	v.mu.Unlock()
+	v.used.Store(0)
 }
 
 // viewPiece is some of a head's records decoded, by trace.
@@ -224,6 +249,7 @@ func (h *head) scan() ([]*viewPiece, error) {
 	v := &h.view
 	v.extend.Lock()
 	defer v.extend.Unlock()
+	v.used.Store(time.Now().UnixNano())
 	pieces, done := v.snapshot()
 	h.mu.RLock()
 	recs := h.batches[done:len(h.batches):len(h.batches)]

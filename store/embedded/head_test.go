@@ -1,6 +1,8 @@
 package embedded
 
 import (
+	"reflect"
+
 	"slices"
 
 	"os"
@@ -251,4 +253,52 @@ func TestRunStarts(t *testing.T) {
 	if got, want := runStarts(shuffled, rec), []int64{3, 7, 9, 9, 3, 7}; !slices.Equal(got, want) {
 		t.Fatalf("not aligned: %v, want %v", got, want)
 	}
+}
+
+// TestHeadViewLetGo: a head's view that no search read for viewIdle is let go at the next write, and the head
+// answers as before, from its records and then from a new view.
+func TestHeadViewLetGo(t *testing.T) {
+	now := time.Now().UnixNano()
+	g := spangen.New(15, now)
+	var traces [][]*model.Span
+	var all []*model.Span
+	for len(all) < 1500 {
+		tr := g.Trace()
+		traces = append(traces, tr)
+		all = append(all, tr...)
+	}
+	s, err := Open(t.TempDir(), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	oracle := memstore.New()
+	half := len(all) / 2
+	s.Write(ctx, all[:half])
+	oracle.Write(ctx, all[:half])
+	if _, err := s.FindTraces(ctx, search.Query{}); err != nil {
+		t.Fatal(err)
+	}
+	v := &s.head.view
+	if p, _ := v.snapshot(); p == nil {
+		t.Fatal("no view after a search")
+	}
+	s.Write(ctx, all[half:half+10])
+	if p, _ := v.snapshot(); p == nil {
+		t.Fatal("view let go while in use")
+	}
+	v.used.Store(time.Now().Add(-viewIdle - time.Second).UnixNano())
+	s.Write(ctx, all[half+10:])
+	oracle.Write(ctx, all[half:])
+	if p, n := v.snapshot(); p != nil || n != 0 || v.used.Load() != 0 {
+		t.Fatalf("view of %d records kept after %s unused", n, viewIdle)
+	}
+	for _, tr := range traces[:20] {
+		got, err := s.Trace(ctx, tr[0].TraceID)
+		want, _ := oracle.Trace(ctx, tr[0].TraceID)
+		if err != nil || !reflect.DeepEqual(sortSpans(got), sortSpans(want)) {
+			t.Fatalf("trace %s after the view was let go: %d spans, want %d (%v)", tr[0].TraceID, len(got), len(want), err)
+		}
+	}
+	compareWithOracle(t, "view let go", s, oracle, traces, now)
 }

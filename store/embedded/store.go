@@ -264,6 +264,7 @@ func (s *Store) WriteRecord(ctx context.Context, spans []*model.Span, rec *wal.R
 	h := s.head
 	h.write(spans, rec)
 	s.mu.RUnlock()
+	h.view.dropIdle(t0.UnixNano())
 	s.m.write.Observe(time.Since(t0).Seconds())
 	s.m.headSpans.Add(float64(len(spans)))
 	return nil
