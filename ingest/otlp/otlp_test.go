@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -423,6 +424,33 @@ func sameAsOfficial(t *testing.T, b []byte) {
 		t.Fatalf("rejected %d %q by the official path, %d %q by DecodeProto", official.rejected, official.reason, fast.rejected, fast.reason)
 	}
 	diffSpans(t, fast.spans, official.spans)
+
+	// Decoded into memory that held another request's spans, it is the same.
+	w := &wireDecoder{intern: make(map[string]string)}
+	if _, err := w.decode(primeRequest(t)); err != nil {
+		t.Fatal(err)
+	}
+	w.reset(true)
+	reused, err := w.decode(b)
+	if err != nil {
+		t.Fatalf("decoding again into reused memory: %v", err)
+	}
+	if reused.rejected != fast.rejected || reused.reason != fast.reason {
+		t.Fatalf("rejected %d %q decoding into reused memory, %d %q the first time", reused.rejected, reused.reason, fast.rejected, fast.reason)
+	}
+	diffSpans(t, reused.spans, official.spans)
+}
+
+var (
+	primeOnce sync.Once
+	prime     []byte
+)
+
+// primeRequest is a request whose spans fill a decoder's blocks with everything a span can have, before the
+// decoder is reset and reused.
+func primeRequest(t testing.TB) []byte {
+	primeOnce.Do(func() { prime = richRequest(t, 40, 7) })
+	return prime
 }
 
 func TestDecodeProtoMatchesOfficial(t *testing.T) {
