@@ -10,7 +10,9 @@ import (
 // texts) are shared through a small direct-mapped cache; the rest are copied into large byte blocks instead of
 // one allocation each, since a request's spans are stored and dropped together (a block lives as long as any
 // string in it). Keys, names and service names are not made here: they go through the decoder's intern map as
-// strings of their own, because the store may keep them for longer than the request's spans.
+// strings of their own, because the store may keep them for longer than the request's spans. Neither kind is ever
+// written again, not even when the decoder reuses the memory of a released request's spans for the next one
+// (ingest.ReleasingBatch): a consumer may keep any string it was handed.
 type valueStrings struct {
 	recent [recentSlots]string
 	block  []byte // len is what is taken
