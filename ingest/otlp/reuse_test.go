@@ -126,8 +126,8 @@ func requestText(spans []*model.Span) string {
 func reuseBodies(t testing.TB) [][]byte {
 	return [][]byte{
 		readGolden(t, "request.pb"), sparseRequest(t, 3, 1),
-		richRequest(t, 300, 2), sparseRequest(t, 400, 3),
-		richRequest(t, 120, 4), realisticRequest(250), sparseRequest(t, 500, 5), richRequest(t, 40, 6),
+		richRequest(t, 120, 2), sparseRequest(t, 200, 3),
+		richRequest(t, 60, 4), realisticRequest(100), sparseRequest(t, 150, 5), richRequest(t, 40, 6),
 	}
 }
 
@@ -294,7 +294,7 @@ func TestReceiversReuseOnlyReleasedSpans(t *testing.T) {
 				return conn.Invoke(ctx, exportMethod, body, &coltracepb.ExportTraceServiceResponse{}, grpc.ForceCodec(rawCodec{}))
 			}})
 	}
-	const rounds = 4
+	const rounds = 3
 	var wg sync.WaitGroup
 	errs := make(chan error, len(targets))
 	for _, tg := range targets {
