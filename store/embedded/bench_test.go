@@ -99,9 +99,16 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkCompact merges four blocks of 200,000 spans, written as head cuts are, into one, and reports the CPU
-// per span of the merge and the bytes per span before and after.
+// BenchmarkCompact merges blocks written as head cuts are into one: four of 200,000 spans (heads), and 32 of
+// 25,000 (the parts of heads written one block per processor, as compaction's first level finds them). It
+// reports the CPU per span of the merge and the bytes per span before and after.
 func BenchmarkCompact(b *testing.B) {
+	for _, in := range []struct{ blocks, spans int }{{4, 200_000}, {32, 25_000}} {
+		b.Run(fmt.Sprintf("blocks=%d", in.blocks), func(b *testing.B) { benchmarkCompact(b, in.blocks, in.spans) })
+	}
+}
+
+func benchmarkCompact(b *testing.B, blocks, blockSpans int) {
 	g := spangen.New(2, time.Now().UnixNano())
 	dir := b.TempDir()
 	s, err := Open(dir, Options{Logger: slog.New(slog.DiscardHandler), CompactInterval: -1, CompactFanIn: 4, CompactSpans: 1 << 30})
@@ -111,9 +118,9 @@ func BenchmarkCompact(b *testing.B) {
 	defer s.Close()
 	var paths []string
 	var before int64
-	for range 4 {
+	for range blocks {
 		h := newHead()
-		spans := g.Spans(200_000)
+		spans := g.Spans(blockSpans)
 		for i := 0; i < len(spans); i += 1000 {
 			batch := spans[i:min(i+1000, len(spans))]
 			h.write(batch, wal.Encode(batch))

@@ -166,8 +166,7 @@ func (bw *blockWriter) mergeTerms(curs []*termCursor) error {
 			return err
 		}
 	}
-	var ords, tmpOrds []uint32
-	var dmin, dmax, tmpMin, tmpMax []uint8
+	var u postingUnion
 	for {
 		low, found := "", false
 		for _, c := range curs {
@@ -178,39 +177,98 @@ func (bw *blockWriter) mergeTerms(curs []*termCursor) error {
 		if !found {
 			return nil
 		}
-		first := true
+		u.reset()
 		for _, c := range curs {
 			if c.done || c.term != low {
 				continue
 			}
 			n := len(c.ords)
-			var cmin, cmax []uint8
+			l := postingList{ords: c.ords}
 			if c.durs != nil {
-				cmin, cmax = c.durs[:n], c.durs[n:]
+				l.dmin, l.dmax = c.durs[:n], c.durs[n:]
 			}
-			if first {
-				ords = append(ords[:0], c.ords...)
-				dmin = append(dmin[:0], cmin...)
-				dmax = append(dmax[:0], cmax...)
-				first = false
-			} else {
-				tmpOrds, tmpMin, tmpMax = unionDurations(tmpOrds[:0], tmpMin[:0], tmpMax[:0], ords, dmin, dmax, c.ords, cmin, cmax)
-				ords, tmpOrds = tmpOrds, ords
-				dmin, tmpMin = tmpMin, dmin
-				dmax, tmpMax = tmpMax, dmax
+			u.add(l)
+		}
+		all := u.union()
+		bw.appendTerm(low, all.ords, all.dmin, all.dmax)
+		for _, c := range curs {
+			if c.done || c.term != low {
+				continue
 			}
 			if err := c.next(); err != nil {
 				return err
 			}
 		}
-		bw.appendTerm(low, ords, dmin, dmax)
 	}
 }
 
-// unionDurations merges two sorted posting lists into out; where both hold an ordinal its duration buckets (when
-// the lists have them) are the smaller minimum and the larger maximum.
-func unionDurations(out []uint32, omin, omax []uint8, a []uint32, amin, amax []uint8, b []uint32, bmin, bmax []uint8) ([]uint32, []uint8, []uint8) {
-	durs := amin != nil && bmin != nil
+// postingUnion merges one term's posting lists from a compaction's inputs. It merges them pairwise in rounds, as
+// a merge sort does (each ordinal is copied about log2 of the inputs times): merging each list into the union of
+// those before it copied a common term's whole union once per input, and a compaction of the heads' parts has
+// dozens of them. Its buffers are reused from term to term.
+type postingUnion struct {
+	lists []postingList
+	owned []bool // lists[i] is one of the union's buffers (not a cursor's)
+	free  []postingList
+}
+
+func (u *postingUnion) reset() {
+	for i, l := range u.lists {
+		if u.owned[i] {
+			u.free = append(u.free, l)
+		}
+	}
+	u.lists, u.owned = u.lists[:0], u.owned[:0]
+}
+
+func (u *postingUnion) add(l postingList) {
+	u.lists = append(u.lists, l)
+	u.owned = append(u.owned, false)
+}
+
+// union returns the union of the lists added since reset; it stays valid until the next reset.
+func (u *postingUnion) union() postingList {
+	if len(u.lists) == 0 {
+		return postingList{}
+	}
+	durs := true
+	for _, l := range u.lists {
+		durs = durs && l.dmin != nil
+	}
+	for len(u.lists) > 1 {
+		n := 0
+		for i := 0; i < len(u.lists); i += 2 {
+			if i+1 == len(u.lists) {
+				u.lists[n], u.owned[n] = u.lists[i], u.owned[i]
+				n++
+				continue
+			}
+			var out postingList
+			if k := len(u.free); k > 0 {
+				out, u.free = u.free[k-1], u.free[:k-1]
+			}
+			a, b := u.lists[i], u.lists[i+1]
+			out.ords, out.dmin, out.dmax = unionDurations(out.ords[:0], out.dmin[:0], out.dmax[:0],
+				a.ords, a.dmin, a.dmax, b.ords, b.dmin, b.dmax, durs)
+			for j := i; j <= i+1; j++ {
+				if u.owned[j] {
+					u.free = append(u.free, u.lists[j])
+				}
+			}
+			u.lists[n], u.owned[n] = out, true
+			n++
+		}
+		u.lists, u.owned = u.lists[:n], u.owned[:n]
+	}
+	if !durs {
+		u.lists[0].dmin, u.lists[0].dmax = nil, nil
+	}
+	return u.lists[0]
+}
+
+// unionDurations merges two sorted posting lists into out; where both hold an ordinal its duration buckets (with
+// durs) are the smaller minimum and the larger maximum.
+func unionDurations(out []uint32, omin, omax []uint8, a []uint32, amin, amax []uint8, b []uint32, bmin, bmax []uint8, durs bool) ([]uint32, []uint8, []uint8) {
 	i, j := 0, 0
 	for i < len(a) || j < len(b) {
 		switch {
