@@ -21,6 +21,7 @@ import (
 var (
 	serverPathDuration = flag.Duration("serverpath.duration", 15*time.Second, "how long BenchmarkServerPath sends")
 	serverPathRate     = flag.Int("serverpath.rate", 0, "spans per second BenchmarkServerPath offers (0: as fast as accepted)")
+	serverPathConc     = flag.Int("serverpath.concurrency", 16, "requests BenchmarkServerPath keeps in flight")
 	serverPathBackoff  = flag.Duration("serverpath.backoff", 50*time.Millisecond, "how long the load generator waits after a 429 (0: as Retry-After says)")
 )
 
@@ -44,7 +45,7 @@ func BenchmarkServerPath(b *testing.B) {
 	cpu0 := cpuTime()
 	res, err := loadgen.Run(context.Background(), loadgen.Options{
 		Endpoint: "http://" + s.Addr("otlp-http") + "/v1/traces", Duration: *serverPathDuration, Rate: *serverPathRate,
-		Concurrency: 8, Seed: 1, Backoff: *serverPathBackoff})
+		Concurrency: *serverPathConc, Seed: 1, Backoff: *serverPathBackoff})
 	if err != nil {
 		b.Fatal(err)
 	}

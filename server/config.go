@@ -68,7 +68,7 @@ func (c *Config) flagSet(name string) (*flag.FlagSet, *string) {
 	fs.DurationVar(&c.FsyncInterval, "fsync-interval", 100*time.Millisecond, "with --fsync interval, how often the log is synced")
 	fs.Int64Var(&c.MaxRequestBytes, "max-request-bytes", 16<<20, "largest request body accepted, compressed or decompressed; larger ones get 413")
 	fs.Int64Var(&c.MaxInFlight, "max-inflight-bytes", 256<<20, "decoded spans held between receipt and the store before receivers answer 429")
-	fs.IntVar(&c.MaxPending, "max-pending-spans", 200000, "spans taken but not yet written into a block before receivers answer 429; bounds the server's memory")
+	fs.IntVar(&c.MaxPending, "max-pending-spans", 400000, "spans taken but not yet written into a block before receivers answer 429; bounds the server's memory")
 	fs.StringVar(&c.MemoryLimit, "memory-limit", "900MiB", "soft limit on the server's memory (Go's GOMEMLIMIT: the collector works harder near it), as bytes with a unit (MiB, GiB), or off; a GOMEMLIMIT in the environment wins")
 	fs.IntVar(&c.GCPercent, "gc-percent", 200, "how far the heap may grow over live data before a collection, in percent (Go's GOGC); --memory-limit still holds the heap below its limit; a GOGC in the environment wins")
 	fs.DurationVar(&c.Retention, "retention", 7*24*time.Hour, "how long spans are kept")
