@@ -61,13 +61,7 @@ func TestHeadKeepsNoSpans(t *testing.T) {
 	g.Extras = true
 	g.Users = 200
 	rng := rand.New(rand.NewPCG(3, 4))
-	var traces [][]*model.Span
-	var all []*model.Span
-	for len(all) < 3000 {
-		tr := g.Trace()
-		traces = append(traces, tr)
-		all = append(all, tr...)
-	}
+	traces, all := someTraces(g, 3000)
 	s, err := Open(t.TempDir(), testOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -103,13 +97,7 @@ func TestHeadQueriesWhileWriting(t *testing.T) {
 	now := time.Now().UnixNano()
 	g := spangen.New(13, now)
 	rng := rand.New(rand.NewPCG(5, 6))
-	var traces [][]*model.Span
-	var all []*model.Span
-	for len(all) < 3000 {
-		tr := g.Trace()
-		traces = append(traces, tr)
-		all = append(all, tr...)
-	}
+	traces, all := someTraces(g, 3000)
 	s, err := Open(t.TempDir(), testOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -260,13 +248,7 @@ func TestRunStarts(t *testing.T) {
 func TestHeadViewLetGo(t *testing.T) {
 	now := time.Now().UnixNano()
 	g := spangen.New(15, now)
-	var traces [][]*model.Span
-	var all []*model.Span
-	for len(all) < 1500 {
-		tr := g.Trace()
-		traces = append(traces, tr)
-		all = append(all, tr...)
-	}
+	traces, all := someTraces(g, 1500)
 	s, err := Open(t.TempDir(), testOptions())
 	if err != nil {
 		t.Fatal(err)

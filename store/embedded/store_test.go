@@ -185,13 +185,7 @@ func testOracle(t *testing.T, parts int) {
 	g.Extras = true
 	g.Users = 200
 	rng := rand.New(rand.NewPCG(1, 2))
-	var traces [][]*model.Span
-	var all []*model.Span
-	for len(all) < 6000 {
-		tr := g.Trace()
-		traces = append(traces, tr)
-		all = append(all, tr...)
-	}
+	traces, all := someTraces(g, 6000)
 	dir := t.TempDir()
 	s, err := Open(dir, testOptions())
 	if err != nil {
@@ -645,4 +639,14 @@ func TestSortRuns(t *testing.T) {
 	if got := sortRuns(runs); !slices.Equal(got, want) {
 		t.Fatal("runs out of order")
 	}
+}
+
+// someTraces makes whole traces with g until they hold n spans or more: the traces, and all their spans in order.
+func someTraces(g *spangen.Generator, n int) (traces [][]*model.Span, all []*model.Span) {
+	for len(all) < n {
+		tr := g.Trace()
+		traces = append(traces, tr)
+		all = append(all, tr...)
+	}
+	return traces, all
 }
