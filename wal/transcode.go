@@ -17,7 +17,10 @@ import (
 // While it copies, it reports each span's indexable fields (service, name, kind, status, times and top-level
 // attributes, with strings as global ids) to a visitor, so that a block's index is built without another pass.
 type PageWriter struct {
-	ids   map[string]uint32
+	ids map[string]uint32
+	// base, in a fork (Fork), holds the strings interned before it, read-only and shared with the other forks;
+	// ids holds only those interned after.
+	base  map[string]uint32
 	strs  []string  // by global id
 	count []uint32  // source batches holding each string
 	slot  []strSlot // by global id
@@ -171,8 +174,40 @@ func NewPageWriter() *PageWriter {
 	return &PageWriter{ids: map[string]uint32{}, resKey: map[string]uint32{}, page: 1}
 }
 
+// Fork returns a writer that starts from what w has interned (strings, their counts, resources), so that
+// several blocks can be written at once from the same Sources, one writer each, with the global ids and
+// dictionary counts that w gave them: as if each had made the Sources itself, but paying for it once. w and the
+// forks share w's tables: w must not be used again, and a fork must not make Sources. A fork's dictionary is
+// unset (SetDict).
+func (w *PageWriter) Fork() *PageWriter {
+	if len(w.ids) > 0 && w.base != nil {
+		panic("wal: fork of a fork that interned")
+	}
+	base := w.base
+	if base == nil {
+		base = w.ids
+	}
+	n := len(w.strs)
+	f := &PageWriter{ids: map[string]uint32{}, base: base, strs: w.strs[:n:n], count: w.count[:n:n],
+		slot: make([]strSlot, n), page: 1}
+	for i := range f.slot {
+		f.slot[i].dict = -1
+	}
+	nr := len(w.res)
+	f.res = w.res[:nr:nr]
+	f.resKey = nil // resource is only called by Source
+	f.resStamp = make([]uint32, nr)
+	f.resLocal = make([]uint32, nr)
+	return f
+}
+
 // Intern returns the global id of s.
 func (w *PageWriter) Intern(s string) uint32 {
+	if w.base != nil {
+		if g, ok := w.base[s]; ok {
+			return g
+		}
+	}
 	if g, ok := w.ids[s]; ok {
 		return g
 	}
@@ -232,6 +267,9 @@ type Source struct {
 // computed once for every page of a block); otherwise it is interned here. Each string of b's own table counts
 // once towards Count.
 func (w *PageWriter) Source(b *Batch, shared []uint32) *Source {
+	if w.resKey == nil {
+		panic("wal: Source on a fork")
+	}
 	if shared == nil && len(b.shared) > 0 {
 		shared = w.InternAll(b.shared)
 	}

@@ -395,3 +395,127 @@ func cpuTime() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestPageWriterFork writes two parts of the same batches at once, each with a fork of the writer that made the
+// batches' sources, and checks that each part's pages, and what its visitor saw, are those of a writer that made
+// its own sources (as a head split into blocks was written before forks).
+func TestPageWriterFork(t *testing.T) {
+	g := spangen.New(7, time.Now().UnixNano())
+	g.Extras = true // float and bool attributes: their text is interned while copying
+	var payloads [][]byte
+	var runs []Run
+	var recOf []int
+	for i := range 6 {
+		rec := Encode(g.Spans(150))
+		payloads = append(payloads, rec.Payload())
+		for _, r := range rec.Runs {
+			runs = append(runs, r)
+			recOf = append(recOf, i)
+		}
+	}
+	parse := func() []*Batch {
+		var bts []*Batch
+		for _, p := range payloads {
+			bt, err := ParseBatch(p, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bts = append(bts, bt)
+		}
+		return bts
+	}
+	dictOf := func(w *PageWriter) []uint32 {
+		var dict []uint32
+		for gid := range uint32(w.Strings()) {
+			if w.Count(gid) > 1 {
+				dict = append(dict, gid)
+			}
+		}
+		return dict
+	}
+	// part copies the runs of part k (of 2) into pages, returning them and the visitor's reports, with the strings
+	// of their global ids; and the id and text of a string no batch holds, interned last.
+	type visited struct {
+		info  SpanInfo
+		texts []string
+	}
+	part := func(w *PageWriter, srcs []*Source, k int) ([]byte, []visited, uint32) {
+		var pages []byte
+		var seen []visited
+		visit := func(in *SpanInfo) {
+			v := visited{info: *in}
+			v.info.Attrs = slices.Clone(in.Attrs)
+			v.texts = append(v.texts, w.String(in.Name))
+			for _, a := range in.Attrs {
+				v.texts = append(v.texts, w.String(a.Key), w.String(a.Str))
+			}
+			seen = append(seen, v)
+		}
+		for i, r := range runs {
+			if i%2 != k {
+				continue
+			}
+			if err := w.AddRun(srcs[recOf[i]], r.From, r.RecEnd, visit); err != nil {
+				t.Error(err)
+				return nil, nil, 0
+			}
+			if w.Size() > 2<<10 {
+				pages = w.AppendPage(pages)
+			}
+		}
+		return w.AppendPage(pages), seen, w.Intern("a string of part " + string(rune('0'+k)))
+	}
+
+	type result struct {
+		pages []byte
+		seen  []visited
+		extra uint32
+	}
+	var want [2]result
+	for k := range want {
+		w := NewPageWriter()
+		var srcs []*Source
+		for _, bt := range parse() {
+			srcs = append(srcs, w.Source(bt, nil))
+		}
+		w.SetDict(dictOf(w))
+		want[k].pages, want[k].seen, want[k].extra = part(w, srcs, k)
+	}
+
+	base := NewPageWriter()
+	var srcs []*Source
+	for _, bt := range parse() {
+		srcs = append(srcs, base.Source(bt, nil))
+	}
+	dict := dictOf(base)
+	if len(dict) == 0 {
+		t.Fatal("no string in more than one batch: the test does not exercise the dictionary")
+	}
+	var got [2]result
+	done := make(chan int)
+	for k := range got {
+		f := base.Fork()
+		go func() {
+			f.SetDict(dict)
+			got[k].pages, got[k].seen, got[k].extra = part(f, srcs, k)
+			done <- k
+		}()
+	}
+	<-done
+	<-done
+	for k := range got {
+		if !bytes.Equal(got[k].pages, want[k].pages) {
+			t.Errorf("part %d: the fork's pages differ from those of a writer of its own", k)
+		}
+		if !reflect.DeepEqual(got[k].seen, want[k].seen) {
+			t.Errorf("part %d: the fork's visitor saw other spans or strings", k)
+		}
+		if got[k].extra != want[k].extra {
+			t.Errorf("part %d: a new string got id %d in the fork, %d in a writer of its own", k, got[k].extra,
+				want[k].extra)
+		}
+	}
+	if len(got[0].seen) == 0 || len(got[1].seen) == 0 {
+		t.Fatal("a part copied no span")
+	}
+}

@@ -385,22 +385,22 @@ func (bw *blockWriter) setDict(gids []uint32) {
 	}
 }
 
-// dictByCount picks a head's dictionary: the strings found in more than one of the log records the head was
-// written with, most frequent first (so they get the shortest references). A string of one record only stays in
-// the pages that use it: values that never repeat (request IDs, most user IDs of a busy service) cost nothing in
-// the dictionary, which open blocks keep in memory.
-func (bw *blockWriter) dictByCount() []uint32 {
+// dictByCount picks a head's dictionary among the strings pw interned: those found in more than one of the log
+// records the head was written with, most frequent first (so they get the shortest references). A string of one
+// record only stays in the pages that use it: values that never repeat (request IDs, most user IDs of a busy
+// service) cost nothing in the dictionary, which open blocks keep in memory.
+func dictByCount(pw *wal.PageWriter) []uint32 {
 	var out []uint32
-	for g := range uint32(bw.pw.Strings()) {
-		if bw.pw.Count(g) > 1 && len(bw.pw.String(g)) < 256 {
+	for g := range uint32(pw.Strings()) {
+		if pw.Count(g) > 1 && len(pw.String(g)) < 256 {
 			out = append(out, g)
 		}
 	}
 	slices.SortFunc(out, func(a, b uint32) int {
-		if ca, cb := bw.pw.Count(a), bw.pw.Count(b); ca != cb {
+		if ca, cb := pw.Count(a), pw.Count(b); ca != cb {
 			return cb - ca
 		}
-		return strings.Compare(bw.pw.String(a), bw.pw.String(b))
+		return strings.Compare(pw.String(a), pw.String(b))
 	})
 	return out
 }

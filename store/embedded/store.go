@@ -469,13 +469,23 @@ func writeHeadBlocks(paths []string, h *head, better bool) ([]*block, error) {
 		}
 		lo = e
 	}
+	// Every record is a source of every part: with random trace IDs every record has runs in every part, and the
+	// dictionary is the strings of more than one record. The records are interned once, and each part's writer
+	// starts from that (wal.PageWriter.Fork), with the same ids and dictionary it would have found itself.
+	pw := wal.NewPageWriter()
+	srcs := make([]*wal.Source, len(hr.batches))
+	for i, bt := range hr.batches {
+		srcs[i] = pw.Source(bt, nil)
+	}
+	dict := dictByCount(pw)
 	bws := make([]*blockWriter, len(ranges))
 	errs := make([]error, len(ranges))
 	var wg sync.WaitGroup
 	for k, r := range ranges {
+		fork := pw.Fork()
 		wg.Go(func() {
 			spans := h.spans * (r[1] - r[0]) / max(len(hr.order), 1)
-			bw, err := hr.writePart(paths[k], r[0], r[1], spans, better)
+			bw, err := hr.writePart(paths[k], fork, srcs, dict, r[0], r[1], spans, better)
 			if err == nil {
 				if len(ranges) > 1 {
 					bw.meta.Parts = len(ranges)
@@ -499,20 +509,16 @@ func writeHeadBlocks(paths []string, h *head, better bool) ([]*block, error) {
 	return commitParts(bws)
 }
 
-// writePart writes the traces of order[lo:hi] into a block at path, up to its footer (finishFile); spans is an
-// estimate of their number.
-func (hr *headRuns) writePart(path string, lo, hi, spans int, better bool) (*blockWriter, error) {
+// writePart writes the traces of order[lo:hi] into a block at path, up to its footer (finishFile), with pw (a fork
+// of the writer that made srcs, the records' sources) and dictionary dict; spans is an estimate of their number.
+func (hr *headRuns) writePart(path string, pw *wal.PageWriter, srcs []*wal.Source, dict []uint32, lo, hi, spans int,
+	better bool) (*blockWriter, error) {
 	bw, err := newBlockWriter(path, better)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
-	// Every record is a source: with random trace IDs every record has runs in every part, and the dictionary is
-	// the strings of more than one record.
-	srcs := make([]*wal.Source, len(hr.batches))
-	for i, bt := range hr.batches {
-		srcs[i] = bw.pw.Source(bt, nil)
-	}
-	bw.setDict(bw.dictByCount())
+	bw.pw = pw
+	bw.setDict(dict)
 	bw.edges = make([]traceEdge, 0, spans) // at most one a span; growing it copied it five times over
 	var group []srcRun
 	for i := lo; i < hi; {
