@@ -813,40 +813,78 @@ func (bw *blockWriter) writeTerms() {
 		p    *posting
 	}
 	bw.ix.postings()
+	groups, byGroup := bw.termGroups()
 	// Every term's text is appended to one buffer, made one string and cut (one allocation, not one a term).
 	var buf []byte
 	type span struct {
-		end int
-		p   *posting
+		end    int
+		prefix int // length of the text's group prefix
+		group  uint64
+		p      *posting
 	}
 	spans := make([]span, 0, len(bw.ix.post)+16)
 	for _, p := range bw.ix.post {
+		start := len(buf)
 		buf = bw.appendTermText(buf, p)
-		spans = append(spans, span{len(buf), p})
+		sp := span{len(buf), 1, uint64(p.kind), p}
+		if p.kind == termAttr && byGroup {
+			sp.group = groups[2*bw.ix.keySlot[p.a]]
+			sp.prefix = len(bw.pw.String(p.a)) + 2
+		} else if byGroup {
+			sp.group = groups[len(groups)-256+int(p.kind)]
+		}
+		if sp.prefix > sp.end-start {
+			sp.prefix = sp.end - start
+		}
+		spans = append(spans, sp)
 		if p.kind == termAttr && !p.num {
 			if v := bw.pw.String(p.b); maybeNumber(v) {
 				if n, ok := canonicalNumber(model.String(v)); ok && n != v {
+					start := len(buf)
 					buf = append(buf, termNumber)
 					buf = append(buf, bw.pw.String(p.a)...)
 					buf = append(buf, 0)
 					buf = append(buf, n...)
-					spans = append(spans, span{len(buf), p})
+					sp := span{len(buf), len(buf) - start, 0, p}
+					if byGroup {
+						sp.group = groups[2*bw.ix.keySlot[p.a]+1]
+						sp.prefix = len(bw.pw.String(p.a)) + 2
+					}
+					spans = append(spans, sp)
 				}
 			}
 		}
 	}
 	all := string(buf)
 	terms := make([]entry, len(spans))
+	// The sort moves (key, index) pairs: without pointers, its swaps take no write barrier while the collector
+	// marks.
+	order := make([]termOrder, len(spans))
 	prev := 0
 	for i, sp := range spans {
-		terms[i] = entry{all[prev:sp.end], sp.p}
+		text := all[prev:sp.end]
+		terms[i] = entry{text, sp.p}
+		order[i].i = uint32(i)
+		if byGroup {
+			// The group's rank, then the first five bytes after the group's prefix.
+			var b [5]byte
+			copy(b[:], text[sp.prefix:])
+			order[i].key = sp.group<<40 | uint64(b[0])<<32 | uint64(b[1])<<24 | uint64(b[2])<<16 |
+				uint64(b[3])<<8 | uint64(b[4])
+		}
 		prev = sp.end
 	}
-	slices.SortFunc(terms, func(a, b entry) int { return strings.Compare(a.text, b.text) })
+	slices.SortFunc(order, func(a, b termOrder) int {
+		if a.key != b.key {
+			return cmp.Compare(a.key, b.key)
+		}
+		return strings.Compare(terms[a.i].text, terms[b.i].text)
+	})
 	// Equal texts (an integer and a string spelling it the same way, statuses or kinds out of range, several
 	// strings with one canonical number) share one term: the union of their postings.
-	merged := terms[:0]
-	for _, e := range terms {
+	merged := make([]entry, 0, len(terms))
+	for _, o := range order {
+		e := terms[o.i]
 		if n := len(merged); n > 0 && merged[n-1].text == e.text {
 			merged[n-1].p = mergePostings(merged[n-1].p, e.p)
 			continue
@@ -857,6 +895,49 @@ func (bw *blockWriter) writeTerms() {
 		bw.appendTerm(e.text, e.p.ords, e.p.dmin, e.p.dmax)
 	}
 	bw.flushChunk()
+}
+
+// termOrder is a term's place in writeTerms's sort: a key that orders most terms (see termGroups), and the
+// term's index, whose text decides between equal keys.
+type termOrder struct {
+	key uint64
+	i   uint32
+}
+
+// termGroups ranks the prefixes that group a block's term texts, so that writeTerms sorts most terms by an
+// integer rather than by their texts: an attribute key's A and # terms (the kind, the key and its NUL) and each
+// other kind of term (its kind byte). The prefixes are a prefix-free set (no key holds a NUL), so texts ordered
+// by their prefix's rank, then by what follows it, are in the order of their texts. groups[2*i] and
+// groups[2*i+1] are the ranks of keys[i]'s A and # prefixes, groups[len-256+kind] that of the other kinds. ok
+// is false when a key holds a NUL (or there are too many keys): the texts are then sorted as they are.
+func (bw *blockWriter) termGroups() (groups []uint64, ok bool) {
+	keys := bw.ix.keys
+	if len(keys) >= 1<<22 {
+		return nil, false
+	}
+	type prefix struct {
+		text string
+		slot int
+	}
+	ps := make([]prefix, 0, 2*len(keys)+256)
+	for i, kv := range keys {
+		k := bw.pw.String(kv.key)
+		if strings.IndexByte(k, 0) >= 0 {
+			return nil, false
+		}
+		ps = append(ps, prefix{string(termAttr) + k + "\x00", 2 * i}, prefix{string(termNumber) + k + "\x00", 2*i + 1})
+	}
+	for kind := range 256 {
+		if kind != termAttr && kind != termNumber {
+			ps = append(ps, prefix{string([]byte{byte(kind)}), 2*len(keys) + kind})
+		}
+	}
+	slices.SortFunc(ps, func(a, b prefix) int { return strings.Compare(a.text, b.text) })
+	groups = make([]uint64, 2*len(keys)+256)
+	for r, p := range ps {
+		groups[p.slot] = uint64(r)
+	}
+	return groups, true
 }
 
 // appendTerm adds a term and its posting list to the term chunk being built, in term order.
