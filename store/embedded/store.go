@@ -471,7 +471,8 @@ func writeHeadBlocks(paths []string, h *head, better bool) ([]*block, error) {
 	}
 	// Every record is a source of every part: with random trace IDs every record has runs in every part, and the
 	// dictionary is the strings of more than one record. The records are interned once, and each part's writer
-	// starts from that (wal.PageWriter.Fork), with the same ids and dictionary it would have found itself.
+	// starts from that (wal.PageWriter.Fork; a head written whole takes the writer itself), with the ids and the
+	// dictionary it would have found itself.
 	pw := wal.NewPageWriter()
 	srcs := make([]*wal.Source, len(hr.batches))
 	for i, bt := range hr.batches {
@@ -482,7 +483,10 @@ func writeHeadBlocks(paths []string, h *head, better bool) ([]*block, error) {
 	errs := make([]error, len(ranges))
 	var wg sync.WaitGroup
 	for k, r := range ranges {
-		fork := pw.Fork()
+		fork := pw
+		if len(ranges) > 1 {
+			fork = pw.Fork()
+		}
 		wg.Go(func() {
 			spans := h.spans * (r[1] - r[0]) / max(len(hr.order), 1)
 			bw, err := hr.writePart(paths[k], fork, srcs, dict, r[0], r[1], spans, better)
