@@ -163,15 +163,6 @@ func (n *node) sc() SpanContext {
 		Priority: t.priority, Origin: t.origin, Cause: t.cause()}
 }
 
-// cause is what the first event of the node's unit waited for.
-func (n *node) cause() EventRef {
-	u := n.onUnit()
-	if u == nil {
-		return EventRef{}
-	}
-	return u.cause
-}
-
 // live returns the node's span while it has not ended, else nil. An ended span's live key is zero and a reused
 // one's is its new span ID's, so a node made after End never reaches the span either.
 func (n *node) live() *Span {

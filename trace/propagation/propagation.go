@@ -114,17 +114,6 @@ func (m MapCarrier) Get(key string) string { return m[key] }
 // Set stores value under key.
 func (m MapCarrier) Set(key, value string) { m[key] = value }
 
-// values returns the values under key, using the carrier's repeated values when it has them.
-func values(c Carrier, key string) []string {
-	if vc, ok := c.(ValuesCarrier); ok {
-		return vc.Values(key)
-	}
-	if v := c.Get(key); v != "" {
-		return []string{v}
-	}
-	return nil
-}
-
 // Failures counts the headers that were present but malformed and therefore ignored, by header kind, since
 // the process started.
 type Failures struct {
