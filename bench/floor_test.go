@@ -7,10 +7,6 @@ import (
 	"testing"
 	_ "unsafe" // for go:linkname
 
-	"go.opentelemetry.io/otel/propagation"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	oteltrace "go.opentelemetry.io/otel/trace"
-
 	"github.com/weftrace/weft/trace"
 	weftprop "github.com/weftrace/weft/trace/propagation"
 )
@@ -72,24 +68,7 @@ func BenchmarkW3CFloor(b *testing.B) {
 			b.Fatal("the sending event did not travel")
 		}
 	})
-	b.Run("otel", func(b *testing.B) {
-		tr := otelTracer(b, sdktrace.AlwaysSample())
-		ctx, span := tr.Start(context.Background(), "client")
-		defer span.End()
-		p := propagation.TraceContext{}
-		h := http.Header{}
-		b.ReportAllocs()
-		var got oteltrace.SpanContext
-		done := cpuPerOp(b)
-		for b.Loop() {
-			p.Inject(ctx, propagation.HeaderCarrier(h))
-			got = oteltrace.SpanContextFromContext(p.Extract(context.Background(), propagation.HeaderCarrier(h)))
-		}
-		done()
-		if !got.IsValid() {
-			b.Fatal("nothing extracted")
-		}
-	})
+	b.Run("otel", otelW3CRoundTrip)
 }
 
 // floorInject records the send event on the span in ctx and writes both headers. Not inlined, as a propagator's
