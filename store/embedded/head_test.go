@@ -70,15 +70,9 @@ func TestHeadKeepsNoSpans(t *testing.T) {
 	oracle := memstore.New()
 	for i, b := range batches(rng, all, 12) {
 		oracle.Write(ctx, b)
-		// The store gets copies of the spans in memory of their own, resources included.
-		own, err := wal.DecodeSpans(wal.AppendSpans(nil, b))
-		if err != nil {
+		if err := writeAndScribble(s, b); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.WriteRecord(ctx, own, wal.Encode(own)); err != nil {
-			t.Fatal(err)
-		}
-		scribble(own)
 		if i == 5 { // a view of the head built, then extended by later records
 			compareWithOracle(t, "head, half written", s, oracle, traces, now)
 		}
@@ -109,16 +103,10 @@ func TestHeadQueriesWhileWriting(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i, b := range bs {
-			own, err := wal.DecodeSpans(wal.AppendSpans(nil, b))
-			if err != nil {
+			if err := writeAndScribble(s, b); err != nil {
 				t.Error(err)
 				return
 			}
-			if err := s.WriteRecord(ctx, own, wal.Encode(own)); err != nil {
-				t.Error(err)
-				return
-			}
-			scribble(own)
 			if i == 25 {
 				s.Seal(1)
 			}
@@ -283,4 +271,19 @@ func TestHeadViewLetGo(t *testing.T) {
 		}
 	}
 	compareWithOracle(t, "view let go", s, oracle, traces, now)
+}
+
+// writeAndScribble writes a copy of spans, in memory of its own (resources included), with WriteRecord, then
+// overwrites the copy as a receiver recycling its decoded spans does: what the store answers afterwards can only
+// come from what it kept.
+func writeAndScribble(s *Store, spans []*model.Span) error {
+	own, err := wal.DecodeSpans(wal.AppendSpans(nil, spans))
+	if err != nil {
+		return err
+	}
+	if err := s.WriteRecord(ctx, own, wal.Encode(own)); err != nil {
+		return err
+	}
+	scribble(own)
+	return nil
 }
