@@ -79,10 +79,7 @@ func runStarts(spans []*model.Span, rec *wal.Record) []int64 {
 	out := make([]int64, 2*len(rec.Runs))
 	aligned := len(spans) == rec.Spans
 	for k, run := range rec.Runs {
-		lo, hi := run.From.Row, len(spans)
-		if k+1 < len(rec.Runs) {
-			hi = rec.Runs[k+1].From.Row
-		}
+		lo, hi := runRows(rec, k, len(spans))
 		mn, mx := int64(math.MaxInt64), int64(math.MinInt64)
 		if !aligned || lo < 0 || lo >= hi || hi > len(spans) {
 			aligned = false
@@ -116,6 +113,15 @@ func runStarts(spans []*model.Span, rec *wal.Record) []int64 {
 		out[2*k], out[2*k+1] = m[0], m[1]
 	}
 	return out
+}
+
+// runRows is the rows of rec's spans (of n in all) that run k holds: from its first up to the next run's first.
+func runRows(rec *wal.Record, k, n int) (lo, hi int) {
+	lo, hi = rec.Runs[k].From.Row, n
+	if k+1 < len(rec.Runs) {
+		hi = rec.Runs[k+1].From.Row
+	}
+	return lo, hi
 }
 
 // trace decodes the spans of trace id in the head, in the order they were written: from the decoded view where it
@@ -308,10 +314,7 @@ func decodePiece(recs []*wal.Record, first int) (*viewPiece, error) {
 // addRecord adds the decoded spans of rec, run by run.
 func (p *viewPiece) addRecord(rec *wal.Record, spans []*model.Span) error {
 	for k, run := range rec.Runs {
-		lo, hi := run.From.Row, len(spans)
-		if k+1 < len(rec.Runs) {
-			hi = rec.Runs[k+1].From.Row
-		}
+		lo, hi := runRows(rec, k, len(spans))
 		if lo < 0 || lo > hi || hi > len(spans) {
 			return fmt.Errorf("run %d rows %d..%d of %d spans", k, lo, hi, len(spans))
 		}
