@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"compress/zlib"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -146,7 +147,7 @@ func Admit(w http.ResponseWriter, r *http.Request, o Options) error {
 	if o.Admit == nil {
 		return nil
 	}
-	err := o.Admit()
+	err := o.Admit(r.Context())
 	if err == nil {
 		return nil
 	}
@@ -159,10 +160,10 @@ func Admit(w http.ResponseWriter, r *http.Request, o Options) error {
 }
 
 // Admission asks o.Admit, if set, whether a request would be taken now; nil when it would, or when Admit is
-// unset. It is Admit for a gRPC request, whose message grpc-go has already read.
-func (o Options) Admission() error {
+// unset. It is Admit for a gRPC request, whose message grpc-go has already read; ctx is the request's.
+func (o Options) Admission(ctx context.Context) error {
 	if o.Admit == nil {
 		return nil
 	}
-	return o.Admit()
+	return o.Admit(ctx)
 }

@@ -69,6 +69,11 @@ type Options struct {
 	MaxPendingSpans int
 	// RetryAfter is the hint given with an overload answer (default 1 s).
 	RetryAfter time.Duration
+	// AdmitWait is how long Admit holds a request, not yet read, while MaxPendingSpans spans wait for their
+	// blocks, before it answers overload (default 500 ms; negative: answer at once). A head is written in a
+	// fraction of a second: a request held until it is lets the server go on at the speed of its writes, where
+	// one refused at once leaves its client idle for the retry hint, and the server's processors with it.
+	AdmitWait time.Duration
 	// CutCheck is how often the store's head is checked for cutting (default 50 ms). It is cut when the store says
 	// so (Head.ShouldCut) or when it holds a quarter of MaxPendingSpans. For a store without a head, the log is rotated
 	// and truncated every CutCheck*200.
@@ -98,6 +103,10 @@ type Pipeline struct {
 	done    chan struct{}
 	flushMu sync.Mutex
 
+	freedMu sync.Mutex
+	freed   chan struct{} // closed, and replaced, each time a cut has written heads to blocks
+	waiting atomic.Int64  // requests Admit holds
+
 	m pipelineMetrics
 }
 
@@ -106,6 +115,7 @@ var _ ingest.Consumer = (*Pipeline)(nil)
 type pipelineMetrics struct {
 	inflight  prometheus.GaugeFunc
 	pending   prometheus.GaugeFunc
+	waiting   prometheus.GaugeFunc
 	overloads *prometheus.CounterVec
 	cuts      prometheus.Counter
 	replayed  prometheus.Counter
@@ -127,10 +137,14 @@ func New(w *wal.WAL, s store.Store, o Options) (*Pipeline, error) {
 	if o.CutCheck <= 0 {
 		o.CutCheck = 50 * time.Millisecond
 	}
+	if o.AdmitWait == 0 {
+		o.AdmitWait = 500 * time.Millisecond
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	p := &Pipeline{log: w, store: s, o: o, lg: o.Logger, next: s, stop: make(chan struct{}), done: make(chan struct{})}
+	p := &Pipeline{log: w, store: s, o: o, lg: o.Logger, next: s, stop: make(chan struct{}), done: make(chan struct{}),
+		freed: make(chan struct{})}
 	p.head, _ = s.(Head)
 	if o.Stage != nil {
 		p.next = o.Stage(s)
@@ -149,6 +163,9 @@ func New(w *wal.WAL, s store.Store, o Options) (*Pipeline, error) {
 				}
 				return float64(p.head.Pending())
 			}),
+		waiting: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weft_pipeline_admission_waiting",
+			Help: "Requests held, unread, until heads are written to blocks and make room for them."},
+			func() float64 { return float64(p.waiting.Load()) }),
 		overloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weft_pipeline_overloads_total",
 			Help: "Requests refused because memory bounds were reached, by bound."}, []string{"bound"}),
 		cuts: prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_pipeline_head_cuts_total",
@@ -157,7 +174,7 @@ func New(w *wal.WAL, s store.Store, o Options) (*Pipeline, error) {
 			Help: "Spans replayed from the write-ahead log at start."}),
 	}
 	if o.Registerer != nil {
-		o.Registerer.MustRegister(p.m.inflight, p.m.pending, p.m.overloads, p.m.cuts, p.m.replayed)
+		o.Registerer.MustRegister(p.m.inflight, p.m.pending, p.m.waiting, p.m.overloads, p.m.cuts, p.m.replayed)
 	}
 	from := 0
 	if p.head != nil {
@@ -212,7 +229,43 @@ var ErrClosed = errors.New("pipeline: closed")
 // *ingest.OverloadError, counted like Consume's, while the store holds MaxPendingSpans spans not yet in blocks or
 // MaxInFlightBytes of spans are being appended. Receivers ask it first (ingest.Options.Admit), so that a saturated
 // server does not spend its CPU decoding requests it will refuse.
-func (p *Pipeline) Admit() error {
+//
+// While the pending bound is what refuses, Admit first waits, up to AdmitWait or until ctx ends, for a cut to
+// write heads to blocks, and takes the request if that made room: the request waits unread (its body costs
+// nothing until then), and its client is not left idle for the retry hint when the room comes a few
+// milliseconds later.
+func (p *Pipeline) Admit(ctx context.Context) error {
+	if p.head != nil && p.o.AdmitWait > 0 && p.head.Pending() >= p.o.MaxPendingSpans {
+		var timeout <-chan time.Time
+		p.waiting.Add(1)
+		defer p.waiting.Add(-1)
+		for p.head.Pending() >= p.o.MaxPendingSpans {
+			if timeout == nil {
+				t := time.NewTimer(p.o.AdmitWait)
+				defer t.Stop()
+				timeout = t.C
+			}
+			p.freedMu.Lock()
+			freed := p.freed
+			p.freedMu.Unlock()
+			if p.head.Pending() < p.o.MaxPendingSpans {
+				break // a cut ended between the check and taking its channel
+			}
+			select {
+			case <-freed:
+				continue
+			case <-timeout:
+			case <-ctx.Done():
+			case <-p.stop:
+			}
+			break
+		}
+	}
+	return p.admitNow()
+}
+
+// admitNow is Admit without the wait.
+func (p *Pipeline) admitNow() error {
 	if p.head != nil {
 		if n := p.head.Pending(); n >= p.o.MaxPendingSpans {
 			p.m.overloads.WithLabelValues("pending_spans").Inc()
@@ -285,7 +338,8 @@ func (p *Pipeline) consume(ctx context.Context, spans []*model.Span, size int64,
 	if len(spans) == 0 {
 		return false, nil
 	}
-	if err := p.Admit(); err != nil {
+	// The request is decoded, its spans in memory: no waiting here (the receiver's Admit did that).
+	if err := p.admitNow(); err != nil {
 		return false, err
 	}
 	if cur := p.inflight.Add(size); cur > p.o.MaxInFlightBytes && cur != size {
@@ -337,9 +391,17 @@ func (p *Pipeline) loop() {
 			// written (a head as big as the bound would stop ingest for the whole of its flush), leaves room for
 			// two more while a flush is slow, and keeps the decoded spans held in memory, which the collector
 			// marks over and over, to about half the bound.
-			if p.head.ShouldCut() || p.head.Pending() >= p.o.MaxPendingSpans/4 {
+			// A head that filled while the one before was written is cut at once, not at the next tick: under
+			// load the writes then follow one another with no gap.
+			for p.head.ShouldCut() || p.head.Pending() >= p.o.MaxPendingSpans/4 {
 				if err := p.Cut(); err != nil {
 					p.lg.Error("cutting the store's head into a block failed; will retry", "err", err)
+					break
+				}
+				select {
+				case <-p.stop:
+					return
+				default:
 				}
 			}
 		} else if ticks%200 == 0 {
@@ -366,7 +428,12 @@ func (p *Pipeline) Cut() error {
 	}
 	p.mu.Unlock()
 	if p.head != nil {
-		if err := p.head.Flush(); err != nil {
+		err := p.head.Flush()
+		p.freedMu.Lock()
+		close(p.freed) // wakes the requests Admit holds, whether or not the flush made room
+		p.freed = make(chan struct{})
+		p.freedMu.Unlock()
+		if err != nil {
 			return err
 		}
 		p.m.cuts.Inc()

@@ -203,7 +203,7 @@ func TestOverloadStoresNothing(t *testing.T) {
 	}
 	tr := g.Trace()
 	// Admit, asked before a request is read, refuses exactly as Consume does.
-	if err := st.p.Admit(); !errors.Is(err, ingest.ErrOverloaded) {
+	if err := st.p.Admit(ctx); !errors.Is(err, ingest.ErrOverloaded) {
 		t.Fatalf("Admit: %v, want overload while %d spans are pending", err, st.s.Pending())
 	}
 	err := st.p.Consume(ctx, tr)
@@ -218,11 +218,52 @@ func TestOverloadStoresNothing(t *testing.T) {
 	if err := st.p.Cut(); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.p.Admit(); err != nil {
+	if err := st.p.Admit(ctx); err != nil {
 		t.Fatalf("Admit after the cut: %v", err)
 	}
 	if err := st.p.Consume(ctx, tr); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAdmitWaitsForRoom: while the pending bound is reached, Admit holds a request until a cut writes the head
+// and makes room, and takes it then; a request whose context ends stops waiting and is refused.
+func TestAdmitWaitsForRoom(t *testing.T) {
+	st := open(t, t.TempDir(), embedded.Options{CompactInterval: -1},
+		Options{MaxPendingSpans: 100, AdmitWait: time.Hour, CutCheck: time.Hour}, wal.FsyncAlways())
+	defer st.s.Close()
+	defer st.p.Close()
+	g := spangen.New(6, time.Now().UnixNano())
+	for st.s.Pending() < 100 {
+		if err := st.p.Consume(ctx, g.Trace()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A request that gives up.
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := st.p.Admit(gone); !errors.Is(err, ingest.ErrOverloaded) {
+		t.Fatalf("Admit with its context ended: %v, want overload", err)
+	}
+	// A request that waits: it is held (the gauge shows it) until the cut, then admitted.
+	admitted := make(chan error, 1)
+	go func() { admitted <- st.p.Admit(ctx) }()
+	for st.p.waiting.Load() != 1 {
+		select {
+		case err := <-admitted:
+			t.Fatalf("Admit returned %v while %d spans were pending, before any cut", err, st.s.Pending())
+		default:
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if err := st.p.Cut(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-admitted; err != nil {
+		t.Fatalf("Admit after the cut made room: %v", err)
+	}
+	if n := st.p.waiting.Load(); n != 0 {
+		t.Fatalf("%d requests still counted as waiting", n)
 	}
 }
 
@@ -261,7 +302,7 @@ func TestInFlightBound(t *testing.T) {
 	defer st.p.Close()
 	g := spangen.New(4, time.Now().UnixNano())
 	// One request alone is always admitted, however big, or it could never be taken.
-	if err := st.p.Admit(); err != nil {
+	if err := st.p.Admit(ctx); err != nil {
 		t.Fatalf("Admit with nothing in flight: %v", err)
 	}
 	if err := st.p.Consume(ctx, g.Trace()); err != nil {
@@ -269,7 +310,7 @@ func TestInFlightBound(t *testing.T) {
 	}
 	st.p.inflight.Add(10) // another request in flight
 	defer st.p.inflight.Add(-10)
-	if err := st.p.Admit(); !errors.Is(err, ingest.ErrOverloaded) {
+	if err := st.p.Admit(ctx); !errors.Is(err, ingest.ErrOverloaded) {
 		t.Fatalf("Admit: %v, want overload", err)
 	}
 	if err := st.p.Consume(ctx, g.Trace()); !errors.Is(err, ingest.ErrOverloaded) {

@@ -39,7 +39,7 @@ type gate struct {
 	consumed atomic.Int64
 }
 
-func (g *gate) admit() error {
+func (g *gate) admit(context.Context) error {
 	g.asked.Add(1)
 	if g.closed.Load() {
 		return &ingest.OverloadError{RetryAfter: 3 * time.Second, Reason: "test gate closed"}
@@ -161,7 +161,7 @@ func TestSaturatedServerDecodesNothingAndLosesNothing(t *testing.T) {
 	start := func() *Server {
 		cfg, err := ParseConfig("serve", []string{"--data-dir", dir, "--otlp-grpc-addr", "off", "--otlp-http-addr", "0",
 			"--zipkin-addr", "off", "--datadog-addr", "off", "--jaeger-addr", "off", "--query-addr", "0",
-			"--max-pending-spans", "50"}, func(string) string { return "" }, io.Discard)
+			"--max-pending-spans", "50", "--admit-wait", "0"}, func(string) string { return "" }, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -31,8 +31,9 @@ type Config struct {
 	Fsync           string // "always" or "interval"
 	FsyncInterval   time.Duration
 	MaxRequestBytes int64
-	MaxInFlight     int64 // bytes of decoded spans waiting for the log and the store
-	MaxPending      int   // spans taken but not yet written into a block
+	MaxInFlight     int64         // bytes of decoded spans waiting for the log and the store
+	MaxPending      int           // spans taken but not yet written into a block
+	AdmitWait       time.Duration // how long a request is held for room before it is answered 429
 	MemoryLimit     string
 	GCPercent       int // Go's GOGC
 	Retention       time.Duration
@@ -69,6 +70,7 @@ func (c *Config) flagSet(name string) (*flag.FlagSet, *string) {
 	fs.Int64Var(&c.MaxRequestBytes, "max-request-bytes", 16<<20, "largest request body accepted, compressed or decompressed; larger ones get 413")
 	fs.Int64Var(&c.MaxInFlight, "max-inflight-bytes", 256<<20, "decoded spans held between receipt and the store before receivers answer 429")
 	fs.IntVar(&c.MaxPending, "max-pending-spans", 400000, "spans taken but not yet written into a block before receivers answer 429; bounds the server's memory")
+	fs.DurationVar(&c.AdmitWait, "admit-wait", 500*time.Millisecond, "while --max-pending-spans are pending, how long a request waits, unread, for blocks to make room before it is answered 429 (0: answer at once)")
 	fs.StringVar(&c.MemoryLimit, "memory-limit", "900MiB", "soft limit on the server's memory (Go's GOMEMLIMIT: the collector works harder near it), as bytes with a unit (MiB, GiB), or off; a GOMEMLIMIT in the environment wins")
 	fs.IntVar(&c.GCPercent, "gc-percent", 200, "how far the heap may grow over live data before a collection, in percent (Go's GOGC); --memory-limit still holds the heap below its limit; a GOGC in the environment wins")
 	fs.DurationVar(&c.Retention, "retention", 7*24*time.Hour, "how long spans are kept")

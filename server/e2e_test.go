@@ -52,10 +52,12 @@ func childServe() int {
 	for _, n := range []string{"otlp-grpc", "otlp-http", "zipkin", "datadog", "jaeger", "query"} {
 		addrs[n] = s.Addr(n)
 	}
-	b, _ := json.Marshal(addrs)
-	fmt.Println(string(b))
+	// The signal is caught before the addresses are printed: a parent that signals as soon as it has read them
+	// must not meet the default action, which kills.
 	sig := make(chan os.Signal, 1)
 	signalNotify(sig)
+	b, _ := json.Marshal(addrs)
+	fmt.Println(string(b))
 	<-sig
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -104,7 +104,8 @@ func Start(c *Config, log *slog.Logger) (*Server, error) {
 		s.store.Close()
 		return nil, fmt.Errorf("open write-ahead log: %w", err)
 	}
-	s.pipe, err = pipeline.New(s.wal, s.store, pipeline.Options{MaxInFlightBytes: c.MaxInFlight, MaxPendingSpans: c.MaxPending, Logger: log, Registerer: s.reg})
+	s.pipe, err = pipeline.New(s.wal, s.store, pipeline.Options{MaxInFlightBytes: c.MaxInFlight, MaxPendingSpans: c.MaxPending,
+		AdmitWait: admitWait(c.AdmitWait), Logger: log, Registerer: s.reg})
 	if err != nil {
 		s.wal.Close()
 		s.store.Close()
@@ -288,4 +289,12 @@ func (s *Server) Close(ctx context.Context) error {
 		errs = append(errs, s.store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// admitWait is the pipeline's AdmitWait for --admit-wait, where 0 means no wait (the pipeline's 0 is its default).
+func admitWait(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
