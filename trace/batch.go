@@ -19,7 +19,8 @@ type batcher struct {
 	batchSize int
 	kickAt    uint64 // ring length at which a parked batcher is woken
 	wakeAt    uint64 // ring length at which a napping batcher is woken
-	yieldAt   uint64
+	yieldAt   uint64 // ring length at which a producer yields to a batcher that was woken and has not run
+	crowdAt   uint64 // ring length at which a producer yields to the batcher whatever its state
 	timeout   time.Duration
 	expTO     time.Duration
 
@@ -31,8 +32,8 @@ type batcher struct {
 	done    chan struct{}
 	closed  atomic.Bool
 	// state is what the background goroutine is doing: running, parked (waiting for a kick or the ticker), or
-	// napping (spans are flowing: it will look again after napTime by itself). The first producer to see it
-	// parked with kickAt spans in its ring, or napping with wakeAt, kicks it.
+	// napping (spans are flowing: it will look again after napTime by itself), or kicked (woken and not yet
+	// run). The first producer to see it parked with kickAt spans in its ring, or napping with wakeAt, kicks it.
 	state   atomic.Uint32
 	stopped sync.Once
 
@@ -51,6 +52,7 @@ func newBatcher(p *Provider, exp Exporter, batchSize int, timeout, exportTimeout
 	b.kickAt = max(1, min(per/2, uint64(batchSize)))
 	b.wakeAt = max(b.kickAt, per/2)
 	b.yieldAt = max(b.kickAt+1, min(2*b.kickAt, per*3/4))
+	b.crowdAt = max(b.yieldAt, per*3/4)
 	go b.run()
 	return b
 }
@@ -80,15 +82,17 @@ func (b *batcher) enqueue(s *Span) bool {
 	}
 	if n >= b.kickAt {
 		if st := b.state.Load(); (st == batcherParked || st == batcherNapping && n >= b.wakeAt) &&
-			b.state.CompareAndSwap(st, batcherRunning) {
+			b.state.CompareAndSwap(st, batcherKicked) {
 			select {
 			case b.kick <- struct{}{}:
 			default:
 			}
-		} else if st == batcherRunning && n >= b.yieldAt && n%64 == 0 {
-			// The batcher has been woken but has not run: every P is busy with goroutines that never block.
-			// Give it this P for a moment rather than drop spans; this costs a yield every 64 spans while the
-			// ring is three quarters full, never a wait.
+		} else if n%64 == 0 && (st == batcherKicked && n >= b.yieldAt || n >= b.crowdAt) {
+			// The batcher has been woken but has not run (every P is busy with goroutines that never block), or
+			// it is running but the ring is still filling up (it was descheduled). Give it this P for a moment
+			// rather than drop spans; this costs a yield every 64 spans, never a wait. A batcher that is running
+			// on another CPU is not yielded to: the yield would only cost this goroutine a trip through the
+			// scheduler.
 			runtime.Gosched()
 		}
 	}
@@ -123,6 +127,7 @@ const (
 	batcherRunning uint32 = iota
 	batcherParked
 	batcherNapping
+	batcherKicked // a producer woke it from parked or napping, and it has not run since
 )
 
 // napTime is how long the batcher naps while spans are flowing. Waking a parked goroutine costs the producer that

@@ -1,6 +1,9 @@
 package trace
 
 import (
+	"encoding/binary"
+	"math/bits"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -25,7 +28,26 @@ type perP struct {
 	// The P's counters (counters.go). Spans queued for export are counted as ended by queue.tail, not ended.
 	// Only the goroutine pinned to the P writes them (owned.go).
 	unrecorded, recorded, candidates, ended, unitary, dropped ownedCount
-	_                                                         [48]byte // to a multiple of 64 bytes
+	ids                                                       spanIDs
+	_                                                         [40]byte // to a multiple of 64 bytes
+}
+
+// spanIDs makes the span IDs of one P: wyrand (the generator behind the runtime's cheaprand), its state owned by
+// the goroutine pinned to the P, so that an ID costs an add and a multiply, not a call into the runtime.
+type spanIDs struct{ state uint64 }
+
+// next returns a new span ID, never zero; only the goroutine pinned to the P calls it.
+func (g *spanIDs) next() SpanID {
+	for {
+		x := ownedLoad(&g.state) + 0xa0761d6478bd642f
+		ownedStore(&g.state, x)
+		hi, lo := bits.Mul64(x, x^0xe7037ed1a0b428db)
+		if v := hi ^ lo; v != 0 {
+			var id SpanID
+			binary.BigEndian.PutUint64(id[:], v)
+			return id
+		}
+	}
 }
 
 func newPerP(n, queueSize int) []perP {
@@ -36,6 +58,7 @@ func newPerP(n, queueSize int) []perP {
 	}
 	for i := range ps {
 		ps[i].queue.init(size)
+		ps[i].ids.state = rand.Uint64()
 	}
 	return ps
 }
@@ -82,7 +105,9 @@ func (r *ring) push(s *Span) (ok bool, old *Span) {
 		}
 		ownedStore(&r.reuse, t-r.mask)
 	}
-	*slot = &s.data
+	if *slot != &s.data { // the span often goes back to the slot it was taken from: no write, no write barrier
+		*slot = &s.data
+	}
 	publish(&r.tail, t+1)
 	return true, old
 }

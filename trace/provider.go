@@ -116,21 +116,24 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 }
 
 // get takes a span to record: one exported earlier from this P's ring, else one from the pool, and counts it as
-// started. It also takes, while pinned to the P, the node for the span's context from the P's slab; nil if that
-// slab is used up.
-func (p *Provider) get() (*Span, *node) {
+// started. It also takes, while pinned to the P, the node for the span's context from the P's slab (nil if that
+// slab is used up) and the span's ID.
+func (p *Provider) get() (*Span, *node, SpanID) {
 	var s *Span
 	var nd *node
+	var id SpanID
 	pid := procPin()
 	if pid < len(p.ps) {
 		pp := &p.ps[pid]
 		s = pp.queue.take()
 		pp.recorded.Add(1)
+		id = pp.ids.next()
 		nd = nodes.TakePinned(pid)
 		procUnpin()
 	} else {
 		procUnpin()
 		p.count(countRecorded)
+		id = newSpanID()
 	}
 	if s == nil {
 		s = p.pool.Get().(*Span)
@@ -139,7 +142,7 @@ func (p *Provider) get() (*Span, *node) {
 	if s.p != p {
 		s.p = p
 	}
-	return s, nd
+	return s, nd, id
 }
 
 // release returns a span to the pool once nothing of the library refers to it. It does not touch the span's
@@ -159,7 +162,7 @@ func (s *Span) reset() {
 	// s.unit and s.tr are left for Start to set (only if they differ: see SpanData.reset); the unit itself is
 	// never reset, contexts and children may still record on it.
 	// End cleared the live key; Start sets the new life's, from its new span ID.
-	s.ended = false
+	s.st.reopen()
 }
 
 // finish takes an ended span: keep it for export, or let it go.

@@ -3,7 +3,7 @@ package trace
 import (
 	"context"
 	"reflect"
-	"sync"
+	"runtime"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -91,12 +91,11 @@ type Span struct {
 	p    *Provider
 	// tr is the span's trace: what its children inherit (it marks a unitary candidate, recorded, not sampled,
 	// kept at End only if the sampler says so). Set by Start, never nil in a started span.
-	tr    *traceInfo
-	lane  *lane // unit and tr, for the contexts made for the span
-	ended bool  // under mu
-	// eventAttrs says that an event of this life had attributes, which reset must clear (under mu).
+	tr   *traceInfo
+	lane *lane // unit and tr, for the contexts made for the span
+	// eventAttrs says that an event of this life had attributes, which reset must clear (under st's lock).
 	eventAttrs bool
-	mu         sync.Mutex
+	st         spanState // the lock of the span's methods, and whether the span has ended
 	// attrBuf holds the first attributes; data.Attrs spills to the heap after that. Last, so that what every
 	// start and end writes is in the span's first seven cache lines (see prefetchSpan).
 	attrBuf [8]Attr
@@ -120,7 +119,6 @@ func Start(ctx context.Context, name string, opts ...StartOption) (context.Conte
 
 // Start starts a span; see the package-level Start.
 func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (context.Context, *Span) {
-	p := t.p
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -130,7 +128,70 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 			newRoot = true
 		}
 	}
-	n := nodeFrom(ctx)
+	n, ok := ctx.(*node) // the common case, a context Start returned (nodeFrom, without the call)
+	if !ok {
+		n = nodeFrom(ctx)
+	}
+	// The common case: a child of a recording span (live or ended: the node keeps what its children inherit),
+	// which joins its parent's trace and lane without asking the sampler.
+	if n != nil && !newRoot {
+		if n.span != nil {
+			if l := n.lane; l != nil && l.tr != nil && l.unit != nil {
+				return t.startChild(ctx, n, l, name, opts)
+			}
+		} else if tr := n.trace(); tr != nil && !tr.remote && tr.flags&FlagSampled == 0 {
+			// A local child of a span that was not recorded costs a lookup and a count.
+			t.p.count(countUnrecorded)
+			return ctx, nil
+		}
+	}
+	return t.start(ctx, n, newRoot, name, opts)
+}
+
+// startChild starts a child of the recording span of n, on n's lane (its unit and trace); what Start does for
+// most spans, kept apart from the rest of start so that it compiles to a short path.
+func (t *Tracer) startChild(ctx context.Context, n *node, l *lane, name string, opts []StartOption) (context.Context, *Span) {
+	p := t.p
+	s, nd, id := p.get()
+	d := &s.data
+	t.apply(s, name, opts)
+	tr, u := l.tr, l.unit
+	if s.tr != tr {
+		s.tr = tr
+	}
+	d.TraceID, d.ParentID = tr.id, n.spanID
+	d.Flags, d.Priority = tr.flags, tr.priority
+	setString(&d.TraceState, tr.state)
+	if tr.candidate {
+		p.count(countCandidate)
+	}
+	d.SpanID = id
+	s.live.set(id.key())
+	if s.unit != u {
+		s.unit = u
+	}
+	if s.lane != l {
+		s.lane = l
+	}
+	d.Unit = u.id
+	d.StartSeq = u.seq.Add(1)
+	if d.StartSeq == 1 && !d.StartCause.IsValid() { // not WithCause: the unit's first event waited for its fork
+		d.StartCause = u.cause
+	}
+	if d.Start == 0 {
+		d.Start = now()
+	}
+	if nd == nil {
+		nd = nodes.Take()
+	}
+	nd.set(ctx, s, l)
+	return nd, s
+}
+
+// start starts every span but a child of a recording span: a root, a child of a remote or bare span context, or
+// of a span that was not recorded. n is ctx's node, if any.
+func (t *Tracer) start(ctx context.Context, n *node, newRoot bool, name string, opts []StartOption) (context.Context, *Span) {
+	p := t.p
 	ctxNode := n // a new root still runs on ctx's unit if it is not recorded
 	if newRoot {
 		n = nil
@@ -140,18 +201,13 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 	var parent *traceInfo
 	if n != nil {
 		parent = n.trace()
-		if parent != nil && n.span == nil && !parent.remote && parent.flags&FlagSampled == 0 {
-			// The fast path: a local child of a span that was not recorded costs a lookup and a count.
-			p.count(countUnrecorded)
-			return ctx, nil
-		}
 	}
 
-	s, nd := p.get()
+	s, nd, id := p.get()
 	d := &s.data
 	t.apply(s, name, opts)
 	var remoteCause EventRef
-	if parent != nil && n.span != nil {
+	if parent != nil && n.span != nil { // a node of a recording span with no lane or unit, which Start never makes
 		if s.tr != parent {
 			s.tr = parent
 		}
@@ -209,8 +265,8 @@ func (t *Tracer) Start(ctx context.Context, name string, opts ...StartOption) (c
 		*s.tr = tr
 	}
 
-	d.SpanID = newSpanID()
-	s.live.set(d.SpanID.key())
+	d.SpanID = id
+	s.live.set(id.key())
 	var u *unit
 	if n != nil {
 		u = n.onUnit()
@@ -349,11 +405,10 @@ func (s *Span) SetName(name string) {
 	if s == nil {
 		return
 	}
-	s.mu.Lock()
-	if !s.ended {
+	if s.st.lock() {
 		s.data.Name = name
+		s.st.unlock()
 	}
-	s.mu.Unlock()
 }
 
 // SetAttrs sets attributes, replacing any with the same key.
@@ -361,11 +416,10 @@ func (s *Span) SetAttrs(attrs ...Attr) {
 	if s == nil {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ended {
+	if !s.st.lock() {
 		return
 	}
+	defer s.st.unlock()
 	d := &s.data
 next:
 	for _, a := range attrs {
@@ -389,16 +443,16 @@ func (s *Span) SetStatus(code StatusCode, message string) {
 	if s == nil {
 		return
 	}
-	s.mu.Lock()
-	if !s.ended && code != StatusUnset {
-		s.data.StatusCode = code
-		if code == StatusError {
-			s.data.StatusMessage = message
-		} else {
-			s.data.StatusMessage = ""
-		}
+	if code == StatusUnset || !s.st.lock() {
+		return
 	}
-	s.mu.Unlock()
+	s.data.StatusCode = code
+	if code == StatusError {
+		s.data.StatusMessage = message
+	} else {
+		s.data.StatusMessage = ""
+	}
+	s.st.unlock()
 }
 
 // SetService sets the span's own service name (Datadog style).
@@ -423,11 +477,10 @@ func (s *Span) SetType(spanType string) {
 }
 
 func (s *Span) setString(field *string, v string) {
-	s.mu.Lock()
-	if !s.ended {
+	if s.st.lock() {
 		*field = v
+		s.st.unlock()
 	}
-	s.mu.Unlock()
 }
 
 // RecordError records err as an "exception" span event (exception.type, exception.message, and attrs) and sets
@@ -486,12 +539,14 @@ func (s *Span) addEventLive(live uint64, u *unit, t int64, name string, cause Ev
 	if t == 0 {
 		t = now()
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if !s.st.lock() { // ended
+		return EventID{}
+	}
+	defer s.st.unlock()
 	d := &s.data
 	// The generation first: a context that outlived the span must not read anything else of it, which a new
-	// life's Start may be writing (End moved the generation on under mu, so this sees it).
-	if (live != anyLife && s.live.Load() != live) || s.ended {
+	// life's Start may be writing (End moved the generation on before it let the span go, so this sees it).
+	if live != anyLife && s.live.Load() != live {
 		return EventID{}
 	}
 	if len(d.Events) >= s.p.limits.events {
@@ -521,12 +576,11 @@ func (s *Span) AddLink(l Link) {
 	if s == nil {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d := &s.data
-	if s.ended {
+	if !s.st.lock() {
 		return
 	}
+	defer s.st.unlock()
+	d := &s.data
 	if len(d.Links) >= s.p.limits.links {
 		d.DroppedLinks++
 		return
@@ -589,12 +643,9 @@ func (s *Span) endOn(t int64, u *unit) {
 	if t == 0 {
 		t = now()
 	}
-	s.mu.Lock() // also waits for a concurrent method that saw the span live
-	if s.ended {
-		s.mu.Unlock()
+	if !s.st.end() { // which also waits for a concurrent method that saw the span live
 		return
 	}
-	s.ended = true
 	s.live.set(0) // contexts made for this life no longer reach the span
 	d := &s.data
 	d.End = max(t, d.Start) // a wall-clock step between start and end never makes a negative duration
@@ -613,7 +664,6 @@ func (s *Span) endOn(t int64, u *unit) {
 	if c.Retries != 0 {
 		d.Attrs = append(d.Attrs, Int64(AttrRetries, c.Retries))
 	}
-	s.mu.Unlock()
 	s.p.finish(s)
 }
 
@@ -627,6 +677,63 @@ func (k *liveKey) Load() uint64 { return atomic.LoadUint64(&k.v) }
 
 // set changes the key; only the goroutine that holds the span does.
 func (k *liveKey) set(v uint64) { publish(&k.v, v) }
+
+// spanState is a span's lock and whether the span has ended, in one word. Its methods take the lock to read or
+// write the span; End moves it from open (unlocked) to ended with one compare-and-swap and never releases it, so
+// that ending a span costs one locked instruction rather than a lock and an unlock, and every later method call
+// sees the span ended without writing anything. The span's next life opens it again (reopen), once nothing but
+// the goroutine starting that life can reach it. Contention is rare (two goroutines using one span at the same
+// moment) and critical sections are short, so a waiter yields its P and tries again.
+type spanState struct{ v uint32 }
+
+// The values of a spanState.
+const (
+	spanOpen   uint32 = iota // live, unlocked
+	spanLocked               // live, locked by a method
+	spanEnded                // ended: never locked again in this life
+)
+
+// lock takes the lock; false, without it, once the span has ended.
+func (st *spanState) lock() bool {
+	if atomic.CompareAndSwapUint32(&st.v, spanOpen, spanLocked) {
+		return true
+	}
+	return st.wait(spanLocked)
+}
+
+// unlock releases the lock lock took.
+func (st *spanState) unlock() { publish32(&st.v, spanOpen) }
+
+// end marks the span ended, waiting for a method that holds the lock; false if it had ended already.
+func (st *spanState) end() bool {
+	if atomic.CompareAndSwapUint32(&st.v, spanOpen, spanEnded) {
+		return true
+	}
+	return st.wait(spanEnded)
+}
+
+// wait moves the state from open to to once the lock is free; false if the span has ended.
+func (st *spanState) wait(to uint32) bool {
+	for {
+		switch atomic.LoadUint32(&st.v) {
+		case spanEnded:
+			return false
+		case spanOpen:
+			if atomic.CompareAndSwapUint32(&st.v, spanOpen, to) {
+				return true
+			}
+		default:
+			runtime.Gosched()
+		}
+	}
+}
+
+// reopen opens the span for its next life; only the goroutine that took the ended span for reuse calls it.
+func (st *spanState) reopen() {
+	if atomic.LoadUint32(&st.v) != spanOpen { // a plain load on amd64
+		publish32(&st.v, spanOpen)
+	}
+}
 
 // spanOf returns the Span that holds d (SpanData is the first field of Span).
 func spanOf(d *SpanData) *Span { return (*Span)(unsafe.Pointer(d)) }

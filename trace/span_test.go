@@ -3,6 +3,7 @@ package trace
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -330,5 +331,111 @@ func TestZeroAllocs(t *testing.T) {
 		s.End()
 	}); n != 0 {
 		t.Errorf("an unsampled span allocates %v times", n)
+	}
+}
+
+// TestSpanState checks the lock of a span's methods: End takes it for good, waiting for a method that holds it,
+// and the span's next life opens it again.
+func TestSpanState(t *testing.T) {
+	var st spanState
+	steps := []struct {
+		name string
+		do   func() bool
+		want bool
+	}{
+		{"lock an open span", st.lock, true},
+		{"unlock", func() bool { st.unlock(); return true }, true},
+		{"end", st.end, true},
+		{"lock an ended span", st.lock, false},
+		{"end it again", st.end, false},
+		{"reopen", func() bool { st.reopen(); return true }, true},
+		{"lock the next life", st.lock, true},
+	}
+	for _, s := range steps {
+		if got := s.do(); got != s.want {
+			t.Fatalf("%s: got %v, want %v", s.name, got, s.want)
+		}
+	}
+
+	// End waits for the method that holds the lock.
+	ended := make(chan bool)
+	go func() { ended <- st.end() }()
+	select {
+	case <-ended:
+		t.Fatal("end returned while a method held the lock")
+	case <-time.After(20 * time.Millisecond):
+	}
+	st.unlock()
+	if !<-ended {
+		t.Fatal("end after the unlock did not end the span")
+	}
+
+	// Methods exclude each other: unguarded increments under the lock add up (and -race sees them ordered).
+	st.reopen()
+	var wg sync.WaitGroup
+	n := 0
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 1000 {
+				if st.lock() {
+					n++
+					st.unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n != 4000 {
+		t.Errorf("%d increments under the lock, want 4000", n)
+	}
+}
+
+// TestEndWhileMethodsRun ends spans while other goroutines call their methods: nothing a method does after End
+// reaches the exported span (its count of events, kept and dropped, never moves after End), and -race sees no
+// unordered access.
+func TestEndWhileMethodsRun(t *testing.T) {
+	p, spans := recorded(t, Config{})
+	tr := p.Tracer("")
+	for i := range 20 {
+		_, s := tr.Start(context.Background(), fmt.Sprint("span", i))
+		var wg, started sync.WaitGroup
+		run, stop := make(chan struct{}), make(chan struct{})
+		for range 3 {
+			wg.Add(1)
+			started.Add(1)
+			go func() {
+				defer wg.Done()
+				s.AddEvent("first")
+				started.Done()
+				<-run
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						s.AddEvent("tick")
+						s.SetAttrs(Int("i", i))
+					}
+				}
+			}()
+		}
+		started.Wait()
+		close(run)
+		s.End()
+		events := func() int { return len(s.data.Events) + s.data.DroppedEvents } // not reused before the flush
+		n := events()
+		time.Sleep(time.Millisecond)
+		if m := events(); m != n {
+			t.Fatalf("span%d: %d events at End, %d a millisecond later", i, n, m)
+		}
+		close(stop)
+		wg.Wait()
+	}
+	for name, d := range spans() {
+		if first := len(eventNamed(d, "first")); first != 3 {
+			t.Errorf("%s: %d of the 3 events added before End were recorded", name, first)
+		}
 	}
 }
