@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"github.com/weftrace/weft/model"
 )
@@ -25,6 +26,11 @@ type PageWriter struct {
 	count []uint32  // source batches holding each string
 	slot  []strSlot // by global id
 	ndict int
+	// dictGen names the dictionary last set (SetDict), which a fork shares with the writer it came from; srcs are
+	// the Sources this writer made before the first SetDict, whose tables SetDict fills with the dictionary's
+	// references (see Source.local).
+	dictGen uint32
+	srcs    []*Source
 
 	resKey   map[string]uint32
 	res      []globalRes
@@ -169,6 +175,10 @@ type SpanInfo struct {
 	Flags     model.Flags
 }
 
+// dictGens numbers the dictionaries set on page writers, so that a Source's references are used only by
+// writers with the dictionary they were made for.
+var dictGens atomic.Uint32
+
 // NewPageWriter returns an empty writer.
 func NewPageWriter() *PageWriter {
 	return &PageWriter{ids: map[string]uint32{}, resKey: map[string]uint32{}, page: 1}
@@ -177,8 +187,8 @@ func NewPageWriter() *PageWriter {
 // Fork returns a writer that starts from what w has interned (strings, their counts, resources), so that
 // several blocks can be written at once from the same Sources, one writer each, with the global ids and
 // dictionary counts that w gave them: as if each had made the Sources itself, but paying for it once. w and the
-// forks share w's tables: w must not be used again, and a fork must not make Sources. A fork's dictionary is
-// unset (SetDict).
+// forks share w's tables: w must not be used again, and a fork must not make Sources. A fork has w's
+// dictionary (SetDict on w before forking, once for all forks, rather than on each).
 func (w *PageWriter) Fork() *PageWriter {
 	if len(w.ids) > 0 && w.base != nil {
 		panic("wal: fork of a fork that interned")
@@ -189,9 +199,9 @@ func (w *PageWriter) Fork() *PageWriter {
 	}
 	n := len(w.strs)
 	f := &PageWriter{ids: map[string]uint32{}, base: base, strs: w.strs[:n:n], count: w.count[:n:n],
-		slot: make([]strSlot, n), page: 1}
+		slot: make([]strSlot, n), page: 1, ndict: w.ndict, dictGen: w.dictGen}
 	for i := range f.slot {
-		f.slot[i].dict = -1
+		f.slot[i].dict = w.slot[i].dict
 	}
 	nr := len(w.res)
 	f.res = w.res[:nr:nr]
@@ -239,6 +249,9 @@ func (w *PageWriter) Count(g uint32) int { return int(w.count[g]) }
 
 // SetDict fixes the shared dictionary the pages refer to: dict[i] is the global id of reference i. It must be
 // called before the first AddRun, and the pages are then parsed with those strings as the shared dictionary.
+// It also notes, in each Source w made, which of its strings are in the dictionary (and Source does for those
+// made after), so that AddRun translates most references without looking at the string's slot; the Sources
+// must not be in use by a fork meanwhile.
 func (w *PageWriter) SetDict(dict []uint32) {
 	for i := range w.slot {
 		w.slot[i].dict = -1
@@ -247,6 +260,22 @@ func (w *PageWriter) SetDict(dict []uint32) {
 		w.slot[g].dict = int32(i)
 	}
 	w.ndict = len(dict)
+	w.dictGen = dictGens.Add(1)
+	for _, src := range w.srcs {
+		w.noteDict(src)
+	}
+}
+
+// noteDict puts the dictionary references of src's own strings beside their global ids.
+func (w *PageWriter) noteDict(src *Source) {
+	for i, e := range src.local {
+		g := uint32(e)
+		src.local[i] = uint64(g)
+		if d := w.slot[g].dict; d >= 0 {
+			src.local[i] |= uint64(d+1) << 32
+		}
+	}
+	src.dictGen = w.dictGen
 }
 
 // Resource returns a global resource: the resource, the global id of its service, its attributes.
@@ -259,8 +288,11 @@ func (w *PageWriter) Resource(g uint32) (*model.Resource, uint32, []AttrRef) {
 type Source struct {
 	b      *Batch
 	shared []uint32
-	local  []uint32
-	res    []uint32
+	// local maps the batch's own strings: the global id, and above it the string's reference in the dictionary
+	// of generation dictGen, plus one (0: not in it).
+	local   []uint64
+	dictGen uint32
+	res     []uint32
 }
 
 // Source prepares b for AddRun. shared, if not nil, maps b's shared dictionary to global ids (from InternAll,
@@ -273,14 +305,19 @@ func (w *PageWriter) Source(b *Batch, shared []uint32) *Source {
 	if shared == nil && len(b.shared) > 0 {
 		shared = w.InternAll(b.shared)
 	}
-	src := &Source{b: b, shared: shared, local: make([]uint32, len(b.strs)), res: make([]uint32, len(b.res))}
+	src := &Source{b: b, shared: shared, local: make([]uint64, len(b.strs)), res: make([]uint32, len(b.res))}
 	for i, s := range b.strs {
 		g := w.Intern(s)
-		src.local[i] = g
+		src.local[i] = uint64(g)
 		w.count[g]++
 	}
 	for i, r := range b.res {
 		src.res[i] = w.resource(r)
+	}
+	if w.dictGen != 0 {
+		w.noteDict(src)
+	} else {
+		w.srcs = append(w.srcs, src) // for SetDict (kept only until then: compaction makes a Source per page)
 	}
 	return src
 }
@@ -447,6 +484,7 @@ type transcoder struct {
 	ids       []byte
 	r, ni, ii int
 	err       error
+	dict      bool // src's local table has the references of w's dictionary
 }
 
 func (t *transcoder) fail(what string) {
@@ -520,15 +558,23 @@ func (t *transcoder) str(what string) uint32 {
 		t.r += n
 	}
 	var g uint32
+	var r uint64
 	if i < uint64(len(t.src.shared)) {
 		g = t.src.shared[i]
+		r = t.w.ref(g)
 	} else if i -= uint64(len(t.src.shared)); i < uint64(len(t.src.local)) {
-		g = t.src.local[i]
+		e := t.src.local[i]
+		g = uint32(e)
+		if d := e >> 32; d != 0 && t.dict {
+			r = d - 1 // in the dictionary: no need to look at the string's slot
+		} else {
+			r = t.w.ref(g)
+		}
 	} else {
 		t.fail(what + " string reference out of range")
 		return 0
 	}
-	if r := t.w.ref(g); r < 0x80 {
+	if r < 0x80 {
 		t.w.rec = append(t.w.rec, byte(r))
 	} else {
 		t.w.rec = binary.AppendUvarint(t.w.rec, r)
@@ -661,7 +707,8 @@ func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanI
 		from.Row < 0 || from.Row > b.n {
 		return fmt.Errorf("%w: run %+v..%d outside the batch", ErrCorrupt, from, recEnd)
 	}
-	t := &transcoder{w: w, src: src, rec: b.rec[from.Rec:recEnd], nums: b.nums[from.Num:], ids: b.ids[8*from.Row:]}
+	t := &transcoder{w: w, src: src, rec: b.rec[from.Rec:recEnd], nums: b.nums[from.Num:], ids: b.ids[8*from.Row:],
+		dict: w.dictGen != 0 && src.dictGen == w.dictGen}
 	info := &w.info
 	first := true
 	for t.r < len(t.rec) && t.err == nil {

@@ -482,40 +482,49 @@ func TestPageWriterFork(t *testing.T) {
 		want[k].pages, want[k].seen, want[k].extra = part(w, srcs, k)
 	}
 
-	base := NewPageWriter()
-	var srcs []*Source
-	for _, bt := range parse() {
-		srcs = append(srcs, base.Source(bt, nil))
-	}
-	dict := dictOf(base)
-	if len(dict) == 0 {
-		t.Fatal("no string in more than one batch: the test does not exercise the dictionary")
-	}
-	var got [2]result
-	done := make(chan int)
-	for k := range got {
-		f := base.Fork()
-		go func() {
-			f.SetDict(dict)
-			got[k].pages, got[k].seen, got[k].extra = part(f, srcs, k)
-			done <- k
-		}()
-	}
-	<-done
-	<-done
-	for k := range got {
-		if !bytes.Equal(got[k].pages, want[k].pages) {
-			t.Errorf("part %d: the fork's pages differ from those of a writer of its own", k)
+	// The dictionary set on the writer before forking (the forks share it, and the sources' references to it,
+	// as a head's parts are written), or on each fork (whose references then go through the string's slot).
+	for _, before := range []bool{true, false} {
+		base := NewPageWriter()
+		var srcs []*Source
+		for _, bt := range parse() {
+			srcs = append(srcs, base.Source(bt, nil))
 		}
-		if !reflect.DeepEqual(got[k].seen, want[k].seen) {
-			t.Errorf("part %d: the fork's visitor saw other spans or strings", k)
+		dict := dictOf(base)
+		if len(dict) == 0 {
+			t.Fatal("no string in more than one batch: the test does not exercise the dictionary")
 		}
-		if got[k].extra != want[k].extra {
-			t.Errorf("part %d: a new string got id %d in the fork, %d in a writer of its own", k, got[k].extra,
-				want[k].extra)
+		if before {
+			base.SetDict(dict)
 		}
-	}
-	if len(got[0].seen) == 0 || len(got[1].seen) == 0 {
-		t.Fatal("a part copied no span")
+		var got [2]result
+		done := make(chan int)
+		for k := range got {
+			f := base.Fork()
+			go func() {
+				if !before {
+					f.SetDict(dict)
+				}
+				got[k].pages, got[k].seen, got[k].extra = part(f, srcs, k)
+				done <- k
+			}()
+		}
+		<-done
+		<-done
+		for k := range got {
+			if !bytes.Equal(got[k].pages, want[k].pages) {
+				t.Errorf("dictionary set before forking %v, part %d: the fork's pages differ from those of a writer of its own", before, k)
+			}
+			if !reflect.DeepEqual(got[k].seen, want[k].seen) {
+				t.Errorf("dictionary set before forking %v, part %d: the fork's visitor saw other spans or strings", before, k)
+			}
+			if got[k].extra != want[k].extra {
+				t.Errorf("dictionary set before forking %v, part %d: a new string got id %d in the fork, %d in a writer of its own",
+					before, k, got[k].extra, want[k].extra)
+			}
+		}
+		if len(got[0].seen) == 0 || len(got[1].seen) == 0 {
+			t.Fatal("a part copied no span")
+		}
 	}
 }

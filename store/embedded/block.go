@@ -379,6 +379,11 @@ func newBlockWriter(path string, better bool) (*blockWriter, error) {
 // setDict fixes the block's shared dictionary (global string ids of bw.pw, most used first).
 func (bw *blockWriter) setDict(gids []uint32) {
 	bw.pw.SetDict(gids)
+	bw.keepDict(gids)
+}
+
+// keepDict notes the strings of the dictionary bw.pw already has (set before it was forked), to be written.
+func (bw *blockWriter) keepDict(gids []uint32) {
 	bw.dict = make([]string, len(gids))
 	for i, g := range gids {
 		bw.dict[i] = bw.pw.String(g)

@@ -479,6 +479,7 @@ func writeHeadBlocks(paths []string, h *head, better bool) ([]*block, error) {
 		srcs[i] = pw.Source(bt, nil)
 	}
 	dict := dictByCount(pw)
+	pw.SetDict(dict) // before forking: the forks share it, and the sources' references to it
 	bws := make([]*blockWriter, len(ranges))
 	errs := make([]error, len(ranges))
 	var wg sync.WaitGroup
@@ -514,7 +515,8 @@ func writeHeadBlocks(paths []string, h *head, better bool) ([]*block, error) {
 }
 
 // writePart writes the traces of order[lo:hi] into a block at path, up to its footer (finishFile), with pw (a fork
-// of the writer that made srcs, the records' sources) and dictionary dict; spans is an estimate of their number.
+// of the writer that made srcs, the records' sources, or that writer) whose dictionary, dict, is set; spans is an
+// estimate of their number.
 func (hr *headRuns) writePart(path string, pw *wal.PageWriter, srcs []*wal.Source, dict []uint32, lo, hi, spans int,
 	better bool) (*blockWriter, error) {
 	bw, err := newBlockWriter(path, better)
@@ -522,7 +524,7 @@ func (hr *headRuns) writePart(path string, pw *wal.PageWriter, srcs []*wal.Sourc
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
 	bw.pw = pw
-	bw.setDict(dict)
+	bw.keepDict(dict)
 	bw.edges = make([]traceEdge, 0, spans) // at most one a span; growing it copied it five times over
 	var group []srcRun
 	for i := lo; i < hi; {
