@@ -1,5 +1,7 @@
 package trace
 
+import "unsafe"
+
 // Kind is the role of a span in an exchange; the numbering is OpenTelemetry's (and OTLP's).
 type Kind uint8
 
@@ -214,67 +216,10 @@ func (d *SpanData) Attr(key string) (Value, bool) {
 	return Value{}, false
 }
 
-// reset clears the record for reuse, keeping the capacity of its slices (up to a limit, so that one huge span
-// does not make every pooled span huge). It leaves Name, Resource, Scope and TraceState, which Start always
-// sets, and writes only what is not zero already: a reused span has usually left the CPU's cache, and while the
-// garbage collector marks, every pointer written costs a write barrier.
-func (d *SpanData) reset(eventAttrs bool) {
-	if len(d.Attrs) > 0 || cap(d.Attrs) > 64 {
-		clear(d.Attrs)
-		d.Attrs = d.Attrs[:0]
-		if cap(d.Attrs) > 64 {
-			d.Attrs = nil
-		}
-	}
-	if len(d.Events) > 0 || cap(d.Events) > 32 {
-		// Only the events' attributes are cleared (they may hold large values), and only when an event had
-		// some (eventAttrs): addEventLive writes every other field of an event it reuses, and clearing the name
-		// too cost a write barrier per event while the collector marks, and reading each event a cache miss (a
-		// span that sent 16 requests spent more on its reset than on its start).
-		for i := range d.Events {
-			if !eventAttrs {
-				break
-			}
-			if e := &d.Events[i]; len(e.Attrs) > 0 {
-				clear(e.Attrs)
-				e.Attrs = e.Attrs[:0]
-			}
-		}
-		d.Events = d.Events[:0]
-		if cap(d.Events) > 32 {
-			d.Events = nil
-		}
-	}
-	if len(d.Links) > 0 || cap(d.Links) > 32 {
-		clear(d.Links)
-		d.Links = d.Links[:0]
-		if cap(d.Links) > 32 {
-			d.Links = nil
-		}
-	}
-	if d.StatusMessage != "" {
-		d.StatusMessage = ""
-	}
-	if d.Service != "" {
-		d.Service = ""
-	}
-	if d.SpanResource != "" {
-		d.SpanResource = ""
-	}
-	if d.SpanType != "" {
-		d.SpanType = ""
-	}
-	d.TraceID, d.SpanID, d.ParentID = TraceID{}, SpanID{}, SpanID{}
-	d.Kind, d.Start, d.End, d.StatusCode = 0, 0, 0, 0
-	d.Flags, d.Priority, d.Unitary = 0, 0, false
-	d.Unit, d.StartSeq, d.EndUnit, d.EndSeq, d.StartCause = 0, 0, 0, 0, EventRef{}
-	d.Counters = SpanCounters{}
-	d.DroppedAttrs, d.DroppedEvents, d.DroppedLinks = 0, 0, 0
-}
-
-// setString writes v to *dst unless it is there already (see reset).
+// setString writes v to *dst unless it is there already (see Span.reset): the same string, as Start is given a
+// span name or a scope, compared by its data pointer and length rather than by a call to compare the bytes.
 func setString(dst *string, v string) {
-	if *dst != v {
+	if len(*dst) != len(v) || unsafe.StringData(*dst) != unsafe.StringData(v) {
 		*dst = v
 	}
 }
