@@ -2,8 +2,12 @@ package embedded
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/weftrace/weft/model"
@@ -416,8 +420,18 @@ func (s *Store) merge(group []*block) error {
 			return fmt.Errorf("embedded: compaction: %w", err)
 		}
 	}
-	nb, err := bw.finish(walSeg, level+1)
+	if err := bw.finishFile(walSeg, level+1); err != nil {
+		return err
+	}
+	if err := writeCompactList(bw.path, group); err != nil {
+		os.Remove(bw.tmp)
+		return fmt.Errorf("embedded: compaction: %w", err)
+	}
+	nb, err := bw.commit()
 	if err != nil {
+		if e := removeCompactList(s.dir); e != nil {
+			s.log.Warn("removing the list of a failed compaction", "err", e)
+		}
 		return err
 	}
 	s.mu.Lock()
@@ -439,6 +453,13 @@ func (s *Store) merge(group []*block) error {
 	for _, b := range group {
 		before += b.size
 		b.drop()
+	}
+	// The inputs are gone: the list has done its work. Should this fail, the next Open finds the inputs gone.
+	if err := syncDir(s.dir); err == nil {
+		err = removeCompactList(s.dir)
+		if err != nil {
+			s.log.Warn("removing the list of a finished compaction", "err", err)
+		}
 	}
 	s.m.compactions.Inc()
 	s.log.Debug("blocks compacted", "inputs", len(group), "spans", nb.meta.Spans, "bytes_before", before,
@@ -469,4 +490,68 @@ func (s *Store) ApplyRetention() error {
 		b.drop()
 	}
 	return nil
+}
+
+// compactFile names, while a compaction puts its merged block in place of its inputs, the merged block (the first
+// line) and the inputs (the others). A crash after the merged block is renamed into place and before every input
+// is deleted leaves the list, and Open finishes the compaction: it deletes the inputs that remain, which would
+// otherwise be read beside the merged block, every span they hold answered twice. A crash before the rename
+// leaves the merged block at its temporary name, which Open deletes, and the inputs whole; the list then names a
+// block that is not there, and Open only removes it.
+const compactFile = "compact.pending"
+
+// writeCompactList writes and syncs the compaction list for the merged block at path and its inputs.
+func writeCompactList(path string, inputs []*block) error {
+	names := []string{filepath.Base(path)}
+	for _, b := range inputs {
+		names = append(names, filepath.Base(b.path))
+	}
+	dir := filepath.Dir(path)
+	if err := writeSynced(filepath.Join(dir, compactFile), []byte(strings.Join(names, "\n")+"\n")); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// removeCompactList deletes the compaction list, if there is one, durably.
+func removeCompactList(dir string) error {
+	err := os.Remove(filepath.Join(dir, compactFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// finishCompaction completes, at Open, a compaction that a crash interrupted (see compactFile).
+func finishCompaction(dir string) error {
+	data, err := os.ReadFile(filepath.Join(dir, compactFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	names := strings.Fields(string(data))
+	valid := func(name string) bool { return name == filepath.Base(name) && strings.HasSuffix(name, blockSuffix) }
+	if len(names) > 0 && valid(names[0]) {
+		if _, err := os.Stat(filepath.Join(dir, names[0])); err == nil {
+			for _, name := range names[1:] {
+				if !valid(name) || name == names[0] {
+					continue
+				}
+				if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return err
+				}
+			}
+			if err := syncDir(dir); err != nil {
+				return err
+			}
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return removeCompactList(dir)
 }

@@ -1,9 +1,18 @@
 package embedded
 
 import (
+	"errors"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/weftrace/weft/store/embedded/spangen"
+	"github.com/weftrace/weft/model"
+	"github.com/weftrace/weft/store/memstore"
 )
 
 // TestPostingUnion checks the union of one term's posting lists from many inputs against a map: every ordinal
@@ -73,5 +82,105 @@ func TestPostingUnion(t *testing.T) {
 				t.Fatalf("term %d: ordinal %d buckets %d..%d, want %d..%d", term, o, got.dmin[i], got.dmax[i], w.lo, w.hi)
 			}
 		}
+	}
+}
+
+// TestOpenFinishesAnInterruptedCompaction puts the disk in the two states a crash during a compaction can leave
+// and opens the store: with the merged block renamed into place and its inputs still there, Open deletes the
+// inputs (else every span in them would be answered twice); with the merged block not yet renamed, Open keeps the
+// inputs. Either way the answers equal the reference store's and the compaction list is gone.
+func TestOpenFinishesAnInterruptedCompaction(t *testing.T) {
+	now := time.Now().UnixNano()
+	g := spangen.New(31, now)
+	g.Spread = 60e9
+	rng := rand.New(rand.NewPCG(31, 32))
+	dir := t.TempDir()
+	s, err := Open(dir, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	oracle := memstore.New()
+	var traces [][]*model.Span
+	for i := range 4 {
+		var all []*model.Span
+		for len(all) < 300 {
+			tr := g.Trace()
+			traces = append(traces, tr)
+			all = append(all, tr...)
+		}
+		for _, b := range batches(rng, all, 3) {
+			if err := s.Write(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			oracle.Write(ctx, b)
+		}
+		s.Seal(i)
+		if err := s.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inputs := map[string][]byte{}
+	var names []string
+	for _, b := range s.blocks {
+		raw, err := os.ReadFile(b.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs[filepath.Base(b.path)] = raw
+		names = append(names, filepath.Base(b.path))
+	}
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.blocks) != 1 {
+		t.Fatalf("%d blocks after compaction, want 1", len(s.blocks))
+	}
+	merged := filepath.Base(s.blocks[0].path)
+	if _, err := os.Stat(filepath.Join(dir, compactFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a finished compaction left its list: %v", err)
+	}
+	s.Close()
+	mergedRaw, err := os.ReadFile(filepath.Join(dir, merged))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		renamed bool // the merged block is in place
+		blocks  int  // after Open
+	}{{"after the rename", true, 1}, {"before the rename", false, len(names)}} {
+		t.Run(tc.name, func(t *testing.T) {
+			for name, raw := range inputs {
+				if err := os.WriteFile(filepath.Join(dir, name), raw, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			os.Remove(filepath.Join(dir, merged))
+			if tc.renamed {
+				err = os.WriteFile(filepath.Join(dir, merged), mergedRaw, 0o644)
+			} else {
+				err = os.WriteFile(filepath.Join(dir, merged+".tmp"), mergedRaw, 0o644)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			list := strings.Join(append([]string{merged}, names...), "\n") + "\n"
+			if err := os.WriteFile(filepath.Join(dir, compactFile), []byte(list), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(dir, testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if len(s.blocks) != tc.blocks {
+				t.Fatalf("%d blocks open, want %d", len(s.blocks), tc.blocks)
+			}
+			if _, err := os.Stat(filepath.Join(dir, compactFile)); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("the compaction list is still there: %v", err)
+			}
+			compareWithOracle(t, tc.name, s, oracle, traces, now)
+		})
 	}
 }

@@ -168,6 +168,9 @@ func Open(dir string, o Options) (*Store, error) {
 	if err := removePending(dir); err != nil {
 		return nil, fmt.Errorf("embedded: the blocks of an interrupted head write: %w", err)
 	}
+	if err := finishCompaction(dir); err != nil {
+		return nil, fmt.Errorf("embedded: finishing an interrupted compaction: %w", err)
+	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
