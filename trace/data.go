@@ -104,35 +104,16 @@ const (
 // exporter reads it during ExportSpans and must not keep the *SpanData, its slices or the batch slice after
 // returning (use Clone to keep a copy), because the library reuses the memory for later spans.
 type SpanData struct {
+	// The fields up to Counters are the ones every span writes; they come first so that a span's start and end
+	// touch as few cache lines as possible (see Span).
+
 	TraceID  TraceID
 	SpanID   SpanID
 	ParentID SpanID // zero for a root span
 	Name     string
 	Kind     Kind
-	Start    int64 // Unix nanoseconds
-	End      int64 // Unix nanoseconds
 
-	StatusCode    StatusCode
-	StatusMessage string
-
-	// Resource is the Provider's resource, shared by all its spans.
-	Resource *Resource
-	// Scope is the name of the Tracer that started the span (the instrumentation scope).
-	Scope string
-	// Service overrides Resource.Service for this span when not empty (Datadog lets a span name its own
-	// service, e.g. the database it calls).
-	Service string
-	// SpanResource is what the span served, as Datadog users know it: a route, a query, a method.
-	SpanResource string
-	// SpanType is the kind of work as Datadog users know it: http, db, cache, rpc, queue, custom, ...
-	SpanType string
-
-	Attrs  []Attr
-	Events []Event
-	Links  []Link
-
-	// TraceState is the W3C tracestate the span carries, verbatim.
-	TraceState string
+	StatusCode StatusCode
 	// Flags are the W3C trace flags the span propagates (FlagSampled for a sampled span).
 	Flags TraceFlags
 	// Priority is the sampling priority that travels with the trace (see SpanContext.Priority).
@@ -141,18 +122,46 @@ type SpanData struct {
 	// failed. Exporters write it as the attribute weft.unitary=true.
 	Unitary bool
 
-	// Unit is the execution unit the span started on; StartSeq and EndSeq number its start and end events.
-	Unit     uint64
-	StartSeq uint32
-	// EndUnit is the unit the span ended on when that is not Unit; zero otherwise.
-	EndUnit uint64
-	EndSeq  uint32
-	// StartCause is the event the span's start waited for: the fork of its goroutine, or the sending event of a
-	// remote caller. Zero when nothing is known.
-	StartCause EventRef
+	// StartSeq and EndSeq number the span's start and end events on their execution units (Unit, and EndUnit
+	// when it is not zero).
+	StartSeq, EndSeq uint32
+
+	Start int64 // Unix nanoseconds
+	End   int64 // Unix nanoseconds
+
+	// Unit is the execution unit the span started on.
+	Unit uint64
+
+	// Resource is the Provider's resource, shared by all its spans.
+	Resource *Resource
+	// Scope is the name of the Tracer that started the span (the instrumentation scope).
+	Scope string
+	// TraceState is the W3C tracestate the span carries, verbatim.
+	TraceState string
+
+	Attrs []Attr
 
 	// Counters are the span's counters; nonzero ones are also in Attrs.
 	Counters SpanCounters
+
+	StatusMessage string
+
+	// Service overrides Resource.Service for this span when not empty (Datadog lets a span name its own
+	// service, e.g. the database it calls).
+	Service string
+	// SpanResource is what the span served, as Datadog users know it: a route, a query, a method.
+	SpanResource string
+	// SpanType is the kind of work as Datadog users know it: http, db, cache, rpc, queue, custom, ...
+	SpanType string
+
+	Events []Event
+	Links  []Link
+
+	// EndUnit is the unit the span ended on when that is not Unit; zero otherwise.
+	EndUnit uint64
+	// StartCause is the event the span's start waited for: the fork of its goroutine, or the sending event of a
+	// remote caller. Zero when nothing is known.
+	StartCause EventRef
 
 	// DroppedAttrs, DroppedEvents and DroppedLinks count what the span's limits turned away.
 	DroppedAttrs, DroppedEvents, DroppedLinks int

@@ -83,7 +83,7 @@ type ring struct {
 	reuse uint64
 	_     [48]byte
 	mask  uint64
-	slots []*SpanData // a SpanData is the first field of its Span (spanOf)
+	slots []*SpanData // each the data of a Span (spanOf)
 }
 
 func (r *ring) init(size int) {
@@ -123,7 +123,7 @@ func (r *ring) take() *Span {
 		// The next Start takes the next span: have the CPU fetch it meanwhile. An exported span has usually
 		// left the cache, and clearing it is otherwise the most expensive part of a start. (Read before reuse
 		// moves on, after which a push may lap the slot.)
-		prefetchSpan(unsafe.Pointer(r.slots[(u+1)&r.mask]))
+		prefetchSpan(unsafe.Pointer(spanOf(r.slots[(u+1)&r.mask])))
 	}
 	ownedStore(&r.reuse, u+1)
 	return spanOf(s)

@@ -154,10 +154,11 @@ func (p *Provider) release(s *Span) { p.pool.Put(s) }
 // not make every pooled span huge). It leaves Name, Resource, Scope and TraceState, which Start always sets, and
 // s.unit, s.tr and s.lane, which Start sets only if they differ, and writes only what is not zero already: a
 // reused span has usually left the CPU's cache, and while the garbage collector marks, every pointer written
-// costs a write barrier. The unit itself is never reset: contexts and children may still record on it. End
-// cleared the live key; Start sets the new life's, from its new span ID.
+// costs a write barrier. The fields beyond Counters are cleared only if the span's last life wrote one (cold).
+// The unit itself is never reset: contexts and children may still record on it. End cleared the live key;
+// Start sets the new life's, from its new span ID.
 func (s *Span) reset() {
-	d, eventAttrs := &s.data, s.eventAttrs
+	d := &s.data
 	if len(d.Attrs) > 0 || cap(d.Attrs) > 64 {
 		clear(d.Attrs)
 		d.Attrs = d.Attrs[:0]
@@ -167,13 +168,26 @@ func (s *Span) reset() {
 	} else if d.Attrs == nil { // a new span
 		d.Attrs = s.attrBuf[:0]
 	}
+	if s.cold {
+		s.resetCold()
+	}
+	d.TraceID, d.SpanID, d.ParentID = TraceID{}, SpanID{}, SpanID{}
+	d.Kind, d.StatusCode, d.Flags, d.Priority, d.Unitary = 0, 0, 0, 0, false
+	d.StartSeq, d.EndSeq, d.Start, d.End, d.Unit = 0, 0, 0, 0, 0
+	d.Counters = SpanCounters{}
+	s.st.reopen()
+}
+
+// resetCold clears the fields of a span's data beyond Counters (see reset).
+func (s *Span) resetCold() {
+	d := &s.data
 	if len(d.Events) > 0 || cap(d.Events) > 32 {
 		// Only the events' attributes are cleared (they may hold large values), and only when an event had
 		// some (eventAttrs): addEventLive writes every other field of an event it reuses, and clearing the name
 		// too cost a write barrier per event while the collector marks, and reading each event a cache miss (a
 		// span that sent 16 requests spent more on its reset than on its start).
 		for i := range d.Events {
-			if !eventAttrs {
+			if !s.eventAttrs {
 				break
 			}
 			if e := &d.Events[i]; len(e.Attrs) > 0 {
@@ -185,10 +199,8 @@ func (s *Span) reset() {
 		if cap(d.Events) > 32 {
 			d.Events = nil
 		}
-		if eventAttrs {
-			s.eventAttrs = false
-		}
 	}
+	s.eventAttrs = false
 	if len(d.Links) > 0 || cap(d.Links) > 32 {
 		clear(d.Links)
 		d.Links = d.Links[:0]
@@ -208,13 +220,9 @@ func (s *Span) reset() {
 	if d.SpanType != "" {
 		d.SpanType = ""
 	}
-	d.TraceID, d.SpanID, d.ParentID = TraceID{}, SpanID{}, SpanID{}
-	d.Kind, d.Start, d.End, d.StatusCode = 0, 0, 0, 0
-	d.Flags, d.Priority, d.Unitary = 0, 0, false
-	d.Unit, d.StartSeq, d.EndUnit, d.EndSeq, d.StartCause = 0, 0, 0, 0, EventRef{}
-	d.Counters = SpanCounters{}
+	d.EndUnit, d.StartCause = 0, EventRef{}
 	d.DroppedAttrs, d.DroppedEvents, d.DroppedLinks = 0, 0, 0
-	s.st.reopen()
+	s.cold = false
 }
 
 // finish takes an ended span: keep it for export, or let it go.

@@ -82,22 +82,25 @@ func WithCause(cause EventRef) StartOption { return StartOption{set: optCause, c
 // context Start returns is not: it may be kept and used after End (it then has no recording span, and children
 // started from it are children of the ended span).
 type Span struct {
-	data SpanData
 	// live is the key of the span's ID while the span is live, zero once it has ended: contexts made for this life
 	// (which hold the ID) reach the span only while it is theirs, and every life has a new random ID. Start and
-	// End (under mu) set it; read atomically, without mu.
+	// End set it; read atomically.
 	live liveKey
 	unit *unit
 	p    *Provider
 	// tr is the span's trace: what its children inherit (it marks a unitary candidate, recorded, not sampled,
 	// kept at End only if the sampler says so). Set by Start, never nil in a started span.
 	tr   *traceInfo
-	lane *lane // unit and tr, for the contexts made for the span
+	lane *lane     // unit and tr, for the contexts made for the span
+	st   spanState // the lock of the span's methods, and whether the span has ended
 	// eventAttrs says that an event of this life had attributes, which reset must clear (under st's lock).
 	eventAttrs bool
-	st         spanState // the lock of the span's methods, and whether the span has ended
-	// attrBuf holds the first attributes; data.Attrs spills to the heap after that. Last, so that what every
-	// start and end writes is in the span's first seven cache lines (see prefetchSpan).
+	// cold says that this life wrote a field of data beyond Counters (a status message, a service, an event, a
+	// link, a dropped count, a cause, an end unit), which reset then clears; a span that wrote none has reset
+	// touch only its first four cache lines, the ones every start and end writes (see prefetchSpan).
+	cold bool
+	data SpanData
+	// attrBuf holds the first attributes; data.Attrs spills to the heap after that.
 	attrBuf [8]Attr
 }
 
@@ -175,8 +178,8 @@ func (t *Tracer) startChild(ctx context.Context, n *node, l *lane, name string, 
 	}
 	d.Unit = u.id
 	d.StartSeq = u.seq.Add(1)
-	if d.StartSeq == 1 && !d.StartCause.IsValid() { // not WithCause: the unit's first event waited for its fork
-		d.StartCause = u.cause
+	if d.StartSeq == 1 && !d.StartCause.IsValid() && u.cause.IsValid() { // the unit's first event waited for its fork
+		d.StartCause, s.cold = u.cause, true
 	}
 	if d.Start == 0 {
 		d.Start = now()
@@ -293,9 +296,9 @@ func (t *Tracer) start(ctx context.Context, n *node, newRoot bool, name string, 
 	switch {
 	case d.StartCause.IsValid(): // WithCause
 	case remoteCause.IsValid():
-		d.StartCause = remoteCause
+		d.StartCause, s.cold = remoteCause, true
 	case d.StartSeq == 1 && u.cause.IsValid():
-		d.StartCause = u.cause
+		d.StartCause, s.cold = u.cause, true
 	}
 	if d.Start == 0 {
 		d.Start = now()
@@ -324,6 +327,9 @@ func (t *Tracer) apply(s *Span, name string, opts []StartOption) {
 		if o.set&optTime != 0 {
 			d.Start = o.time
 		}
+		if o.set&(optService|optResource|optType|optCause) != 0 || len(o.links) > 0 {
+			s.cold = true
+		}
 		if o.set&optService != 0 {
 			d.Service = o.service
 		}
@@ -337,8 +343,10 @@ func (t *Tracer) apply(s *Span, name string, opts []StartOption) {
 			d.StartCause = o.cause
 		}
 		if o.nattrs > 0 {
-			d.addAttrs(o.attrs[:o.nattrs], t.p.limits.attrs)
-			d.addAttrs(o.more, t.p.limits.attrs)
+			dropped := d.addAttrs(o.attrs[:o.nattrs], t.p.limits.attrs)
+			if d.addAttrs(o.more, t.p.limits.attrs) || dropped {
+				s.cold = true
+			}
 		}
 		for _, l := range o.links {
 			if len(d.Links) >= t.p.limits.links {
@@ -352,14 +360,15 @@ func (t *Tracer) apply(s *Span, name string, opts []StartOption) {
 	}
 }
 
-// addAttrs appends attributes within the limit, counting those it drops.
-func (d *SpanData) addAttrs(attrs []Attr, limit int) {
+// addAttrs appends attributes within the limit, counting those it drops; it reports whether it dropped some.
+func (d *SpanData) addAttrs(attrs []Attr, limit int) (dropped bool) {
 	room := limit - len(d.Attrs)
 	if room < len(attrs) {
 		d.DroppedAttrs += len(attrs) - max(room, 0)
-		attrs = attrs[:max(room, 0)]
+		attrs, dropped = attrs[:max(room, 0)], true
 	}
 	d.Attrs = append(d.Attrs, attrs...)
+	return dropped
 }
 
 // drop ends the life of a span the sampler refused: the context returned carries the trace as not sampled.
@@ -430,7 +439,7 @@ next:
 			}
 		}
 		if len(d.Attrs) >= s.p.limits.attrs {
-			d.DroppedAttrs++
+			d.DroppedAttrs, s.cold = d.DroppedAttrs+1, true
 			continue
 		}
 		d.Attrs = append(d.Attrs, a)
@@ -448,8 +457,8 @@ func (s *Span) SetStatus(code StatusCode, message string) {
 	}
 	s.data.StatusCode = code
 	if code == StatusError {
-		s.data.StatusMessage = message
-	} else {
+		s.data.StatusMessage, s.cold = message, true
+	} else if s.cold {
 		s.data.StatusMessage = ""
 	}
 	s.st.unlock()
@@ -476,9 +485,10 @@ func (s *Span) SetType(spanType string) {
 	}
 }
 
+// setString sets one of the span's cold strings (Service, SpanResource, SpanType).
 func (s *Span) setString(field *string, v string) {
 	if s.st.lock() {
-		*field = v
+		*field, s.cold = v, true
 		s.st.unlock()
 	}
 }
@@ -549,6 +559,7 @@ func (s *Span) addEventLive(live uint64, u *unit, t int64, name string, cause Ev
 	if live != anyLife && s.live.Load() != live {
 		return EventID{}
 	}
+	s.cold = true
 	if len(d.Events) >= s.p.limits.events {
 		d.DroppedEvents++
 		return EventID{}
@@ -581,6 +592,7 @@ func (s *Span) AddLink(l Link) {
 	}
 	defer s.st.unlock()
 	d := &s.data
+	s.cold = true
 	if len(d.Links) >= s.p.limits.links {
 		d.DroppedLinks++
 		return
@@ -651,7 +663,7 @@ func (s *Span) endOn(t int64, u *unit) {
 	d.End = max(t, d.Start) // a wall-clock step between start and end never makes a negative duration
 	d.EndSeq = u.seq.Add(1)
 	if u != s.unit {
-		d.EndUnit = u.id
+		d.EndUnit, s.cold = u.id, true
 	}
 	c := &d.Counters
 	c.BytesIn, c.BytesOut, c.Retries = atomic.LoadInt64(&c.BytesIn), atomic.LoadInt64(&c.BytesOut), atomic.LoadInt64(&c.Retries)
@@ -735,5 +747,7 @@ func (st *spanState) reopen() {
 	}
 }
 
-// spanOf returns the Span that holds d (SpanData is the first field of Span).
-func spanOf(d *SpanData) *Span { return (*Span)(unsafe.Pointer(d)) }
+// spanOf returns the Span that holds d.
+func spanOf(d *SpanData) *Span {
+	return (*Span)(unsafe.Add(unsafe.Pointer(d), -int(unsafe.Offsetof(Span{}.data))))
+}

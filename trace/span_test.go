@@ -439,3 +439,78 @@ func TestEndWhileMethodsRun(t *testing.T) {
 		}
 	}
 }
+
+// TestReuseClearsEverything ends spans that each wrote one of the fields a span can hold, then starts plain spans
+// that reuse their memory: nothing of the earlier lives may show in the plain spans.
+func TestReuseClearsEverything(t *testing.T) {
+	link := Link{SpanContext: SpanContext{TraceID: TraceID{1}, SpanID: SpanID{1}}}
+	for _, c := range []struct {
+		name  string
+		opts  []StartOption
+		dirty func(ctx context.Context, s *Span)
+	}{
+		{"service", []StartOption{WithService("svc")}, nil},
+		{"resource", []StartOption{WithResource("res")}, nil},
+		{"type", []StartOption{WithType("db")}, nil},
+		{"cause", []StartOption{WithCause(EventRef{EventID: EventID{Unit: 7, Seq: 1}})}, nil},
+		{"links", []StartOption{WithLinks(link)}, nil},
+		{"dropped links", []StartOption{WithLinks(link, link)}, nil},
+		{"dropped attrs", []StartOption{WithAttrs(Int("a", 1), Int("b", 2), Int("c", 3))}, nil},
+		{"attrs", []StartOption{WithKind(KindServer), WithAttrs(Int("a", 1))}, nil},
+		{"SetAttrs over the limit", nil, func(_ context.Context, s *Span) { s.SetAttrs(Int("a", 1), Int("b", 2), Int("c", 3)) }},
+		{"event", nil, func(_ context.Context, s *Span) { s.AddEvent("e", Int("x", 1)) }},
+		{"dropped event", nil, func(_ context.Context, s *Span) { s.AddEvent("e"); s.AddEvent("dropped") }},
+		{"AddLink", nil, func(_ context.Context, s *Span) { s.AddLink(link) }},
+		{"status", nil, func(_ context.Context, s *Span) { s.SetStatus(StatusError, "boom") }},
+		{"SetService", nil, func(_ context.Context, s *Span) { s.SetService("svc") }},
+		{"SetResource", nil, func(_ context.Context, s *Span) { s.SetResource("res") }},
+		{"SetType", nil, func(_ context.Context, s *Span) { s.SetType("db") }},
+		{"counters", nil, func(_ context.Context, s *Span) { s.AddBytesIn(5); s.AddRetries(1) }},
+		{"ended on another unit", nil, func(ctx context.Context, s *Span) {
+			Go(ctx, func(other context.Context) { s.EndIn(other) }).Join()
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := &Recorder{}
+			p := NewProvider(Config{Exporter: rec, QueueSize: 64, MaxAttrs: 2, MaxEvents: 1, MaxLinks: 1})
+			defer p.Shutdown(context.Background())
+			tr := p.Tracer("t")
+			ctx, root := tr.Start(context.Background(), "root")
+			defer root.End()
+			for range 200 {
+				_, s := tr.Start(ctx, "dirty", c.opts...)
+				if c.dirty != nil {
+					c.dirty(ctx, s)
+				}
+				s.End()
+			}
+			p.Flush(context.Background())
+			got := rec.Spans()
+			if len(got) == 0 {
+				t.Fatal("no dirty span recorded")
+			}
+			d := got[len(got)-1]
+			if clean := cleanSpan(d); fmt.Sprintf("%+v", *d) == fmt.Sprintf("%+v", clean) {
+				t.Fatalf("the dirty span wrote nothing beyond a plain span's fields: %+v", *d)
+			}
+			rec.Reset()
+			for range 200 {
+				_, s := tr.Start(ctx, "plain")
+				s.End()
+			}
+			p.Flush(context.Background())
+			for _, d := range rec.Spans() {
+				if got, want := fmt.Sprintf("%+v", *d), fmt.Sprintf("%+v", cleanSpan(d)); d.Name == "plain" && got != want {
+					t.Fatalf("a reused span kept something of an earlier life:\n got %s\nwant %s", got, want)
+				}
+			}
+		})
+	}
+}
+
+// cleanSpan is d with only what a plain child span (no options, no method called) writes.
+func cleanSpan(d *SpanData) SpanData {
+	return SpanData{TraceID: d.TraceID, SpanID: d.SpanID, ParentID: d.ParentID, Name: d.Name, Kind: KindInternal,
+		Flags: d.Flags, Priority: d.Priority, StartSeq: d.StartSeq, EndSeq: d.EndSeq, Start: d.Start, End: d.End,
+		Unit: d.Unit, Resource: d.Resource, Scope: d.Scope}
+}
