@@ -871,17 +871,23 @@ func (bw *blockWriter) writeTerms() {
 		terms[i] = entry{text, sp.p}
 		order[i].i = uint32(i)
 		if byGroup {
-			// The group's rank, then the first five bytes after the group's prefix.
-			var b [5]byte
+			// The group's rank, then the first thirteen bytes after the group's prefix (zeros past the text's
+			// end, which keeps a text before those it is a prefix of): values with a common start, as user-1234
+			// or 10.0.1.23, are told apart without comparing their texts.
+			var b [13]byte
 			copy(b[:], text[sp.prefix:])
 			order[i].key = sp.group<<40 | uint64(b[0])<<32 | uint64(b[1])<<24 | uint64(b[2])<<16 |
 				uint64(b[3])<<8 | uint64(b[4])
+			order[i].key2 = binary.BigEndian.Uint64(b[5:])
 		}
 		prev = sp.end
 	}
 	slices.SortFunc(order, func(a, b termOrder) int {
 		if a.key != b.key {
 			return cmp.Compare(a.key, b.key)
+		}
+		if a.key2 != b.key2 {
+			return cmp.Compare(a.key2, b.key2)
 		}
 		return strings.Compare(terms[a.i].text, terms[b.i].text)
 	})
@@ -902,11 +908,11 @@ func (bw *blockWriter) writeTerms() {
 	bw.flushChunk()
 }
 
-// termOrder is a term's place in writeTerms's sort: a key that orders most terms (see termGroups), and the
-// term's index, whose text decides between equal keys.
+// termOrder is a term's place in writeTerms's sort: a key that orders most terms (see termGroups) in two words,
+// and the term's index, whose text decides between equal keys.
 type termOrder struct {
-	key uint64
-	i   uint32
+	key, key2 uint64
+	i         uint32
 }
 
 // termGroups ranks the prefixes that group a block's term texts, so that writeTerms sorts most terms by an
