@@ -518,28 +518,31 @@ func (t *transcoder) fixed(n int, what string) []byte {
 	return b
 }
 
-// num copies one varint of the numbers stream.
+// num copies one varint of the numbers stream. It decodes while it finds the varint's end (one pass, not a scan
+// and then binary.Varint); like binary.Uvarint, a tenth byte above 1 overflows and reads as 0.
 func (t *transcoder) num(signed bool, what string) uint64 {
 	nb := t.nums[t.ni:]
-	n := 0
-	for n < len(nb) && n < binary.MaxVarintLen64 && nb[n] >= 0x80 {
-		n++
-	}
-	if n >= len(nb) || n == binary.MaxVarintLen64 {
-		t.fail(what)
-		return 0
-	}
-	n++
 	var v uint64
-	if signed {
-		s, _ := binary.Varint(nb[:n])
-		v = uint64(s)
-	} else {
-		v, _ = binary.Uvarint(nb[:n])
+	for n := 0; n < len(nb) && n < binary.MaxVarintLen64; n++ {
+		c := nb[n]
+		if c < 0x80 {
+			if n == binary.MaxVarintLen64-1 && c > 1 {
+				v = 0
+			} else {
+				v |= uint64(c) << (7 * n)
+			}
+			n++
+			t.w.nums = append(t.w.nums, nb[:n]...)
+			t.ni += n
+			if signed {
+				return uint64(int64(v>>1) ^ -int64(v&1))
+			}
+			return v
+		}
+		v |= uint64(c&0x7f) << (7 * n)
 	}
-	t.w.nums = append(t.w.nums, nb[:n]...)
-	t.ni += n
-	return v
+	t.fail(what)
+	return 0
 }
 
 // str rewrites a string reference, returning the global id.

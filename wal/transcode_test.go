@@ -3,6 +3,7 @@ package wal
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -390,6 +391,69 @@ func BenchmarkPageWriter(b *testing.B) {
 	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(visited), "cpu-ns/span")
 }
 
+// BenchmarkPageWriterHead copies 100 records of 1,000 spans (grouped by service, as requests are) into pages as
+// the embedded store writes a head: every record's Source, the dictionary (the strings of more than one record,
+// most used first), then every trace's runs in trace ID order, which jump between the records, with a visitor.
+// ParseBatch and Source are outside the timing.
+func BenchmarkPageWriterHead(b *testing.B) {
+	g := spangen.New(9, 1e18)
+	var records [][]byte
+	type run struct {
+		rec int
+		r   Run
+	}
+	var runs []run
+	for i := range 100 {
+		spans := g.Spans(1000)
+		slices.SortStableFunc(spans, func(a, b *model.Span) int { return cmp.Compare(a.Service(), b.Service()) })
+		var e Encoder
+		for _, s := range spans {
+			e.Add(s)
+		}
+		records = append(records, e.AppendTo(nil))
+		for _, r := range e.Runs() {
+			runs = append(runs, run{i, r})
+		}
+	}
+	slices.SortStableFunc(runs, func(a, b run) int { return bytes.Compare(a.r.TraceID[:], b.r.TraceID[:]) })
+	visited := 0
+	visit := func(*SpanInfo) { visited++ }
+	var page []byte
+	var cpu time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		w := NewPageWriter()
+		srcs := make([]*Source, len(records))
+		for i, rec := range records {
+			bt, err := ParseBatch(rec, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			srcs[i] = w.Source(bt, nil)
+		}
+		var dict []uint32
+		for gid := range uint32(w.Strings()) {
+			if w.Count(gid) > 1 {
+				dict = append(dict, gid)
+			}
+		}
+		slices.SortFunc(dict, func(a, b uint32) int { return w.Count(b) - w.Count(a) })
+		b.StartTimer()
+		cpu0 := cpuTime()
+		w.SetDict(dict)
+		for _, r := range runs {
+			if err := w.AddRun(srcs[r.rec], r.r.From, r.r.RecEnd, visit); err != nil {
+				b.Fatal(err)
+			}
+			if w.Size() > 128<<10 {
+				page = w.AppendPage(page[:0])
+			}
+		}
+		cpu += cpuTime() - cpu0
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(visited), "cpu-ns/span")
+}
+
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -525,6 +589,51 @@ func TestPageWriterFork(t *testing.T) {
 		}
 		if len(got[0].seen) == 0 || len(got[1].seen) == 0 {
 			t.Fatal("a part copied no span")
+		}
+	}
+}
+
+// TestTranscoderNum checks that the transcoder's one-pass varint read takes, copies and fails on what
+// binary.Uvarint and binary.Varint would: every length, the tenth byte's overflow, a varint cut short.
+func TestTranscoderNum(t *testing.T) {
+	inputs := [][]byte{{}, {0}, {1}, {0x7f}, {0x80}, {0x80, 0}, {0xff, 0x7f}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1},
+		{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2}, {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0},
+		{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 5}}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 2000 {
+		b := make([]byte, 1+rng.IntN(12))
+		for i := range b {
+			b[i] = byte(rng.UintN(256))
+			if rng.IntN(3) == 0 {
+				b[i] &= 0x7f
+			}
+		}
+		inputs = append(inputs, b)
+	}
+	for _, in := range inputs {
+		for _, signed := range []bool{false, true} {
+			// The reference: the varint's end found first, then decoded (the transcoder before).
+			n := 0
+			for n < len(in) && n < binary.MaxVarintLen64 && in[n] >= 0x80 {
+				n++
+			}
+			ok := n < len(in) && n < binary.MaxVarintLen64
+			var want uint64
+			if ok {
+				n++
+				if signed {
+					s, _ := binary.Varint(in[:n])
+					want = uint64(s)
+				} else {
+					want, _ = binary.Uvarint(in[:n])
+				}
+			}
+			tc := &transcoder{w: &PageWriter{}, nums: in}
+			got := tc.num(signed, "number")
+			if ok != (tc.err == nil) || got != want || ok && (tc.ni != n || !bytes.Equal(tc.w.nums, in[:n])) {
+				t.Errorf("% x signed %v: got %d (err %v, read %d, copied % x), want %d (ok %v, read %d)", in, signed,
+					got, tc.err, tc.ni, tc.w.nums, want, ok, n)
+			}
 		}
 	}
 }

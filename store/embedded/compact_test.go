@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weftrace/weft/store/embedded/spangen"
 	"github.com/weftrace/weft/model"
+	"github.com/weftrace/weft/store/embedded/spangen"
 	"github.com/weftrace/weft/store/memstore"
 )
 
