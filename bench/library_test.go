@@ -28,10 +28,21 @@ func (otelDiscard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error {
 func (otelDiscard) Shutdown(context.Context) error                             { return nil }
 
 func weftTracer(b *testing.B, s trace.Sampler) *trace.Tracer {
+	tr, _ := weftTracerDrops(b, s)
+	return tr
+}
+
+// weftTracerDrops is weftTracer and a function that reports, as dropped/op, the ended spans weft dropped
+// because its buffer was full (its exporter goroutine fell behind), so that a run says how much of what it timed
+// was not exported. The OpenTelemetry SDK's batcher drops too when its queue is full, but does not say.
+func weftTracerDrops(b *testing.B, s trace.Sampler) (*trace.Tracer, func()) {
 	p := trace.NewProvider(trace.Config{Exporter: discard{}, Sampler: s,
 		Resource: &trace.Resource{Service: "bench"}})
 	b.Cleanup(func() { p.Shutdown(context.Background()) })
-	return p.Tracer("bench")
+	before := p.Counters().SpansDropped
+	return p.Tracer("bench"), func() {
+		b.ReportMetric(float64(p.Counters().SpansDropped-before)/float64(b.N), "dropped/op")
+	}
 }
 
 func otelTracer(b *testing.B, s sdktrace.Sampler) oteltrace.Tracer {
@@ -51,7 +62,7 @@ func zipkinTracer(b *testing.B, s zipkin.Sampler) *zipkin.Tracer {
 
 func BenchmarkStartEnd(b *testing.B) {
 	b.Run("weft", func(b *testing.B) {
-		tr := weftTracer(b, nil)
+		tr, drops := weftTracerDrops(b, nil)
 		ctx, parent := tr.Start(context.Background(), "parent")
 		defer parent.End()
 		b.ReportAllocs()
@@ -61,6 +72,7 @@ func BenchmarkStartEnd(b *testing.B) {
 			s.End()
 		}
 		done()
+		drops()
 	})
 	b.Run("otel", func(b *testing.B) {
 		tr := otelTracer(b, sdktrace.AlwaysSample())
@@ -103,7 +115,7 @@ func BenchmarkStartEnd(b *testing.B) {
 
 func BenchmarkStartEnd4Attrs(b *testing.B) {
 	b.Run("weft", func(b *testing.B) {
-		tr := weftTracer(b, nil)
+		tr, drops := weftTracerDrops(b, nil)
 		ctx, parent := tr.Start(context.Background(), "parent")
 		defer parent.End()
 		b.ReportAllocs()
@@ -114,6 +126,7 @@ func BenchmarkStartEnd4Attrs(b *testing.B) {
 			s.End()
 		}
 		done()
+		drops()
 	})
 	b.Run("otel", func(b *testing.B) {
 		tr := otelTracer(b, sdktrace.AlwaysSample())
@@ -216,7 +229,7 @@ func BenchmarkUnsampled(b *testing.B) {
 
 func BenchmarkStartEndParallel(b *testing.B) {
 	b.Run("weft", func(b *testing.B) {
-		tr := weftTracer(b, nil)
+		tr, drops := weftTracerDrops(b, nil)
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			ctx, parent := tr.Start(context.Background(), "parent")
@@ -226,6 +239,7 @@ func BenchmarkStartEndParallel(b *testing.B) {
 				s.End()
 			}
 		})
+		drops()
 	})
 	b.Run("otel", func(b *testing.B) {
 		tr := otelTracer(b, sdktrace.AlwaysSample())
