@@ -127,6 +127,9 @@ func BenchmarkW3CParts(b *testing.B) {
 		for b.Loop() {
 			n := new(remoteSized)
 			n.ctx, n.state = bg, ts
+			n.span, n.lane = nil, nil // every field written, as extract writes its node
+			n.spanID, n.traceID = 1, [16]byte{1}
+			n.origin, n.causeUnit, n.causeSeq, n.flags = "", 1, 2, [4]byte{1}
 			keepRemote = n
 		}
 	})
