@@ -100,7 +100,7 @@ func TestStringsConcurrent(t *testing.T) {
 // see bytes, so this measures them with runtime.MemStats).
 func TestSlabFitsSizeClass(t *testing.T) {
 	type obj struct {
-		p *int
+		_ *int // pointerful: the slab then has the allocator's header
 		_ [15]uint64
 	} // 128 bytes: 8192/128 objects would need 8200 bytes with the header
 	s := New[obj](8192)
