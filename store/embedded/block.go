@@ -258,7 +258,16 @@ type keyValues struct {
 	ints  []intOrd   // integer values: the chunk being filled
 	intsF [][]intOrd // filled chunks
 	nints int
+	// seen and seenInt are the pairs noted last, by a hash of the value: a value seen again in the same trace
+	// (most spans of a trace share their method, region, version...) is mostly found there and not noted
+	// twice, which spares its sort and merge (a pair noted twice is merged by postings anyway). Empty entries
+	// hold an ordinal no trace has.
+	seen    [1 << seenBits]uint64
+	seenInt [1 << seenBits]intOrd
 }
+
+// seenBits sizes keyValues.seen: 64 entries a key, which hold the distinct values of a key in most traces.
+const seenBits = 6
 
 const valueChunk = 8192
 
@@ -503,29 +512,41 @@ func (bw *blockWriter) indexAttr(a *wal.AttrRef) {
 	if i < 0 {
 		i = int32(len(ix.keys))
 		ix.keySlot[a.Key] = i
-		ix.keys = append(ix.keys, &keyValues{key: a.Key})
+		kv := &keyValues{key: a.Key}
+		for j := range kv.seen {
+			kv.seen[j] = math.MaxUint64
+			kv.seenInt[j].ord = math.MaxUint32
+		}
+		ix.keys = append(ix.keys, kv)
 	}
 	kv := ix.keys[i]
 	if a.Int {
-		if n := len(kv.ints); n == 0 || kv.ints[n-1] != (intOrd{a.Num, bw.ord}) {
-			if n == cap(kv.ints) && n > 0 {
-				kv.intsF = append(kv.intsF, kv.ints)
-				kv.ints = make([]intOrd, 0, valueChunk)
-			}
-			kv.ints = append(kv.ints, intOrd{a.Num, bw.ord})
-			kv.nints++
+		io := intOrd{a.Num, bw.ord}
+		h := uint64(a.Num) * 0x9e3779b97f4a7c15 >> (64 - seenBits)
+		if kv.seenInt[h] == io {
+			return
 		}
+		kv.seenInt[h] = io
+		if n := len(kv.ints); n == cap(kv.ints) && n > 0 {
+			kv.intsF = append(kv.intsF, kv.ints)
+			kv.ints = make([]intOrd, 0, valueChunk)
+		}
+		kv.ints = append(kv.ints, io)
+		kv.nints++
 		return
 	}
 	e := uint64(a.Str)<<32 | uint64(bw.ord)
-	if n := len(kv.strs); n == 0 || kv.strs[n-1] != e {
-		if n == cap(kv.strs) && n > 0 {
-			kv.full = append(kv.full, kv.strs)
-			kv.strs = make([]uint64, 0, valueChunk)
-		}
-		kv.strs = append(kv.strs, e)
-		kv.nstrs++
+	h := a.Str * 0x9e3779b1 >> (32 - seenBits)
+	if kv.seen[h] == e {
+		return
 	}
+	kv.seen[h] = e
+	if n := len(kv.strs); n == cap(kv.strs) && n > 0 {
+		kv.full = append(kv.full, kv.strs)
+		kv.strs = make([]uint64, 0, valueChunk)
+	}
+	kv.strs = append(kv.strs, e)
+	kv.nstrs++
 }
 
 // postings turns the attribute values into posting lists, one per distinct key and value.
