@@ -1121,14 +1121,6 @@ func joinTraceTable(st [][]byte) ([]byte, error) {
 	return out, nil
 }
 
-// finish writes the index and footer, syncs and renames the file into place, and opens the block.
-func (bw *blockWriter) finish(walSeg, level int) (*block, error) {
-	if err := bw.finishFile(walSeg, level); err != nil {
-		return nil, err
-	}
-	return bw.commit()
-}
-
 // commit renames the file finishFile wrote into place and opens the block.
 func (bw *blockWriter) commit() (*block, error) {
 	err := os.Rename(bw.tmp, bw.path)
