@@ -123,7 +123,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 	ctx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Concurrency * 2}, Timeout: 30 * time.Second}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Concurrency * 2, WriteBufferSize: 1 << 20}, Timeout: 30 * time.Second}
 
 	var res Result
 	var mu sync.Mutex
