@@ -102,22 +102,7 @@ func TestOpenFinishesAnInterruptedCompaction(t *testing.T) {
 	oracle := memstore.New()
 	var traces [][]*model.Span
 	for i := range 4 {
-		var all []*model.Span
-		for len(all) < 300 {
-			tr := g.Trace()
-			traces = append(traces, tr)
-			all = append(all, tr...)
-		}
-		for _, b := range batches(rng, all, 3) {
-			if err := s.Write(ctx, b); err != nil {
-				t.Fatal(err)
-			}
-			oracle.Write(ctx, b)
-		}
-		s.Seal(i)
-		if err := s.Flush(); err != nil {
-			t.Fatal(err)
-		}
+		traces = append(traces, writeHead(t, s, oracle, g, rng, i, 300, 3)...)
 	}
 	inputs := map[string][]byte{}
 	var names []string

@@ -343,6 +343,30 @@ func TestPickCompactionParts(t *testing.T) {
 	}
 }
 
+// writeHead writes whole traces of at least spans spans, in n shuffled batches, to s and oracle, then seals the
+// head at log segment seg and writes it to blocks. It returns the traces.
+func writeHead(t *testing.T, s *Store, oracle *memstore.Store, g *spangen.Generator, rng *rand.Rand, seg, spans, n int) [][]*model.Span {
+	t.Helper()
+	var traces [][]*model.Span
+	var all []*model.Span
+	for len(all) < spans {
+		tr := g.Trace()
+		traces = append(traces, tr)
+		all = append(all, tr...)
+	}
+	for _, b := range batches(rng, all, n) {
+		if err := s.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		oracle.Write(ctx, b)
+	}
+	s.Seal(seg)
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return traces
+}
+
 // TestCompactionLevels compacts as heads arrive, so that merged blocks (compressed pages, a dictionary) are merged
 // again, and checks every answer against the reference store.
 func TestCompactionLevels(t *testing.T) {
@@ -360,22 +384,7 @@ func TestCompactionLevels(t *testing.T) {
 	var traces [][]*model.Span
 	for i := range 8 {
 		g.Now = now - int64(8-i)*600e9 // heads in time order, as a server cuts them
-		var all []*model.Span
-		for len(all) < 800 {
-			tr := g.Trace()
-			traces = append(traces, tr)
-			all = append(all, tr...)
-		}
-		for _, b := range batches(rng, all, 4) {
-			if err := s.Write(ctx, b); err != nil {
-				t.Fatal(err)
-			}
-			oracle.Write(ctx, b)
-		}
-		s.Seal(i)
-		if err := s.Flush(); err != nil {
-			t.Fatal(err)
-		}
+		traces = append(traces, writeHead(t, s, oracle, g, rng, i, 800, 4)...)
 		if i%2 == 1 {
 			if err := s.Compact(); err != nil {
 				t.Fatal(err)
