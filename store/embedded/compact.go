@@ -210,10 +210,22 @@ func (bw *blockWriter) mergeTerms(curs []*termCursor) error {
 // a merge sort does (each ordinal is copied about log2 of the inputs times): merging each list into the union of
 // those before it copied a common term's whole union once per input, and a compaction of the heads' parts has
 // dozens of them. Its buffers are reused from term to term.
+//
+// A term whose lists, together, hold at least one ordinal in denseEvery of their range (a service, a status, an
+// attribute value most traces have) is united in one pass instead: every ordinal is stamped in an array over the
+// range and the array swept in order, each ordinal copied once and no comparisons between lists.
 type postingUnion struct {
 	lists []postingList
 	owned []bool // lists[i] is one of the union's buffers (not a cursor's)
 	free  []postingList
+
+	// The dense pass: stamp[o] == gen marks ordinal o as in the union of the current term, with its duration
+	// buckets in dmin[o] and dmax[o].
+	stamp      []uint32
+	dmin, dmax []uint8
+	gen        uint32
+	dense      postingList
+	denseEvery int // 0: the default, 8; negative: never (tests)
 }
 
 func (u *postingUnion) reset() {
@@ -236,8 +248,20 @@ func (u *postingUnion) union() postingList {
 		return postingList{}
 	}
 	durs := true
+	total, hi := 0, uint32(0)
 	for _, l := range u.lists {
 		durs = durs && l.dmin != nil
+		if n := len(l.ords); n > 0 {
+			total += n
+			hi = max(hi, l.ords[n-1])
+		}
+	}
+	every := u.denseEvery
+	if every == 0 {
+		every = 8
+	}
+	if len(u.lists) > 2 && every > 0 && total*every >= int(hi)+1 {
+		return u.unionDense(int(hi)+1, durs)
 	}
 	for len(u.lists) > 1 {
 		n := 0
@@ -268,6 +292,55 @@ func (u *postingUnion) union() postingList {
 		u.lists[0].dmin, u.lists[0].dmax = nil, nil
 	}
 	return u.lists[0]
+}
+
+// unionDense is union for lists whose ordinals are all below n and fill a good part of that range.
+func (u *postingUnion) unionDense(n int, durs bool) postingList {
+	if len(u.stamp) < n {
+		u.stamp = make([]uint32, n)
+		u.dmin, u.dmax = make([]uint8, n), make([]uint8, n)
+		u.gen = 0
+	}
+	if u.gen++; u.gen == 0 { // wrapped: old stamps could pass for this term's
+		clear(u.stamp)
+		u.gen = 1
+	}
+	stamp, gen := u.stamp[:n], u.gen
+	lo := n
+	for _, l := range u.lists {
+		if len(l.ords) == 0 {
+			continue
+		}
+		lo = min(lo, int(l.ords[0]))
+		if !durs {
+			for _, o := range l.ords {
+				stamp[o] = gen
+			}
+			continue
+		}
+		dmin, dmax := u.dmin[:n], u.dmax[:n]
+		for i, o := range l.ords {
+			if stamp[o] != gen {
+				stamp[o], dmin[o], dmax[o] = gen, l.dmin[i], l.dmax[i]
+			} else {
+				dmin[o], dmax[o] = min(dmin[o], l.dmin[i]), max(dmax[o], l.dmax[i])
+			}
+		}
+	}
+	out := &u.dense
+	out.ords, out.dmin, out.dmax = out.ords[:0], out.dmin[:0], out.dmax[:0]
+	for o := lo; o < n; o++ {
+		if stamp[o] == gen {
+			out.ords = append(out.ords, uint32(o))
+			if durs {
+				out.dmin, out.dmax = append(out.dmin, u.dmin[o]), append(out.dmax, u.dmax[o])
+			}
+		}
+	}
+	if !durs {
+		return postingList{ords: out.ords}
+	}
+	return *out
 }
 
 // unionDurations merges two sorted posting lists into out; where both hold an ordinal its duration buckets (with

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -17,10 +18,17 @@ import (
 
 // TestPostingUnion checks the union of one term's posting lists from many inputs against a map: every ordinal
 // once, in order, with the smallest minimum and largest maximum duration bucket of the lists that hold it. It runs
-// terms one after another on one postingUnion, as mergeTerms does, so that a buffer reused too early shows.
+// terms one after another on one postingUnion, as mergeTerms does, so that a buffer reused too early shows; and
+// it runs them pairwise only, dense only (for more than two lists), and as mergeTerms chooses, which mixes both.
 func TestPostingUnion(t *testing.T) {
+	for _, every := range []int{-1, 1 << 30, 0} {
+		t.Run(fmt.Sprintf("denseEvery=%d", every), func(t *testing.T) { testPostingUnion(t, every) })
+	}
+}
+
+func testPostingUnion(t *testing.T, every int) {
 	r := rand.New(rand.NewPCG(1, 2))
-	var u postingUnion
+	u := postingUnion{denseEvery: every}
 	for term := range 200 {
 		k := 1 + r.IntN(40)
 		durs := term%2 == 0
