@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,11 +18,23 @@ import (
 // Compact merges runs of small blocks, adjacent in time, into blocks of up to CompactSpans spans, until no run of
 // CompactFanIn blocks fits. Traces split across the merged blocks (spans that arrived minutes apart) become whole
 // again. It runs in the background every CompactInterval; calling it directly is safe.
+//
+// When no head has been written to a block since the previous pass (ingest has gone quiet), it also merges the
+// heads' blocks that are left below the fan-in, each run of them on its own: the last heads before a pause would
+// otherwise stay in the heads' form, which takes more than twice the bytes, until more heads came to join them.
 func (s *Store) Compact() error {
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
+	s.mu.RLock()
+	heads := s.heads
+	s.mu.RUnlock()
+	idle := heads == s.passHeads
+	s.passHeads = heads
 	for {
 		group := s.pickCompaction()
+		if group == nil && idle {
+			group = s.pickLeftover()
+		}
 		if group == nil {
 			return nil
 		}
@@ -29,6 +42,31 @@ func (s *Store) Compact() error {
 			return err
 		}
 	}
+}
+
+// pickLeftover finds the oldest run of consecutive heads' blocks (level 0), one block or more, whose spans add up
+// to at most CompactSpans.
+func (s *Store) pickLeftover() []*block {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil
+	}
+	for i := range s.blocks {
+		if s.blocks[i].meta.Level != 0 {
+			continue
+		}
+		total, j := 0, i
+		for ; j < len(s.blocks) && s.blocks[j].meta.Level == 0 && (j == i || total+s.blocks[j].meta.Spans <= s.o.CompactSpans); j++ {
+			total += s.blocks[j].meta.Spans
+		}
+		group := slices.Clone(s.blocks[i:j])
+		for _, b := range group {
+			b.refs.Add(1)
+		}
+		return group
+	}
+	return nil
 }
 
 // pickCompaction finds the oldest run of consecutive blocks of one level, CompactFanIn heads' worth at least,

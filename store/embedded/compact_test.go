@@ -177,3 +177,42 @@ func TestOpenFinishesAnInterruptedCompaction(t *testing.T) {
 		})
 	}
 }
+
+// TestCompactMergesLeftoversWhenIdle: heads' blocks below the fan-in stay as they are while heads keep coming, and
+// are merged by the first pass after one in which no head was written.
+func TestCompactMergesLeftoversWhenIdle(t *testing.T) {
+	now := time.Now().UnixNano()
+	g := spangen.New(41, now)
+	rng := rand.New(rand.NewPCG(41, 42))
+	o := testOptions()
+	o.CompactFanIn = 4
+	s, err := Open(t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	oracle := memstore.New()
+	var traces [][]*model.Span
+	for i := range 3 {
+		traces = append(traces, writeHead(t, s, oracle, g, rng, i, 200, 2)...)
+	}
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.blocks) != 3 {
+		t.Fatalf("%d blocks after a pass that followed new heads, want the 3 heads' blocks", len(s.blocks))
+	}
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.blocks) != 1 || s.blocks[0].meta.Level != 1 {
+		t.Fatalf("%d blocks after an idle pass (first of level %d), want one of level 1", len(s.blocks), s.blocks[0].meta.Level)
+	}
+	compareWithOracle(t, "leftovers merged", s, oracle, traces, now)
+	if err := s.Compact(); err != nil { // nothing left to do: the merged block stays
+		t.Fatal(err)
+	}
+	if len(s.blocks) != 1 || s.blocks[0].meta.Level != 1 {
+		t.Fatalf("a further idle pass rewrote the merged block: %d blocks, level %d", len(s.blocks), s.blocks[0].meta.Level)
+	}
+}

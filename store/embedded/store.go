@@ -116,6 +116,8 @@ type Store struct {
 
 	flushMu   sync.Mutex // one flush at a time
 	compactMu sync.Mutex // one compaction or retention pass at a time; flushes go on meanwhile
+	heads     int64      // heads written to blocks so far (under mu)
+	passHeads int64      // heads at the end of the last compaction pass (under compactMu)
 	nextBlock atomic.Int64
 	stop      chan struct{}
 	done      chan struct{}
@@ -332,6 +334,9 @@ func (s *Store) Flush() error {
 		}
 		s.mu.Lock()
 		s.sealed = s.sealed[1:]
+		if len(bs) > 0 {
+			s.heads++
+		}
 		s.blocks = append(s.blocks, bs...)
 		s.sortBlocks()
 		s.updateGauges()
