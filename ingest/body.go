@@ -160,10 +160,18 @@ func Admit(w http.ResponseWriter, r *http.Request, o Options) error {
 }
 
 // Admission asks o.Admit, if set, whether a request would be taken now; nil when it would, or when Admit is
-// unset. It is Admit for a gRPC request, whose message grpc-go has already read; ctx is the request's.
-func (o Options) Admission(ctx context.Context) error {
+// unset. It is Admit for a gRPC request, whose message grpc-go has already read, and so it does not wait for room
+// as Admit may for an unread HTTP body: a message held would hold its memory.
+func (o Options) Admission() error {
 	if o.Admit == nil {
 		return nil
 	}
-	return o.Admit(ctx)
+	return o.Admit(noWait)
 }
+
+// noWait is a context already done: an Admit given it answers at once.
+var noWait = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()

@@ -21,8 +21,9 @@ type Options struct {
 	// Admit, if set, is asked before a request's body is read whether the consumer would take spans now. A
 	// non-nil answer (an *OverloadError) answers the request at once: a saturated server spends nothing reading
 	// and decoding requests it would only refuse. It must be cheap when there is room (it runs on every request),
-	// may hold the request a bounded while for room to come (ending early when ctx, the request's, ends), and may
-	// be wrong either way: the consumer still decides on the decoded spans.
+	// may hold the request a bounded while for room to come (ending early when ctx, the request's, ends; at once
+	// for a ctx already done, which is how a gRPC request, already read, asks), and may be wrong either way: the
+	// consumer still decides on the decoded spans.
 	Admit func(ctx context.Context) error
 }
 

@@ -230,12 +230,13 @@ var ErrClosed = errors.New("pipeline: closed")
 // MaxInFlightBytes of spans are being appended. Receivers ask it first (ingest.Options.Admit), so that a saturated
 // server does not spend its CPU decoding requests it will refuse.
 //
-// While the pending bound is what refuses, Admit first waits, up to AdmitWait or until ctx ends, for a cut to
+// While the pending bound is what refuses, Admit first waits (unless ctx is already done: receivers ask so for a
+// request whose body they have already read, a gRPC message), up to AdmitWait or until ctx ends, for a cut to
 // write heads to blocks, and takes the request if that made room: the request waits unread (its body costs
 // nothing until then), and its client is not left idle for the retry hint when the room comes a few
 // milliseconds later.
 func (p *Pipeline) Admit(ctx context.Context) error {
-	if p.head != nil && p.o.AdmitWait > 0 && p.head.Pending() >= p.o.MaxPendingSpans {
+	if p.head != nil && p.o.AdmitWait > 0 && ctx.Err() == nil && p.head.Pending() >= p.o.MaxPendingSpans {
 		var timeout <-chan time.Time
 		p.waiting.Add(1)
 		defer p.waiting.Add(-1)

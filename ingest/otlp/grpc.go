@@ -70,7 +70,7 @@ func (t *traceService) export(ctx context.Context, body []byte) (*coltracepb.Exp
 	t.o.Metrics.Bytes(ReceiverGRPC, len(body))
 	var d decoded
 	var b ingest.Batch
-	err := t.o.Admission(ctx)
+	err := t.o.Admission()
 	if err == nil {
 		b = ingest.NewBatch(t.c)
 		dec := newWireDecoder(b)
