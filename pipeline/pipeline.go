@@ -237,29 +237,28 @@ var ErrClosed = errors.New("pipeline: closed")
 // milliseconds later.
 func (p *Pipeline) Admit(ctx context.Context) error {
 	if p.head != nil && p.o.AdmitWait > 0 && ctx.Err() == nil && p.head.Pending() >= p.o.MaxPendingSpans {
-		var timeout <-chan time.Time
 		p.waiting.Add(1)
 		defer p.waiting.Add(-1)
-		for p.head.Pending() >= p.o.MaxPendingSpans {
-			if timeout == nil {
-				t := time.NewTimer(p.o.AdmitWait)
-				defer t.Stop()
-				timeout = t.C
-			}
+		t := time.NewTimer(p.o.AdmitWait)
+		defer t.Stop()
+	wait:
+		for {
+			// The channel is taken before pending is read: a cut that ends in between closes it.
 			p.freedMu.Lock()
 			freed := p.freed
 			p.freedMu.Unlock()
 			if p.head.Pending() < p.o.MaxPendingSpans {
-				break // a cut ended between the check and taking its channel
+				break
 			}
 			select {
 			case <-freed:
-				continue
-			case <-timeout:
+			case <-t.C:
+				break wait
 			case <-ctx.Done():
+				break wait
 			case <-p.stop:
+				break wait
 			}
-			break
 		}
 	}
 	return p.admitNow()
