@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/weftrace/weft/model"
@@ -343,7 +342,7 @@ func (u *postingUnion) unionDense(n int, durs bool) postingList {
 		clear(u.stamp)
 		u.gen = 1
 	}
-	stamp, gen := u.stamp[:n], u.gen
+	stamp, dmin, dmax, gen := u.stamp[:n], u.dmin[:n], u.dmax[:n], u.gen
 	lo := n
 	for _, l := range u.lists {
 		if len(l.ords) == 0 {
@@ -356,7 +355,6 @@ func (u *postingUnion) unionDense(n int, durs bool) postingList {
 			}
 			continue
 		}
-		dmin, dmax := u.dmin[:n], u.dmax[:n]
 		for i, o := range l.ords {
 			if stamp[o] != gen {
 				stamp[o], dmin[o], dmax[o] = gen, l.dmin[i], l.dmax[i]
@@ -371,7 +369,7 @@ func (u *postingUnion) unionDense(n int, durs bool) postingList {
 		if stamp[o] == gen {
 			out.ords = append(out.ords, uint32(o))
 			if durs {
-				out.dmin, out.dmax = append(out.dmin, u.dmin[o]), append(out.dmax, u.dmax[o])
+				out.dmin, out.dmax = append(out.dmin, dmin[o]), append(out.dmax, dmax[o])
 			}
 		}
 	}
@@ -534,13 +532,17 @@ func (s *Store) merge(group []*block) error {
 	if err := bw.finishFile(walSeg, level+1); err != nil {
 		return err
 	}
-	if err := writeCompactList(bw.path, group); err != nil {
+	names := []string{filepath.Base(bw.path)}
+	for _, b := range group {
+		names = append(names, filepath.Base(b.path))
+	}
+	if err := writeList(s.dir, compactFile, names); err != nil {
 		os.Remove(bw.tmp)
 		return fmt.Errorf("embedded: compaction: %w", err)
 	}
 	nb, err := bw.commit()
 	if err != nil {
-		if e := removeCompactList(s.dir); e != nil {
+		if e := removeList(s.dir, compactFile); e != nil {
 			s.log.Warn("removing the list of a failed compaction", "err", e)
 		}
 		return err
@@ -567,7 +569,7 @@ func (s *Store) merge(group []*block) error {
 	}
 	// The inputs are gone: the list has done its work. Should this fail, the next Open finds the inputs gone.
 	if err := syncDir(s.dir); err == nil {
-		err = removeCompactList(s.dir)
+		err = removeList(s.dir, compactFile)
 		if err != nil {
 			s.log.Warn("removing the list of a finished compaction", "err", err)
 		}
@@ -611,58 +613,21 @@ func (s *Store) ApplyRetention() error {
 // block that is not there, and Open only removes it.
 const compactFile = "compact.pending"
 
-// writeCompactList writes and syncs the compaction list for the merged block at path and its inputs.
-func writeCompactList(path string, inputs []*block) error {
-	names := []string{filepath.Base(path)}
-	for _, b := range inputs {
-		names = append(names, filepath.Base(b.path))
-	}
-	dir := filepath.Dir(path)
-	if err := writeSynced(filepath.Join(dir, compactFile), []byte(strings.Join(names, "\n")+"\n")); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// removeCompactList deletes the compaction list, if there is one, durably.
-func removeCompactList(dir string) error {
-	err := os.Remove(filepath.Join(dir, compactFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
 // finishCompaction completes, at Open, a compaction that a crash interrupted (see compactFile).
 func finishCompaction(dir string) error {
-	data, err := os.ReadFile(filepath.Join(dir, compactFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	names, err := readList(dir, compactFile)
+	if err != nil || names == nil {
 		return err
 	}
-	names := strings.Fields(string(data))
-	valid := func(name string) bool { return name == filepath.Base(name) && strings.HasSuffix(name, blockSuffix) }
-	if len(names) > 0 && valid(names[0]) {
+	if len(names) > 0 && blockName(names[0]) {
 		if _, err := os.Stat(filepath.Join(dir, names[0])); err == nil {
-			for _, name := range names[1:] {
-				if !valid(name) || name == names[0] {
-					continue
-				}
-				if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-					return err
-				}
-			}
-			if err := syncDir(dir); err != nil {
+			inputs := slices.DeleteFunc(names[1:], func(n string) bool { return n == names[0] })
+			if err := removeBlocks(dir, inputs); err != nil {
 				return err
 			}
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}
-	return removeCompactList(dir)
+	return removeList(dir, compactFile)
 }

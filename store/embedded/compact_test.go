@@ -216,3 +216,20 @@ func TestCompactMergesLeftoversWhenIdle(t *testing.T) {
 		t.Fatalf("a further idle pass rewrote the merged block: %d blocks, level %d", len(s.blocks), s.blocks[0].meta.Level)
 	}
 }
+
+// TestOpenDropsAnEmptyCompactionList: a list cut short before its first name (a crash while it was written) names
+// nothing to finish; Open removes it and opens the store.
+func TestOpenDropsAnEmptyCompactionList(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, compactFile), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := os.Stat(filepath.Join(dir, compactFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the empty list is still there: %v", err)
+	}
+}

@@ -570,7 +570,6 @@ func commitParts(bws []*blockWriter) ([]*block, error) {
 	for _, bw := range bws {
 		names = append(names, filepath.Base(bw.path))
 	}
-	pending := filepath.Join(dir, pendingFile)
 	var bs []*block
 	// fail takes everything back to before the head was written; the caller may write it again.
 	fail := func(err error) ([]*block, error) {
@@ -581,15 +580,10 @@ func commitParts(bws []*blockWriter) ([]*block, error) {
 			os.Remove(bw.tmp)
 			os.Remove(bw.path)
 		}
-		if os.Remove(pending) == nil {
-			syncDir(dir)
-		}
+		removeList(dir, pendingFile)
 		return nil, fmt.Errorf("embedded: writing the head's blocks: %w", err)
 	}
-	if err := writeSynced(pending, []byte(strings.Join(names, "\n")+"\n")); err != nil {
-		return fail(err)
-	}
-	if err := syncDir(dir); err != nil {
+	if err := writeList(dir, pendingFile, names); err != nil {
 		return fail(err)
 	}
 	for _, bw := range bws {
@@ -608,10 +602,7 @@ func commitParts(bws []*blockWriter) ([]*block, error) {
 		bs = append(bs, b)
 	}
 	// The list's removal is the commit: once it is durable, the blocks are the head's.
-	if err := os.Remove(pending); err != nil {
-		return fail(err)
-	}
-	if err := syncDir(dir); err != nil {
+	if err := removeList(dir, pendingFile); err != nil {
 		return fail(err)
 	}
 	return bs, nil
@@ -635,26 +626,64 @@ func writeSynced(path string, data []byte) error {
 
 // removePending deletes the blocks of a head whose renaming into place a crash interrupted (see pendingFile).
 func removePending(dir string) error {
-	pending := filepath.Join(dir, pendingFile)
-	data, err := os.ReadFile(pending)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	names, err := readList(dir, pendingFile)
+	if err != nil || names == nil {
 		return err
 	}
-	for _, name := range strings.Fields(string(data)) {
-		if name != filepath.Base(name) || !strings.HasSuffix(name, blockSuffix) {
+	if err := removeBlocks(dir, names); err != nil {
+		return err
+	}
+	return removeList(dir, pendingFile)
+}
+
+// A list (pendingFile, compactFile) names block files of dir, one a line, while they change places; a crash
+// leaves it for Open to act on.
+
+// writeList writes the list file of dir naming names, durably.
+func writeList(dir, file string, names []string) error {
+	if err := writeSynced(filepath.Join(dir, file), []byte(strings.Join(names, "\n")+"\n")); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// readList reads the list file of dir: its names, or nil when there is no list.
+func readList(dir, file string) ([]string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, file))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{}, strings.Fields(string(data))...), nil
+}
+
+// blockName reports whether a name read from a list is a block file of the list's own directory.
+func blockName(name string) bool {
+	return name == filepath.Base(name) && strings.HasSuffix(name, blockSuffix)
+}
+
+// removeBlocks deletes, durably, the block files of dir that names name and that exist; other names are skipped.
+func removeBlocks(dir string, names []string) error {
+	for _, name := range names {
+		if !blockName(name) {
 			continue
 		}
 		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}
-	if err := syncDir(dir); err != nil {
-		return err
+	return syncDir(dir)
+}
+
+// removeList deletes the list file of dir, if there is one, durably.
+func removeList(dir, file string) error {
+	err := os.Remove(filepath.Join(dir, file))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
 	}
-	if err := os.Remove(pending); err != nil {
+	if err != nil {
 		return err
 	}
 	return syncDir(dir)
