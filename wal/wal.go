@@ -3,14 +3,26 @@
 // head is rebuilt from the log after a crash, and the log is truncated once the store has written its head to
 // immutable blocks. It also holds the binary span codec that the log and the store's blocks share.
 //
-// The log is a directory of numbered segment files (00000001.wal, ...). Each record is framed as
+// The log is a directory of numbered segment files (00000001.wal, ...). A segment starts with the 8 bytes
+// "weftwal2", and each record is framed as
 //
-//	uint32 little-endian payload length | uint32 CRC-32C of the payload | payload (one encoded span batch)
+//	uint32 payload length | uint32 segment number | uint32 CRC-32C of the payload then the segment number | payload
 //
-// Appends are group-committed: concurrent appenders share one write and one fsync.
+// (little-endian; the payload is one encoded span batch). Appends are group-committed: concurrent appenders share
+// one write and one fsync (fdatasync on Linux). Each write ends with an end mark, a frame of no payload, which the
+// next write starts over.
+//
+// Segments are recycled: one the store no longer needs is renamed to a spare (NNNNNNNN.spare, a few kept) and
+// written over as a later segment, because writing over a file's blocks costs the kernel a fraction of what
+// allocating new ones does (docs/storage.md). A recycled segment still holds its earlier records past the new
+// ones, which is why the end mark is there: replay stops at it, or, after a crash that came before a recycled
+// segment's header was written, at the first record stamped with an older segment, silently. Anything else that
+// is not a whole record is a torn write, warned about and cut off. Segments without the header, written before
+// recycling, are read as before: uint32 length | uint32 CRC-32C of the payload | payload.
 package wal
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -84,10 +96,15 @@ type Options struct {
 }
 
 const (
-	frameHeader    = 8
+	frameHeader    = 12
+	frameHeaderV1  = 8
 	maxRecord      = 1 << 30
 	segmentSuffix  = ".wal"
+	spareSuffix    = ".spare"
+	segMagic       = "weftwal2"
 	defaultSegSize = 128 << 20
+	// maxSpares is how many segments the store no longer needs are kept to be written over.
+	maxSpares = 4
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -113,8 +130,9 @@ type WAL struct {
 
 	f        *os.File
 	seg      int
-	segSize  int64
-	first    int // first segment present when opened (replay starts there)
+	segSize  int64 // bytes in the current segment, its header included
+	first    int   // first segment present when opened (replay starts there)
+	spares   []int // numbers of the spare files, to be written over as new segments
 	stopSync chan struct{}
 	syncDone chan struct{}
 
@@ -148,17 +166,21 @@ func newMetrics(r prometheus.Registerer) metrics {
 	return m
 }
 
-func segName(i int) string { return fmt.Sprintf("%08d%s", i, segmentSuffix) }
+func segName(i int) string   { return fmt.Sprintf("%08d%s", i, segmentSuffix) }
+func spareName(i int) string { return fmt.Sprintf("%08d%s", i, spareSuffix) }
 
 // segments lists the segment numbers in dir, ascending.
-func segments(dir string) ([]int, error) {
+func segments(dir string) ([]int, error) { return numbered(dir, segmentSuffix) }
+
+// numbered lists the numbers of the files of dir named NNNNNNNN<suffix>, ascending.
+func numbered(dir, suffix string) ([]int, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	var segs []int
 	for _, e := range ents {
-		n, ok := strings.CutSuffix(e.Name(), segmentSuffix)
+		n, ok := strings.CutSuffix(e.Name(), suffix)
 		if !ok {
 			continue
 		}
@@ -189,6 +211,9 @@ func Open(dir string, o Options) (*WAL, error) {
 		return nil, fmt.Errorf("wal: %w", err)
 	}
 	w := &WAL{dir: dir, o: o, log: o.Logger, m: newMetrics(o.Registerer)}
+	if w.spares, err = numbered(dir, spareSuffix); err != nil {
+		return nil, fmt.Errorf("wal: %w", err)
+	}
 	w.cond = sync.NewCond(&w.mu)
 	next := 1
 	if len(segs) > 0 {
@@ -209,16 +234,34 @@ func Open(dir string, o Options) (*WAL, error) {
 	return w, nil
 }
 
+// openSegment starts segment i, on a spare when there is one, and writes its header.
 func (w *WAL) openSegment(i int) error {
-	f, err := os.OpenFile(filepath.Join(w.dir, segName(i)), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	path := filepath.Join(w.dir, segName(i))
+	flag := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if n := len(w.spares); n > 0 {
+		spare := w.spares[n-1]
+		w.spares = w.spares[:n-1]
+		if err := os.Rename(filepath.Join(w.dir, spareName(spare)), path); err == nil {
+			flag = os.O_CREATE | os.O_WRONLY // its old records are written over, and stay stale past the new ones
+		} else {
+			w.log.Warn("write-ahead log spare segment unusable; a new file is made", "err", err)
+		}
+	}
+	f, err := os.OpenFile(path, flag, 0o644)
 	if err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	head := append([]byte(segMagic), make([]byte, frameHeader)...)
+	stamp(head[len(segMagic):], i)
+	if _, err := f.WriteAt(head, 0); err != nil { // the header and an end mark
+		f.Close()
 		return fmt.Errorf("wal: %w", err)
 	}
 	if err := syncDir(w.dir); err != nil {
 		f.Close()
 		return fmt.Errorf("wal: %w", err)
 	}
-	w.f, w.seg, w.segSize = f, i, 0
+	w.f, w.seg, w.segSize = f, i, int64(len(segMagic))
 	return nil
 }
 
@@ -308,7 +351,8 @@ func (w *WAL) AppendRecord(ctx context.Context, r *Record) error {
 		return fmt.Errorf("wal: record of %d bytes is over the %d byte limit", len(payload), maxRecord)
 	}
 	binary.LittleEndian.PutUint32(frame[0:], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(frame[4:], crc32.Checksum(payload, crcTable))
+	// The payload's checksum, which the flush extends with the segment number the record lands in (stamp).
+	binary.LittleEndian.PutUint32(frame[8:], crc32.Checksum(payload, crcTable))
 
 	w.mu.Lock()
 	if w.closed {
@@ -347,16 +391,19 @@ func (w *WAL) flushLocked() {
 	buf := w.pending
 	upto := w.appended
 	w.pending = w.spare[:0]
-	f := w.f
+	f, seg, off := w.f, w.seg, w.segSize
 	w.mu.Unlock()
 
 	t0 := time.Now()
-	_, err := f.Write(buf)
+	n := len(buf)
+	buf = append(buf, make([]byte, frameHeader)...) // the end mark, written over by the next flush
+	stamp(buf, seg)
+	_, err := f.WriteAt(buf, off)
 	if err == nil && w.o.Fsync.interval == 0 {
-		err = f.Sync()
+		err = SyncData(f)
 	}
 	w.m.fsyncSeconds.Observe(time.Since(t0).Seconds())
-	w.m.bytes.Add(float64(len(buf)))
+	w.m.bytes.Add(float64(n))
 
 	w.mu.Lock()
 	w.flushes++
@@ -367,7 +414,7 @@ func (w *WAL) flushLocked() {
 		w.log.Error("write-ahead log write failed; appends will fail", "err", err)
 	} else {
 		w.done = upto
-		w.segSize += int64(len(buf))
+		w.segSize += int64(n)
 		if w.segSize >= w.o.SegmentSize {
 			if err := w.rotateLocked(); err != nil {
 				w.err = err
@@ -377,9 +424,22 @@ func (w *WAL) flushLocked() {
 	w.cond.Broadcast()
 }
 
+// stamp writes seg into each frame of buf and extends its payload checksum with it. A rotation can come between a
+// record's append and its write, so the segment is known only here.
+func stamp(buf []byte, seg int) {
+	var sb [4]byte
+	binary.LittleEndian.PutUint32(sb[:], uint32(seg))
+	for off := 0; off < len(buf); {
+		h := buf[off : off+frameHeader]
+		copy(h[4:], sb[:])
+		binary.LittleEndian.PutUint32(h[8:], crc32.Update(binary.LittleEndian.Uint32(h[8:]), crcTable, sb[:]))
+		off += frameHeader + int(binary.LittleEndian.Uint32(h))
+	}
+}
+
 // rotateLocked closes the current segment (which must have nothing pending) and starts the next.
 func (w *WAL) rotateLocked() error {
-	if err := w.f.Sync(); err != nil {
+	if err := SyncData(w.f); err != nil {
 		return fmt.Errorf("wal: %w", err)
 	}
 	if err := w.f.Close(); err != nil {
@@ -406,7 +466,7 @@ func (w *WAL) syncLoop(d time.Duration) {
 		f := w.f
 		w.mu.Unlock()
 		// Syncing a file that a rotation just closed fails harmlessly: rotation synced it.
-		_ = f.Sync()
+		_ = SyncData(f)
 	}
 }
 
@@ -428,7 +488,7 @@ func (w *WAL) Rotate() (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	if w.segSize == 0 {
+	if w.segSize == int64(len(segMagic)) {
 		return w.seg, nil // nothing in the current segment: it already starts the new range
 	}
 	if err := w.rotateLocked(); err != nil {
@@ -438,21 +498,25 @@ func (w *WAL) Rotate() (int, error) {
 	return w.seg, nil
 }
 
-// TruncateBefore deletes the segments numbered below seg, whose records the store holds in blocks.
+// TruncateBefore deletes the segments numbered below seg, whose records the store holds in blocks, keeping up to
+// maxSpares of them as spares to write later segments over.
 func (w *WAL) TruncateBefore(seg int) error {
 	segs, err := segments(w.dir)
 	if err != nil {
 		return fmt.Errorf("wal: %w", err)
 	}
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	cur := w.seg
-	w.mu.Unlock()
 	n := 0
 	for _, i := range segs {
 		if i >= seg || i >= cur {
 			break
 		}
-		if err := os.Remove(filepath.Join(w.dir, segName(i))); err != nil && !os.IsNotExist(err) {
+		path := filepath.Join(w.dir, segName(i))
+		if len(w.spares) < maxSpares && os.Rename(path, filepath.Join(w.dir, spareName(i))) == nil {
+			w.spares = append(w.spares, i)
+		} else if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("wal: %w", err)
 		}
 		n++
@@ -497,10 +561,23 @@ func (w *WAL) replaySegment(i int, fn func(seg int, spans []*model.Span) error) 
 		w.log.Warn("write-ahead log segment unreadable; skipped", "segment", path, "err", err)
 		return nil
 	}
-	off := 0
+	off, stamped := 0, bytes.HasPrefix(data, []byte(segMagic))
+	if stamped {
+		off = len(segMagic)
+	}
 	records := 0
 	for off < len(data) {
-		payload, n, why := readFrame(data[off:])
+		var payload []byte
+		var n int
+		var why string
+		if stamped {
+			var end bool
+			if payload, n, why, end = readFrame(data[off:], i); end {
+				break
+			}
+		} else {
+			payload, n, why = readFrameV1(data[off:])
+		}
 		if why == "" {
 			spans, err := DecodeSpans(payload)
 			if err != nil {
@@ -525,23 +602,57 @@ func (w *WAL) replaySegment(i int, fn func(seg int, spans []*model.Span) error) 
 	return nil
 }
 
-// readFrame checks one frame at the start of b; why is "" when it is whole and its checksum matches.
-func readFrame(b []byte) (payload []byte, n int, why string) {
+// readFrame checks one frame of segment seg at the start of b; why is "" when it is whole and its checksum
+// matches. end is set where the segment's records end cleanly: at the end mark that each flush writes after its
+// records, or at a record stamped with an older segment, written in the file's earlier life (a crash just after a
+// spare was renamed, before the new segment's header was written). A frame stamped with no segment or a later
+// one is damage.
+func readFrame(b []byte, seg int) (payload []byte, n int, why string, end bool) {
 	if len(b) < frameHeader {
+		return nil, 0, "torn frame header", false
+	}
+	if s := binary.LittleEndian.Uint32(b[4:]); s != 0 && s < uint32(seg) {
+		return nil, 0, "", true
+	}
+	if binary.LittleEndian.Uint32(b) == 0 && binary.LittleEndian.Uint32(b[4:]) == uint32(seg) &&
+		binary.LittleEndian.Uint32(b[8:]) == crc32.Checksum(b[4:8], crcTable) {
+		return nil, 0, "", true
+	}
+	l := binary.LittleEndian.Uint32(b)
+	if l > maxRecord {
+		return nil, 0, fmt.Sprintf("record length %d is impossible", l), false
+	}
+	if int(l) > len(b)-frameHeader {
+		return nil, 0, "torn record", false
+	}
+	if binary.LittleEndian.Uint32(b[4:]) != uint32(seg) {
+		return nil, 0, "record stamped with another segment", false
+	}
+	payload = b[frameHeader : frameHeader+int(l)]
+	crc := crc32.Update(crc32.Checksum(payload, crcTable), crcTable, b[4:8])
+	if crc != binary.LittleEndian.Uint32(b[8:]) {
+		return nil, 0, "checksum mismatch", false
+	}
+	return payload, frameHeader + int(l), "", false
+}
+
+// readFrameV1 is readFrame for a segment written before segments were recycled.
+func readFrameV1(b []byte) (payload []byte, n int, why string) {
+	if len(b) < frameHeaderV1 {
 		return nil, 0, "torn frame header"
 	}
 	l := binary.LittleEndian.Uint32(b)
 	if l > maxRecord {
 		return nil, 0, fmt.Sprintf("record length %d is impossible", l)
 	}
-	if int(l) > len(b)-frameHeader {
+	if int(l) > len(b)-frameHeaderV1 {
 		return nil, 0, "torn record"
 	}
-	payload = b[frameHeader : frameHeader+int(l)]
+	payload = b[frameHeaderV1 : frameHeaderV1+int(l)]
 	if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(b[4:]) {
 		return nil, 0, "checksum mismatch"
 	}
-	return payload, frameHeader + int(l), ""
+	return payload, frameHeaderV1 + int(l), ""
 }
 
 // Close flushes and fsyncs what is pending and closes the current segment. Appends after Close fail.
@@ -562,7 +673,7 @@ func (w *WAL) Close() error {
 		close(w.stopSync)
 		<-w.syncDone
 	}
-	if e := f.Sync(); err == nil {
+	if e := SyncData(f); err == nil {
 		err = e
 	}
 	if e := f.Close(); err == nil {

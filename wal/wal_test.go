@@ -174,6 +174,8 @@ func TestReplayDamagedTail(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// A crash comes in a write, which starts where the previous one left its end mark.
+			b = b[:len(b)-frameHeader]
 			if err := os.WriteFile(path, tc.f(b), 0o644); err != nil {
 				t.Fatal(err)
 			}

@@ -43,7 +43,7 @@ func BenchmarkBlockWrite(b *testing.B) {
 				for i := range paths {
 					paths[i] = filepath.Join(dir, fmt.Sprintf("%d.blk", i+1))
 				}
-				bs, err := writeHeadBlocks(paths, h, better)
+				bs, err := writeHeadBlocks(paths, h, better, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -171,7 +171,7 @@ func benchmarkCompact(b *testing.B, blocks, blockSpans int) {
 		spans, after = nb.meta.Spans, nb.size
 		s.blocks = s.blocks[:0]
 		s.mu.Unlock()
-		nb.drop()
+		nb.drop(nil)
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(cpu.Nanoseconds())/1000/float64(spans)/float64(b.N), "cpu-µs/span")

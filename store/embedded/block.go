@@ -320,6 +320,7 @@ type blockWriter struct {
 	f         *os.File
 	w         *bufio.Writer
 	off       int64
+	over      bool // written over a spare file, whose earlier contents past off are cut off at the end
 	better    bool // compaction: compressed pages, the index at the better level
 	// finalPages compresses pages at the better level too: for a block that compaction will not merge again,
 	// where the level gains 0.5 B/span.
@@ -365,15 +366,20 @@ type blockWriter struct {
 	visitFn      func(*wal.SpanInfo)
 }
 
-// newBlockWriter starts a block at path. Its dictionary must be set (setDict) before the first trace.
-func newBlockWriter(path string, better bool) (*blockWriter, error) {
+// newBlockWriter starts a block at path, written over a spare file of about want bytes when sp has one (sp may be
+// nil). Its dictionary must be set (setDict) before the first trace.
+func newBlockWriter(path string, better bool, sp *spares, want int64) (*blockWriter, error) {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	flag, over := os.O_CREATE|os.O_TRUNC|os.O_WRONLY, false
+	if sp != nil && sp.take(tmp, want) {
+		flag, over = os.O_WRONLY, true
+	}
+	f, err := os.OpenFile(tmp, flag, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	bw := &blockWriter{path: path, tmp: tmp, f: f, w: bufio.NewWriterSize(f, 1<<20), better: better,
-		pw: wal.NewPageWriter(), ix: newTermIndex(), first: true}
+		pw: wal.NewPageWriter(), ix: newTermIndex(), first: true, over: over}
 	bw.visitFn = bw.visit
 	bw.emptyService = math.MaxUint32
 	bw.meta.Version = blockVersion
@@ -1181,8 +1187,11 @@ func (bw *blockWriter) finishFile(walSeg, level int) error {
 	copy(tail[8:], blockTail)
 	bw.write(tail[:])
 	err = bw.w.Flush()
+	if err == nil && bw.over {
+		err = bw.f.Truncate(bw.off) // what is left of the spare's earlier life
+	}
 	if err == nil {
-		err = bw.f.Sync()
+		err = wal.SyncData(bw.f)
 	}
 	if e := bw.f.Close(); err == nil {
 		err = e
@@ -1221,6 +1230,8 @@ type block struct {
 	traceTable
 	refs     atomic.Int64 // readers holding the block, plus one while it is part of the store
 	dropOnce sync.Once
+	spares   *spares // where the file went as a spare named spare, after drop; read once refs reach 0
+	spare    string
 }
 
 var blockSeq atomic.Uint64
@@ -1427,17 +1438,26 @@ func (b *block) find(id model.TraceID) int {
 	return i
 }
 
-// release drops a reader's hold; the file closes when the last one goes after the block left the store.
+// release drops a reader's hold; the file closes when the last one goes after the block left the store, and it
+// becomes a free spare if it was kept as one.
 func (b *block) release() {
 	if b.refs.Add(-1) == 0 {
 		b.f.Close()
+		if b.spare != "" {
+			b.spares.release(b.spare, b.size)
+		}
 	}
 }
 
-// drop takes the block out of service and deletes its file once no reader holds it.
-func (b *block) drop() {
+// drop takes the block out of service: its file is deleted, or kept in sp as a spare (sp may be nil), and freed
+// once no reader holds it.
+func (b *block) drop(sp *spares) {
 	b.dropOnce.Do(func() {
-		os.Remove(b.path)
+		if sp != nil {
+			b.spares, b.spare = sp, sp.retire(b.path, b.size)
+		} else {
+			os.Remove(b.path)
+		}
 		b.release()
 	})
 }

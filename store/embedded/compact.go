@@ -416,7 +416,11 @@ func (s *Store) merge(group []*block) error {
 		}
 	}()
 	t0 := time.Now()
-	bw, err := newBlockWriter(s.newBlockPath(), true)
+	var inBytes int64
+	for _, b := range group {
+		inBytes += b.size
+	}
+	bw, err := newBlockWriter(s.newBlockPath(), true, s.spares, inBytes/3) // merged, blocks shrink about so much
 	if err != nil {
 		return fmt.Errorf("embedded: compaction: %w", err)
 	}
@@ -565,7 +569,7 @@ func (s *Store) merge(group []*block) error {
 	var before int64
 	for _, b := range group {
 		before += b.size
-		b.drop()
+		b.drop(s.spares)
 	}
 	// The inputs are gone: the list has done its work. Should this fail, the next Open finds the inputs gone.
 	if err := syncDir(s.dir); err == nil {
@@ -600,7 +604,7 @@ func (s *Store) ApplyRetention() error {
 	s.mu.Unlock()
 	for _, b := range gone {
 		s.log.Info("block past retention deleted", "block", b.path, "spans", b.meta.Spans)
-		b.drop()
+		b.drop(s.spares)
 	}
 	return nil
 }

@@ -51,6 +51,9 @@ type Options struct {
 	// PageCacheBytes bounds the cache of decompressed block pages (default 64 MiB); term chunks have a cache
 	// of a quarter of that besides.
 	PageCacheBytes int
+	// SpareBytes bounds the files of dropped blocks kept to write new blocks over (default 512 MiB; negative keeps
+	// none): see spares.
+	SpareBytes int64
 	// TraceCacheSpans bounds the cache of decoded large traces (those of 10,000 spans or more in a block), in
 	// spans (default 120,000, about 160 MB at most; negative disables it).
 	TraceCacheSpans int
@@ -65,6 +68,9 @@ type Options struct {
 func (o *Options) defaults() {
 	if o.Retention <= 0 {
 		o.Retention = 7 * 24 * time.Hour
+	}
+	if o.SpareBytes == 0 {
+		o.SpareBytes = 512 << 20
 	}
 	if o.BlockSpans <= 0 {
 		o.BlockSpans = 200_000
@@ -103,6 +109,7 @@ type Store struct {
 	cache  *pageCache
 	chunks *pageCache // term chunks, apart from the pages: searches' pages would push them out
 	traces *traceCache
+	spares *spares
 	m      storeMetrics
 
 	mu     sync.RWMutex
@@ -132,6 +139,7 @@ type storeMetrics struct {
 	bytes       prometheus.Gauge
 	headSpans   prometheus.Gauge
 	compactions prometheus.Counter
+	spareBytes  prometheus.Gauge
 }
 
 func newStoreMetrics(r prometheus.Registerer) storeMetrics {
@@ -149,9 +157,11 @@ func newStoreMetrics(r prometheus.Registerer) storeMetrics {
 			Help: "Spans held in memory, not yet in blocks."}),
 		compactions: prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_store_compactions_total",
 			Help: "Block compactions done."}),
+		spareBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "weft_store_spare_bytes",
+			Help: "Bytes of the files of dropped blocks kept to write new blocks over."}),
 	}
 	if r != nil {
-		r.MustRegister(m.write, m.query, m.blocks, m.bytes, m.headSpans, m.compactions)
+		r.MustRegister(m.write, m.query, m.blocks, m.bytes, m.headSpans, m.compactions, m.spareBytes)
 	}
 	return m
 }
@@ -167,6 +177,7 @@ func Open(dir string, o Options) (*Store, error) {
 		chunks: newPageCache(max(o.PageCacheBytes/4, 0)),
 		traces: newTraceCache(o.TraceCacheSpans), m: newStoreMetrics(o.Registerer), partSpans: partSpans,
 		head: newHead(), stop: make(chan struct{}), done: make(chan struct{})}
+	s.spares = newSpares(dir, o.SpareBytes, s.m.spareBytes)
 	if err := removePending(dir); err != nil {
 		return nil, fmt.Errorf("embedded: the blocks of an interrupted head write: %w", err)
 	}
@@ -183,6 +194,10 @@ func Open(dir string, o Options) (*Store, error) {
 		switch {
 		case strings.HasSuffix(name, ".tmp"):
 			os.Remove(path) // a block being written when the process stopped
+		case strings.HasSuffix(name, spareSuffix):
+			if info, err := e.Info(); err == nil {
+				s.spares.found(name, info.Size())
+			}
 		case strings.HasSuffix(name, blockSuffix):
 			var n int
 			fmt.Sscanf(name, "%d", &n)
@@ -352,6 +367,9 @@ func (s *Store) newBlockPath() string {
 // partSpans is the fewest spans a head is split for: a head of fewer is written as one block.
 const partSpans = 20_000
 
+// headBytesPerSpan is about what a span takes in a block written from a head, to pick a spare file of the size.
+const headBytesPerSpan = 80
+
 // parts is the number of blocks a head of n spans is written as, at once: one per processor, with partSpans
 // spans at least each (s.maxParts, when set, bounds it instead of the processors, for tests).
 func (s *Store) parts(n int) int {
@@ -372,7 +390,7 @@ func (s *Store) writeHead(h *head) ([]*block, error) {
 	for i := range paths {
 		paths[i] = s.newBlockPath()
 	}
-	bs, err := writeHeadBlocks(paths, h, false)
+	bs, err := writeHeadBlocks(paths, h, false, s.spares)
 	if err != nil {
 		return nil, err
 	}
@@ -387,7 +405,7 @@ func (s *Store) writeHead(h *head) ([]*block, error) {
 func writeBlock(path string, h *head) (*block, error) { return writeBlockLevel(path, h, false) }
 
 func writeBlockLevel(path string, h *head, better bool) (*block, error) {
-	bs, err := writeHeadBlocks([]string{path}, h, better)
+	bs, err := writeHeadBlocks([]string{path}, h, better, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -463,8 +481,9 @@ func (hr *headRuns) split(n int) []int {
 }
 
 // writeHeadBlocks writes a sealed head as len(paths) blocks, at once, each with a range of its trace IDs (fewer
-// when the head has fewer traces). The blocks' files appear together or not at all (commitParts).
-func writeHeadBlocks(paths []string, h *head, better bool) ([]*block, error) {
+// when the head has fewer traces), over spare files from sp (which may be nil). The blocks' files appear together or
+// not at all (commitParts).
+func writeHeadBlocks(paths []string, h *head, better bool, sp *spares) ([]*block, error) {
 	hr, err := parseHead(h, len(paths))
 	if err != nil {
 		return nil, err
@@ -498,7 +517,7 @@ func writeHeadBlocks(paths []string, h *head, better bool) ([]*block, error) {
 		}
 		wg.Go(func() {
 			spans := h.spans * (r[1] - r[0]) / max(len(hr.order), 1)
-			bw, err := hr.writePart(paths[k], fork, srcs, dict, r[0], r[1], spans, better)
+			bw, err := hr.writePart(paths[k], fork, srcs, dict, r[0], r[1], spans, better, sp)
 			if err == nil {
 				if len(ranges) > 1 {
 					bw.meta.Parts = len(ranges)
@@ -524,10 +543,10 @@ func writeHeadBlocks(paths []string, h *head, better bool) ([]*block, error) {
 
 // writePart writes the traces of order[lo:hi] into a block at path, up to its footer (finishFile), with pw (a fork
 // of the writer that made srcs, the records' sources, or that writer) whose dictionary, dict, is set; spans is an
-// estimate of their number.
+// estimate of their number. The file is written over a spare from sp when there is one.
 func (hr *headRuns) writePart(path string, pw *wal.PageWriter, srcs []*wal.Source, dict []uint32, lo, hi, spans int,
-	better bool) (*blockWriter, error) {
-	bw, err := newBlockWriter(path, better)
+	better bool, sp *spares) (*blockWriter, error) {
+	bw, err := newBlockWriter(path, better, sp, int64(spans)*headBytesPerSpan)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}

@@ -42,7 +42,7 @@ func TestTermsInOrder(t *testing.T) {
 			}
 			dir := t.TempDir()
 			paths := []string{filepath.Join(dir, "1.blk"), filepath.Join(dir, "2.blk")}
-			bs, err := writeHeadBlocks(paths, h, false)
+			bs, err := writeHeadBlocks(paths, h, false, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
