@@ -499,32 +499,41 @@ func (w *WAL) Rotate() (int, error) {
 }
 
 // TruncateBefore deletes the segments numbered below seg, whose records the store holds in blocks, keeping up to
-// maxSpares of them as spares to write later segments over.
+// maxSpares of them as spares to write later segments over. Appends go on meanwhile.
 func (w *WAL) TruncateBefore(seg int) error {
 	segs, err := segments(w.dir)
 	if err != nil {
 		return fmt.Errorf("wal: %w", err)
 	}
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	cur := w.seg
+	cur, room := w.seg, maxSpares-len(w.spares)
+	w.mu.Unlock()
 	n := 0
+	var kept []int
 	for _, i := range segs {
 		if i >= seg || i >= cur {
 			break
 		}
 		path := filepath.Join(w.dir, segName(i))
-		if len(w.spares) < maxSpares && os.Rename(path, filepath.Join(w.dir, spareName(i))) == nil {
-			w.spares = append(w.spares, i)
+		if len(kept) < room && os.Rename(path, filepath.Join(w.dir, spareName(i))) == nil {
+			kept = append(kept, i)
 		} else if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("wal: %w", err)
 		}
 		n++
 	}
-	if n > 0 {
-		w.m.segments.Sub(float64(n))
-		return syncDir(w.dir)
+	if n == 0 {
+		return nil
 	}
+	w.m.segments.Sub(float64(n))
+	if err := syncDir(w.dir); err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	// Spares only once their renames are durable: a segment written over one must not come back under its old
+	// name after a crash.
+	w.mu.Lock()
+	w.spares = append(w.spares, kept...)
+	w.mu.Unlock()
 	return nil
 }
 
