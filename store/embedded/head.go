@@ -30,8 +30,10 @@ type head struct {
 	view headView
 }
 
-// headTrace is one trace of the head: the span starts seen, and its runs of records (in h.runs), oldest first.
+// headTrace is one trace of the head: its ID, the span starts seen, and its runs of records (in h.runs), oldest
+// first.
 type headTrace struct {
+	id                 model.TraceID
 	minStart, maxStart int64
 	first, last        int32
 }
@@ -59,7 +61,7 @@ func (h *head) write(spans []*model.Span, rec *wal.Record) {
 		if !ok {
 			i = int32(len(h.traces))
 			h.ids[run.TraceID] = i
-			h.traces = append(h.traces, headTrace{minStart: starts[2*k], maxStart: starts[2*k+1], first: n, last: n})
+			h.traces = append(h.traces, headTrace{id: run.TraceID, minStart: starts[2*k], maxStart: starts[2*k+1], first: n, last: n})
 			continue
 		}
 		t := &h.traces[i]
@@ -126,7 +128,10 @@ func runRows(rec *wal.Record, k, n int) (lo, hi int) {
 
 // trace decodes the spans of trace id in the head, in the order they were written: from the decoded view where it
 // covers the trace's records, from the records otherwise.
-func (h *head) trace(id model.TraceID) ([]*model.Span, error) {
+func (h *head) trace(id model.TraceID) ([]*model.Span, error) { return h.traceParsed(id, nil) }
+
+// traceParsed is trace, parsing each record through pc (nil: each record the trace lies in is parsed anew).
+func (h *head) traceParsed(id model.TraceID, pc *parsedRecords) ([]*model.Span, error) {
 	h.mu.RLock()
 	i, ok := h.ids[id]
 	if !ok {
@@ -156,7 +161,7 @@ func (h *head) trace(id model.TraceID) ([]*model.Span, error) {
 		rec := batches[r.rec]
 		if r.rec != parsed {
 			var err error
-			if bt, err = wal.ParseBatch(rec.Payload(), nil); err != nil {
+			if bt, err = pc.parse(rec); err != nil {
 				return nil, fmt.Errorf("embedded: the head's record %d: %w", r.rec, err)
 			}
 			parsed = r.rec

@@ -229,9 +229,12 @@ func compareTerms(c *search.Compare) []string {
 // which is never earlier than the trace's own start.
 type candidate struct {
 	key int64
-	id  *model.TraceID // in the block's trace table, or in a piece of a head's view
+	id  *model.TraceID // in the block's trace table, a piece of a head's view, or the search's copy of a head's
 	b   *block         // the block that proposed it (nil: a head), and its ordinal there
 	ord int
+	// lazy is the head that proposed the trace without looking at its spans (see appendLazy); nil when the part
+	// that proposed it found a span that may match.
+	lazy *head
 }
 
 func newer(aStart int64, aID model.TraceID, bStart int64, bID model.TraceID) bool {
@@ -328,7 +331,7 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 			if q.Start != 0 && b.tMax[o] < q.Start || q.End != 0 && b.tMin[o] > q.End {
 				return
 			}
-			cands = append(cands, candidate{b.tMin[o], &b.ids[o], b, o})
+			cands = append(cands, candidate{key: b.tMin[o], id: &b.ids[o], b: b, ord: o})
 		}
 		if sets[i].all {
 			for o := range b.ids {
@@ -340,7 +343,14 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 			}
 		}
 	}
+	lazy := 0 // lazy candidates, see head_search.go
 	for _, h := range sn.heads {
+		if !h.viewMostly() {
+			var n int
+			cands, n = h.appendLazy(cands, q.Start, q.End)
+			lazy += n
+			continue
+		}
 		pieces, err := h.scan()
 		if err != nil {
 			return nil, err
@@ -356,6 +366,8 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 			}
 		}
 	}
+	misses, budget := 0, headMissBudget(lazy)
+	pc := &parsedRecords{}
 	// Candidates come off a heap newest first: usually only a few dozen are needed of many thousands.
 	h := candHeap(cands)
 	h.init()
@@ -396,15 +408,18 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 		}
 		var wg sync.WaitGroup
 		for i := 1; i < len(batch); i++ {
-			wg.Go(func() { sums[i], found[i], errs[i] = s.examine(sn, &q, exact, batch[i]) })
+			wg.Go(func() { sums[i], found[i], errs[i] = s.examine(sn, &q, exact, batch[i], pc) })
 		}
-		sums[0], found[0], errs[0] = s.examine(sn, &q, exact, batch[0])
+		sums[0], found[0], errs[0] = s.examine(sn, &q, exact, batch[0], pc)
 		wg.Wait()
 		for i := range batch {
 			if errs[i] != nil {
 				return nil, errs[i]
 			}
 			if !found[i] {
+				if batch[i].lazy != nil {
+					misses++
+				}
 				continue
 			}
 			sum := sums[i]
@@ -414,6 +429,16 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 				out = out[:limit]
 			}
 		}
+		if lazy > 0 && misses > budget {
+			// Few of the heads' traces match: their views find which at less cost than examining them all.
+			kept, err := keepMatching(h, &q)
+			if err != nil {
+				return nil, err
+			}
+			h = candHeap(kept)
+			h.init()
+			lazy = 0
+		}
 	}
 	return out, nil
 }
@@ -421,8 +446,8 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 // examine reads candidate c: whether its trace matches q and, if it does, its summary. A trace wholly in one
 // block of column pages is answered from its page's outline (wal.PageOutline: services, names, kinds, durations
 // and starts) for a query without an expression, or one the index answers alone (exact, see indexExact: the
-// trace matches); the others are read whole.
-func (s *Store) examine(sn *snapshot, q *search.Query, exact bool, c candidate) (store.TraceSummary, bool, error) {
+// trace matches); the others are read whole, the heads' records parsed through pc.
+func (s *Store) examine(sn *snapshot, q *search.Query, exact bool, c candidate, pc *parsedRecords) (store.TraceSummary, bool, error) {
 	id := *c.id
 	// The trace is wholly in one block of column pages, which its page's outline can answer for.
 	whole := (q.Expr == nil || exact) && c.b != nil && c.b.meta.ColumnPages && !sn.elsewhere(c.b, id)
@@ -449,7 +474,7 @@ func (s *Store) examine(sn *snapshot, q *search.Query, exact bool, c candidate) 
 		}
 		return store.TraceSummary{}, false, nil
 	}
-	spans, err := s.trace(sn, id)
+	spans, err := s.traceParsed(sn, id, pc)
 	if err != nil || !slices.ContainsFunc(spans, q.MatchSpan) {
 		return store.TraceSummary{}, false, err
 	}

@@ -53,7 +53,7 @@ func TestSearchFromOutlines(t *testing.T) {
 	defer sn.release()
 	q := search.Query{}
 	for ord, id := range b.ids {
-		sum, ok, err := s.examine(sn, &q, false, candidate{key: b.tMin[ord], id: &b.ids[ord], b: b, ord: ord})
+		sum, ok, err := s.examine(sn, &q, false, candidate{key: b.tMin[ord], id: &b.ids[ord], b: b, ord: ord}, nil)
 		if err != nil || !ok {
 			t.Fatalf("trace %d: matched %v, %v", ord, ok, err)
 		}
