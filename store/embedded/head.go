@@ -24,6 +24,7 @@ type head struct {
 	runs    []headRun
 	spans   int
 	batches []*wal.Record // the log records the spans came in, in the order written
+	latest  []int64       // the latest span start of each record (for searches, see headRest)
 	created time.Time
 	walSeg  int // set when sealed: log segments below it are all in this head or older blocks
 
@@ -51,9 +52,14 @@ func newHead() *head {
 // spans' trace IDs and starts and keeps nothing of them.
 func (h *head) write(spans []*model.Span, rec *wal.Record) {
 	starts := runStarts(spans, rec)
+	latest := int64(math.MinInt64)
+	for k := 1; k < len(starts); k += 2 {
+		latest = max(latest, starts[k])
+	}
 	h.mu.Lock()
 	r := int32(len(h.batches))
 	h.batches = append(h.batches, rec)
+	h.latest = append(h.latest, latest)
 	for k, run := range rec.Runs {
 		i, ok := h.ids[run.TraceID]
 		n := int32(len(h.runs))

@@ -16,16 +16,18 @@ import (
 // decoded proposes all its traces in the search's time range, unmatched (lazy candidates), and the search
 // decodes only the traces it examines, newest first, until its results are certain: for a search that many
 // traces match, a few dozen traces. A search that few traces of the head match would examine many in vain; after
-// headMissBudget of them it decodes the head's view after all and keeps only the head's traces that match there.
-// A head whose view is mostly decoded already (it is being searched often) is matched on its view, as before.
+// headMissBudget of them it decodes the head's records instead, newest first, as far as its results need (see
+// headRest). A head whose view is mostly decoded already (something lists it often) is matched on its view.
 
 // headMissBudget is how many lazy candidates (of traces lazy in all) a search may find not to match before it
-// decodes the lazy heads' views: a sixteenth of the traces, so that the traces examined in vain cost at most
-// about a sixteenth of decoding the heads, plus a few for small heads. A variable for the tests.
-var headMissBudget = func(traces int) int { return 32 + traces/16 }
+// decodes the lazy heads' records: a sixty-fourth of the traces, plus a few for small heads. A trace examined
+// alone costs several times its share of decoding its records whole (each of its runs is decoded apart, and a
+// trace comes in runs of a span or two when requests group spans by service), so that the traces examined in vain
+// cost at most about a sixth of decoding the heads (BenchmarkHeadSearchFresh/absent). A variable for the tests.
+var headMissBudget = func(traces int) int { return 16 + traces/64 }
 
-// headPath, when not 0, sets how searches read heads, for the tests: headPathLazy (never decoding the view),
-// headView (always through the view).
+// headPath, when not 0, sets how searches read heads, for the tests: headPathLazy (never through the view),
+// headPathView (always through the view).
 var headPath int
 
 const (
@@ -68,48 +70,92 @@ func (h *head) appendLazy(cands []candidate, start, end int64) ([]candidate, int
 	return cands, n
 }
 
-// matchingIn gives the traces of the head with a span matching q, from its view (decoding it up to date).
-func (h *head) matchingIn(q *search.Query) (map[model.TraceID]bool, error) {
-	pieces, err := h.scan()
-	if err != nil {
-		return nil, err
-	}
-	out := map[model.TraceID]bool{}
-	for _, p := range pieces {
-		for i := range p.traces {
-			if t := &p.traces[i]; !out[t.id] && slices.ContainsFunc(t.spans, q.MatchSpan) {
-				out[t.id] = true
-			}
-		}
-	}
-	return out, nil
+// headRest stands, in a search's heap of candidates, for the records of a head that the search has not decoded,
+// once it has given up examining the head's traces one by one: its key is the latest span start of those records,
+// so it comes off the heap before any trace that only they could propose. Then the newest of them (an eighth of
+// the head, at least 8 records) are decoded, each of their traces with a span matching the search is proposed (as
+// a view's piece proposes it), and the rest is put back for the records left. A search thus decodes a head from
+// its newest records back, only as far as its results need.
+type headRest struct {
+	recs   []*wal.Record // the head's records when the search gave up on its lazy candidates
+	latest []int64       // latest[i]: the latest span start of recs[:i+1]
+	n      int           // recs[:n] are not decoded
 }
 
-// keepMatching drops from cands the lazy candidates whose traces match q nowhere in their heads, decoding the
-// heads' views; the candidates kept are lazy no more. The order of cands is not kept.
-func keepMatching(cands []candidate, q *search.Query) ([]candidate, error) {
-	match := map[*head]map[model.TraceID]bool{}
+// noTrace is the trace ID of a headRest's candidate: the lowest, so that it comes off the heap before any trace
+// of its key, and no result of its start ends the search before it.
+var noTrace model.TraceID
+
+// rest is a headRest for all of the head's records so far, or nil when it has none.
+func (h *head) rest() *headRest {
+	h.mu.RLock()
+	recs := h.batches[:len(h.batches):len(h.batches)]
+	latest := slices.Clone(h.latest[:len(recs)])
+	h.mu.RUnlock()
+	if len(recs) == 0 {
+		return nil
+	}
+	for i := 1; i < len(latest); i++ {
+		latest[i] = max(latest[i], latest[i-1])
+	}
+	return &headRest{recs: recs, latest: latest, n: len(recs)}
+}
+
+func (r *headRest) candidate() candidate {
+	return candidate{key: r.latest[r.n-1], id: &noTrace, rest: r}
+}
+
+// next decodes the newest records of r not decoded yet and pushes onto h a candidate for each trace with a span in
+// them matching q, then r's candidate again if records are left.
+func (r *headRest) next(h *candHeap, q *search.Query) error {
+	lo := max(0, r.n-max(8, len(r.recs)/8))
+	p, err := decodePiece(r.recs[lo:r.n], lo)
+	if err != nil {
+		return err
+	}
+	for i := range p.traces {
+		if t := &p.traces[i]; slices.ContainsFunc(t.spans, q.MatchSpan) {
+			h.push(candidate{key: t.minStart, id: &t.id})
+		}
+	}
+	if r.n = lo; r.n > 0 {
+		h.push(r.candidate())
+	}
+	return nil
+}
+
+// giveUpLazy replaces in cands the lazy candidates by a headRest's candidate for each of their heads. The order of
+// cands is not kept.
+func giveUpLazy(cands []candidate) []candidate {
+	var heads []*head
 	out := cands[:0]
 	for _, c := range cands {
 		if c.lazy == nil {
 			out = append(out, c)
-			continue
-		}
-		m, ok := match[c.lazy]
-		if !ok {
-			var err error
-			if m, err = c.lazy.matchingIn(q); err != nil {
-				return nil, err
-			}
-			match[c.lazy] = m
-		}
-		if m[*c.id] {
-			c.lazy = nil
-			out = append(out, c)
+		} else if !slices.Contains(heads, c.lazy) {
+			heads = append(heads, c.lazy)
 		}
 	}
-	clear(cands[len(out):]) // no pointer into the heads' views or trace tables kept past the end
-	return out, nil
+	clear(cands[len(out):]) // no pointer into the heads kept past the end
+	for _, h := range heads {
+		if r := h.rest(); r != nil {
+			out = append(out, r.candidate())
+		}
+	}
+	return out
+}
+
+func (h *candHeap) push(c candidate) {
+	*h = append(*h, c)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		up := (i - 1) / 2
+		if !s.less(i, up) {
+			break
+		}
+		s[i], s[up] = s[up], s[i]
+		i = up
+	}
 }
 
 // parsedRecords parses each head record once for one search, whose candidates' traces (each spread over many

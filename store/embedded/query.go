@@ -235,6 +235,7 @@ type candidate struct {
 	// lazy is the head that proposed the trace without looking at its spans (see appendLazy); nil when the part
 	// that proposed it found a span that may match.
 	lazy *head
+	rest *headRest // not a trace but a head's records not decoded yet, with id &noTrace
 }
 
 func newer(aStart int64, aID model.TraceID, bStart int64, bID model.TraceID) bool {
@@ -395,6 +396,12 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 				}
 			}
 			h.pop()
+			if c.rest != nil {
+				if err := c.rest.next(&h, &q); err != nil {
+					return nil, err
+				}
+				continue
+			}
 			if !seen[*c.id] {
 				seen[*c.id] = true
 				batch = append(batch, c)
@@ -430,12 +437,9 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 			}
 		}
 		if lazy > 0 && misses > budget {
-			// Few of the heads' traces match: their views find which at less cost than examining them all.
-			kept, err := keepMatching(h, &q)
-			if err != nil {
-				return nil, err
-			}
-			h = candHeap(kept)
+			// Few of the heads' traces match: decoding their records, newest first, finds which at less cost than
+			// examining the traces one by one.
+			h = candHeap(giveUpLazy(h))
 			h.init()
 			lazy = 0
 		}
