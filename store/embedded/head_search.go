@@ -189,7 +189,7 @@ func (pc *parsedRecords) parse(rec *wal.Record) (*wal.Batch, error) {
 	return bt, nil
 }
 
-// traceParsed is Store.trace parsing the heads' records through pc.
+// traceParsed gathers every span of id from all parts, parsing the heads' records through pc (nil: anew).
 func (s *Store) traceParsed(sn *snapshot, id model.TraceID, pc *parsedRecords) ([]*model.Span, error) {
 	var out []*model.Span
 	for _, b := range sn.blocks {

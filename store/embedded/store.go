@@ -785,26 +785,7 @@ func (sn *snapshot) release() {
 }
 
 // trace gathers every span of id from all parts.
-func (s *Store) trace(sn *snapshot, id model.TraceID) ([]*model.Span, error) {
-	var out []*model.Span
-	for _, b := range sn.blocks {
-		if i := b.find(id); i >= 0 {
-			spans, err := b.traceSpans(s.cache, s.traces, i)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, spans...)
-		}
-	}
-	for _, h := range sn.heads {
-		spans, err := h.trace(id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, spans...)
-	}
-	return out, nil
-}
+func (s *Store) trace(sn *snapshot, id model.TraceID) ([]*model.Span, error) { return s.traceParsed(sn, id, nil) }
 
 func (s *Store) observe(op string, t0 time.Time) {
 	s.m.query.WithLabelValues(op).Observe(time.Since(t0).Seconds())
