@@ -785,7 +785,9 @@ func (sn *snapshot) release() {
 }
 
 // trace gathers every span of id from all parts.
-func (s *Store) trace(sn *snapshot, id model.TraceID) ([]*model.Span, error) { return s.traceParsed(sn, id, nil) }
+func (s *Store) trace(sn *snapshot, id model.TraceID) ([]*model.Span, error) {
+	return s.traceParsed(sn, id, nil)
+}
 
 func (s *Store) observe(op string, t0 time.Time) {
 	s.m.query.WithLabelValues(op).Observe(time.Since(t0).Seconds())
