@@ -78,16 +78,7 @@ func TestRecycledSegmentReplaysOnlyItsOwnRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w2.Close()
-	got := replayAll(t, w2)
-	if len(got) != len(want) {
-		t.Fatalf("replayed %d spans, want %d: the recycled file's earlier records were read", len(got), len(want))
-	}
-	ids := spanIDs(got)
-	for _, s := range want {
-		if !ids[s.SpanID] {
-			t.Fatal("a record of the recycled segment was not replayed")
-		}
-	}
+	sameSpans(t, replayAll(t, w2), want) // none of the recycled file's earlier records
 	if logs.Len() > 0 {
 		t.Fatalf("replaying a recycled segment logged: %s", logs.String())
 	}
@@ -150,15 +141,7 @@ func TestReplayUnstampedSegment(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	got := spanIDs(replayAll(t, w))
-	if len(got) != len(want) {
-		t.Fatalf("replayed %d spans, want %d", len(got), len(want))
-	}
-	for _, s := range want {
-		if !got[s.SpanID] {
-			t.Fatal("a span of the unstamped segment was not replayed")
-		}
-	}
+	sameSpans(t, replayAll(t, w), want)
 }
 
 // TestSparesAreBounded lets more segments go than are kept as spares: the rest are deleted.
@@ -284,14 +267,6 @@ func TestRecyclingRounds(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != len(since) {
-		t.Fatalf("replayed %d spans, want the %d appended since segment %d", len(got), len(since), from)
-	}
-	ids := spanIDs(got)
-	for _, s := range since {
-		if !ids[s.SpanID] {
-			t.Fatal("a span appended since the truncation point was not replayed")
-		}
-	}
+	sameSpans(t, got, since) // appended since the last truncation point
 	w.Close()
 }

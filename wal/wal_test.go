@@ -37,6 +37,20 @@ func spanIDs(spans []*model.Span) map[model.SpanID]bool {
 	return m
 }
 
+// sameSpans fails unless got holds exactly the spans of want, by span ID.
+func sameSpans(t *testing.T, got, want []*model.Span) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("replayed %d spans, want %d", len(got), len(want))
+	}
+	ids := spanIDs(got)
+	for _, s := range want {
+		if !ids[s.SpanID] {
+			t.Fatalf("span %s was not replayed", s.SpanID)
+		}
+	}
+}
+
 func TestGroupCommitSharesFsyncs(t *testing.T) {
 	for _, p := range []FsyncPolicy{FsyncAlways(), FsyncInterval(50 * time.Millisecond)} {
 		t.Run(p.String(), func(t *testing.T) {
@@ -126,16 +140,7 @@ func TestReplayRotateTruncate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w2.Close()
-	got := replayAll(t, w2)
-	if len(got) != len(second) {
-		t.Fatalf("replayed %d spans, want the %d appended after the truncation point", len(got), len(second))
-	}
-	ids := spanIDs(got)
-	for _, s := range second {
-		if !ids[s.SpanID] {
-			t.Fatal("span appended after rotation not replayed")
-		}
-	}
+	sameSpans(t, replayAll(t, w2), second) // those appended after the truncation point
 	w.Close()
 }
 

@@ -30,9 +30,9 @@ func (s *Store) Compact() error {
 	idle := heads == s.passHeads
 	s.passHeads = heads
 	for {
-		group := s.pickCompaction()
+		group := s.pickCompaction(false)
 		if group == nil && idle {
-			group = s.pickLeftover()
+			group = s.pickCompaction(true)
 		}
 		if group == nil {
 			return nil
@@ -43,54 +43,31 @@ func (s *Store) Compact() error {
 	}
 }
 
-// pickLeftover finds the oldest run of consecutive heads' blocks (level 0), one block or more, whose spans add up
-// to at most CompactSpans.
-func (s *Store) pickLeftover() []*block {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return nil
-	}
-	for i := range s.blocks {
-		if s.blocks[i].meta.Level != 0 {
-			continue
-		}
-		total, j := 0, i
-		for ; j < len(s.blocks) && s.blocks[j].meta.Level == 0 && (j == i || total+s.blocks[j].meta.Spans <= s.o.CompactSpans); j++ {
-			total += s.blocks[j].meta.Spans
-		}
-		group := slices.Clone(s.blocks[i:j])
-		for _, b := range group {
-			b.refs.Add(1)
-		}
-		return group
-	}
-	return nil
-}
-
 // pickCompaction finds the oldest run of consecutive blocks of one level, CompactFanIn heads' worth at least,
 // whose spans add up to at most CompactSpans. Merging only blocks of one level bounds how often a span is
 // rewritten: with heads of h spans, once at every level (h*fanIn, h*fanIn^2, ... up to CompactSpans), rather than
 // again each time a new head joins a growing block. A block that is one of the n parts a head was written as
-// counts as 1/n of a head, so that splitting heads adds no level.
-func (s *Store) pickCompaction() []*block {
+// counts as 1/n of a head, so that splitting heads adds no level. With leftovers it finds instead the oldest run
+// of heads' blocks (level 0), one block or more, below the fan-in or not.
+func (s *Store) pickCompaction(leftovers bool) []*block {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return nil
 	}
 	for i := range s.blocks {
-		total := 0
-		heads := 0.0
-		j := i
-		for ; j < len(s.blocks) && s.blocks[j].meta.Level == s.blocks[i].meta.Level &&
-			total+s.blocks[j].meta.Spans <= s.o.CompactSpans; j++ {
+		level := s.blocks[i].meta.Level
+		if leftovers && level != 0 {
+			continue
+		}
+		total, heads, j := 0, 0.0, i
+		for ; j < len(s.blocks) && s.blocks[j].meta.Level == level &&
+			(leftovers && j == i || total+s.blocks[j].meta.Spans <= s.o.CompactSpans); j++ {
 			total += s.blocks[j].meta.Spans
 			heads += 1 / float64(max(s.blocks[j].meta.Parts, 1))
 		}
-		if heads >= float64(s.o.CompactFanIn)-1e-9 {
-			group := make([]*block, j-i)
-			copy(group, s.blocks[i:j])
+		if leftovers || heads >= float64(s.o.CompactFanIn)-1e-9 {
+			group := slices.Clone(s.blocks[i:j])
 			for _, b := range group {
 				b.refs.Add(1)
 			}

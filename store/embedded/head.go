@@ -132,11 +132,9 @@ func runRows(rec *wal.Record, k, n int) (lo, hi int) {
 	return lo, hi
 }
 
-// trace decodes the spans of trace id in the head, in the order they were written: from the decoded view where it
-// covers the trace's records, from the records otherwise.
-func (h *head) trace(id model.TraceID) ([]*model.Span, error) { return h.traceParsed(id, nil) }
-
-// traceParsed is trace, parsing each record through pc (nil: each record the trace lies in is parsed anew).
+// traceParsed decodes the spans of trace id in the head, in the order they were written: from the decoded view
+// where it covers the trace's records, from the records otherwise, parsing each record through pc (nil: each
+// record the trace lies in is parsed anew).
 func (h *head) traceParsed(id model.TraceID, pc *parsedRecords) ([]*model.Span, error) {
 	h.mu.RLock()
 	i, ok := h.ids[id]

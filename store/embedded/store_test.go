@@ -300,7 +300,7 @@ func TestPickCompaction(t *testing.T) {
 				s.blocks = append(s.blocks, &block{meta: blockMeta{Level: b.level, Spans: b.spans}})
 			}
 			var got []int
-			for _, b := range s.pickCompaction() {
+			for _, b := range s.pickCompaction(false) {
 				got = append(got, slices.Index(s.blocks, b))
 			}
 			if !slices.Equal(got, tc.want) {
@@ -333,7 +333,7 @@ func TestPickCompactionParts(t *testing.T) {
 				s.blocks = append(s.blocks, &block{meta: blockMeta{Level: b.level, Spans: b.spans, Parts: b.parts}})
 			}
 			var got []int
-			for _, b := range s.pickCompaction() {
+			for _, b := range s.pickCompaction(false) {
 				got = append(got, slices.Index(s.blocks, b))
 			}
 			if !slices.Equal(got, tc.want) {
