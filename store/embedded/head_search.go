@@ -52,15 +52,17 @@ func (h *head) viewMostly() bool {
 }
 
 // appendLazy appends to cands a lazy candidate for each trace of the head with a span starting in [start, end] (0:
-// no bound), keyed by the earliest start of its spans in the head, and returns them with their number.
-func (h *head) appendLazy(cands []candidate, start, end int64) ([]candidate, int) {
+// no bound) and a run in a record that nd admits, keyed by the earliest start of its spans in the head, and
+// returns them with their number.
+func (h *head) appendLazy(cands []candidate, start, end int64, nd needs) ([]candidate, int) {
+	admitted := h.admitted(nd)
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	ids := make([]model.TraceID, len(h.traces)) // the candidates point into it, not into h.traces, which writes change
 	n := 0
 	for i := range h.traces {
 		t := &h.traces[i]
-		if start != 0 && t.maxStart < start || end != 0 && t.minStart > end {
+		if start != 0 && t.maxStart < start || end != 0 && t.minStart > end || !h.anyAdmitted(t, admitted) {
 			continue
 		}
 		ids[n] = t.id
@@ -68,6 +70,36 @@ func (h *head) appendLazy(cands []candidate, start, end int64) ([]candidate, int
 		n++
 	}
 	return cands, n
+}
+
+// admitted tells, for each record of the head, whether nd admits it; nil when nd admits every record. Records
+// written since are past its end.
+func (h *head) admitted(nd needs) []bool {
+	if len(nd) == 0 {
+		return nil
+	}
+	h.mu.RLock()
+	recs := h.batches[:len(h.batches):len(h.batches)]
+	h.mu.RUnlock()
+	out := make([]bool, len(recs))
+	for i, rec := range recs {
+		out[i] = nd.admit(rec.Payload())
+	}
+	return out
+}
+
+// anyAdmitted reports whether trace t has a run in a record that admitted admits (nil, or past its end: every
+// record). h.mu is held.
+func (h *head) anyAdmitted(t *headTrace, admitted []bool) bool {
+	if admitted == nil {
+		return true
+	}
+	for r := t.first; r >= 0; r = h.runs[r].next {
+		if rec := h.runs[r].rec; int(rec) >= len(admitted) || admitted[rec] {
+			return true
+		}
+	}
+	return false
 }
 
 // headRest stands, in a search's heap of candidates, for the records of a head that the search has not decoded,
@@ -105,11 +137,16 @@ func (r *headRest) candidate() candidate {
 	return candidate{key: r.latest[r.n-1], id: &noTrace, rest: r}
 }
 
-// next decodes the newest records of r not decoded yet and pushes onto h a candidate for each trace with a span in
-// them matching q, then r's candidate again if records are left.
+// next decodes the newest records of r not decoded yet, those that may hold a span matching q (needsOf), and
+// pushes onto h a candidate for each trace with a span in them matching q, then r's candidate again if records are
+// left.
 func (r *headRest) next(h *candHeap, q *search.Query) error {
 	lo := max(0, r.n-max(8, len(r.recs)/8))
-	p, err := decodePiece(r.recs[lo:r.n], lo)
+	recs := r.recs[lo:r.n]
+	if nd := needsOf(q); len(nd) > 0 {
+		recs = slices.DeleteFunc(slices.Clone(recs), func(rec *wal.Record) bool { return !nd.admit(rec.Payload()) })
+	}
+	p, err := decodePiece(recs, lo)
 	if err != nil {
 		return err
 	}

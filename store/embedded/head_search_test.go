@@ -94,6 +94,10 @@ func headSearches(t *testing.T, now int64) []search.Query {
 		{Service: "nobody"},
 		{Service: "nobody", Limit: 3000},
 		{Service: "email", Expr: mustParse(t, `app.items = 3`), Limit: 500},
+		{Expr: mustParse(t, `user.id = "nobody"`)},
+		{Expr: mustParse(t, `app.items = "3"`), Limit: 30},
+		{Expr: mustParse(t, `service.name = "email" AND event = "weft.fork"`), Limit: 30},
+		{Expr: mustParse(t, `(user.id = "user-5" AND app.items > 3) OR (http.route =~ "cart" AND raw)`), Limit: 30},
 	}
 }
 
@@ -324,7 +328,7 @@ func TestAppendLazy(t *testing.T) {
 		{55, 150, map[byte]int64{2: 50, 3: 100}},
 		{61, 99, map[byte]int64{}},
 	} {
-		cands, n := h.appendLazy([]candidate{{key: -1}}, tc.start, tc.end)
+		cands, n := h.appendLazy([]candidate{{key: -1}}, tc.start, tc.end, nil)
 		got := map[byte]int64{}
 		for _, c := range cands[1:] {
 			if c.lazy != h || c.b != nil {

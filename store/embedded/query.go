@@ -345,10 +345,11 @@ func (s *Store) FindTraces(ctx context.Context, q search.Query) ([]store.TraceSu
 		}
 	}
 	lazy := 0 // lazy candidates, see head_search.go
+	nd := needsOf(&q)
 	for _, h := range sn.heads {
 		if !h.viewMostly() {
 			var n int
-			cands, n = h.appendLazy(cands, q.Start, q.End)
+			cands, n = h.appendLazy(cands, q.Start, q.End, nd)
 			lazy += n
 			continue
 		}
