@@ -21,6 +21,7 @@ import (
 
 	"github.com/weftrace/weft/loadgen"
 	"github.com/weftrace/weft/model"
+	"github.com/weftrace/weft/wal"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/request.pb from testdata/request.json")
@@ -665,4 +666,40 @@ func TestDecodedAttrsAreSeparate(t *testing.T) {
 			t.Fatalf("span %d attributes changed by appends to others: %v, want %v", i, s.Attrs, want[i])
 		}
 	}
+}
+
+// encodingBatch is the pipeline's batch in short: each span is encoded for the log as it is decoded.
+type encodingBatch struct{ e *wal.Encoder }
+
+func (b encodingBatch) Add(s *model.Span) { b.e.Add(s) }
+
+// BenchmarkDecodeEncode is BenchmarkDecodeRecycled with each span encoded for the write-ahead log as it is decoded
+// (wal.Encoder.Add through the consumer's batch, then Finish), as weft serve receives an OTLP/HTTP request: the
+// decoding and encoding CPU of a span, without the log's writes.
+func BenchmarkDecodeEncode(b *testing.B) {
+	body, n, err := loadgen.Batch(1, 1000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var size int
+	decode := func() {
+		batch := encodingBatch{wal.NewEncoder()}
+		w := newWireDecoder(batch)
+		d, err := w.decode(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sink = d.spans
+		size = len(batch.e.Finish().Payload())
+		w.release(true)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		decode()
+	}
+	reportSpans(b, n, cpu0)
+	b.ReportMetric(float64(size)/float64(n), "B/span")
 }
