@@ -3,10 +3,16 @@ package wal
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"encoding/binary"
+	"flag"
+	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -636,4 +642,219 @@ func TestTranscoderNum(t *testing.T) {
 			}
 		}
 	}
+}
+
+var updatePages = flag.Bool("update-pages", false, "rewrite testdata/pagewriter.sha256 from the current page writer")
+
+// TestPageWriterGolden writes a head's records (testdata/pagewriter.records) into two blocks' pages (runs in trace ID order, a dictionary by
+// count), merges the two as compaction does (traces of both joined, a dictionary missing some of the inputs'
+// strings), and puts the merged pages in column form; the SHA-256 of every page and of what the visitor reported
+// must be testdata/pagewriter.sha256's. Blocks on disk hold these bytes: a change to the page writer that
+// changes them is a change of the format (go test -run PageWriterGolden -update-pages, after checking that old pages
+// still decode).
+func TestPageWriterGolden(t *testing.T) {
+	records := goldenRecords(t)
+	h := sha256.New()
+	note := func(w *PageWriter) func(*SpanInfo) {
+		return func(in *SpanInfo) {
+			_, svc, res := w.Resource(in.Resource)
+			fmt.Fprintf(h, "%s|%s|%d|%d|%d|%d|%x|%x|%d|%d|", w.String(svc), w.String(in.Name), in.Kind, in.Status,
+				in.Start, in.Duration, in.SpanID, in.Parent, in.ParentRef, in.Flags)
+			for _, a := range append(slices.Clone(in.Attrs), res...) {
+				if a.Int {
+					fmt.Fprintf(h, "%s=%d,", w.String(a.Key), a.Num)
+				} else {
+					fmt.Fprintf(h, "%s=%q,", w.String(a.Key), w.String(a.Str))
+				}
+			}
+		}
+	}
+	type block struct {
+		pages  [][]byte
+		dict   []string
+		traces []model.TraceID
+		where  []pagedTrace
+	}
+	// write copies runs (sorted by trace ID, stably) into pages of about pageSize bytes.
+	write := func(w *PageWriter, runs []runRef, pageSize int) block {
+		slices.SortStableFunc(runs, func(a, b runRef) int { return bytes.Compare(a.run.TraceID[:], b.run.TraceID[:]) })
+		var bl block
+		for i := 0; i < len(runs); {
+			id := runs[i].run.TraceID
+			if w.Size() >= pageSize {
+				bl.pages = append(bl.pages, w.AppendPage(nil))
+			}
+			from := w.Pos()
+			for ; i < len(runs) && runs[i].run.TraceID == id; i++ {
+				if err := w.AddRun(runs[i].src, runs[i].run.From, runs[i].run.RecEnd, note(w)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			bl.traces = append(bl.traces, id)
+			bl.where = append(bl.where, pagedTrace{page: len(bl.pages), from: from, recEnd: w.Pos().Rec})
+		}
+		bl.pages = append(bl.pages, w.AppendPage(nil))
+		for _, p := range bl.pages {
+			h.Write(p)
+		}
+		return bl
+	}
+	var heads [2]block
+	for k := range heads {
+		w := NewPageWriter()
+		var runs []runRef
+		for i, rec := range records {
+			if i%2 != k && i%5 != 0 {
+				continue
+			}
+			bt, err := ParseBatch(rec, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := w.Source(bt, nil)
+			var e Encoder
+			spans, err := bt.All()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range spans {
+				e.Add(s)
+			}
+			for _, r := range e.Runs() {
+				runs = append(runs, runRef{src, r})
+			}
+		}
+		var dict []uint32
+		for gid := range uint32(w.Strings()) {
+			if w.Count(gid) > 1 {
+				dict = append(dict, gid)
+			}
+		}
+		slices.SortFunc(dict, func(a, b uint32) int {
+			if c := cmp.Compare(w.Count(b), w.Count(a)); c != 0 {
+				return c
+			}
+			return strings.Compare(w.String(a), w.String(b))
+		})
+		w.SetDict(dict)
+		heads[k] = write(w, runs, 16<<10)
+		for _, gid := range dict {
+			heads[k].dict = append(heads[k].dict, w.String(gid))
+		}
+	}
+	// The merge: every trace's parts from both blocks, the first block's first.
+	w := NewPageWriter()
+	var shared [2][]uint32
+	for k := range heads {
+		shared[k] = w.InternAll(heads[k].dict)
+	}
+	var dict []uint32
+	seen := map[uint32]bool{}
+	for rank := 0; rank < max(len(shared[0]), len(shared[1])); rank++ {
+		for k := range shared {
+			if rank < len(shared[k]) && !seen[shared[k][rank]] && rank%7 != 3 {
+				seen[shared[k][rank]] = true
+				dict = append(dict, shared[k][rank])
+			}
+		}
+	}
+	w.SetDict(dict)
+	var runs []runRef
+	for k, bl := range heads {
+		srcs := make([]*Source, len(bl.pages))
+		for i, p := range bl.pages {
+			bt, err := ParseBatch(p, bl.dict)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srcs[i] = w.Source(bt, shared[k])
+		}
+		for i, id := range bl.traces {
+			pt := bl.where[i]
+			runs = append(runs, runRef{srcs[pt.page], Run{TraceID: id, From: pt.from, RecEnd: pt.recEnd}})
+		}
+	}
+	merged := write(w, runs, 32<<10)
+	if len(merged.traces) >= len(heads[0].traces)+len(heads[1].traces) {
+		t.Fatal("no trace was in both blocks: the test does not join runs")
+	}
+	for _, better := range []bool{false, true} {
+		cw := NewColumnWriter(better)
+		first := 0
+		for i, p := range merged.pages {
+			last := first
+			for last < len(merged.traces) && merged.where[last].page == i {
+				last++
+			}
+			col, err := cw.Page(nil, p, merged.traces[first:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.Write(col)
+			if back, err := RowPage(nil, col, merged.traces[first:last]); err != nil || !bytes.Equal(back, p) {
+				t.Fatalf("page %d: the column page does not read back (%v)", i, err)
+			}
+			first = last
+		}
+	}
+	got := fmt.Sprintf("%x\n", h.Sum(nil))
+	path := filepath.Join("testdata", "pagewriter.sha256")
+	if *updatePages {
+		t.Logf("rewriting %s", path)
+	}
+	if *updatePages {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Fatalf("pages or visitor reports changed: SHA-256 %s, want %s", strings.TrimSpace(got), strings.TrimSpace(string(want)))
+	}
+}
+
+// goldenRecords reads the log records of TestPageWriterGolden: 10 of 120 generated spans, every third with
+// events, links, causality and odd values, every second grouped by service, zstd-compressed, each preceded by
+// its length. They are kept rather than made, so that the test sees the page writer's output change, not the
+// encoder's; -update-pages makes them anew.
+func goldenRecords(t *testing.T) [][]byte {
+	path := filepath.Join("testdata", "pagewriter.records")
+	if *updatePages {
+		g := spangen.New(11, 1e18)
+		var raw []byte
+		for i := range 10 {
+			g.Extras = i%3 == 0
+			spans := g.Spans(120)
+			if i%2 == 1 {
+				slices.SortStableFunc(spans, func(a, b *model.Span) int { return cmp.Compare(a.Service(), b.Service()) })
+			}
+			rec := AppendSpans(nil, spans)
+			raw = binary.AppendUvarint(raw, uint64(len(rec)))
+			raw = append(raw, rec...)
+		}
+		if err := os.WriteFile(path, zstdBetter.EncodeAll(raw, nil), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	z, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := zstdReader.DecodeAll(z, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var records [][]byte
+	for len(raw) > 0 {
+		n, k := binary.Uvarint(raw)
+		if k <= 0 || n > uint64(len(raw)-k) {
+			t.Fatalf("%s is damaged", path)
+		}
+		records = append(records, raw[k:k+int(n)])
+		raw = raw[k+int(n):]
+	}
+	return records
 }
