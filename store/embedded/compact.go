@@ -2,9 +2,11 @@ package embedded
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -142,7 +144,7 @@ type termCursor struct {
 	chunk  int
 	raw    []byte
 	done   bool
-	term   string
+	term   []byte // the chunk's bytes (a chunk is read into memory of its own, never reused)
 	ords   []uint32
 	durs   []byte
 }
@@ -164,60 +166,120 @@ func (c *termCursor) next() error {
 	if err != nil {
 		return err
 	}
-	c.raw, c.term, c.durs = rest, string(term), durs
-	c.ords = decodeOrds(c.ords[:0], deltas, n)
-	for i, o := range c.ords {
-		if int(o) >= len(c.ordMap) {
+	if len(term) == 0 {
+		return errBadBlock
+	}
+	c.raw, c.term, c.durs = rest, term, durs
+	// Decoded and renumbered in one pass (decodeOrds, then a second loop, wrote and read every ordinal twice).
+	ords, ordMap := c.ords[:0], c.ordMap
+	prev := uint64(0)
+	for range n {
+		v, k := binary.Uvarint(deltas)
+		deltas = deltas[k:] // nextTerm checked every varint
+		if prev += v; prev >= uint64(len(ordMap)) {
 			return errBadBlock
 		}
-		c.ords[i] = c.ordMap[o]
+		ords = append(ords, ordMap[prev])
 	}
+	c.ords = ords
 	return nil
+}
+
+// termHeap is a min-heap of term cursors by their current term: a compaction of the parts of many heads merges
+// dozens of indexes, and a term is mostly in one of them (an attribute value seen in one part only), so finding
+// the least term among all cursors at every term cost more than the rest of the merge of terms.
+type termHeap []*termCursor
+
+func (h termHeap) less(i, j int) bool { return bytes.Compare(h[i].term, h[j].term) < 0 }
+
+func (h termHeap) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(h) && h.less(r, l) {
+			m = r
+		}
+		if !h.less(m, i) {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+func (h termHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h.less(i, p) {
+			return
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
 }
 
 // mergeTerms writes the merged block's index from its inputs': the union of every term's posting lists, the
 // ordinals renumbered (they stay in order, as the merged block's traces are in the inputs' order) and, for an
 // operation term of a trace found in several inputs, the widest duration buckets.
 func (bw *blockWriter) mergeTerms(curs []*termCursor) error {
+	h := make(termHeap, 0, len(curs))
 	for _, c := range curs {
 		if err := c.next(); err != nil {
 			return err
 		}
+		if !c.done {
+			h = append(h, c)
+			h.up(len(h) - 1)
+		}
 	}
 	var u postingUnion
-	for {
-		low, found := "", false
-		for _, c := range curs {
-			if !c.done && (!found || c.term < low) {
-				low, found = c.term, true
-			}
+	var same []*termCursor // the cursors at the least term
+	for len(h) > 0 {
+		// Take every cursor at the least term off the heap.
+		same = same[:0]
+		low := h[0].term
+		for len(h) > 0 && (len(same) == 0 || bytes.Equal(h[0].term, low)) {
+			same = append(same, h[0])
+			n := len(h) - 1
+			h[0] = h[n]
+			h = h[:n]
+			h.down(0)
 		}
-		if !found {
-			return nil
-		}
-		u.reset()
-		for _, c := range curs {
-			if c.done || c.term != low {
-				continue
-			}
+		if len(same) == 1 { // the common case: the term is in one input; its list needs no union
+			c := same[0]
 			n := len(c.ords)
-			l := postingList{ords: c.ords}
+			var dmin, dmax []uint8
 			if c.durs != nil {
-				l.dmin, l.dmax = c.durs[:n], c.durs[n:]
+				dmin, dmax = c.durs[:n], c.durs[n:]
 			}
-			u.add(l)
+			bw.appendTerm(string(low), c.ords, dmin, dmax)
+		} else {
+			u.reset()
+			for _, c := range same {
+				n := len(c.ords)
+				l := postingList{ords: c.ords}
+				if c.durs != nil {
+					l.dmin, l.dmax = c.durs[:n], c.durs[n:]
+				}
+				u.add(l)
+			}
+			all := u.union()
+			bw.appendTerm(string(low), all.ords, all.dmin, all.dmax)
 		}
-		all := u.union()
-		bw.appendTerm(low, all.ords, all.dmin, all.dmax)
-		for _, c := range curs {
-			if c.done || c.term != low {
-				continue
-			}
+		for _, c := range same {
 			if err := c.next(); err != nil {
 				return err
 			}
+			if !c.done {
+				h = append(h, c)
+				h.up(len(h) - 1)
+			}
 		}
 	}
+	return nil
 }
 
 // postingUnion merges one term's posting lists from a compaction's inputs. It merges them pairwise in rounds, as
@@ -225,21 +287,21 @@ func (bw *blockWriter) mergeTerms(curs []*termCursor) error {
 // those before it copied a common term's whole union once per input, and a compaction of the heads' parts has
 // dozens of them. Its buffers are reused from term to term.
 //
-// A term whose lists, together, hold at least one ordinal in denseEvery of their range (a service, a status, an
-// attribute value most traces have) is united in one pass instead: every ordinal is stamped in an array over the
-// range and the array swept in order, each ordinal copied once and no comparisons between lists.
+// A term whose lists, together, hold at least one ordinal in denseEvery of the range they span (a service, a
+// status, an attribute value many traces have) is united in one pass instead: every ordinal is marked in a bitmap
+// over the range and the bitmap swept in order, each ordinal copied once and no comparisons between lists; the
+// sweep reads a word for 64 ordinals of the range.
 type postingUnion struct {
 	lists []postingList
 	owned []bool // lists[i] is one of the union's buffers (not a cursor's)
 	free  []postingList
 
-	// The dense pass: stamp[o] == gen marks ordinal o as in the union of the current term, with its duration
-	// buckets in dmin[o] and dmax[o].
-	stamp      []uint32
+	// The bitmap pass: bit o of set marks ordinal o as in the union of the current term, with its duration
+	// buckets in dmin[o] and dmax[o]. The sweep clears the bits it reads, so set is all zeros between terms.
+	set        []uint64
 	dmin, dmax []uint8
-	gen        uint32
 	dense      postingList
-	denseEvery int // 0: the default, 8; negative: never (tests)
+	denseEvery int // 0: the default, 64; negative: never (tests)
 }
 
 func (u *postingUnion) reset() {
@@ -262,20 +324,20 @@ func (u *postingUnion) union() postingList {
 		return postingList{}
 	}
 	durs := true
-	total, hi := 0, uint32(0)
+	total, lo, hi := 0, uint32(math.MaxUint32), uint32(0)
 	for _, l := range u.lists {
 		durs = durs && l.dmin != nil
 		if n := len(l.ords); n > 0 {
 			total += n
-			hi = max(hi, l.ords[n-1])
+			lo, hi = min(lo, l.ords[0]), max(hi, l.ords[n-1])
 		}
 	}
 	every := u.denseEvery
 	if every == 0 {
-		every = 8
+		every = 64
 	}
-	if len(u.lists) > 2 && every > 0 && total*every >= int(hi)+1 {
-		return u.unionDense(int(hi)+1, durs)
+	if len(u.lists) > 2 && total > 0 && every > 0 && total*every >= int(hi-lo)+1 {
+		return u.unionDense(lo, hi, durs)
 	}
 	for len(u.lists) > 1 {
 		n := 0
@@ -308,43 +370,44 @@ func (u *postingUnion) union() postingList {
 	return u.lists[0]
 }
 
-// unionDense is union for lists whose ordinals are all below n and fill a good part of that range.
-func (u *postingUnion) unionDense(n int, durs bool) postingList {
-	if len(u.stamp) < n {
-		u.stamp = make([]uint32, n)
+// unionDense is union for lists whose ordinals all lie in lo..hi and fill a good part of that range.
+func (u *postingUnion) unionDense(lo, hi uint32, durs bool) postingList {
+	if n := int(hi) + 1; len(u.dmin) < n {
+		n = max(n, 2*len(u.dmin))
+		u.set = make([]uint64, (n+63)/64)
 		u.dmin, u.dmax = make([]uint8, n), make([]uint8, n)
-		u.gen = 0
 	}
-	if u.gen++; u.gen == 0 { // wrapped: old stamps could pass for this term's
-		clear(u.stamp)
-		u.gen = 1
-	}
-	stamp, dmin, dmax, gen := u.stamp[:n], u.dmin[:n], u.dmax[:n], u.gen
-	lo := n
+	set, dmin, dmax := u.set, u.dmin, u.dmax
+	total := 0
 	for _, l := range u.lists {
-		if len(l.ords) == 0 {
-			continue
-		}
-		lo = min(lo, int(l.ords[0]))
+		total += len(l.ords)
 		if !durs {
 			for _, o := range l.ords {
-				stamp[o] = gen
+				set[o>>6] |= 1 << (o & 63)
 			}
 			continue
 		}
 		for i, o := range l.ords {
-			if stamp[o] != gen {
-				stamp[o], dmin[o], dmax[o] = gen, l.dmin[i], l.dmax[i]
+			if w, b := set[o>>6], uint64(1)<<(o&63); w&b == 0 {
+				set[o>>6] = w | b
+				dmin[o], dmax[o] = l.dmin[i], l.dmax[i]
 			} else {
 				dmin[o], dmax[o] = min(dmin[o], l.dmin[i]), max(dmax[o], l.dmax[i])
 			}
 		}
 	}
 	out := &u.dense
-	out.ords, out.dmin, out.dmax = out.ords[:0], out.dmin[:0], out.dmax[:0]
-	for o := lo; o < n; o++ {
-		if stamp[o] == gen {
-			out.ords = append(out.ords, uint32(o))
+	out.ords, out.dmin, out.dmax = slices.Grow(out.ords[:0], total), out.dmin[:0], out.dmax[:0]
+	for w := lo >> 6; w <= hi>>6; w++ {
+		x := set[w]
+		if x == 0 {
+			continue
+		}
+		set[w] = 0
+		for x != 0 {
+			o := w<<6 | uint32(bits.TrailingZeros64(x))
+			x &= x - 1
+			out.ords = append(out.ords, o)
 			if durs {
 				out.dmin, out.dmax = append(out.dmin, dmin[o]), append(out.dmax, dmax[o])
 			}

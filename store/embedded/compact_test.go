@@ -3,9 +3,11 @@ package embedded
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/weftrace/weft/model"
 	"github.com/weftrace/weft/store/embedded/spangen"
 	"github.com/weftrace/weft/store/memstore"
+	"github.com/weftrace/weft/wal"
 )
 
 // TestPostingUnion checks the union of one term's posting lists from many inputs against a map: every ordinal
@@ -232,4 +235,98 @@ func TestOpenDropsAnEmptyCompactionList(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, compactFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the empty list is still there: %v", err)
 	}
+}
+
+// BenchmarkCompactCompacted merges blocks that compaction wrote (column pages and a column index), as compaction's
+// second level does: four of 100,000 spans, each merged from four heads' blocks of 25,000. It reports what
+// BenchmarkCompact does.
+func BenchmarkCompactCompacted(b *testing.B) {
+	g := spangen.New(4, time.Now().UnixNano())
+	s, err := Open(b.TempDir(), Options{Logger: slog.New(slog.DiscardHandler), CompactInterval: -1, CompactFanIn: 4, CompactSpans: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var paths []string
+	var before int64
+	for range 4 {
+		var group []*block
+		for range 4 {
+			h := newHead()
+			spans := g.Spans(25_000)
+			for i := 0; i < len(spans); i += 1000 {
+				batch := spans[i:min(i+1000, len(spans))]
+				h.write(batch, wal.Encode(batch))
+			}
+			blk, err := writeBlock(s.newBlockPath(), h)
+			if err != nil {
+				b.Fatal(err)
+			}
+			blk.refs.Add(1)
+			group = append(group, blk)
+		}
+		s.blocks = append(s.blocks[:0], group...)
+		if err := s.merge(group); err != nil {
+			b.Fatal(err)
+		}
+		nb := s.blocks[0]
+		s.blocks = s.blocks[:0]
+		p := filepath.Join(b.TempDir(), "src.blk")
+		if err := os.Rename(nb.path, p); err != nil {
+			b.Fatal(err)
+		}
+		paths = append(paths, p)
+		before += nb.size
+		nb.release()
+	}
+	b.Run("blocks=4", func(b *testing.B) { benchmarkMerge(b, s, paths, before) })
+}
+
+// benchmarkMerge merges copies of the block files at paths (before bytes in all) with s.merge, and reports the
+// CPU per span merged and the bytes per span before and after.
+func benchmarkMerge(b *testing.B, s *Store, paths []string, before int64) {
+	var spans int
+	var after int64
+	var cpu time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		var group []*block
+		for _, p := range paths {
+			raw, err := os.ReadFile(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cp := s.newBlockPath()
+			if err := os.WriteFile(cp, raw, 0o644); err != nil {
+				b.Fatal(err)
+			}
+			blk, err := openBlock(cp)
+			if err != nil {
+				b.Fatal(err)
+			}
+			blk.refs.Add(1) // merge releases the group's hold
+			group = append(group, blk)
+		}
+		s.mu.Lock()
+		s.blocks = append(s.blocks[:0], group...)
+		s.mu.Unlock()
+		runtime.GC()
+		b.StartTimer()
+		c0 := cpuTime()
+		if err := s.merge(group); err != nil {
+			b.Fatal(err)
+		}
+		cpu += cpuTime() - c0
+		b.StopTimer()
+		s.mu.Lock()
+		nb := s.blocks[0]
+		spans, after = nb.meta.Spans, nb.size
+		s.blocks = s.blocks[:0]
+		s.mu.Unlock()
+		nb.drop(nil)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/1000/float64(spans)/float64(b.N), "cpu-µs/span")
+	b.ReportMetric(float64(before)/float64(spans), "before-B/span")
+	b.ReportMetric(float64(after)/float64(spans), "after-B/span")
 }
