@@ -71,7 +71,8 @@ func (d *Dict) Strings() []string {
 	return d.strs
 }
 
-// Encoder builds one batch. The zero value is ready; Reset makes it reusable.
+// Encoder builds one batch. The zero value is ready; Reset makes it reusable. The batch refers to the strings of
+// the spans added until Reset (their bytes must not change meanwhile, as Go's strings never do).
 type Encoder struct {
 	// Shared, if set before the first Add, is consulted before the batch's own string table; the batch must then
 	// be parsed with the same dictionary's strings.
@@ -80,9 +81,13 @@ type Encoder struct {
 	strs  []string   // the batch's own string table
 	table []strEntry // open addressing over strs by hash (see lookup); len is a power of two or zero
 	// cache finds strings by the address of their bytes before the table: receivers hand over spans whose
-	// repeated strings (keys, names, common values) share their bytes, so most lookups stop here.
-	cache  [strCacheSize]strCacheEntry
-	resIdx map[*model.Resource]uint32
+	// repeated strings (keys, names, common values) share their bytes, so most lookups stop here. Its entries
+	// are the batch's: touched lists those to clear at Reset.
+	cache   [strCacheSize]strCacheEntry
+	touched []uint16
+	copies  []string          // strings looked up whose text the table holds at another address: kept for their cache entries
+	keyHint [16]strCacheEntry // the cache entries of the last span's keys by position, for the batch as the cache's
+	resIdx  map[*model.Resource]uint32
 	// lastRes and lastResIdx skip the map for a run of spans of one resource (a request's spans come grouped).
 	lastRes    *model.Resource
 	lastResIdx uint32
@@ -97,9 +102,13 @@ type Encoder struct {
 
 	prevTrace model.TraceID
 	prevStart int64
-	run       map[model.SpanID]uint32 // span IDs of the current trace run, by index
-	runs      []Run
-	tmp       []byte
+	// run lists the distinct span IDs of the current trace run; a parent in it is written as its index. Runs
+	// are mostly short (a request's spans come grouped by service, a trace's few of them together), so they are
+	// searched in order; runIdx indexes a run longer than runScan.
+	run    []model.SpanID
+	runIdx map[model.SpanID]uint32
+	runs   []Run
+	tmp    []byte
 }
 
 // Run is a stretch of consecutive records of one trace in a batch, starting with a record that names the trace:
@@ -113,15 +122,17 @@ type Run struct {
 const (
 	strCacheBits = 12
 	strCacheSize = 1 << strCacheBits
+	runScan      = 32 // the longest trace run searched in order
 )
 
-// strCacheEntry remembers that the string whose bytes are at p, of length n, had reference idx. It holds no
-// pointer, so that filling it costs no write barrier and keeps nothing alive; it is only a hint, taken when the
-// table's string at idx equals the string looked up (most often it is that very string, and the comparison stops
-// at the pointer).
+// strCacheEntry remembers, for the current batch, that the string whose bytes are at p, of length n-1, has
+// reference idx. It holds no pointer, so that filling it costs no write barrier. The bytes at p stay alive and
+// unchanged until Reset, which clears the batch's entries: the string looked up is the table's (or the shared
+// dictionary's) very string, or else kept in the encoder's copies. So any string at p of that length has that
+// text, and an entry is taken without comparing texts.
 type strCacheEntry struct {
 	p   uintptr
-	n   uint32
+	n   uint32 // length + 1; 0: empty
 	idx uint32
 }
 
@@ -133,6 +144,17 @@ type strEntry struct {
 
 // Reset empties the encoder, keeping its buffers.
 func (e *Encoder) Reset() {
+	if len(e.touched) > strCacheSize/4 {
+		clear(e.cache[:])
+	} else {
+		for _, i := range e.touched {
+			e.cache[i] = strCacheEntry{}
+		}
+	}
+	e.touched = e.touched[:0]
+	e.keyHint = [len(e.keyHint)]strCacheEntry{}
+	clear(e.copies)
+	e.copies = e.copies[:0]
 	clear(e.table)
 	clear(e.resIdx)
 	clear(e.resKey)
@@ -146,7 +168,8 @@ func (e *Encoder) Reset() {
 	e.nspans = 0
 	e.prevTrace = model.TraceID{}
 	e.prevStart = 0
-	clear(e.run)
+	e.run = e.run[:0]
+	clear(e.runIdx)
 	e.runs = e.runs[:0]
 }
 
@@ -173,17 +196,43 @@ func (e *Encoder) Size() int {
 	return len(e.rec) + len(e.nums) + len(e.ids) + len(e.res) + 16*len(e.strs)
 }
 
+// str is the reference of s, added to the table if new.
 func (e *Encoder) str(s string) uint32 {
-	if len(s) == 0 {
-		return e.lookup(s)
+	if i, ok := e.cached(s); ok {
+		return i
 	}
+	return e.strMiss(s)
+}
+
+// cached is the reference of s if the cache has it: what most lookups take, small enough to be inlined where
+// they are most frequent.
+func (e *Encoder) cached(s string) (uint32, bool) {
 	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
-	c := &e.cache[((uint64(p)^uint64(len(s))<<48)*0x9e3779b97f4a7c15)>>(64-strCacheBits)]
-	if c.p == p && c.n == uint32(len(s)) && e.at(c.idx) == s {
-		return c.idx
-	}
+	c := &e.cache[strCacheSlot(p, len(s))]
+	return c.idx, c.p == p && int(c.n) == len(s)+1
+}
+
+// strCacheSlot is the cache slot of the string of n bytes at p.
+func strCacheSlot(p uintptr, n int) uint64 {
+	return (uint64(p) ^ uint64(n)<<48) * 0x9e3779b97f4a7c15 >> (64 - strCacheBits)
+}
+
+// strMiss is str for a string the cache does not have: found or added in the table, and then in the cache (in
+// place of what the slot held).
+func (e *Encoder) strMiss(s string) uint32 {
 	i := e.lookup(s)
-	c.p, c.n, c.idx = p, uint32(len(s)), i
+	if len(s) == 0 || uint64(len(s)) >= math.MaxUint32 {
+		return i
+	}
+	k := strCacheSlot(uintptr(unsafe.Pointer(unsafe.StringData(s))), len(s))
+	c := &e.cache[k]
+	if c.n == 0 {
+		e.touched = append(e.touched, uint16(k))
+	}
+	c.p, c.n, c.idx = uintptr(unsafe.Pointer(unsafe.StringData(s))), uint32(len(s))+1, i
+	if unsafe.StringData(e.at(i)) != unsafe.StringData(s) {
+		e.copies = append(e.copies, s)
+	}
 	return i
 }
 
@@ -269,7 +318,7 @@ func (e *Encoder) resource(r *model.Resource) uint32 {
 	}
 	// Equal resources from different requests share one entry: key them by their encoding.
 	b := binary.AppendUvarint(e.tmp[:0], uint64(e.str(r.Service)))
-	b = e.appendAttrs(b, r.Attrs)
+	b = e.appendAttrs(b, r.Attrs, nil)
 	e.tmp = b
 	i, ok := e.resKey[string(b)]
 	if !ok {
@@ -283,11 +332,45 @@ func (e *Encoder) resource(r *model.Resource) uint32 {
 	return i
 }
 
-func (e *Encoder) appendAttrs(b []byte, attrs []model.Attr) []byte {
+// appendAttrs appends attrs. hint, for a span's attributes, holds the cache entries of the previous span's
+// keys by position (or nil): spans of a kind have their attributes in one order.
+func (e *Encoder) appendAttrs(b []byte, attrs []model.Attr, hint []strCacheEntry) []byte {
 	b = binary.AppendUvarint(b, uint64(len(attrs)))
 	for i := range attrs {
-		b = binary.AppendUvarint(b, uint64(e.str(attrs[i].Key)))
-		b = e.appendValue(b, &attrs[i].Value)
+		a := &attrs[i]
+		// str and appendValue written out for the common cases: a key and a string or integer value.
+		var k uint32
+		p := uintptr(unsafe.Pointer(unsafe.StringData(a.Key)))
+		if i < len(hint) && hint[i].p == p && int(hint[i].n) == len(a.Key)+1 {
+			k = hint[i].idx
+		} else {
+			var ok bool
+			if k, ok = e.cached(a.Key); !ok {
+				k = e.strMiss(a.Key)
+			}
+			if i < len(hint) && len(a.Key) > 0 && uint64(len(a.Key)) < math.MaxUint32 {
+				hint[i] = strCacheEntry{p: p, n: uint32(len(a.Key)) + 1, idx: k} // valid as the cache's entry is
+			}
+		}
+		b = binary.AppendUvarint(b, uint64(k))
+		switch a.Value.Type {
+		case model.TypeString:
+			v, ok := e.cached(a.Value.Str)
+			if !ok {
+				v = e.strMiss(a.Value.Str)
+			}
+			b = append(b, byte(model.TypeString))
+			b = binary.AppendUvarint(b, uint64(v))
+		case model.TypeInt:
+			if !e.inRec {
+				b = e.appendValue(b, &a.Value)
+				break
+			}
+			b = append(b, byte(model.TypeInt))
+			e.nums = binary.AppendVarint(e.nums, int64(a.Value.Num))
+		default:
+			b = e.appendValue(b, &a.Value)
+		}
 	}
 	return b
 }
@@ -313,9 +396,39 @@ func (e *Encoder) appendValue(b []byte, v *model.Value) []byte {
 			b = e.appendValue(b, &v.Array[i])
 		}
 	case model.TypeMap:
-		b = e.appendAttrs(b, v.Map)
+		b = e.appendAttrs(b, v.Map, nil)
 	}
 	return b
+}
+
+// inRun gives the index of id in the current trace run, if it is there.
+func (e *Encoder) inRun(id model.SpanID) (uint32, bool) {
+	if len(e.run) > runScan {
+		i, ok := e.runIdx[id]
+		return i, ok
+	}
+	for i, r := range e.run {
+		if r == id {
+			return uint32(i), true
+		}
+	}
+	return 0, false
+}
+
+// addToRun adds id, not in the current trace run, at its end.
+func (e *Encoder) addToRun(id model.SpanID) {
+	e.run = append(e.run, id)
+	if n := len(e.run); n > runScan {
+		if e.runIdx == nil {
+			e.runIdx = make(map[model.SpanID]uint32)
+		}
+		if n == runScan+1 {
+			for i, r := range e.run[:runScan] {
+				e.runIdx[r] = uint32(i)
+			}
+		}
+		e.runIdx[id] = uint32(n - 1)
+	}
 }
 
 func appendRef(b []byte, r model.EventRef) []byte {
@@ -337,10 +450,10 @@ func (e *Encoder) Add(s *model.Span) {
 		h |= recSameTrace
 	}
 	if !same {
-		if e.run == nil {
-			e.run = make(map[model.SpanID]uint32)
+		if len(e.run) > runScan {
+			clear(e.runIdx)
 		}
-		clear(e.run)
+		e.run = e.run[:0]
 		if n := len(e.runs); n > 0 {
 			e.runs[n-1].RecEnd = len(e.rec)
 		}
@@ -348,15 +461,15 @@ func (e *Encoder) Add(s *model.Span) {
 	}
 	parentRef, parentInRun := uint32(0), false
 	if !s.ParentID.IsZero() {
-		parentRef, parentInRun = e.run[s.ParentID]
+		parentRef, parentInRun = e.inRun(s.ParentID)
 		if parentInRun {
 			h |= recParentRef
 		} else {
 			h |= recParent
 		}
 	}
-	if _, dup := e.run[s.SpanID]; !dup {
-		e.run[s.SpanID] = uint32(len(e.run))
+	if _, dup := e.inRun(s.SpanID); !dup {
+		e.addToRun(s.SpanID)
 	}
 	if s.StatusMessage != "" {
 		h |= recStatusMsg
@@ -423,14 +536,14 @@ func (e *Encoder) Add(s *model.Span) {
 	if h&recScopeVersion != 0 {
 		b = binary.AppendUvarint(b, uint64(e.str(s.ScopeVersion)))
 	}
-	b = e.appendAttrs(b, s.Attrs)
+	b = e.appendAttrs(b, s.Attrs, e.keyHint[:])
 	if h&recEvents != 0 {
 		b = binary.AppendUvarint(b, uint64(len(s.Events)))
 		for i := range s.Events {
 			ev := &s.Events[i]
 			b = binary.AppendVarint(b, ev.Time-s.Start)
 			b = binary.AppendUvarint(b, uint64(e.str(ev.Name)))
-			b = e.appendAttrs(b, ev.Attrs)
+			b = e.appendAttrs(b, ev.Attrs, nil)
 			b = binary.AppendUvarint(b, ev.Unit)
 			b = binary.AppendUvarint(b, uint64(ev.Seq))
 			b = appendRef(b, ev.Cause)
@@ -443,7 +556,7 @@ func (e *Encoder) Add(s *model.Span) {
 			b = append(b, l.TraceID[:]...)
 			b = append(b, l.SpanID[:]...)
 			b = binary.AppendUvarint(b, uint64(e.str(l.TraceState)))
-			b = e.appendAttrs(b, l.Attrs)
+			b = e.appendAttrs(b, l.Attrs, nil)
 		}
 	}
 	if h&recTraceState != 0 {

@@ -53,7 +53,7 @@ func (v *valueStrings) str(b []byte) (string, error) {
 		return "", nil
 	}
 	slot := &v.recent[slotOf(b)]
-	if *slot == string(b) {
+	if sameText(*slot, b) {
 		return *slot, nil
 	}
 	if !utf8.Valid(b) {
@@ -71,4 +71,19 @@ func (v *valueStrings) str(b []byte) (string, error) {
 	s := unsafe.String(&v.block[start], len(b))
 	*slot = s
 	return s, nil
+}
+
+// sameText reports whether s holds the bytes of b. Texts of 8 to 16 bytes (many keys and values) are compared
+// inline, as two overlapping 8-byte words; the rest as strings, through a call.
+func sameText(s string, b []byte) bool {
+	n := len(b)
+	if len(s) != n {
+		return false
+	}
+	if n < 8 || n > 16 {
+		return s == string(b)
+	}
+	t := unsafe.Slice(unsafe.StringData(s), n)
+	return binary.LittleEndian.Uint64(t) == binary.LittleEndian.Uint64(b) &&
+		binary.LittleEndian.Uint64(t[n-8:]) == binary.LittleEndian.Uint64(b[n-8:])
 }

@@ -102,6 +102,9 @@ type wireDecoder struct {
 	norm        ingest.Normalizer
 	ri, si      int          // indexes of the current resource and scope spans, for reasons
 	batch       ingest.Batch // the consumer's, if any: given each span as it is done
+	// keyHint holds the keys of the last span's first attributes, by position: SDKs write the attributes of a
+	// kind of span in one order, so a key is most often the one before it at its place, found without hashing.
+	keyHint [keyHints]string
 }
 
 // A request's spans and their attributes, events and links are allocated in blocks (of 32 KiB, a size class) that
@@ -116,6 +119,9 @@ const (
 	attrSpare     = 24 // a span starts in the current attribute block only if this many slots are left
 	maxFreeBlocks = 64 // of each kind kept by an idle decoder: 2 MiB
 )
+
+// keyHints is how many of a span's first attributes have their key remembered by position.
+const keyHints = 16
 
 // The intern map outlives a request; past these bounds it starts again empty at the next request.
 const (
@@ -254,7 +260,7 @@ func (w *wireDecoder) internStr(b []byte) (string, error) {
 		return "", nil
 	}
 	slot := &w.recent[slotOf(b)]
-	if *slot == string(b) {
+	if sameText(*slot, b) {
 		return *slot, nil
 	}
 	if s, ok := w.intern[string(b)]; ok {
@@ -502,15 +508,22 @@ func (w *wireDecoder) span(b []byte, s *model.Span) (reason string, err error) {
 				}
 			case 9:
 				// Decoded in place: the slot past the slice's length is zero, as keyValueInto wants (the block is
-				// only ever taken from its free end, and append clears what it adds).
-				n := len(s.Attrs)
-				if n < cap(s.Attrs) {
-					s.Attrs = s.Attrs[:n+1]
-				} else {
-					s.Attrs = append(s.Attrs, model.Attr{})
-				}
-				if err := w.keyValueInto(data, &s.Attrs[n], 0); err != nil {
-					return "", err
+				// only ever taken from its free end, and append clears what it adds). The attributes that follow
+				// in a row with a one-byte length are taken here too, without going round the field loop.
+				for {
+					n := len(s.Attrs)
+					if n < cap(s.Attrs) {
+						s.Attrs = s.Attrs[:n+1]
+					} else {
+						s.Attrs = append(s.Attrs, model.Attr{})
+					}
+					if err := w.keyValueInto(data, &s.Attrs[n], 0, n); err != nil {
+						return "", err
+					}
+					if len(b) < 2 || b[0] != 9<<3|byte(protowire.BytesType) || b[1] >= 0x80 || 2+int(b[1]) > len(b) {
+						break
+					}
+					data, b = b[2:2+int(b[1])], b[2+int(b[1]):]
 				}
 			case 11:
 				e, err := w.event(data)
@@ -760,20 +773,29 @@ func (w *wireDecoder) link(b []byte) (model.Link, string, error) {
 
 func (w *wireDecoder) keyValue(b []byte, depth int) (model.Attr, error) {
 	var a model.Attr
-	err := w.keyValueInto(b, &a, depth)
+	err := w.keyValueInto(b, &a, depth, -1)
 	return a, err
 }
 
-// keyValueInto decodes a KeyValue into *a, which must be zero.
-func (w *wireDecoder) keyValueInto(b []byte, a *model.Attr, depth int) error {
+// keyValueInto decodes a KeyValue into *a, which must be zero. pos is the attribute's index in its span's
+// attributes, or -1 for any other KeyValue.
+func (w *wireDecoder) keyValueInto(b []byte, a *model.Attr, depth, pos int) error {
 	// The shape SDKs write: the key (field 1), then the value (field 2) holding one string, int, double or bool,
 	// each length under 128. It is read here in one go; anything else takes the general loop below.
 	if len(b) >= 4 && b[0] == 0x0a && b[1] < 0x80 {
 		kEnd := 2 + int(b[1])
 		if kEnd+2 <= len(b) && b[kEnd] == 0x12 && b[kEnd+1] < 0x80 && int(b[kEnd+1]) == len(b)-kEnd-2 {
-			key, err := w.internStr(b[2:kEnd])
-			if err != nil {
-				return err
+			var key string
+			if uint(pos) < keyHints && sameText(w.keyHint[pos], b[2:kEnd]) {
+				key = w.keyHint[pos]
+			} else {
+				var err error
+				if key, err = w.internStr(b[2:kEnd]); err != nil {
+					return err
+				}
+				if uint(pos) < keyHints {
+					w.keyHint[pos] = key
+				}
 			}
 			if ok, err := w.scalarValue(b[kEnd+2:], &a.Value); ok || err != nil {
 				a.Key = key

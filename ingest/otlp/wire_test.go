@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -95,5 +96,30 @@ func TestDecodeProtoMutationsMatchOfficial(t *testing.T) {
 			}
 		}
 		sameAsOfficial(t, b)
+	}
+}
+
+// TestSameText compares texts of every length up to 40 with themselves, with copies differing in one byte at
+// each place, and with a byte more or less.
+func TestSameText(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('a' + i%26)
+		}
+		s := string(b)
+		if !sameText(s, b) {
+			t.Fatalf("%q: not the same as itself", s)
+		}
+		for i := range b {
+			c := slices.Clone(b)
+			c[i] ^= 0x20
+			if sameText(s, c) {
+				t.Fatalf("%q the same as %q", s, c)
+			}
+		}
+		if sameText(s, append(slices.Clone(b), 'x')) || (n > 0 && sameText(s, b[:n-1])) {
+			t.Fatalf("%q the same as a longer or shorter text", s)
+		}
 	}
 }
