@@ -56,8 +56,12 @@ func (v *valueStrings) str(b []byte) (string, error) {
 	if sameText(*slot, b) {
 		return *slot, nil
 	}
-	if !utf8.Valid(b) {
-		return "", errUTF8
+	// utf8.Valid, but for 8 to 16 bytes of ASCII (most values that occur once: ids, addresses), answered here.
+	if n := len(b); n < 8 || n > 16 ||
+		(binary.LittleEndian.Uint64(b)|binary.LittleEndian.Uint64(b[n-8:]))&0x8080808080808080 != 0 {
+		if !utf8.Valid(b) {
+			return "", errUTF8
+		}
 	}
 	if len(b) > maxBlockCopy {
 		return string(b), nil

@@ -194,8 +194,8 @@ const maxWireDepth = 1000
 
 // field reads one field: its number, wire type, and value (v for varint and fixed, data for bytes). Groups are
 // skipped whole; as protobuf-go does, a field with an unexpected wire type is skipped as unknown by the callers.
-// What OTLP mostly holds (a one-byte tag, then a one-byte length or varint, or a fixed64) is read here without
-// protowire's general functions; the rest goes to fieldSlow.
+// What OTLP mostly holds (a one-byte tag, then a one- or two-byte length, a one-byte varint, or a fixed64) is read
+// here without protowire's general functions; the rest goes to fieldSlow.
 func field(b []byte) (num protowire.Number, typ protowire.Type, v uint64, data []byte, n int, err error) {
 	if len(b) >= 2 && b[0] >= 8 && b[0] < 0x80 { // a one-byte tag with a field number from 1 to 15
 		num, typ = protowire.Number(b[0]>>3), protowire.Type(b[0]&7)
@@ -203,6 +203,11 @@ func field(b []byte) (num protowire.Number, typ protowire.Type, v uint64, data [
 		case protowire.BytesType:
 			if l := b[1]; l < 0x80 && 2+int(l) <= len(b) {
 				return num, typ, 0, b[2 : 2+int(l)], 2 + int(l), nil
+			}
+			if len(b) >= 3 && b[1] >= 0x80 && b[2] < 0x80 { // a two-byte length: a span, mostly
+				if l := int(b[1]&0x7f) | int(b[2])<<7; 3+l <= len(b) {
+					return num, typ, 0, b[3 : 3+l], 3 + l, nil
+				}
 			}
 		case protowire.VarintType:
 			if x := b[1]; x < 0x80 {

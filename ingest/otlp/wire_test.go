@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -120,6 +121,28 @@ func TestSameText(t *testing.T) {
 		}
 		if sameText(s, append(slices.Clone(b), 'x')) || (n > 0 && sameText(s, b[:n-1])) {
 			t.Fatalf("%q the same as a longer or shorter text", s)
+		}
+	}
+}
+
+// TestValueStringsRefuseInvalidUTF8 holds valueStrings.str, which answers texts of 8 to 16 ASCII bytes without
+// utf8.Valid, to utf8.Valid: texts of every length up to 24 with a byte that is not ASCII at each place, alone
+// (invalid) or starting a two-byte character (valid).
+func TestValueStringsRefuseInvalidUTF8(t *testing.T) {
+	var v valueStrings
+	for n := 1; n <= 24; n++ {
+		b := bytes.Repeat([]byte{'a'}, n)
+		if s, err := v.str(b); err != nil || s != string(b) {
+			t.Fatalf("%q: %q, %v", b, s, err)
+		}
+		for i := 0; i < n; i++ {
+			for _, c := range [][]byte{{0x80}, {0xff}, {0xc3, 0xa9}} {
+				m := append(append(slices.Clone(b[:i]), c...), b[i:]...)[:n]
+				s, err := v.str(m)
+				if valid := utf8.Valid(m); (err == nil) != valid || (err == nil && s != string(m)) {
+					t.Fatalf("%q: %q, %v; valid UTF-8: %v", m, s, err, valid)
+				}
+			}
 		}
 	}
 }
