@@ -81,14 +81,18 @@ func (s *Store) pickCompaction(leftovers bool) []*block {
 
 // cursor walks one input block's traces in ID order, a page at a time.
 type cursor struct {
-	b       *block
-	shared  []uint32 // the block's dictionary as global string ids of the block being written
-	terms   *termCursor
-	edges   *edgeReader // opened at the first trace whose edges are copied
-	scratch []traceEdge
-	ord     int
-	page    int
-	src     *wal.Source
+	b      *block
+	shared []uint32 // the block's dictionary as global string ids of the block being written
+	terms  *termCursor
+	edges  *edgeReader // opened at the first trace whose edges are copied
+	// services are the global string ids of the block's services (meta.Services, which its edges index), and
+	// addEdge appends an edge of the block to the block writer's with them: found once a block, not twice an
+	// edge (a trace has many).
+	services []uint32
+	addEdge  func(traceEdge)
+	ord      int
+	page     int
+	src      *wal.Source
 }
 
 func (c *cursor) id() model.TraceID { return c.b.ids[c.ord] }
@@ -107,16 +111,21 @@ func (c *cursor) copyEdges(bw *blockWriter, ord int) error {
 			return err
 		}
 		c.edges = er
+		c.services = bw.pw.InternAll(c.b.meta.Services)
+		c.addEdge = func(e traceEdge) {
+			// edgeReader.next checked the indexes against the block's services.
+			bw.edges = append(bw.edges, traceEdge{parent: c.services[e.parent], child: c.services[e.child],
+				calls: e.calls, errors: e.errors})
+		}
 	}
-	c.scratch = c.scratch[:0]
+	bw.edgeStart = append(bw.edgeStart, uint32(len(bw.edges)))
 	err := c.edges.skipTo(ord)
 	if err == nil {
-		err = c.edges.next(func(e traceEdge) { c.scratch = append(c.scratch, e) })
+		err = c.edges.next(c.addEdge)
 	}
 	if err != nil {
 		return fmt.Errorf("embedded: block %s edges: %w", c.b.path, err)
 	}
-	bw.copyEdges(c.b, c.scratch)
 	return nil
 }
 
@@ -282,46 +291,42 @@ func (bw *blockWriter) mergeTerms(curs []*termCursor) error {
 	return nil
 }
 
-// postingUnion merges one term's posting lists from a compaction's inputs. It merges them pairwise in rounds, as
-// a merge sort does (each ordinal is copied about log2 of the inputs times): merging each list into the union of
-// those before it copied a common term's whole union once per input, and a compaction of the heads' parts has
-// dozens of them. Its buffers are reused from term to term.
-//
-// A term whose lists, together, hold at least one ordinal in denseEvery of the range they span (a service, a
-// status, an attribute value many traces have) is united in one pass instead: every ordinal is marked in a bitmap
-// over the range and the bitmap swept in order, each ordinal copied once and no comparisons between lists; the
-// sweep reads a word for 64 ordinals of the range.
+// postingUnion merges one term's posting lists from a compaction's inputs; its buffers are reused from term to
+// term. A compaction of the heads' parts merges dozens of indexes, and most of a block's terms (attribute values
+// that a few traces share) hold a few ordinals in each of a dozen inputs: those are gathered, with their duration
+// buckets, as one word each and sorted, which costs far less than merging the lists pairwise in rounds (a dozen
+// short merges, each a pass of its own). Two lists are merged in one pass. A term whose lists, together, hold at
+// least one ordinal in denseEvery of the range they span (a service, a status, an attribute value many traces
+// have) is united in one pass over a bitmap instead: every ordinal is marked in it and the bitmap swept in order,
+// each ordinal copied once and no comparisons between lists; the sweep reads a word for 64 ordinals of the range.
 type postingUnion struct {
 	lists []postingList
-	owned []bool // lists[i] is one of the union's buffers (not a cursor's)
-	free  []postingList
+	out   postingList
+	words []uint64 // the sort's: ordinal << 16 | smallest << 8 | largest duration bucket
 
 	// The bitmap pass: bit o of set marks ordinal o as in the union of the current term, with its duration
 	// buckets in dmin[o] and dmax[o]. The sweep clears the bits it reads, so set is all zeros between terms.
 	set        []uint64
 	dmin, dmax []uint8
-	dense      postingList
 	denseEvery int // 0: the default, 64; negative: never (tests)
 }
 
-func (u *postingUnion) reset() {
-	for i, l := range u.lists {
-		if u.owned[i] {
-			u.free = append(u.free, l)
-		}
-	}
-	u.lists, u.owned = u.lists[:0], u.owned[:0]
-}
+func (u *postingUnion) reset() { u.lists = u.lists[:0] }
 
-func (u *postingUnion) add(l postingList) {
-	u.lists = append(u.lists, l)
-	u.owned = append(u.owned, false)
-}
+func (u *postingUnion) add(l postingList) { u.lists = append(u.lists, l) }
 
-// union returns the union of the lists added since reset; it stays valid until the next reset.
+// union returns the union of the lists added since reset; it stays valid until the next reset. With
+// duration buckets only when every list has them.
 func (u *postingUnion) union() postingList {
-	if len(u.lists) == 0 {
+	switch len(u.lists) {
+	case 0:
 		return postingList{}
+	case 1:
+		l := u.lists[0]
+		if l.dmin == nil {
+			l.dmax = nil
+		}
+		return l
 	}
 	durs := true
 	total, lo, hi := 0, uint32(math.MaxUint32), uint32(0)
@@ -332,46 +337,60 @@ func (u *postingUnion) union() postingList {
 			lo, hi = min(lo, l.ords[0]), max(hi, l.ords[n-1])
 		}
 	}
+	out := &u.out
+	out.ords, out.dmin, out.dmax = out.ords[:0], out.dmin[:0], out.dmax[:0]
 	every := u.denseEvery
 	if every == 0 {
 		every = 64
 	}
-	if len(u.lists) > 2 && total > 0 && every > 0 && total*every >= int(hi-lo)+1 {
-		return u.unionDense(lo, hi, durs)
-	}
-	for len(u.lists) > 1 {
-		n := 0
-		for i := 0; i < len(u.lists); i += 2 {
-			if i+1 == len(u.lists) {
-				u.lists[n], u.owned[n] = u.lists[i], u.owned[i]
-				n++
-				continue
-			}
-			var out postingList
-			if k := len(u.free); k > 0 {
-				out, u.free = u.free[k-1], u.free[:k-1]
-			}
-			a, b := u.lists[i], u.lists[i+1]
-			out.ords, out.dmin, out.dmax = unionDurations(out.ords[:0], out.dmin[:0], out.dmax[:0],
-				a.ords, a.dmin, a.dmax, b.ords, b.dmin, b.dmax, durs)
-			for j := i; j <= i+1; j++ {
-				if u.owned[j] {
-					u.free = append(u.free, u.lists[j])
-				}
-			}
-			u.lists[n], u.owned[n] = out, true
-			n++
-		}
-		u.lists, u.owned = u.lists[:n], u.owned[:n]
+	switch {
+	case total == 0:
+	case len(u.lists) == 2:
+		a, b := u.lists[0], u.lists[1]
+		out.ords, out.dmin, out.dmax = unionDurations(out.ords, out.dmin, out.dmax,
+			a.ords, a.dmin, a.dmax, b.ords, b.dmin, b.dmax, durs)
+	case every > 0 && total*every >= int(hi-lo)+1:
+		u.unionDense(lo, hi, durs)
+	default:
+		u.unionSorted(durs)
 	}
 	if !durs {
-		u.lists[0].dmin, u.lists[0].dmax = nil, nil
+		return postingList{ords: out.ords}
 	}
-	return u.lists[0]
+	return *out
+}
+
+// unionSorted is union for lists that are sparse in the range they span: every ordinal, with its buckets, in one
+// word, sorted, the words of one ordinal then made one.
+func (u *postingUnion) unionSorted(durs bool) {
+	words := u.words[:0]
+	for _, l := range u.lists {
+		for i, o := range l.ords {
+			w := uint64(o) << 16
+			if durs {
+				w |= uint64(l.dmin[i])<<8 | uint64(l.dmax[i])
+			}
+			words = append(words, w)
+		}
+	}
+	slices.Sort(words)
+	u.words = words
+	out := &u.out
+	for i := 0; i < len(words); {
+		o, dmin, dmax := words[i]>>16, uint8(words[i]>>8), uint8(words[i])
+		// Equal ordinals sort by their smallest minimum first; the largest maximum is any one's.
+		for i++; i < len(words) && words[i]>>16 == o; i++ {
+			dmax = max(dmax, uint8(words[i]))
+		}
+		out.ords = append(out.ords, uint32(o))
+		if durs {
+			out.dmin, out.dmax = append(out.dmin, dmin), append(out.dmax, dmax)
+		}
+	}
 }
 
 // unionDense is union for lists whose ordinals all lie in lo..hi and fill a good part of that range.
-func (u *postingUnion) unionDense(lo, hi uint32, durs bool) postingList {
+func (u *postingUnion) unionDense(lo, hi uint32, durs bool) {
 	if n := int(hi) + 1; len(u.dmin) < n {
 		n = max(n, 2*len(u.dmin))
 		u.set = make([]uint64, (n+63)/64)
@@ -396,8 +415,8 @@ func (u *postingUnion) unionDense(lo, hi uint32, durs bool) postingList {
 			}
 		}
 	}
-	out := &u.dense
-	out.ords, out.dmin, out.dmax = slices.Grow(out.ords[:0], total), out.dmin[:0], out.dmax[:0]
+	out := &u.out
+	out.ords = slices.Grow(out.ords, total)
 	for w := lo >> 6; w <= hi>>6; w++ {
 		x := set[w]
 		if x == 0 {
@@ -413,10 +432,6 @@ func (u *postingUnion) unionDense(lo, hi uint32, durs bool) postingList {
 			}
 		}
 	}
-	if !durs {
-		return postingList{ords: out.ords}
-	}
-	return *out
 }
 
 // unionDurations merges two sorted posting lists into out; where both hold an ordinal its duration buckets (with

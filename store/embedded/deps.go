@@ -109,16 +109,6 @@ func (bw *blockWriter) traceEdges() {
 	bw.spanRows = rows[:0]
 }
 
-// copyEdges gives the trace just copied the edges an input block found for it (services as that block's
-// indexes).
-func (bw *blockWriter) copyEdges(from *block, edges []traceEdge) {
-	bw.edgeStart = append(bw.edgeStart, uint32(len(bw.edges)))
-	for _, e := range edges {
-		bw.edges = append(bw.edges, traceEdge{parent: bw.pw.Intern(from.meta.Services[e.parent]),
-			child: bw.pw.Intern(from.meta.Services[e.child]), calls: e.calls, errors: e.errors})
-	}
-}
-
 // writeEdges writes the edges section, four streams so that zstd finds what repeats (most edges have one call and
 // no error): per trace its edge count; per edge the indexes of its services in the meta's sorted list; per edge
 // its calls; per edge its errors (all uvarints, each stream but the last preceded by its length). The meta's
