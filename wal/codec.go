@@ -627,7 +627,7 @@ type decoder struct {
 	err  error
 	bt   *Batch
 	slab []model.Attr // slab that attribute lists are cut from, to allocate once per many spans
-	// slabMin is the size of a new slab (0: 512, for decoding spans).
+	// slabMin is the size of a new slab (0: 512, for decoding a whole batch).
 	slabMin int
 }
 
@@ -877,6 +877,11 @@ func (b *Batch) decode(from Pos, end, n int) ([]*model.Span, int, error) {
 	est := n
 	if est < 0 {
 		est = len(d.b) / 40
+	}
+	if n < 0 {
+		// One trace: its attributes' slab is sized for about a dozen a span (512, 49 KB, for a trace of a few
+		// spans made a head search allocate and clear far more than it decoded).
+		d.slabMin = max(16, 12*est)
 	}
 	slab := make([]model.Span, 0, est)
 	out := make([]*model.Span, 0, est)
