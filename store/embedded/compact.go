@@ -146,51 +146,117 @@ func (c *cursor) run(pw *wal.PageWriter) (srcRun, error) {
 	return srcRun{c.src, c.b.pos(c.ord), int(c.b.tEnd[c.ord])}, nil
 }
 
-// termCursor walks one input block's index terms in order, their ordinals renumbered to the merged block's.
+// termCursor walks one input block's index terms in order, their ordinals renumbered to the merged block's. It
+// reads a chunk's terms straight from its streams (term heads, posting deltas, duration buckets; in a chunk of the
+// row form the three are one stream, each term's parts in turn), decoding each posting list once: putting the
+// streams back in the row form (joinChunk) and parsing that (nextTerm) read every delta three times.
 type termCursor struct {
 	b      *block
 	ordMap []uint32 // input trace ordinal → merged block's
 	chunk  int
-	raw    []byte
-	done   bool
-	term   []byte // the chunk's bytes (a chunk is read into memory of its own, never reused)
-	ords   []uint32
-	durs   []byte
+	// heads, deltas and durs are what is left of the chunk's streams (split); in the row form everything is in
+	// heads.
+	heads, deltas, durs []byte
+	split, done         bool
+	term                []byte // the chunk's bytes (a chunk is read into memory of its own, never reused)
+	ords                []uint32
+	durBuckets          []byte // an operation term's smallest, then largest, duration buckets; nil for others
+}
+
+// load reads the next chunk; done when there is none.
+func (c *termCursor) load() error {
+	b := c.b
+	if len(c.deltas) != 0 || len(c.durs) != 0 { // the chunk before ended with bytes its terms did not use
+		return errBadBlock
+	}
+	if c.chunk >= len(b.meta.Chunks) {
+		c.done = true
+		return nil
+	}
+	i := c.chunk
+	c.chunk++
+	if !b.meta.ColumnIndex {
+		raw, err := b.chunk(i)
+		c.heads, c.deltas, c.durs, c.split = raw, nil, nil, false
+		return err
+	}
+	ref := b.meta.Chunks[i]
+	if ref.Off < 0 || ref.Len < 0 || ref.Off+ref.Len > b.size {
+		return errors.New("term chunk outside the file")
+	}
+	z := make([]byte, ref.Len)
+	if _, err := b.f.ReadAt(z, ref.Off); err != nil {
+		return err
+	}
+	st, err := wal.ReadStreams(z, 3, 1<<28)
+	if err != nil {
+		return fmt.Errorf("term chunk %d: %w", i, err)
+	}
+	c.heads, c.deltas, c.durs, c.split = st[0], st[1], st[2], true
+	return nil
 }
 
 func (c *termCursor) next() error {
-	for len(c.raw) == 0 {
-		if c.chunk >= len(c.b.meta.Chunks) {
-			c.done = true
-			return nil
-		}
-		raw, err := c.b.chunk(c.chunk)
-		if err != nil {
+	for len(c.heads) == 0 {
+		if err := c.load(); err != nil || c.done {
 			return err
 		}
-		c.chunk++
-		c.raw = raw
 	}
-	term, n, deltas, durs, rest, err := nextTerm(c.raw)
-	if err != nil {
-		return err
-	}
-	if len(term) == 0 {
+	h := c.heads
+	l, k := binary.Uvarint(h)
+	if k <= 0 || l == 0 || l > uint64(len(h)-k) {
 		return errBadBlock
 	}
-	c.raw, c.term, c.durs = rest, term, durs
-	// Decoded and renumbered in one pass (decodeOrds, then a second loop, wrote and read every ordinal twice).
+	c.term = h[k : k+int(l) : k+int(l)]
+	h = h[k+int(l):]
+	n, k := binary.Uvarint(h)
+	if k <= 0 {
+		return errBadBlock
+	}
+	h = h[k:]
+	deltas, split := h, c.split
+	if split {
+		deltas = c.deltas
+	}
+	if n > uint64(len(deltas)) {
+		return errBadBlock
+	}
 	ords, ordMap := c.ords[:0], c.ordMap
-	prev := uint64(0)
+	prev, p := uint64(0), 0
 	for range n {
-		v, k := binary.Uvarint(deltas)
-		deltas = deltas[k:] // nextTerm checked every varint
+		v, k := binary.Uvarint(deltas[p:])
+		if k <= 0 {
+			return errBadBlock
+		}
+		p += k
 		if prev += v; prev >= uint64(len(ordMap)) {
 			return errBadBlock
 		}
 		ords = append(ords, ordMap[prev])
 	}
 	c.ords = ords
+	if split {
+		c.deltas = deltas[p:]
+	} else {
+		h = h[p:]
+	}
+	c.durBuckets = nil
+	if c.term[0] == termOperation {
+		durs := h
+		if split {
+			durs = c.durs
+		}
+		if uint64(len(durs)) < 2*n {
+			return errBadBlock
+		}
+		c.durBuckets = durs[: 2*n : 2*n]
+		if split {
+			c.durs = durs[2*n:]
+		} else {
+			h = h[2*n:]
+		}
+	}
+	c.heads = h
 	return nil
 }
 
@@ -261,8 +327,8 @@ func (bw *blockWriter) mergeTerms(curs []*termCursor) error {
 			c := same[0]
 			n := len(c.ords)
 			var dmin, dmax []uint8
-			if c.durs != nil {
-				dmin, dmax = c.durs[:n], c.durs[n:]
+			if c.durBuckets != nil {
+				dmin, dmax = c.durBuckets[:n], c.durBuckets[n:]
 			}
 			bw.appendTerm(string(low), c.ords, dmin, dmax)
 		} else {
@@ -270,8 +336,8 @@ func (bw *blockWriter) mergeTerms(curs []*termCursor) error {
 			for _, c := range same {
 				n := len(c.ords)
 				l := postingList{ords: c.ords}
-				if c.durs != nil {
-					l.dmin, l.dmax = c.durs[:n], c.durs[n:]
+				if c.durBuckets != nil {
+					l.dmin, l.dmax = c.durBuckets[:n], c.durBuckets[n:]
 				}
 				u.add(l)
 			}

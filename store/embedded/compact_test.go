@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -329,4 +330,108 @@ func benchmarkMerge(b *testing.B, s *Store, paths []string, before int64) {
 	b.ReportMetric(float64(cpu.Nanoseconds())/1000/float64(spans)/float64(b.N), "cpu-µs/span")
 	b.ReportMetric(float64(before)/float64(spans), "before-B/span")
 	b.ReportMetric(float64(after)/float64(spans), "after-B/span")
+}
+
+// TestTermCursor reads term chunks in both forms (three streams, and joined into rows as head blocks and version 1
+// blocks hold them): every term's text, renumbered ordinals and duration buckets; then every prefix of each
+// stream, and each stream with one byte spoiled, read to the end or an error, never a panic, and a chunk whose
+// streams have bytes left over refused.
+func TestTermCursor(t *testing.T) {
+	type term struct {
+		text string
+		ords []uint32
+		durs []byte
+	}
+	terms := []term{{"Nfoo", []uint32{1, 3, 4}, nil}, {"Oa\x00b", []uint32{0, 2}, []byte{1, 2, 5, 6}},
+		{"Sx", nil, nil}, {"Ocheckout\x00GET", []uint32{7}, []byte{9, 9}}, {"Tok", []uint32{300}, nil}}
+	var heads, deltas, durs []byte
+	for _, tm := range terms {
+		heads = binary.AppendUvarint(heads, uint64(len(tm.text)))
+		heads = append(heads, tm.text...)
+		heads = binary.AppendUvarint(heads, uint64(len(tm.ords)))
+		prev := uint32(0)
+		for _, o := range tm.ords {
+			deltas = binary.AppendUvarint(deltas, uint64(o-prev))
+			prev = o
+		}
+		durs = append(durs, tm.durs...)
+	}
+	rows, err := joinChunk(heads, deltas, durs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ordMap := make([]uint32, 301)
+	for i := range ordMap {
+		ordMap[i] = uint32(2 * i)
+	}
+	cursor := func(h, o, d []byte, split bool) *termCursor {
+		c := &termCursor{b: &block{}, ordMap: ordMap, heads: h, split: split}
+		if split {
+			c.deltas, c.durs = o, d
+		}
+		return c
+	}
+	readAll := func(c *termCursor) ([]term, error) {
+		var got []term
+		for {
+			if err := c.next(); err != nil {
+				return got, err
+			}
+			if c.done {
+				return got, nil
+			}
+			got = append(got, term{string(c.term), slices.Clone(c.ords), slices.Clone(c.durBuckets)})
+		}
+	}
+	for _, split := range []bool{true, false} {
+		h := rows
+		if split {
+			h = heads
+		}
+		got, err := readAll(cursor(h, deltas, durs, split))
+		if err != nil {
+			t.Fatalf("split=%v: %v", split, err)
+		}
+		if len(got) != len(terms) {
+			t.Fatalf("split=%v: %d terms, want %d", split, len(got), len(terms))
+		}
+		for i, tm := range terms {
+			want := term{tm.text, nil, tm.durs}
+			for _, o := range tm.ords {
+				want.ords = append(want.ords, 2*o)
+			}
+			g := got[i]
+			if g.text != want.text || !slices.Equal(g.ords, want.ords) || !slices.Equal(g.durs, want.durs) ||
+				(g.durs == nil) != (want.durs == nil) {
+				t.Fatalf("split=%v term %d: %q %v %v, want %q %v %v", split, i, g.text, g.ords, g.durs, want.text,
+					want.ords, want.durs)
+			}
+		}
+	}
+	if _, err := readAll(cursor(heads, append(slices.Clone(deltas), 1), durs, true)); err == nil {
+		t.Errorf("a posting delta left over in a chunk was not refused")
+	}
+	if _, err := readAll(cursor(heads, deltas, append(slices.Clone(durs), 1), true)); err == nil {
+		t.Errorf("a duration bucket left over in a chunk was not refused")
+	}
+	streams := [][]byte{heads, deltas, durs, rows}
+	for s, st := range streams {
+		for n := range len(st) {
+			for _, spoil := range []bool{false, true} {
+				parts := slices.Clone(streams)
+				b := slices.Clone(st)
+				if spoil {
+					b[n] = 0xff
+				} else {
+					b = b[:n]
+				}
+				parts[s] = b
+				if s == 3 {
+					readAll(cursor(parts[3], nil, nil, false))
+				} else {
+					readAll(cursor(parts[0], parts[1], parts[2], true))
+				}
+			}
+		}
+	}
 }
