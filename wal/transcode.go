@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 
 	"github.com/weftrace/weft/model"
@@ -31,6 +34,11 @@ type PageWriter struct {
 	// references (see Source.local).
 	dictGen uint32
 	srcs    []*Source
+	// dictIDs is the dictionary set, by reference. sharedX caches, for it, the entries (xref) of each shared table
+	// given to Source (keyed by its first element): compaction makes a Source for every page of an input, all
+	// with the input's table.
+	dictIDs []uint32
+	sharedX map[*uint32][]uint32
 
 	resKey   map[string]uint32
 	res      []globalRes
@@ -54,15 +62,23 @@ type PageWriter struct {
 	prevStart int64
 	traceRow  int // the trace's first row in the page
 	// While a trace of several runs is copied, its distinct span IDs get the indexes parent references use: the
-	// decoder numbers them in order of first appearance over the whole trace, the encoder over each run. ids
-	// holds index<<32 | the run (runNo) that last listed the ID; srcList maps the current run's indexes.
+	// decoder numbers them in order of first appearance over the whole trace, the encoder over each run. tids
+	// holds the IDs in that order (as little-endian words), tRun the run (runNo) that last listed each; srcList
+	// maps the current run's indexes. An ID is found through slots, a table of indexes plus one (0: free) by
+	// hash, with seed (random, odd) as the multiplier, so that IDs chosen to collide cannot be sent; past
+	// maxSlots a trace's IDs go to idx, a map.
 	tracking bool
-	spanIdx  map[model.SpanID]uint64
-	nIdx     uint32
+	tids     []uint64
+	tRun     []uint32
+	slots    []uint32
+	seed     uint64
+	idx      map[uint64]uint32
+	useIdx   bool
 	runNo    uint32
 	srcList  []uint32
 	// parentIdx is set by parentHeader for the record being copied.
 	parentIdx int64
+	touch     byte // see AddRun
 }
 
 // parentHeader is the header to write for a record of the page's current trace: while a joined trace is copied,
@@ -73,54 +89,113 @@ func (w *PageWriter) parentHeader(t *transcoder, h uint64) uint64 {
 	if !w.tracking || h&recParent == 0 || len(t.rec)-t.r < 8 {
 		return h
 	}
-	var pid model.SpanID
-	copy(pid[:], t.rec[t.r:])
-	v, ok := w.spanIdx[pid]
-	if !ok {
+	i := w.spanIndex(binary.LittleEndian.Uint64(t.rec[t.r:]))
+	if i < 0 {
 		return h
 	}
-	w.parentIdx = int64(v >> 32)
+	w.parentIdx = int64(i)
 	return h&^recParent | recParentRef
 }
 
-// joinRun starts the renumbering of a run that continues the page's last trace, building the span ID indexes of
-// what the page holds of that trace when this is its second run.
+// maxSlots bounds the table of a joined trace's span IDs (see PageWriter.slots); a trace with more than half as
+// many distinct IDs has them in a map.
+const maxSlots = 1 << 16
+
+// spanIndex is the index of span ID sid (little-endian) among the current trace's, or -1.
+func (w *PageWriter) spanIndex(sid uint64) int {
+	if w.useIdx {
+		if i, ok := w.idx[sid]; ok {
+			return int(i)
+		}
+		return -1
+	}
+	mask := uint64(len(w.slots) - 1)
+	for h := (sid * w.seed) >> 40 & mask; ; h = (h + 1) & mask {
+		i := w.slots[h]
+		if i == 0 {
+			return -1
+		}
+		if w.tids[i-1] == sid {
+			return int(i - 1)
+		}
+	}
+}
+
+// addSpanID gives sid (little-endian, not among the trace's) the trace's next index, listed last by run.
+func (w *PageWriter) addSpanID(sid uint64, run uint32) uint32 {
+	i := uint32(len(w.tids))
+	w.tids = append(w.tids, sid)
+	w.tRun = append(w.tRun, run)
+	switch {
+	case w.useIdx:
+		w.idx[sid] = i
+	case 2*len(w.tids) > len(w.slots) && 2*len(w.slots) > maxSlots:
+		if w.idx == nil || len(w.idx) > 4096 {
+			w.idx = make(map[uint64]uint32, len(w.tids))
+		} else {
+			clear(w.idx)
+		}
+		for j, x := range w.tids {
+			w.idx[x] = uint32(j)
+		}
+		w.useIdx = true
+	case 2*len(w.tids) > len(w.slots):
+		w.slots = make([]uint32, 2*len(w.slots))
+		for j, x := range w.tids {
+			w.putSlot(x, uint32(j))
+		}
+	default:
+		w.putSlot(sid, i)
+	}
+	return i
+}
+
+// putSlot puts index i of sid in the first free slot of its hash.
+func (w *PageWriter) putSlot(sid uint64, i uint32) {
+	mask := uint64(len(w.slots) - 1)
+	h := (sid * w.seed) >> 40 & mask
+	for w.slots[h] != 0 {
+		h = (h + 1) & mask
+	}
+	w.slots[h] = i + 1
+}
+
+// joinRun starts the renumbering of a run that continues the page's last trace, listing the span IDs of what the
+// page holds of that trace when this is its second run.
 func (w *PageWriter) joinRun() {
 	w.runNo++
 	w.srcList = w.srcList[:0]
 	if w.tracking {
 		return
 	}
-	w.tracking = true
-	if w.spanIdx == nil || len(w.spanIdx) > 4096 {
-		w.spanIdx = make(map[model.SpanID]uint64)
-	} else {
-		clear(w.spanIdx)
+	w.tracking, w.useIdx = true, false
+	w.tids, w.tRun = w.tids[:0], w.tRun[:0]
+	if w.seed == 0 {
+		w.seed = rand.Uint64() | 1
 	}
-	w.nIdx = 0
+	if len(w.slots) != 128 {
+		w.slots = make([]uint32, 128)
+	} else {
+		clear(w.slots)
+	}
 	for r := w.traceRow; r < w.n; r++ {
-		var sid model.SpanID
-		copy(sid[:], w.spids[8*r:])
-		if _, ok := w.spanIdx[sid]; !ok {
-			w.spanIdx[sid] = uint64(w.nIdx) << 32
-			w.nIdx++
+		if sid := binary.LittleEndian.Uint64(w.spids[8*r:]); w.spanIndex(sid) < 0 {
+			w.addSpanID(sid, 0) // listed by no run yet
 		}
 	}
 }
 
 // track notes a span of a joined run: a span ID new to the run gets the run's next index, which is the trace's
 // index of that ID (new to the trace or not).
-func (w *PageWriter) track(sid model.SpanID) {
-	v, ok := w.spanIdx[sid]
-	if !ok {
-		w.spanIdx[sid] = uint64(w.nIdx)<<32 | uint64(w.runNo)
-		w.srcList = append(w.srcList, w.nIdx)
-		w.nIdx++
+func (w *PageWriter) track(sid uint64) {
+	i := w.spanIndex(sid)
+	if i < 0 {
+		w.srcList = append(w.srcList, w.addSpanID(sid, w.runNo))
 		return
 	}
-	if uint32(v) != w.runNo {
-		w.spanIdx[sid] = v&^0xffffffff | uint64(w.runNo)
-		w.srcList = append(w.srcList, uint32(v>>32))
+	if w.tRun[i] != w.runNo {
+		w.tRun[i] = w.runNo
+		w.srcList = append(w.srcList, uint32(i))
 	}
 }
 
@@ -199,7 +274,7 @@ func (w *PageWriter) Fork() *PageWriter {
 	}
 	n := len(w.strs)
 	f := &PageWriter{ids: map[string]uint32{}, base: base, strs: w.strs[:n:n], count: w.count[:n:n],
-		slot: make([]strSlot, n), page: 1, ndict: w.ndict, dictGen: w.dictGen}
+		slot: make([]strSlot, n), page: 1, ndict: w.ndict, dictGen: w.dictGen, dictIDs: w.dictIDs}
 	for i := range f.slot {
 		f.slot[i].dict = w.slot[i].dict
 	}
@@ -220,6 +295,9 @@ func (w *PageWriter) Intern(s string) uint32 {
 	}
 	if g, ok := w.ids[s]; ok {
 		return g
+	}
+	if len(w.strs) >= xDict {
+		panic("wal: more than 2^31 strings in one page writer")
 	}
 	g := uint32(len(w.strs))
 	w.ids[s] = g
@@ -261,21 +339,62 @@ func (w *PageWriter) SetDict(dict []uint32) {
 	}
 	w.ndict = len(dict)
 	w.dictGen = dictGens.Add(1)
+	w.dictIDs = slices.Clone(dict)
+	w.sharedX = nil
 	for _, src := range w.srcs {
 		w.noteDict(src)
 	}
 }
 
-// noteDict puts the dictionary references of src's own strings beside their global ids.
+// A Source translates its batch's string references through tables of entries: the string's global id, or, with
+// xDict set, its reference in the dictionary the Source was made with (Source.dictIDs), from which AddRun takes
+// the global id too. Four bytes an entry rather than eight: a head's runs are copied in trace ID order, from every
+// record in turn, so that the entries of its random values (user IDs, addresses) are found in the cache more
+// often the smaller the tables of all the records are.
+const xDict = 1 << 31
+
+// noteDict makes src's entries those of w's dictionary.
 func (w *PageWriter) noteDict(src *Source) {
 	for i, e := range src.local {
-		g := uint32(e)
-		src.local[i] = uint64(g)
-		if d := w.slot[g].dict; d >= 0 {
-			src.local[i] |= uint64(d+1) << 32
-		}
+		src.local[i] = w.xref(xGlobal(e, src.dictIDs))
 	}
-	src.dictGen = w.dictGen
+	src.shared = w.sharedRefs(src.sharedIDs)
+	src.dictGen, src.dictIDs = w.dictGen, w.dictIDs
+}
+
+// xGlobal is the global id of entry e of a Source made with dictionary dictIDs.
+func xGlobal(e uint32, dictIDs []uint32) uint32 {
+	if e&xDict != 0 {
+		return dictIDs[e&^xDict]
+	}
+	return e
+}
+
+// xref is the entry of global id g for w's dictionary.
+func (w *PageWriter) xref(g uint32) uint32 {
+	if d := w.slot[g].dict; d >= 0 {
+		return xDict | uint32(d)
+	}
+	return g
+}
+
+// sharedRefs is Source.shared for a shared table (global ids), made once for the dictionary set.
+func (w *PageWriter) sharedRefs(ids []uint32) []uint32 {
+	if len(ids) == 0 {
+		return nil
+	}
+	if x, ok := w.sharedX[&ids[0]]; ok && len(x) == len(ids) {
+		return x
+	}
+	x := make([]uint32, len(ids))
+	for i, g := range ids {
+		x[i] = w.xref(g)
+	}
+	if w.sharedX == nil {
+		w.sharedX = map[*uint32][]uint32{}
+	}
+	w.sharedX[&ids[0]] = x
+	return x
 }
 
 // Resource returns a global resource: the resource, the global id of its service, its attributes.
@@ -286,18 +405,22 @@ func (w *PageWriter) Resource(g uint32) (*model.Resource, uint32, []AttrRef) {
 
 // Source is a parsed batch prepared for AddRun: its strings and resources mapped to global ids.
 type Source struct {
-	b      *Batch
-	shared []uint32
-	// local maps the batch's own strings: the global id, and above it the string's reference in the dictionary
-	// of generation dictGen, plus one (0: not in it).
-	local   []uint64
-	dictGen uint32
-	res     []uint32
+	b *Batch
+	// shared and local are the entries (see xDict) of the batch's string references, those of its shared
+	// dictionary and then of its own table, for the dictionary of generation dictGen, dictIDs. shared is made from
+	// sharedIDs, the global ids of the shared dictionary, and is the same for every Source given the same
+	// sharedIDs.
+	shared    []uint32
+	local     []uint32
+	sharedIDs []uint32
+	dictIDs   []uint32
+	dictGen   uint32
+	res       []uint32
 }
 
 // Source prepares b for AddRun. shared, if not nil, maps b's shared dictionary to global ids (from InternAll,
-// computed once for every page of a block); otherwise it is interned here. Each string of b's own table counts
-// once towards Count.
+// computed once for every page of a block, and not changed after); otherwise it is interned here. Each string of
+// b's own table counts once towards Count.
 func (w *PageWriter) Source(b *Batch, shared []uint32) *Source {
 	if w.resKey == nil {
 		panic("wal: Source on a fork")
@@ -305,10 +428,10 @@ func (w *PageWriter) Source(b *Batch, shared []uint32) *Source {
 	if shared == nil && len(b.shared) > 0 {
 		shared = w.InternAll(b.shared)
 	}
-	src := &Source{b: b, shared: shared, local: make([]uint64, len(b.strs)), res: make([]uint32, len(b.res))}
+	src := &Source{b: b, sharedIDs: shared, local: make([]uint32, len(b.strs)), res: make([]uint32, len(b.res))}
 	for i, s := range b.strs {
 		g := w.Intern(s)
-		src.local[i] = uint64(g)
+		src.local[i] = g
 		w.count[g]++
 	}
 	for i, r := range b.res {
@@ -317,6 +440,7 @@ func (w *PageWriter) Source(b *Batch, shared []uint32) *Source {
 	if w.dictGen != 0 {
 		w.noteDict(src)
 	} else {
+		src.shared = w.sharedRefs(shared)
 		w.srcs = append(w.srcs, src) // for SetDict (kept only until then: compaction makes a Source per page)
 	}
 	return src
@@ -473,18 +597,64 @@ func (w *PageWriter) AppendPage(dst []byte) []byte {
 	return dst
 }
 
+// recUvarint, numsVarint and recUint64 append to the page's streams in place (x = append(x, ...)), which
+// writes back only the length while they do not grow: storing what binary.AppendUvarint returns writes the
+// slice whole, a pointer, which while the collector marks costs a write barrier (and its flush) each time.
+func (w *PageWriter) recUvarint(x uint64) {
+	for x >= 0x80 {
+		w.rec = append(w.rec, byte(x)|0x80)
+		x >>= 7
+	}
+	w.rec = append(w.rec, byte(x))
+}
+
+func (w *PageWriter) numsVarint(v int64) {
+	x := uint64(v)<<1 ^ uint64(v>>63)
+	for x >= 0x80 {
+		w.nums = append(w.nums, byte(x)|0x80)
+		x >>= 7
+	}
+	w.nums = append(w.nums, byte(x))
+}
+
+func (w *PageWriter) recUint64(x uint64) {
+	w.rec = append(w.rec, byte(x), byte(x>>8), byte(x>>16), byte(x>>24), byte(x>>32), byte(x>>40), byte(x>>48), byte(x>>56))
+}
+
+// setRec and setNums put back the page's records or numbers that a loop appended to in a local: when they did
+// not grow, only their length (storing the slice whole writes a pointer, which, while the collector marks, costs a
+// write barrier and its flush: a large part of a copy's time when it was so for every few bytes).
+func (w *PageWriter) setRec(o []byte) {
+	if cap(o) == cap(w.rec) { // appending only ever grows the capacity
+		w.rec = w.rec[:len(o)]
+	} else {
+		w.rec = o
+	}
+}
+
+func (w *PageWriter) setNums(o []byte) {
+	if cap(o) == cap(w.nums) {
+		w.nums = w.nums[:len(o)]
+	} else {
+		w.nums = o
+	}
+}
+
 // transcoder walks one run's records, numbers and span IDs, writing them to the page. It reads them at positions
 // (r, ni, ii) rather than by reslicing, which would write a pointer (and, while the collector marks, take a write
 // barrier) for every field read.
 type transcoder struct {
 	w         *PageWriter
-	src       *Source
 	rec       []byte
 	nums      []byte
 	ids       []byte
 	r, ni, ii int
 	err       error
-	dict      bool // src's local table has the references of w's dictionary
+	// xs and xl are the source's Source.shared and Source.local, with dictionary references into dictIDs; dbit is
+	// xDict when that is w's dictionary (the references are the page's), 0 otherwise.
+	xs, xl  []uint32
+	dictIDs []uint32
+	dbit    uint32
 }
 
 func (t *transcoder) fail(what string) {
@@ -501,7 +671,11 @@ func (t *transcoder) uvarint(what string) uint64 {
 		t.fail(what)
 		return 0
 	}
-	t.w.rec = append(t.w.rec, t.rec[t.r:t.r+n]...)
+	if n == 1 {
+		t.w.rec = append(t.w.rec, byte(v))
+	} else {
+		t.w.rec = append(t.w.rec, t.rec[t.r:t.r+n]...)
+	}
 	t.r += n
 	return v
 }
@@ -522,18 +696,19 @@ func (t *transcoder) fixed(n int, what string) []byte {
 // and then binary.Varint); like binary.Uvarint, a tenth byte above 1 overflows and reads as 0.
 func (t *transcoder) num(signed bool, what string) uint64 {
 	nb := t.nums[t.ni:]
+	o := t.w.nums // appended to byte by byte: copying a few bytes as a slice calls memmove
 	var v uint64
 	for n := 0; n < len(nb) && n < binary.MaxVarintLen64; n++ {
 		c := nb[n]
+		o = append(o, c)
 		if c < 0x80 {
 			if n == binary.MaxVarintLen64-1 && c > 1 {
 				v = 0
 			} else {
 				v |= uint64(c) << (7 * n)
 			}
-			n++
-			t.w.nums = append(t.w.nums, nb[:n]...)
-			t.ni += n
+			t.w.setNums(o)
+			t.ni += n + 1
 			if signed {
 				return uint64(int64(v>>1) ^ -int64(v&1))
 			}
@@ -560,34 +735,57 @@ func (t *transcoder) str(what string) uint32 {
 		}
 		t.r += n
 	}
-	var g uint32
-	var r uint64
-	if i < uint64(len(t.src.shared)) {
-		g = t.src.shared[i]
-		r = t.w.ref(g)
-	} else if i -= uint64(len(t.src.shared)); i < uint64(len(t.src.local)) {
-		e := t.src.local[i]
-		g = uint32(e)
-		if d := e >> 32; d != 0 && t.dict {
-			r = d - 1 // in the dictionary: no need to look at the string's slot
-		} else {
-			r = t.w.ref(g)
-		}
-	} else {
+	g, r, ok := t.xref(i)
+	if !ok {
 		t.fail(what + " string reference out of range")
 		return 0
 	}
 	if r < 0x80 {
 		t.w.rec = append(t.w.rec, byte(r))
 	} else {
-		t.w.rec = binary.AppendUvarint(t.w.rec, r)
+		t.w.recUvarint(r)
 	}
 	return g
 }
 
+// xref translates the source's string reference i: the string's global id and the page's reference to it.
+func (t *transcoder) xref(i uint64) (g uint32, r uint64, ok bool) {
+	var e uint32
+	if i < uint64(len(t.xs)) {
+		e = t.xs[i]
+	} else if i -= uint64(len(t.xs)); i < uint64(len(t.xl)) {
+		e = t.xl[i]
+	} else {
+		return 0, 0, false
+	}
+	g, r = t.entry(e)
+	return g, r, true
+}
+
+// entry is the global id of a Source's entry e and the page's reference to its string.
+func (t *transcoder) entry(e uint32) (g uint32, r uint64) {
+	if e&xDict == 0 {
+		return e, t.w.ref(e)
+	}
+	g = t.dictIDs[e&^xDict]
+	if t.dbit != 0 {
+		return g, uint64(e &^ xDict) // in the page's dictionary: no need to look at the string's slot
+	}
+	return g, t.w.ref(g)
+}
+
+// count copies a count of things that take at least min bytes each, checking that the records can hold them.
 func (t *transcoder) count(min int, what string) int {
-	v := t.uvarint(what)
-	if v > uint64((len(t.rec)-t.r)/min) {
+	var v uint64
+	if t.r < len(t.rec) && t.rec[t.r] < 0x80 {
+		v = uint64(t.rec[t.r])
+		t.r++
+		t.w.rec = append(t.w.rec, byte(v))
+	} else {
+		v = t.uvarint(what)
+	}
+	// v > (len-r)/min, without the division.
+	if left := uint64(len(t.rec) - t.r); v > left || v*uint64(min) > left {
 		t.fail(what + " count exceeds the data")
 		return 0
 	}
@@ -595,35 +793,168 @@ func (t *transcoder) count(min int, what string) int {
 }
 
 // attrs copies an attribute list; top-level span attributes are also reported in out.
+//
+// Nearly every attribute is a string or an integer whose key is one of the source's first 128 strings: those are
+// copied by the loop here, which keeps only the records, its position and the page's records in locals (the
+// compiler has too few registers for more, and keeping more in locals had them spilled and reloaded at every
+// step); anything else is copied by attr, one attribute at a time.
 func (t *transcoder) attrs(depth int, out *[]AttrRef) {
 	n := t.count(2, "attribute")
-	for i := 0; i < n && t.err == nil; i++ {
-		k := t.str("attribute key")
-		// Strings and integers, most attributes, take a short way.
-		if t.r < len(t.rec) && (t.rec[t.r] == byte(model.TypeString) || t.rec[t.r] == byte(model.TypeInt)) {
-			typ := t.rec[t.r]
-			t.r++
-			t.w.rec = append(t.w.rec, typ)
-			if typ == byte(model.TypeString) {
-				g := t.str("value")
-				if out != nil {
-					*out = append(*out, AttrRef{Key: k, Str: g})
+	w := t.w
+	rec, r, o := t.rec, t.r, w.rec
+	for ; n > 0; n-- {
+		if r+1 >= len(rec) || rec[r] >= 0x80 || rec[r+1] != byte(model.TypeString) && rec[r+1] != byte(model.TypeInt) {
+			goto slow
+		}
+		{
+			ke, ok := t.lookup(uint64(rec[r]))
+			if !ok {
+				goto slow
+			}
+			typ := rec[r+1]
+			r += 2
+			var k uint32
+			if ke&t.dbit != 0 && ke&^xDict < 0x80 {
+				o = append(o, byte(ke), typ)
+				if out != nil { // the global ids are only for the visitor
+					k = t.dictIDs[ke&^xDict]
 				}
 			} else {
+				var ref uint64
+				k, ref = t.entry(ke)
+				o = binary.AppendUvarint(o, ref)
+				o = append(o, typ)
+			}
+			if typ == byte(model.TypeInt) {
+				t.r = r
+				w.setRec(o)
 				v := t.num(true, "int value")
 				if out != nil {
 					*out = append(*out, AttrRef{Key: k, Int: true, Num: int64(v)})
 				}
+				if t.err != nil {
+					break
+				}
+				continue
+			}
+			// The value: a string reference of one or two bytes here.
+			var i uint64
+			if r < len(rec) && rec[r] < 0x80 {
+				i = uint64(rec[r])
+				r++
+			} else if r+1 < len(rec) && rec[r+1] < 0x80 {
+				i = uint64(rec[r]&0x7f) | uint64(rec[r+1])<<7
+				r += 2
+			} else {
+				t.r = r
+				w.setRec(o)
+				g := t.str("value")
+				r, o = t.r, w.rec
+				if out != nil {
+					*out = append(*out, AttrRef{Key: k, Str: g})
+				}
+				if t.err != nil {
+					break
+				}
+				continue
+			}
+			e, ok := t.lookup(i)
+			if !ok {
+				t.r = r
+				w.setRec(o)
+				t.fail("value string reference out of range")
+				break
+			}
+			var g uint32
+			if d := e &^ xDict; e&t.dbit != 0 && d < 1<<14 {
+				if d < 0x80 {
+					o = append(o, byte(d))
+				} else {
+					o = append(o, byte(d)|0x80, byte(d>>7))
+				}
+				if out != nil {
+					g = t.dictIDs[d]
+				}
+			} else {
+				var ref uint64
+				g, ref = t.entry(e)
+				o = binary.AppendUvarint(o, ref)
+			}
+			if out != nil {
+				*out = append(*out, AttrRef{Key: k, Str: g})
 			}
 			continue
 		}
+	slow:
+		t.r = r
+		w.setRec(o)
 		if out != nil {
-			v, g := t.value(depth, true)
-			*out = append(*out, t.w.attrRef(k, &v, g))
+			*out = t.attr(depth, *out, true)
 		} else {
-			t.value(depth, false)
+			t.attr(depth, nil, false)
 		}
+		if t.err != nil {
+			break
+		}
+		r, o = t.r, w.rec
 	}
+	if t.err == nil { // else t.r is where fail put it, which stops the copy
+		t.r = r
+		w.setRec(o)
+	}
+}
+
+// lookup is the Source's entry of string reference i.
+func (t *transcoder) lookup(i uint64) (uint32, bool) {
+	if i < uint64(len(t.xs)) {
+		return t.xs[i], true
+	}
+	if i -= uint64(len(t.xs)); i < uint64(len(t.xl)) {
+		return t.xl[i], true
+	}
+	return 0, false
+}
+
+// uvarint9 reads a varint of at most nine bytes from the start of b, which must hold at least eight (n is 0
+// otherwise, or for a longer varint): its first eight bytes in one load, their seven-bit groups gathered without
+// a loop. A varint read so has the value binary.Uvarint gives it. It pays for the nine bytes of a trace's
+// absolute start; for the few bytes of most numbers a loop costs less.
+func uvarint9(b []byte) (v uint64, n int) {
+	if len(b) < 8 {
+		return 0, 0
+	}
+	x := binary.LittleEndian.Uint64(b)
+	if ends := ^x & 0x8080808080808080; ends != 0 {
+		n = bits.TrailingZeros64(ends)/8 + 1
+		if n < 8 {
+			x &= 1<<(8*n) - 1
+		}
+		return gather7(x), n
+	}
+	if len(b) < 9 || b[8] >= 0x80 {
+		return 0, 0
+	}
+	return gather7(x) | uint64(b[8])<<56, 9
+}
+
+// gather7 puts the low seven bits of each byte of x next to each other, the first byte's lowest.
+func gather7(x uint64) uint64 {
+	x &= 0x7f7f7f7f7f7f7f7f
+	x = x&0x007f007f007f007f | x&0x7f007f007f007f00>>1
+	x = x&0x00003fff00003fff | x&0x3fff00003fff0000>>2
+	return x&0x000000000fffffff | x&0x0fffffff00000000>>4
+}
+
+// attr copies one attribute of a list, appending it to out when report is set.
+func (t *transcoder) attr(depth int, out []AttrRef, report bool) []AttrRef {
+	k := t.str("attribute key")
+	if report {
+		v, g := t.value(depth, true)
+		out = append(out, t.w.attrRef(k, &v, g))
+	} else {
+		t.value(depth, false)
+	}
+	return out
 }
 
 // value copies one value; with want it also returns it (and a string's global id).
@@ -710,8 +1041,16 @@ func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanI
 		from.Row < 0 || from.Row > b.n {
 		return fmt.Errorf("%w: run %+v..%d outside the batch", ErrCorrupt, from, recEnd)
 	}
-	t := &transcoder{w: w, src: src, rec: b.rec[from.Rec:recEnd], nums: b.nums[from.Num:], ids: b.ids[8*from.Row:],
-		dict: w.dictGen != 0 && src.dictGen == w.dictGen}
+	t := &transcoder{w: w, rec: b.rec[from.Rec:recEnd], nums: b.nums[from.Num:], ids: b.ids[8*from.Row:],
+		xs: src.shared, xl: src.local, dictIDs: src.dictIDs}
+	if src.dictGen == w.dictGen {
+		t.dbit = xDict
+	}
+	if len(t.rec) > 0 && len(t.nums) > 0 && len(t.ids) > 0 {
+		// A run is rarely in the cache (a head's runs are copied in trace ID order, from every record in turn):
+		// reading a byte of each of its streams here has the three fetched at once rather than one after another.
+		w.touch += t.rec[0] + t.nums[0] + t.ids[0]
+	}
 	info := &w.info
 	first := true
 	for t.r < len(t.rec) && t.err == nil {
@@ -728,7 +1067,13 @@ func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanI
 				t.fail("run starts in the middle of a trace")
 				break
 			}
-			w.rec = binary.AppendUvarint(w.rec, w.parentHeader(t, h))
+			oh := h // the header written: h is the source's
+			if w.tracking {
+				oh = w.parentHeader(t, h)
+			} else {
+				w.parentIdx = -1
+			}
+			w.recUvarint(oh)
 			w.rec = append(w.rec, ks)
 			info.Start = w.prevStart + int64(t.num(true, "start"))
 		} else {
@@ -741,23 +1086,28 @@ func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanI
 			var id model.TraceID
 			copy(id[:], t.rec[t.r:])
 			t.r += 16
-			s, n := binary.Varint(t.nums[t.ni:])
+			uv, n := uvarint9(t.nums[t.ni:])
+			if n == 0 {
+				uv, n = binary.Uvarint(t.nums[t.ni:])
+			}
 			if n <= 0 {
 				t.fail("start")
 				break
 			}
 			t.ni += n
+			s := int64(uv>>1) ^ -int64(uv&1)
 			info.Start = s
 			if w.inTrace && id == w.curTrace {
 				w.joinRun()
-				w.rec = binary.AppendUvarint(w.rec, w.parentHeader(t, h|recSameTrace))
+				w.recUvarint(w.parentHeader(t, h|recSameTrace))
 				w.rec = append(w.rec, ks)
-				w.nums = binary.AppendVarint(w.nums, s-w.prevStart)
+				w.numsVarint(s - w.prevStart)
 			} else {
-				w.rec = binary.AppendUvarint(w.rec, h)
+				w.recUvarint(h)
 				w.rec = append(w.rec, ks)
-				w.rec = append(w.rec, id[:]...)
-				w.nums = binary.AppendVarint(w.nums, s)
+				w.recUint64(binary.LittleEndian.Uint64(id[:8]))
+				w.recUint64(binary.LittleEndian.Uint64(id[8:]))
+				w.numsVarint(s)
 				w.curTrace, w.inTrace, w.traceRow, w.tracking = id, true, w.n, false
 				w.parentIdx = -1
 			}
@@ -768,9 +1118,9 @@ func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanI
 			t.fail("span ids run out")
 			break
 		}
-		var sid model.SpanID
-		copy(sid[:], t.ids[t.ii:])
-		w.spids = append(w.spids, sid[:]...)
+		sidw := binary.LittleEndian.Uint64(t.ids[t.ii:])
+		w.spids = append(w.spids, byte(sidw), byte(sidw>>8), byte(sidw>>16), byte(sidw>>24), byte(sidw>>32),
+			byte(sidw>>40), byte(sidw>>48), byte(sidw>>56))
 		t.ii += 8
 		dur := t.num(false, "duration")
 		if dur > math.MaxInt64 {
@@ -780,15 +1130,21 @@ func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanI
 			break // the parent below may be taken as 8 bytes that a failed read no longer has
 		}
 		info.Duration = int64(dur)
-		info.SpanID, info.Parent, info.ParentRef, info.Flags = sid, model.SpanID{}, -1, 0
+		binary.LittleEndian.PutUint64(info.SpanID[:], sidw)
+		info.Parent, info.ParentRef, info.Flags = model.SpanID{}, -1, 0
 		if h&recParent != 0 && w.parentIdx >= 0 {
 			copy(info.Parent[:], t.rec[t.r:])
 			t.r += 8 // parentHeader found the parent among the trace's spans: an index instead
-			w.rec = binary.AppendUvarint(w.rec, uint64(w.parentIdx))
+			w.recUvarint(uint64(w.parentIdx))
 		} else if h&recParent != 0 {
-			if b := t.fixed(8, "parent id"); b != nil {
-				copy(info.Parent[:], b)
+			if len(t.rec)-t.r < 8 {
+				t.fail("parent id")
+				break
 			}
+			pid := binary.LittleEndian.Uint64(t.rec[t.r:])
+			binary.LittleEndian.PutUint64(info.Parent[:], pid)
+			w.recUint64(pid)
+			t.r += 8
 		} else if h&recParentRef != 0 {
 			k, n := binary.Uvarint(t.rec[t.r:])
 			if n <= 0 {
@@ -803,11 +1159,11 @@ func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanI
 				}
 				k = uint64(w.srcList[k])
 			}
-			w.rec = binary.AppendUvarint(w.rec, k)
+			w.recUvarint(k)
 			info.ParentRef = int(k)
 		}
 		if w.tracking {
-			w.track(sid)
+			w.track(sidw)
 		}
 		info.Name = t.str("name")
 		ri, n := binary.Uvarint(t.rec[t.r:])
@@ -817,11 +1173,21 @@ func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanI
 		}
 		t.r += n
 		info.Resource = src.res[ri]
-		w.rec = binary.AppendUvarint(w.rec, w.resRef(info.Resource))
-		for _, f := range [...]uint64{recStatusMsg, recSpanResource, recSpanType, recScope, recScopeVersion} {
-			if h&f != 0 {
-				t.str("string field")
-			}
+		w.recUvarint(w.resRef(info.Resource))
+		if h&recStatusMsg != 0 {
+			t.str("status message")
+		}
+		if h&recSpanResource != 0 {
+			t.str("span resource")
+		}
+		if h&recSpanType != 0 {
+			t.str("span type")
+		}
+		if h&recScope != 0 {
+			t.str("scope")
+		}
+		if h&recScopeVersion != 0 {
+			t.str("scope version")
 		}
 		if visit != nil {
 			info.Attrs = info.Attrs[:0]

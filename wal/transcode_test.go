@@ -321,6 +321,64 @@ func TestPageWriterJoinsRunsWithSharedSpanIDs(t *testing.T) {
 	}
 }
 
+// TestPageWriterJoinsLargeTrace joins one trace from many runs (each a batch of its own, as requests bring a large
+// trace's parts), with parents in earlier runs and now and then a span ID repeated (a shared span): big enough
+// that the table of its span IDs grows, and, at 40,000 spans, that they go to a map. The page must decode to the
+// spans in order.
+func TestPageWriterJoinsLargeTrace(t *testing.T) {
+	for _, n := range []int{300, 40_000} {
+		rng := rand.New(rand.NewPCG(uint64(n), 9))
+		res := &model.Resource{Service: "svc"}
+		tid := model.TraceID{7, 7}
+		spans := make([]*model.Span, n)
+		for i := range spans {
+			s := &model.Span{TraceID: tid, Name: "op", Start: int64(1000 + i), Duration: int64(1 + rng.IntN(100)),
+				Resource: res}
+			binary.LittleEndian.PutUint64(s.SpanID[:], rng.Uint64()|1)
+			if i > 0 {
+				s.ParentID = spans[rng.IntN(i)].SpanID
+			}
+			if i > 1 && rng.IntN(20) == 0 { // the server half of a client span
+				p := spans[rng.IntN(i)]
+				s.SpanID, s.ParentID, s.Flags = p.SpanID, p.ParentID, model.FlagShared
+			}
+			spans[i] = s
+		}
+		w := NewPageWriter()
+		w.SetDict(nil)
+		for i := 0; i < n; {
+			part := spans[i:min(n, i+1+rng.IntN(400))]
+			i += len(part)
+			rec := Encode(part)
+			bt, err := ParseBatch(rec.Payload(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.AddRun(w.Source(bt, nil), rec.Runs[0].From, rec.Runs[0].RecEnd, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bt, err := ParseBatch(w.AppendPage(nil), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := bt.All()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != n {
+			t.Fatalf("%d spans: the page has %d", n, len(got))
+		}
+		for i := range got {
+			g, w := *got[i], *spans[i]
+			g.Resource, w.Resource = nil, nil
+			if !reflect.DeepEqual(g, w) {
+				t.Fatalf("%d spans: span %d:\n got %+v\nwant %+v", n, i, g, w)
+			}
+		}
+	}
+}
+
 // FuzzPageWriter copies whatever parses as a batch, whole, into a page: it must fail or copy, never panic, and a
 // page it copies must decode to as many spans as the batch.
 func FuzzPageWriter(f *testing.F) {
@@ -458,6 +516,106 @@ func BenchmarkPageWriterHead(b *testing.B) {
 		cpu += cpuTime() - cpu0
 	}
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(visited), "cpu-ns/span")
+}
+
+// BenchmarkPageWriterCompact copies the pages of a block of 100,000 spans (written as BenchmarkPageWriterHead
+// writes a head) into the pages of another, as compaction merges blocks: a Source for each page with the block's
+// dictionary as its shared table, then every trace's run, without a visitor (compaction merges its inputs' indexes
+// rather than indexing again). The writer, its dictionary and the pages' parsing are outside the timing.
+func BenchmarkPageWriterCompact(b *testing.B) {
+	g := spangen.New(9, 1e18)
+	w := NewPageWriter()
+	type run struct {
+		src *Source
+		r   Run
+	}
+	var runs []run
+	for range 100 {
+		spans := g.Spans(1000)
+		slices.SortStableFunc(spans, func(a, b *model.Span) int { return cmp.Compare(a.Service(), b.Service()) })
+		var e Encoder
+		for _, s := range spans {
+			e.Add(s)
+		}
+		bt, err := ParseBatch(e.AppendTo(nil), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		src := w.Source(bt, nil)
+		for _, r := range e.Runs() {
+			runs = append(runs, run{src, r})
+		}
+	}
+	slices.SortStableFunc(runs, func(a, b run) int { return bytes.Compare(a.r.TraceID[:], b.r.TraceID[:]) })
+	var dict []uint32
+	for gid := range uint32(w.Strings()) {
+		if w.Count(gid) > 1 {
+			dict = append(dict, gid)
+		}
+	}
+	slices.SortFunc(dict, func(a, b uint32) int { return w.Count(b) - w.Count(a) })
+	w.SetDict(dict)
+	dictStrs := make([]string, len(dict))
+	for i, gid := range dict {
+		dictStrs[i] = w.String(gid)
+	}
+	type trace struct {
+		page   int
+		from   Pos
+		recEnd int
+	}
+	var pages [][]byte
+	var traces []trace
+	for i := 0; i < len(runs); {
+		if w.Size() > 128<<10 {
+			pages = append(pages, w.AppendPage(nil))
+		}
+		from := w.Pos()
+		for id := runs[i].r.TraceID; i < len(runs) && runs[i].r.TraceID == id; i++ {
+			if err := w.AddRun(runs[i].src, runs[i].r.From, runs[i].r.RecEnd, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		traces = append(traces, trace{len(pages), from, w.Pos().Rec})
+	}
+	pages = append(pages, w.AppendPage(nil))
+	var page []byte
+	var cpu time.Duration
+	spans := 0
+	for b.Loop() {
+		b.StopTimer()
+		w := NewPageWriter()
+		shared := w.InternAll(dictStrs)
+		w.SetDict(shared)
+		bts := make([]*Batch, len(pages))
+		for i, p := range pages {
+			bt, err := ParseBatch(p, dictStrs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			bts[i] = bt
+		}
+		b.StartTimer()
+		cpu0 := cpuTime()
+		var src *Source
+		for i, tr := range traces {
+			if i == 0 || tr.page != traces[i-1].page {
+				src = w.Source(bts[tr.page], shared)
+			}
+			if w.Size() > 128<<10 {
+				page = w.AppendPage(page[:0])
+			}
+			if err := w.AddRun(src, tr.from, tr.recEnd, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		page = w.AppendPage(page[:0])
+		cpu += cpuTime() - cpu0
+		for _, bt := range bts {
+			spans += bt.n
+		}
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(spans), "cpu-ns/span")
 }
 
 func cpuTime() time.Duration {
@@ -600,7 +758,8 @@ func TestPageWriterFork(t *testing.T) {
 }
 
 // TestTranscoderNum checks that the transcoder's one-pass varint read takes, copies and fails on what
-// binary.Uvarint and binary.Varint would: every length, the tenth byte's overflow, a varint cut short.
+// binary.Uvarint and binary.Varint would: every length, the tenth byte's overflow, a varint cut short; and that
+// uvarint9 (eight bytes in one load, for a trace's start) reads what binary.Uvarint reads.
 func TestTranscoderNum(t *testing.T) {
 	inputs := [][]byte{{}, {0}, {1}, {0x7f}, {0x80}, {0x80, 0}, {0xff, 0x7f}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1},
 		{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2}, {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0},
@@ -616,7 +775,21 @@ func TestTranscoderNum(t *testing.T) {
 		}
 		inputs = append(inputs, b)
 	}
+	// The same with more bytes after them, which uvarint9 needs.
+	for _, in := range slices.Clone(inputs) {
+		inputs = append(inputs, append(slices.Clone(in), 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89))
+		inputs = append(inputs, append(slices.Clone(in), 0, 0, 0, 0, 0, 0, 0, 0))
+	}
 	for _, in := range inputs {
+		if v, n := uvarint9(in); n > 0 {
+			if wv, wn := binary.Uvarint(in); wv != v || wn != n {
+				t.Errorf("% x: uvarint9 read %d (%d bytes), binary.Uvarint %d (%d bytes)", in, v, n, wv, wn)
+			}
+		} else if len(in) >= 9 {
+			if _, wn := binary.Uvarint(in); wn > 0 && wn <= 9 {
+				t.Errorf("% x: uvarint9 did not read a varint of %d bytes", in, wn)
+			}
+		}
 		for _, signed := range []bool{false, true} {
 			// The reference: the varint's end found first, then decoded (the transcoder before).
 			n := 0
