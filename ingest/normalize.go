@@ -3,6 +3,7 @@ package ingest
 import (
 	"net/url"
 	"strings"
+	"unsafe"
 
 	"github.com/weftrace/weft/model"
 )
@@ -22,16 +23,35 @@ import (
 func Normalize(s *model.Span) { normalize(s, nil) }
 
 // Normalizer is Normalize for the many spans of one request: it remembers the last HTTP resources it joined from a
-// method and a path, so that "GET /route" is made once rather than once per span. Its zero value is ready to use;
-// it is not safe for concurrent use.
+// method and a path, so that "GET /route" is made once rather than once per span, and which of the keys it looks at
+// the last span's first attributes had, by position (it tells a key by where its bytes are, so keys must be strings
+// whose bytes never change, as Go's are, not views of a buffer that is reused). Its zero value is ready to use; it is
+// not safe for concurrent use.
 type Normalizer struct {
 	joined [32]joinedResource
+	// SDKs write a kind of span's attributes in one order, with keys a decoder makes once: a key that is the string
+	// at its position in the last span (the same bytes in memory, kept alive here, so the same text) is that key.
+	keys  [keyHints]string
+	kinds [keyHints]uint8
 }
 
 type joinedResource struct{ method, path, resource string }
 
+// keyHints is how many of a span's first attributes the Normalizer remembers the keys of.
+const keyHints = 16
+
 // Normalize is the package's Normalize.
 func (n *Normalizer) Normalize(s *model.Span) { normalize(s, n) }
+
+// learnKey is conventionKey for the key of a span's attribute at position i that is not the one remembered there
+// (Normalize compares them), and remembers it.
+func (n *Normalizer) learnKey(i int, key string) uint8 {
+	k := conventionKey(key)
+	if n != nil && i < keyHints {
+		n.keys[i], n.kinds[i] = key, k
+	}
+	return k
+}
 
 // join is method + " " + path, remembered when n is not nil.
 func (n *Normalizer) join(method, path string) string {
@@ -52,15 +72,37 @@ func normalize(s *model.Span, n *Normalizer) {
 	if s.Kind > model.KindConsumer {
 		s.Kind = model.KindUnspecified
 	}
-	if s.SpanResource == "" || s.SpanType == "" {
-		takeDatadogFields(s)
-	}
 	if s.SpanResource != "" && s.SpanType != "" {
 		return
 	}
+	// One pass finds both the conventions and whether there are Datadog fields to take: taking them removes only
+	// attributes that are no convention, so the conventions found before are those of the attributes left.
 	var c conventions
+	datadog := false
 	for i := range s.Attrs {
-		c.see(&s.Attrs[i])
+		a := &s.Attrs[i]
+		if a.Value.Type != model.TypeString || a.Value.Str == "" {
+			continue
+		}
+		var k uint8
+		if n != nil && i < keyHints && unsafe.StringData(n.keys[i]) == unsafe.StringData(a.Key) && len(n.keys[i]) == len(a.Key) {
+			k = n.kinds[i]
+		} else {
+			k = n.learnKey(i, a.Key)
+		}
+		switch k {
+		case keyNone:
+		case keyResourceName, keySpanType:
+			datadog = true
+		default:
+			c.see(k, a.Value.Str)
+		}
+	}
+	if datadog {
+		takeDatadogFields(s)
+		if s.SpanResource != "" && s.SpanType != "" {
+			return
+		}
 	}
 	resource, typ := c.classify(s.Kind, n)
 	if s.SpanResource == "" {
@@ -112,101 +154,160 @@ func takesDatadogField(s *model.Span, a *model.Attr) bool {
 	return a.Key == "resource.name" && s.SpanResource == "" || a.Key == "span.type" && s.SpanType == ""
 }
 
-// conventions holds the string attributes Normalize looks at, found in one pass over a span's attributes.
-type conventions struct {
-	httpRoute, httpTarget, httpURL, httpMethod string
-	dbStatement, dbOperation, dbSystem         string
-	rpcService, rpcMethod                      string
-	msgDestination                             string
-	msgSystem                                  bool
+// The attribute keys Normalize looks at. Where an old and a new name give the same thing, the new one wins over the
+// old wherever they are, and of two old ones the first is taken.
+const (
+	keyNone = iota
+	keyHTTPRoute
+	keyHTTPTarget // http.target, http.path
+	keyURLPath
+	keyHTTPURL
+	keyHTTPMethodOld
+	keyHTTPMethod
+	keyDBStatementOld
+	keyDBQueryText
+	keyDBOperationOld
+	keyDBOperationName
+	keyDBSystem
+	keyRPCService
+	keyRPCMethod
+	keyMsgDestinationOld
+	keyMsgDestinationName
+	keyMsgSystem
+	keyResourceName
+	keySpanType
+)
+
+// conventionKeys finds a key among those Normalize looks at without comparing it with each: they all differ in
+// their length, first and last byte, which keySlot maps to different slots, so a key is compared with one of them
+// at most, and most keys that are none of them are told by their slot's length alone.
+var conventionKeys = func() (t [64]struct {
+	key  string
+	kind uint8
+}) {
+	for key, kind := range map[string]uint8{
+		"http.route": keyHTTPRoute, "url.template": keyHTTPRoute,
+		"http.target": keyHTTPTarget, "http.path": keyHTTPTarget, "url.path": keyURLPath,
+		"url.full": keyHTTPURL, "http.url": keyHTTPURL,
+		"http.method": keyHTTPMethodOld, "http.request.method": keyHTTPMethod,
+		"db.statement": keyDBStatementOld, "db.query.text": keyDBQueryText,
+		"db.operation": keyDBOperationOld, "db.operation.name": keyDBOperationName,
+		"db.system": keyDBSystem, "db.system.name": keyDBSystem,
+		"rpc.service": keyRPCService, "rpc.method": keyRPCMethod,
+		"messaging.destination": keyMsgDestinationOld, "messaging.destination.name": keyMsgDestinationName,
+		"messaging.system": keyMsgSystem,
+		"resource.name":    keyResourceName, "span.type": keySpanType,
+	} {
+		e := &t[keySlot(key)]
+		if e.key != "" {
+			panic("ingest: convention keys " + e.key + " and " + key + " share a slot")
+		}
+		e.key, e.kind = key, kind
+	}
+	return t
+}()
+
+func keySlot(key string) int {
+	return (len(key)*5 + int(key[0])*3 + int(key[len(key)-1])) & 63 // conventionKeys has 64 slots
 }
 
-func (c *conventions) see(a *model.Attr) {
-	if a.Value.Type != model.TypeString || a.Value.Str == "" {
-		return
+// conventionKey is which of the keys Normalize looks at key is, or keyNone.
+func conventionKey(key string) uint8 {
+	if key == "" {
+		return keyNone
 	}
-	v := a.Value.Str
-	switch a.Key {
-	case "http.route", "url.template":
-		c.httpRoute = v
-	case "http.target", "url.path", "http.path":
-		if c.httpTarget == "" || a.Key == "url.path" {
-			c.httpTarget = v
-		}
-	case "url.full", "http.url":
-		c.httpURL = v
-	case "http.request.method", "http.method":
-		if c.httpMethod == "" || a.Key == "http.request.method" {
-			c.httpMethod = v
-		}
-	case "db.query.text", "db.statement":
-		if c.dbStatement == "" || a.Key == "db.query.text" {
-			c.dbStatement = v
-		}
-	case "db.operation.name", "db.operation":
-		if c.dbOperation == "" || a.Key == "db.operation.name" {
-			c.dbOperation = v
-		}
-	case "db.system", "db.system.name":
-		c.dbSystem = v
-	case "rpc.service":
-		c.rpcService = v
-	case "rpc.method":
-		c.rpcMethod = v
-	case "messaging.destination.name", "messaging.destination":
-		if c.msgDestination == "" || a.Key == "messaging.destination.name" {
-			c.msgDestination = v
-		}
-	case "messaging.system":
-		c.msgSystem = true
+	e := &conventionKeys[keySlot(key)]
+	if len(e.key) != len(key) || e.key != key {
+		return keyNone
 	}
+	return e.kind
+}
+
+// conventions holds the values of the keys Normalize looks at, by key, found in one pass over a span's attributes
+// (keyNone is not used). Of a key that occurs more than once the last value is kept, or the first for the old names
+// that a newer one replaces (firstWins): the newer one, anywhere, wins over them.
+type conventions [keyMsgSystem + 1]string
+
+// firstWins are the old names of which the first value is kept.
+const firstWins = 1<<keyHTTPTarget | 1<<keyHTTPMethodOld | 1<<keyDBStatementOld | 1<<keyDBOperationOld |
+	1<<keyMsgDestinationOld
+
+// see takes the value v of an attribute whose key is k.
+func (c *conventions) see(k uint8, v string) {
+	if firstWins>>k&1 == 0 || c[k] == "" {
+		c[k] = v
+	}
+}
+
+// either is the value of the newer key if there is one, else the older's.
+func (c *conventions) either(newer, older uint8) string {
+	if c[newer] != "" {
+		return c[newer]
+	}
+	return c[older]
 }
 
 func (c *conventions) classify(kind model.Kind, n *Normalizer) (resource, typ string) {
 	switch {
-	case c.dbStatement != "" || c.dbOperation != "" || c.dbSystem != "":
-		resource = c.dbStatement
+	case c[keyDBQueryText] != "" || c[keyDBStatementOld] != "" || c[keyDBOperationName] != "" ||
+		c[keyDBOperationOld] != "" || c[keyDBSystem] != "":
+		resource = c.either(keyDBQueryText, keyDBStatementOld)
 		if resource == "" {
-			resource = c.dbOperation
+			resource = c.either(keyDBOperationName, keyDBOperationOld)
 		}
-		if lowerIs(c.dbSystem, "redis") || lowerIs(c.dbSystem, "memcached") {
+		if cacheSystem(c[keyDBSystem]) {
 			return resource, "cache"
 		}
 		return resource, "db"
-	case c.msgDestination != "" || c.msgSystem:
-		return c.msgDestination, "queue"
-	case c.rpcMethod != "" || c.rpcService != "":
+	case c[keyMsgDestinationName] != "" || c[keyMsgDestinationOld] != "" || c[keyMsgSystem] != "":
+		return c.either(keyMsgDestinationName, keyMsgDestinationOld), "queue"
+	case c[keyRPCMethod] != "" || c[keyRPCService] != "":
+		service, method := c[keyRPCService], c[keyRPCMethod]
 		switch {
-		case c.rpcService == "":
-			return c.rpcMethod, "rpc"
-		case c.rpcMethod == "":
-			return c.rpcService, "rpc"
+		case service == "":
+			return method, "rpc"
+		case method == "":
+			return service, "rpc"
 		}
-		return c.rpcService + "/" + c.rpcMethod, "rpc"
-	case c.httpMethod != "" || c.httpRoute != "" || c.httpTarget != "" || c.httpURL != "":
-		path := c.httpRoute
-		if path == "" {
-			path = stripQuery(c.httpTarget)
-		}
-		if path == "" && c.httpURL != "" {
-			if u, err := url.Parse(c.httpURL); err == nil {
-				path = u.Path
-			}
-		}
-		switch {
-		case path == "":
-			resource = c.httpMethod
-		case c.httpMethod == "":
-			resource = path
-		default:
-			resource = n.join(c.httpMethod, path)
-		}
-		if kind == model.KindServer {
-			return resource, "web"
-		}
-		return resource, "http"
+		return service + "/" + method, "rpc"
 	}
-	return "", ""
+	method := c.either(keyHTTPMethod, keyHTTPMethodOld)
+	target := c.either(keyURLPath, keyHTTPTarget)
+	if method == "" && c[keyHTTPRoute] == "" && target == "" && c[keyHTTPURL] == "" {
+		return "", ""
+	}
+	path := c[keyHTTPRoute]
+	if path == "" {
+		path = stripQuery(target)
+	}
+	if path == "" && c[keyHTTPURL] != "" {
+		if u, err := url.Parse(c[keyHTTPURL]); err == nil {
+			path = u.Path
+		}
+	}
+	switch {
+	case path == "":
+		resource = method
+	case method == "":
+		resource = path
+	default:
+		resource = n.join(method, path)
+	}
+	if kind == model.KindServer {
+		return resource, "web"
+	}
+	return resource, "http"
+}
+
+// cacheSystem reports whether a db.system names Redis or Memcached, in any case.
+func cacheSystem(system string) bool {
+	if system == "" {
+		return false
+	}
+	if c := system[0]; c < 0x80 && c|0x20 != 'r' && c|0x20 != 'm' { // what lowers to r or m is R, M or not ASCII
+		return false
+	}
+	return lowerIs(system, "redis") || lowerIs(system, "memcached")
 }
 
 // lowerIs reports whether strings.ToLower(s) == lower, for lower in ASCII, without lowering an ASCII s. (Some
