@@ -94,8 +94,12 @@ func (c *streamCoder) appendSimple(dst, s []byte) []byte {
 	return append(dst, s...)
 }
 
-// splitPlanes splits s, read as varints, into planes; false if s does not read as varints.
+// splitPlanes splits s, read as varints, into planes; false if s does not read as varints. Only a stream with a
+// byte of more than seven bits has more than one plane: one without is told so without being copied.
 func (c *streamCoder) splitPlanes(s []byte) (int, bool) {
+	if !anyHigh(s) {
+		return min(len(s), 1), true
+	}
 	for i := range c.planes {
 		c.planes[i] = c.planes[i][:0]
 	}
@@ -113,6 +117,21 @@ func (c *streamCoder) splitPlanes(s []byte) (int, bool) {
 		}
 	}
 	return np, k == 0
+}
+
+// anyHigh reports whether a byte of s has its top bit set, eight bytes at a time.
+func anyHigh(s []byte) bool {
+	for ; len(s) >= 8; s = s[8:] {
+		if binary.LittleEndian.Uint64(s)&0x8080808080808080 != 0 {
+			return true
+		}
+	}
+	for _, b := range s {
+		if b >= 0x80 {
+			return true
+		}
+	}
+	return false
 }
 
 // appendStream appends s in the smallest of the methods above; idx is the stream's place in a column page (see

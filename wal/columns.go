@@ -100,6 +100,11 @@ func (w *colWalker) tok(col int, nums bool, size int) []byte {
 		src = &w.inNums
 	}
 	b := *src
+	if size == 0 && len(b) > 0 && b[0] < 0x80 { // a one-byte varint: appended alone, not copied by memmove
+		*src = b[1:]
+		w.cols[col] = append(w.cols[col], b[0])
+		return b[:1]
+	}
 	n := tokLen(b, size)
 	if n < 0 {
 		w.err = fmt.Errorf("%w: column page: stream %d ends inside a value", ErrCorrupt, col)

@@ -323,3 +323,42 @@ func addColumnPageSeeds(f *testing.F, seed uint64) {
 	}
 	f.Add([]byte{})
 }
+
+// BenchmarkColumnWriter puts the pages of a block of 100,000 spans (128 KiB each, written from records as a head
+// is) in column form as compaction writes them (NewColumnWriter, the default zstd level).
+func BenchmarkColumnWriter(b *testing.B) {
+	g := spangen.New(9, 1e18)
+	w := NewPageWriter()
+	w.SetDict(nil)
+	var pages [][]byte
+	spans := 0
+	for range 100 {
+		rec := Encode(g.Spans(1000))
+		bt, err := ParseBatch(rec.Payload(), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		src := w.Source(bt, nil)
+		for _, r := range rec.Runs {
+			if w.Size() > 128<<10 {
+				spans += w.Spans()
+				pages = append(pages, w.AppendPage(nil))
+			}
+			if err := w.AddRun(src, r.From, r.RecEnd, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	var dst []byte
+	cpu0 := cpuTime()
+	for b.Loop() {
+		cw := NewColumnWriter(false)
+		for _, p := range pages {
+			var err error
+			if dst, err = cw.Page(dst[:0], p, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(spans*b.N), "cpu-ns/span")
+}

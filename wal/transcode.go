@@ -821,7 +821,11 @@ func (t *transcoder) attrs(depth int, out *[]AttrRef) {
 				}
 			} else {
 				var ref uint64
-				k, ref = t.entry(ke)
+				if ke&xDict == 0 { // not in the dictionary: the page's own
+					k, ref = ke, w.ref(ke)
+				} else {
+					k, ref = t.entry(ke)
+				}
 				o = binary.AppendUvarint(o, ref)
 				o = append(o, typ)
 			}
@@ -866,18 +870,22 @@ func (t *transcoder) attrs(depth int, out *[]AttrRef) {
 				break
 			}
 			var g uint32
-			if d := e &^ xDict; e&t.dbit != 0 && d < 1<<14 {
-				if d < 0x80 {
-					o = append(o, byte(d))
-				} else {
-					o = append(o, byte(d)|0x80, byte(d>>7))
-				}
+			var ref uint64
+			if e&t.dbit != 0 {
+				ref = uint64(e &^ xDict)
 				if out != nil {
-					g = t.dictIDs[d]
+					g = t.dictIDs[ref]
 				}
+			} else if e&xDict == 0 { // not in the dictionary: the page's own
+				g, ref = e, w.ref(e)
 			} else {
-				var ref uint64
 				g, ref = t.entry(e)
+			}
+			if ref < 0x80 {
+				o = append(o, byte(ref))
+			} else if ref < 1<<14 {
+				o = append(o, byte(ref)|0x80, byte(ref>>7))
+			} else {
 				o = binary.AppendUvarint(o, ref)
 			}
 			if out != nil {
