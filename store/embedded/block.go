@@ -348,7 +348,6 @@ type blockWriter struct {
 	// the duration buckets of operation terms.
 	chunkOrds, chunkDurs []byte
 	chunkFirst           string
-	chunkStreams         *wal.StreamWriter // compresses the three streams, learning from chunk to chunk
 	// merged, when set (compaction), writes the index instead of the spans' postings: see mergeTerms.
 	merged func() error
 
@@ -1023,10 +1022,7 @@ func (bw *blockWriter) flushChunk() {
 	var z []byte
 	switch {
 	case bw.meta.ColumnIndex:
-		if bw.chunkStreams == nil {
-			bw.chunkStreams = wal.NewStreamWriter(true)
-		}
-		bw.zbuf = bw.chunkStreams.Append(bw.zbuf[:0], [][]byte{bw.chunk, bw.chunkOrds, bw.chunkDurs})
+		bw.zbuf = wal.AppendStreams(bw.zbuf[:0], [][]byte{bw.chunk, bw.chunkOrds, bw.chunkDurs}, true)
 		z = bw.zbuf
 	case bw.meta.RawIndex:
 		z = bw.chunk
