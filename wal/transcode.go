@@ -735,7 +735,7 @@ func (t *transcoder) str(what string) uint32 {
 		}
 		t.r += n
 	}
-	g, r, ok := t.xref(i)
+	g, r, ok := t.strRef(i)
 	if !ok {
 		t.fail(what + " string reference out of range")
 		return 0
@@ -748,8 +748,8 @@ func (t *transcoder) str(what string) uint32 {
 	return g
 }
 
-// xref translates the source's string reference i: the string's global id and the page's reference to it.
-func (t *transcoder) xref(i uint64) (g uint32, r uint64, ok bool) {
+// strRef translates the source's string reference i: the string's global id and the page's reference to it.
+func (t *transcoder) strRef(i uint64) (g uint32, r uint64, ok bool) {
 	var e uint32
 	if i < uint64(len(t.xs)) {
 		e = t.xs[i]
