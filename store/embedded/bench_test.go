@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -133,50 +132,7 @@ func benchmarkCompact(b *testing.B, blocks, blockSpans int) {
 		before += blk.size
 		blk.release()
 	}
-	var spans int
-	var after int64
-	var cpu time.Duration
-	for b.Loop() {
-		b.StopTimer()
-		var group []*block
-		for _, p := range paths {
-			raw, err := os.ReadFile(p)
-			if err != nil {
-				b.Fatal(err)
-			}
-			cp := s.newBlockPath()
-			if err := os.WriteFile(cp, raw, 0o644); err != nil {
-				b.Fatal(err)
-			}
-			blk, err := openBlock(cp)
-			if err != nil {
-				b.Fatal(err)
-			}
-			blk.refs.Add(1) // merge releases the group's hold
-			group = append(group, blk)
-		}
-		s.mu.Lock()
-		s.blocks = append(s.blocks[:0], group...)
-		s.mu.Unlock()
-		runtime.GC()
-		b.StartTimer()
-		c0 := cpuTime()
-		if err := s.merge(group); err != nil {
-			b.Fatal(err)
-		}
-		cpu += cpuTime() - c0
-		b.StopTimer()
-		s.mu.Lock()
-		nb := s.blocks[0]
-		spans, after = nb.meta.Spans, nb.size
-		s.blocks = s.blocks[:0]
-		s.mu.Unlock()
-		nb.drop(nil)
-		b.StartTimer()
-	}
-	b.ReportMetric(float64(cpu.Nanoseconds())/1000/float64(spans)/float64(b.N), "cpu-µs/span")
-	b.ReportMetric(float64(before)/float64(spans), "before-B/span")
-	b.ReportMetric(float64(after)/float64(spans), "after-B/span")
+	benchmarkMerge(b, s, paths, before)
 }
 
 // BenchmarkLargeTrace reads one trace of 100,000 spans by ID (the UI's big-trace case), from the head and from a

@@ -267,23 +267,7 @@ type termHeap []*termCursor
 
 func (h termHeap) less(i, j int) bool { return bytes.Compare(h[i].term, h[j].term) < 0 }
 
-func (h termHeap) down(i int) {
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			return
-		}
-		m := l
-		if r := l + 1; r < len(h) && h.less(r, l) {
-			m = r
-		}
-		if !h.less(m, i) {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-}
+func (h termHeap) down(i int) { siftDown(h, i) }
 
 func (h termHeap) up(i int) {
 	for i > 0 {

@@ -255,21 +255,27 @@ func (h candHeap) less(i, j int) bool {
 	return bytes.Compare(h[i].id[:], h[j].id[:]) < 0
 }
 
-func (h candHeap) down(i int) {
+func (h candHeap) down(i int) { siftDown(h, i) }
+
+// siftDown moves h[i] down the binary heap h (least first, by h.less) to its place.
+func siftDown[H interface {
+	~[]E
+	less(i, j int) bool
+}, E any](h H, i int) {
 	for {
 		l := 2*i + 1
 		if l >= len(h) {
 			return
 		}
-		j := l
+		m := l
 		if r := l + 1; r < len(h) && h.less(r, l) {
-			j = r
+			m = r
 		}
-		if !h.less(j, i) {
+		if !h.less(m, i) {
 			return
 		}
-		h[i], h[j] = h[j], h[i]
-		i = j
+		h[i], h[m] = h[m], h[i]
+		i = m
 	}
 }
 
