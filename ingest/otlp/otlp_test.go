@@ -530,6 +530,19 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// timeDecode runs decode, which decodes a body of size bytes holding n spans, b.N times, and reports spans per
+// second of time and of CPU.
+func timeDecode(b *testing.B, size, n int, decode func()) {
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		decode()
+	}
+	reportSpans(b, n, cpu0)
+}
+
 // reportSpans reports spans per second of wall time and per second of CPU time; on a shared machine the second
 // is the steadier figure, as it does not count time spent waiting for a core.
 func reportSpans(b *testing.B, n int, cpu0 time.Duration) {
@@ -629,14 +642,7 @@ func BenchmarkDecodeRecycled(b *testing.B) {
 		sink = d.spans
 		w.release(true)
 	}
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu0 := cpuTime()
-	for i := 0; i < b.N; i++ {
-		decode()
-	}
-	reportSpans(b, n, cpu0)
+	timeDecode(b, len(body), n, decode)
 	b.ReportMetric(testing.AllocsPerRun(1, decode)/float64(n), "allocs/span")
 }
 
@@ -693,13 +699,6 @@ func BenchmarkDecodeEncode(b *testing.B) {
 		size = len(batch.e.Finish().Payload())
 		w.release(true)
 	}
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu0 := cpuTime()
-	for i := 0; i < b.N; i++ {
-		decode()
-	}
-	reportSpans(b, n, cpu0)
+	timeDecode(b, len(body), n, decode)
 	b.ReportMetric(float64(size)/float64(n), "B/span")
 }

@@ -272,7 +272,7 @@ func (h *head) scan() ([]*viewPiece, error) {
 	if len(recs) == 0 {
 		return pieces, nil
 	}
-	p, err := decodePiece(recs, done)
+	p, err := decodePiece(recs, done, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -286,15 +286,20 @@ func (h *head) scan() ([]*viewPiece, error) {
 	return pieces, nil
 }
 
-// decodePiece decodes records (the head's from number first on) into a piece, on up to GOMAXPROCS goroutines.
-func decodePiece(recs []*wal.Record, first int) (*viewPiece, error) {
+// decodePiece decodes records (the head's from number first on) into a piece, on up to GOMAXPROCS goroutines:
+// those that nd admits (all, for no needs); the others are left out of the piece.
+func decodePiece(recs []*wal.Record, first int, nd needs) (*viewPiece, error) {
 	decoded := make([][]*model.Span, len(recs))
+	skip := make([]bool, len(recs))
 	errs := make([]error, len(recs))
 	workers := min(runtime.GOMAXPROCS(0), (len(recs)+7)/8)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for n := w; n < len(recs); n += workers {
+				if skip[n] = !nd.admit(recs[n].Payload()); skip[n] {
+					continue
+				}
 				bt, err := wal.ParseBatch(recs[n].Payload(), nil)
 				if err == nil {
 					decoded[n], err = bt.All()
@@ -309,6 +314,9 @@ func decodePiece(recs []*wal.Record, first int) (*viewPiece, error) {
 	wg.Wait()
 	p := &viewPiece{ids: map[model.TraceID]int32{}}
 	for n, rec := range recs {
+		if skip[n] {
+			continue
+		}
 		err := errs[n]
 		if err == nil {
 			err = p.addRecord(rec, decoded[n])

@@ -142,11 +142,7 @@ func (r *headRest) candidate() candidate {
 // left.
 func (r *headRest) next(h *candHeap, q *search.Query) error {
 	lo := max(0, r.n-max(8, len(r.recs)/8))
-	recs := r.recs[lo:r.n]
-	if nd := needsOf(q); len(nd) > 0 {
-		recs = slices.DeleteFunc(slices.Clone(recs), func(rec *wal.Record) bool { return !nd.admit(rec.Payload()) })
-	}
-	p, err := decodePiece(recs, lo)
+	p, err := decodePiece(r.recs[lo:r.n], lo, needsOf(q))
 	if err != nil {
 		return err
 	}

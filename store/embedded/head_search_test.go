@@ -158,17 +158,23 @@ func TestHeadSearchPaths(t *testing.T) {
 				t.Fatalf("%d sealed heads and %d blocks, want 1 and some", len(s.sealed), len(s.blocks))
 			}
 			for _, q := range headSearches(t, now) {
-				got, err := s.FindTraces(ctx, q)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want, _ := oracle.FindTraces(ctx, q)
-				if !reflect.DeepEqual(got, want) {
-					t.Fatalf("FindTraces %+v:\n got %v\nwant %v", q, got, want)
-				}
+				sameFind(t, s, oracle, q)
 			}
 			compareWithOracle(t, tc.name, s, oracle, traces, now)
 		})
+	}
+}
+
+// sameFind checks that s answers q as the reference store does.
+func sameFind(t *testing.T, s *Store, oracle *memstore.Store, q search.Query) {
+	t.Helper()
+	got, err := s.FindTraces(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := oracle.FindTraces(ctx, q)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("FindTraces %+v:\n got %v\nwant %v", q, got, want)
 	}
 }
 
@@ -183,14 +189,7 @@ func TestLazyHeadSearchDecodesLittle(t *testing.T) {
 		{Service: "nobody", Limit: 20},
 		{Expr: mustParse(t, `user.id = "user-12"`), Limit: 5},
 	} {
-		got, err := s.FindTraces(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, _ := oracle.FindTraces(ctx, q)
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("FindTraces %+v:\n got %v\nwant %v", q, got, want)
-		}
+		sameFind(t, s, oracle, q)
 		for _, h := range heads {
 			if _, recs := h.view.snapshot(); recs > 0 {
 				t.Fatalf("FindTraces %+v: a head's view holds %d records, want none", q, recs)

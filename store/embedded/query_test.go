@@ -270,14 +270,7 @@ func TestExactSearches(t *testing.T) {
 			if !indexExact(&q) {
 				t.Fatalf("%s: not answered by the index alone", e)
 			}
-			got, err := s.FindTraces(ctx, q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, _ := oracle.FindTraces(ctx, q)
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("%s (%d..%d): %d traces, want %d (or they differ)", e, q.Start, q.End, len(got), len(want))
-			}
+			sameFind(t, s, oracle, q)
 		}
 	}
 	for _, q := range []search.Query{{Expr: mustParse(t, `span.user.id = "user-3"`)},
