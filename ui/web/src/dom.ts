@@ -108,6 +108,12 @@ export function fmtNum(n: number): string {
   return (n / 1e6).toFixed(1) + 'M';
 }
 
+/** count writes n with its noun, singular for one: count(1, 'trace') is "1 trace", count(2, 'trace') "2 traces".
+ * fmt formats the number (default: with thousands separators); plural is the noun's plural when it is not noun+s. */
+export function count(n: number, noun: string, fmt: (n: number) => string = (v) => v.toLocaleString('en-US'), plural = noun + 's'): string {
+  return `${fmt(n)} ${n === 1 ? noun : plural}`;
+}
+
 /** fmtRate formats a rate per second. */
 export function fmtRate(r: number): string {
   if (!isFinite(r) || r === 0) return '0/s';

@@ -278,6 +278,10 @@ test('services: map with edges, operations with histograms that open traces', as
   await page.waitForSelector('svg.graph g.gnode');
   assert.ok(await page.locator('svg.graph g.gnode').count() >= 5);
   assert.ok(await page.locator('svg.graph g.gedge').count() >= 4);
+  // The map's head counts what the map draws.
+  const nodes = await page.locator('svg.graph g.gnode').count();
+  const edges = await page.locator('svg.graph g.gedge').count();
+  assert.match(await page.locator('.card-head').first().innerText(), new RegExp(`^Service map\\s+${nodes} services, ${edges} edges, from \\d+ traces`));
   await page.waitForSelector('table.ops .hist div');
   await shot(page, 'services');
   await page.locator('svg.graph g.gnode[data-id=taster]').click();

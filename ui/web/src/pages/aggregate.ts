@@ -2,7 +2,7 @@
 // path of service:operation from the root), the request-flow graph laid out by dagre, and the structure groups;
 // latency and errors on every node and exemplar traces a click away.
 
-import { h, clear, fmtDur, fmtPct, fmtNum, serviceColor, loading, errorBox, empty } from '../dom';
+import { h, count, clear, fmtDur, fmtPct, fmtNum, serviceColor, loading, errorBox, empty } from '../dom';
 import { findTraces, optional } from '../api';
 import { navigate, replaceQuery, query, type Page } from '../router';
 import { readState, writeState, searchForm, jaegerParams, weftParams, validate, timeRange, type SearchState } from './form';
@@ -70,7 +70,7 @@ export const aggregatePage: Page = (root, _path, params) => {
     const [s0, s1] = timeRange(st);
     out.appendChild(h('div', { class: 'card' },
       h('div', { class: 'card-head' }, 'Aggregate',
-        h('span', { class: 'sub' }, `${agg.traces.toLocaleString()} traces, ${agg.spans.toLocaleString()} spans${agg.truncated ? ' (limit reached: raise it for more)' : ''} · ${Math.round((s1 - s0) / 60e6)} min window · computed ${source === 'server' ? 'by the server' : 'in the browser'}`)),
+        h('span', { class: 'sub' }, `${count(agg.traces, 'trace')}, ${count(agg.spans, 'span')}${agg.truncated ? ' (limit reached: raise it for more)' : ''} · ${Math.round((s1 - s0) / 60e6)} min window · computed ${source === 'server' ? 'by the server' : 'in the browser'}`)),
       tabs, body));
     show(tab);
   }).catch((e) => {
@@ -130,7 +130,7 @@ function graphView(agg: Aggregate): HTMLElement {
     wrap.appendChild(drawGraph(
       agg.graph.nodes.map((n) => ({
         id: n.id, title: `${n.service} · ${n.name}`, color: serviceColor(n.service), error: n.errors > 0,
-        lines: [`${fmtNum(n.count)} spans · p50 ${fmtDur(n.p50)} · p99 ${fmtDur(n.p99)}`, n.errors ? `errors ${fmtPct(n.errorRate)}` : 'no errors'],
+        lines: [`${count(n.count, 'span', fmtNum)} · p50 ${fmtDur(n.p50)} · p99 ${fmtDur(n.p99)}`, n.errors ? `errors ${fmtPct(n.errorRate)}` : 'no errors'],
       })),
       agg.graph.edges.map((e) => ({
         from: e.from, to: e.to, label: `${fmtNum(e.count)}× ${fmtDur(e.p50)}${e.mode === 'concurrent' ? ' ∥' : ''}`,

@@ -1,7 +1,7 @@
 // The compare page (/compare?…): two populations of traces (two searches, e.g. before and after a deploy) or two
 // single traces, and what changed between them, by how much.
 
-import { h, clear, fmtDur, fmtPct, fmtNum, serviceColor, loading, errorBox, empty } from '../dom';
+import { h, count, clear, fmtDur, fmtPct, fmtNum, serviceColor, loading, errorBox, empty } from '../dom';
 import { getTrace, optional } from '../api';
 import { navigate, query, type Page } from '../router';
 import { readState, writeState, searchForm, weftParams, validate, type SearchState } from './form';
@@ -103,7 +103,7 @@ function populationsView(cmp: PopulationCompare, source: string): HTMLElement {
   };
   return h('div', null,
     h('div', { class: 'card' },
-      h('div', { class: 'card-head' }, 'What changed', h('span', { class: 'sub' }, `A: ${fmtNum(cmp.a.traces)} traces, B: ${fmtNum(cmp.b.traces)} traces · ${cmp.changes.length} significant changes · computed ${source === 'server' ? 'by the server (Mann–Whitney U, p < 0.01)' : 'in the browser (median moved ≥ 10%)'}`)),
+      h('div', { class: 'card-head' }, 'What changed', h('span', { class: 'sub' }, `A: ${count(cmp.a.traces, 'trace', fmtNum)}, B: ${count(cmp.b.traces, 'trace', fmtNum)} · ${count(cmp.changes.length, 'significant change')} · computed ${source === 'server' ? 'by the server (Mann–Whitney U, p < 0.01)' : 'in the browser (median moved ≥ 10%)'}`)),
       changes.length ? h('table', { class: 'grid changes' },
         h('thead', null, h('tr', null, h('th', null, 'Path'), h('th', null, 'What'), h('th', { class: 'num' }, 'Change'), h('th', { class: 'num' }, 'Ratio (B/A)'), h('th', { class: 'num' }, 'p-value'))),
         h('tbody', null, ...changes.map((c) => h('tr', null,
@@ -161,7 +161,7 @@ function tracesView(cmp: TraceCompare): HTMLElement {
   const nodes = cmp.nodes.slice(0, 3000);
   return h('div', { class: 'card' },
     h('div', { class: 'card-head' }, 'Span by span',
-      h('span', { class: 'sub' }, `A: ${cmp.a.spans} spans, ${fmtDur(cmp.a.duration)} · B: ${cmp.b.spans} spans, ${fmtDur(cmp.b.duration)} · `),
+      h('span', { class: 'sub' }, `A: ${count(cmp.a.spans, 'span')}, ${fmtDur(cmp.a.duration)} · B: ${count(cmp.b.spans, 'span')}, ${fmtDur(cmp.b.duration)} · `),
       h('span', { class: dd > 0 ? 'delta-up' : 'delta-down' }, (dd >= 0 ? '+' : '') + fmtDur(dd)),
       h('span', { class: 'sub' }, ` · ${cmp.added} added, ${cmp.removed} removed`),
       h('div', { class: 'spacer' }),

@@ -1,7 +1,7 @@
 // The search page (/search?…): the form, a scatter plot of duration over time (a click opens the trace) and the
 // list of traces found, errors marked.
 
-import { h, s, clear, fmtDur, fmtTime, fmtAgo, serviceColor, loading, errorBox, empty } from '../dom';
+import { h, count, s, clear, fmtDur, fmtTime, fmtAgo, serviceColor, loading, errorBox, empty } from '../dom';
 import { findTraces, optional, type JTrace } from '../api';
 import { navigate, query, type Page } from '../router';
 import { readState, writeState, searchForm, jaegerParams, weftSearchParams, validate, timeRange, noteTraceAttrs, type SearchState } from './form';
@@ -102,7 +102,7 @@ async function run(root: HTMLElement, st: SearchState, sort: string, signal: Abo
   const aggLink = '/aggregate?' + (() => { const p = new URLSearchParams(); writeState(p, { ...st, limit: '200' }); return p.toString(); })();
   root.append(
     h('div', { class: 'card', style: { marginTop: '12px' } },
-      h('div', { class: 'card-head' }, 'Duration over time', h('span', { class: 'sub' }, `${rows.length} traces${errs ? `, ${errs} with errors` : ''} · ${Math.round(took)} ms`),
+      h('div', { class: 'card-head' }, 'Duration over time', h('span', { class: 'sub' }, `${count(rows.length, 'trace')}${errs ? `, ${errs} with errors` : ''} · ${Math.round(took)} ms`),
         canonical ? h('span', { class: 'sub mono', title: 'the query as the server understood it' }, canonical) : null,
         h('div', { class: 'spacer' }), h('a', { class: 'btn small', href: aggLink }, 'Aggregate these'),
         h('a', { class: 'btn small', href: '/compare' + query({ 'a.service': st.service, 'a.q': st.q, 'b.service': st.service }) }, 'Compare…')),
@@ -148,7 +148,7 @@ function scatter(rows: Summary[], range: [number, number]): Element {
       class: 'dotc', cx: x(r.start), cy: y(r.duration), r: rad, 'data-trace': r.traceID,
       fill: r.errors ? 'rgba(217,56,67,.75)' : 'rgba(61,99,221,.55)', stroke: r.errors ? '#a3202a' : '#2f4fb5', 'stroke-width': 1,
       onclick: () => navigate('/trace/' + r.traceID),
-    }, s('title', null, `${r.rootService}: ${r.rootName}\n${fmtDur(r.duration)}, ${r.spans} spans${r.errors ? `, ${r.errors} errors` : ''}\n${fmtTime(r.start)}`)));
+    }, s('title', null, `${r.rootService}: ${r.rootName}\n${fmtDur(r.duration)}, ${count(r.spans, 'span')}${r.errors ? `, ${count(r.errors, 'error')}` : ''}\n${fmtTime(r.start)}`)));
   }
   return svg;
 }

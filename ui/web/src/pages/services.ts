@@ -1,7 +1,7 @@
 // The services page (/services?…): the service map with rate, errors and latency on its edges, and per operation
 // of the chosen service its RED figures and a latency histogram whose buckets open the traces inside them.
 
-import { h, clear, fmtDur, fmtPct, fmtNum, fmtRate, serviceColor, loading, errorBox, empty } from '../dom';
+import { h, count, clear, fmtDur, fmtPct, fmtNum, fmtRate, serviceColor, loading, errorBox, empty } from '../dom';
 import { findTraces, optional, services, type JTrace } from '../api';
 import { navigate, replaceQuery, query, type Page } from '../router';
 import { lookbacks } from './form';
@@ -49,7 +49,7 @@ export const servicesPage: Page = (root, _path, params) => {
     mapBody.appendChild(drawGraph(
       graph.nodes.map((n) => ({
         id: n.service, title: n.service, color: serviceColor(n.service), error: n.errors > 0,
-        lines: [`${fmtRate(n.rate).replace('/s', ' spans/s')} · ${fmtNum(n.spans)} spans`, n.errors ? `errors ${fmtPct(n.errorRate)}` : 'no errors'],
+        lines: [`${fmtRate(n.rate).replace('/s', ' spans/s')} · ${count(n.spans, 'span', fmtNum)}`, n.errors ? `errors ${fmtPct(n.errorRate)}` : 'no errors'],
       })),
       graph.edges.map((e) => ({
         from: e.parent, to: e.child, weight: Math.sqrt(e.rate / maxRate), error: e.errors > 0,
@@ -95,7 +95,7 @@ export const servicesPage: Page = (root, _path, params) => {
       graph = servicesGraph(sample, start, end, 100 * svcs.length);
       source = 'browser, from a sample of traces';
     }
-    mapHead.textContent = `${graph.nodes.length} services, ${graph.edges.length} edges, from ${fmtNum(graph.traces)} traces${graph.truncated ? ' (sampled)' : ''} · computed by the ${source}`;
+    mapHead.textContent = `${count(graph.nodes.length, 'service')}, ${count(graph.edges.length, 'edge')}, from ${count(graph.traces, 'trace', fmtNum)}${graph.truncated ? ' (sampled)' : ''} · computed by the ${source}`;
     if (!selected && graph.nodes.length) {
       const called = new Set(graph.edges.map((e) => e.child));
       selected = (graph.nodes.find((n) => !called.has(n.service)) || graph.nodes[0]).service;
@@ -112,7 +112,7 @@ export const servicesPage: Page = (root, _path, params) => {
 
 function opsTable(service: string, stats: OperationStats[], source: string, lb: string): HTMLElement {
   return h('div', { class: 'card' },
-    h('div', { class: 'card-head' }, h('span', { class: 'dot', style: { background: serviceColor(service) } }), service, h('span', { class: 'sub' }, `${stats.length} operations · computed by the ${source}`),
+    h('div', { class: 'card-head' }, h('span', { class: 'dot', style: { background: serviceColor(service) } }), service, h('span', { class: 'sub' }, `${count(stats.length, 'operation')} · computed by the ${source}`),
       h('div', { class: 'spacer' }), h('a', { class: 'btn small', href: '/search' + query({ service, lookback: lb, run: '1' }) }, 'Search its traces')),
     stats.length ? h('table', { class: 'grid ops' },
       h('thead', null, h('tr', null, h('th', null, 'Operation'), h('th', { class: 'num' }, 'Spans'), h('th', { class: 'num' }, 'Rate'), h('th', { class: 'num' }, 'Errors'),
@@ -129,7 +129,7 @@ function opsTable(service: string, stats: OperationStats[], source: string, lb: 
           h('td', { class: 'num' }, fmtDur(o.p99)),
           h('td', null, h('div', { class: 'hist-wrap' }, h('span', { class: 'hint' }, fmtDur(o.histogram[0]?.lower ?? 0)), h('div', { class: 'hist' }, ...o.histogram.map((b) => h('div', {
             style: { height: Math.max(2, (b.count / maxC) * 100) + '%' },
-            title: `${fmtDur(b.lower)} – ${fmtDur(b.upper)}: ${b.count} spans`,
+            title: `${fmtDur(b.lower)} – ${fmtDur(b.upper)}: ${count(b.count, 'span')}`,
             'data-lower': b.lower,
             onclick: () => navigate('/search' + query({ service, operation: o.name, minDuration: durText(b.lower), maxDuration: durText(b.upper), lookback: lb, run: '1' })),
           }))), h('span', { class: 'hint' }, fmtDur(o.histogram[o.histogram.length - 1]?.upper ?? 0)))),

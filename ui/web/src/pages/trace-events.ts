@@ -2,7 +2,7 @@
 // spans on it, its numbered events, and the causal edges between units: fork, join, send, receive. Spans from
 // foreign clients carry no units; they get one lane per service so the view still shows them.
 
-import { h, fmtDur, serviceColor } from '../dom';
+import { h, count, fmtDur, serviceColor } from '../dom';
 import { TimeCanvas, escapeHTML, type View } from '../canvasview';
 import type { TraceHost } from './trace';
 import { preorder, type Span } from '../model';
@@ -242,7 +242,7 @@ export function eventView(root: HTMLElement, host: TraceHost): { destroy(): void
     h('div', { class: 'toolbar' },
       h('b', null, `${lanes.length - foreign} execution units`),
       foreign ? h('span', { class: 'hint' }, `+ ${foreign} lanes of spans without units`) : null,
-      h('span', { class: 'hint', title: 'drag to pan, ctrl+wheel to zoom' }, `${evList.length.toLocaleString()} events, ${edges.length.toLocaleString()} edges`),
+      h('span', { class: 'hint', title: 'drag to pan, ctrl+wheel to zoom' }, `${count(evList.length, 'event')}, ${count(edges.length, 'edge')}`),
       legend,
       h('div', { class: 'spacer' }),
       tc.zoomButtons(),

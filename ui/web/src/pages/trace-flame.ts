@@ -1,7 +1,7 @@
 // The flame graph of a trace: time across, depth down, one box per span, drawn on a canvas so that 100,000
 // spans draw in a few milliseconds. Click a box for its details.
 
-import { h, fmtDur, serviceColor } from '../dom';
+import { h, count, fmtDur, serviceColor } from '../dom';
 import { TimeCanvas, escapeHTML, type View } from '../canvasview';
 import type { TraceHost } from './trace';
 
@@ -99,7 +99,7 @@ export function flameGraph(root: HTMLElement, host: TraceHost): { destroy(): voi
   root.append(
     h('div', { class: 'toolbar' },
       h('b', null, 'Flame graph'),
-      h('span', { class: 'hint' }, `${sp.length.toLocaleString()} spans on ${byDepth.length} rows (concurrent children side by side) · click a box for details, double-click to zoom to it`),
+      h('span', { class: 'hint' }, `${count(sp.length, 'span')} on ${count(byDepth.length, 'row')} (concurrent children side by side) · click a box for details, double-click to zoom to it`),
       h('div', { class: 'spacer' }),
       tc.zoomButtons(),
     ),
