@@ -250,6 +250,10 @@ func parseTime(s, param string) (int64, error) {
 	if err != nil {
 		return 0, bad("%s: %q is neither Unix microseconds nor RFC 3339 time", param, s)
 	}
+	// UnixNano of a time outside 1970 to 2262 is not the time: it wraps, and could come out negative.
+	if t.Before(time.Unix(0, 0)) || t.After(time.Unix(0, math.MaxInt64)) {
+		return 0, bad("%s: %s is out of range (1970 to 2262)", param, s)
+	}
 	return t.UnixNano(), nil
 }
 
