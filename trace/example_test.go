@@ -318,3 +318,24 @@ func ExampleDefault() {
 	fmt.Println(trace.Default() != nil)
 	// Output: true
 }
+
+// A callback that is handed only the span (by a library that keeps spans, not contexts) makes it current again
+// to start its children under it.
+func ExampleContextWithSpan() {
+	rec := &trace.Recorder{}
+	p := trace.NewProvider(trace.Config{Exporter: rec})
+	tr := p.Tracer("")
+	_, req := tr.Start(context.Background(), "GET /pair")
+
+	onDone := func(s *trace.Span) {
+		_, child := tr.Start(trace.ContextWithSpan(context.Background(), s), "write response")
+		child.End()
+	}
+	onDone(req)
+	req.End()
+
+	p.Flush(context.Background())
+	spans := byName(rec.Spans())
+	fmt.Println(spans[1].Name, "is a child of", spans[0].Name+":", spans[1].ParentID == spans[0].SpanID)
+	// Output: write response is a child of GET /pair: true
+}
