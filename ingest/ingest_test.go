@@ -22,7 +22,7 @@ import (
 	"github.com/weftrace/weft/model"
 )
 
-func compress(t *testing.T, enc string, b []byte) []byte {
+func compress(t testing.TB, enc string, b []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	var w interface {
@@ -90,6 +90,60 @@ func TestReadBodyContentLengthOverLimit(t *testing.T) {
 	if _, err := ReadBody(httptest.NewRecorder(), r, Options{}); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("err %v, want ErrTooLarge before reading", err)
 	}
+}
+
+// FuzzReadBody: whatever a client sends, with whatever Content-Encoding, ReadBody gives the body (never more than
+// the limit), a *TooLargeError or a *BadInputError; and a body compressed by a real encoder comes back unchanged.
+// The second read of each input reuses the pooled gzip reader the first may have left failed.
+func FuzzReadBody(f *testing.F) {
+	payload := bytes.Repeat([]byte("weft spans "), 100)
+	for _, enc := range []string{"gzip", "zlib", "raw"} {
+		f.Add(uint8(0), compress(f, enc, payload), uint16(2000))
+		f.Add(uint8(1), compress(f, enc, payload)[:20], uint16(0))
+	}
+	f.Add(uint8(3), payload, uint16(1000))
+	encodings := []struct{ header, writer string }{{"gzip", "gzip"}, {"deflate", "zlib"}, {"deflate", "raw"}, {"", ""}, {"x-gzip", "gzip"}}
+	f.Fuzz(func(t *testing.T, pick uint8, body []byte, limit uint16) {
+		e := encodings[int(pick)%len(encodings)]
+		o := Options{MaxRequestBytes: int64(limit) + 1}
+		read := func(b []byte) ([]byte, error) {
+			r := httptest.NewRequest("POST", "/", bytes.NewReader(b))
+			if e.header != "" {
+				r.Header.Set("Content-Encoding", e.header)
+			}
+			return ReadBody(httptest.NewRecorder(), r, o)
+		}
+		got, err := read(body)
+		var bad *BadInputError
+		switch {
+		case err == nil:
+			if int64(len(got)) > o.Limit() {
+				t.Fatalf("%d bytes read, over the limit of %d", len(got), o.Limit())
+			}
+			if e.header == "" && !bytes.Equal(got, body) {
+				t.Fatalf("identity body changed: %q became %q", body, got)
+			}
+		case errors.Is(err, ErrTooLarge), errors.As(err, &bad):
+			if got != nil {
+				t.Fatalf("%d bytes returned with %v", len(got), err)
+			}
+		default:
+			t.Fatalf("error %v (%T) is neither a *TooLargeError nor a *BadInputError", err, err)
+		}
+		sent := body
+		if e.writer != "" {
+			sent = compress(t, e.writer, body)
+		}
+		got, err = read(sent)
+		switch {
+		case int64(len(sent)) > o.Limit() || int64(len(body)) > o.Limit():
+			if !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("%d bytes (%d sent) over the limit of %d: %v", len(body), len(sent), o.Limit(), err)
+			}
+		case err != nil || !bytes.Equal(got, body):
+			t.Fatalf("%s round trip of %d bytes: %d bytes, %v", e.header, len(body), len(got), err)
+		}
+	})
 }
 
 func TestWriteError(t *testing.T) {
