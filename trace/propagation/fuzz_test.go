@@ -3,6 +3,7 @@ package propagation
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/weftrace/weft/trace"
@@ -58,6 +59,42 @@ func FuzzTracestate(f *testing.F) {
 		readTracestate(&back, back.TraceState)
 		if send.IsValid() && back.Cause != send {
 			t.Fatalf("cause %+v lost in %q", send, out)
+		}
+	})
+}
+
+// FuzzW3C reads both W3C headers as a server receives them, tracestate possibly split over two header lines:
+// a context that is extracted is valid, keeps only a valid tracestate, and survives Inject and Extract with its
+// IDs, sampled flag, cause and priority, the tracestate sent being valid.
+func FuzzW3C(f *testing.F) {
+	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	f.Add(tp, "weft=0000000000a1b2c3:42,foo=1", "")
+	f.Add(tp, "dd=s:2;o:rum", "weft=zz:1")
+	f.Add("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", "dd=s:-1;o:syn thetics", "foo=1,foo=2")
+	f.Add("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03-xyz", " ,a@b=1", "t@vvvvvvvvvvvvvvv=1")
+	f.Add(tp, strings.Repeat("k=v,", 31)+"dd=s:2", "")
+	f.Fuzz(func(t *testing.T, traceparent, state1, state2 string) {
+		h := http.Header{"Traceparent": {traceparent}, "Tracestate": {state1, state2}}
+		sc := spanContextFromContext(W3C{}.Extract(context.Background(), HeaderCarrier(h)))
+		if !sc.IsValid() {
+			return
+		}
+		if sc.TraceState != "" {
+			if err := ValidateTracestate(sc.TraceState); err != nil {
+				t.Fatalf("kept tracestate %q is invalid: %v", sc.TraceState, err)
+			}
+		}
+		out := http.Header{}
+		W3C{}.Inject(contextWithRemote(context.Background(), sc), HeaderCarrier(out))
+		if ts := out.Get("Tracestate"); ts != "" {
+			if err := ValidateTracestate(ts); err != nil {
+				t.Fatalf("sent tracestate %q (from %q, %q) is invalid: %v", ts, state1, state2, err)
+			}
+		}
+		again := spanContextFromContext(W3C{}.Extract(context.Background(), HeaderCarrier(out)))
+		if again.TraceID != sc.TraceID || again.SpanID != sc.SpanID || again.IsSampled() != sc.IsSampled() ||
+			again.Cause != sc.Cause || again.Priority != sc.Priority {
+			t.Fatalf("round trip: %+v became %+v via %v", sc, again, out)
 		}
 	})
 }
