@@ -54,13 +54,11 @@ const (
 	colFixedTrace, colFixedSpanID = 16, 8
 )
 
-// colWalker walks a batch's records in one direction: from the row streams into the column streams (ColumnPage)
-// or back (RowPage). Every token is read from its source and appended to its destination byte for byte.
+// colWalker walks a column page's streams back into a batch's records and numbers (RowPage); colSplitter is the
+// other direction. Every token is read from its column and appended to its destination byte for byte.
 type colWalker struct {
-	fwd             bool
-	inRec, inNums   []byte             // forward: the batch's streams being read
-	outRec, outNums []byte             // backward: the batch's streams being written
-	cols            [colStreams][]byte // forward: appended to; backward: read from
+	outRec, outNums []byte             // the batch's streams being written
+	cols            [colStreams][]byte // read from
 	err             error
 }
 
@@ -70,39 +68,14 @@ func (w *colWalker) tok(col int, nums bool, size int) []byte {
 	if w.err != nil {
 		return nil
 	}
-	if !w.fwd { // reading pages back: the hot direction
-		b := w.cols[col]
-		if size == 0 && len(b) > 0 && b[0] < 0x80 { // most tokens: a one-byte varint
-			w.cols[col] = b[1:]
-			if nums {
-				w.outNums = append(w.outNums, b[0])
-			} else {
-				w.outRec = append(w.outRec, b[0])
-			}
-			return b[:1]
-		}
-		n := tokLen(b, size)
-		if n < 0 {
-			w.err = fmt.Errorf("%w: column page: stream %d ends inside a value", ErrCorrupt, col)
-			return nil
-		}
-		t := b[:n]
-		w.cols[col] = b[n:]
+	b := w.cols[col]
+	if size == 0 && len(b) > 0 && b[0] < 0x80 { // most tokens: a one-byte varint
+		w.cols[col] = b[1:]
 		if nums {
-			w.outNums = append(w.outNums, t...)
+			w.outNums = append(w.outNums, b[0])
 		} else {
-			w.outRec = append(w.outRec, t...)
+			w.outRec = append(w.outRec, b[0])
 		}
-		return t
-	}
-	src := &w.inRec
-	if nums {
-		src = &w.inNums
-	}
-	b := *src
-	if size == 0 && len(b) > 0 && b[0] < 0x80 { // a one-byte varint: appended alone, not copied by memmove
-		*src = b[1:]
-		w.cols[col] = append(w.cols[col], b[0])
 		return b[:1]
 	}
 	n := tokLen(b, size)
@@ -110,9 +83,14 @@ func (w *colWalker) tok(col int, nums bool, size int) []byte {
 		w.err = fmt.Errorf("%w: column page: stream %d ends inside a value", ErrCorrupt, col)
 		return nil
 	}
-	*src = b[n:]
-	w.cols[col] = append(w.cols[col], b[:n]...)
-	return b[:n]
+	t := b[:n]
+	w.cols[col] = b[n:]
+	if nums {
+		w.outNums = append(w.outNums, t...)
+	} else {
+		w.outRec = append(w.outRec, t...)
+	}
+	return t
 }
 
 // tokLen is the length of the token at the start of b: a varint (size 0) or size bytes; -1 if b ends first.
@@ -268,6 +246,234 @@ func (w *colWalker) span() {
 	}
 }
 
+// colSplitter puts a batch's records and numbers into the column streams (ColumnWriter.Page): the forward walk
+// of colWalker, written out for that direction alone. Every page compaction writes goes through it, and the
+// generic walker's test of the direction, the error and the token's size at every token, and its streams kept
+// as slices re-cut at each token, cost about as much as the copying. Positions are indexes into rec and nums;
+// a failed read sets err and moves r past the records' end, so that every later read fails at once too.
+type colSplitter struct {
+	rec, nums []byte
+	r, n      int
+	cols      *[colStreams][]byte
+	err       error
+}
+
+// fail notes a read past the end of a stream, or a malformed one.
+func (s *colSplitter) fail(col int) {
+	if s.err == nil {
+		s.err = fmt.Errorf("%w: column page: stream %d ends inside a value", ErrCorrupt, col)
+	}
+	s.r, s.n = len(s.rec), len(s.nums)
+}
+
+// rv moves a varint of the records to column col and returns it.
+func (s *colSplitter) rv(col int) uint64 {
+	if r := s.r; r < len(s.rec) && s.rec[r] < 0x80 {
+		s.cols[col] = append(s.cols[col], s.rec[r])
+		s.r = r + 1
+		return uint64(s.rec[r])
+	}
+	return s.rvLong(col)
+}
+
+func (s *colSplitter) rvLong(col int) uint64 {
+	k := tokLen(s.rec[s.r:], 0)
+	if k < 0 {
+		s.fail(col)
+		return 0
+	}
+	v, _ := binary.Uvarint(s.rec[s.r : s.r+k]) // 0 for a varint that overflows, as colWalker.uv reads it
+	s.cols[col] = append(s.cols[col], s.rec[s.r:s.r+k]...)
+	s.r += k
+	return v
+}
+
+// nv moves a varint of the numbers to column col.
+func (s *colSplitter) nv(col int) {
+	if n := s.n; n < len(s.nums) && s.nums[n] < 0x80 {
+		s.cols[col] = append(s.cols[col], s.nums[n])
+		s.n = n + 1
+		return
+	}
+	s.nvLong(col)
+}
+
+func (s *colSplitter) nvLong(col int) {
+	k := tokLen(s.nums[s.n:], 0)
+	if k < 0 {
+		s.fail(col)
+		return
+	}
+	s.cols[col] = append(s.cols[col], s.nums[s.n:s.n+k]...)
+	s.n += k
+}
+
+// fixed moves size bytes of the records to column col.
+func (s *colSplitter) fixed(col, size int) {
+	if len(s.rec)-s.r < size {
+		s.fail(col)
+		return
+	}
+	s.cols[col] = append(s.cols[col], s.rec[s.r:s.r+size]...)
+	s.r += size
+}
+
+// b1 moves one byte of the records to column col and returns it.
+func (s *colSplitter) b1(col int) byte {
+	if r := s.r; r < len(s.rec) {
+		c := s.rec[r]
+		s.cols[col] = append(s.cols[col], c)
+		s.r = r + 1
+		return c
+	}
+	s.fail(col)
+	return 0
+}
+
+func (s *colSplitter) attrs(top bool, depth int) {
+	cnt := colRest
+	if top {
+		cnt = colAttrCount
+	}
+	n := s.rv(cnt)
+	for i := uint64(0); i < n && s.err == nil; i++ {
+		if top && i < colAttrSlots {
+			c := colAttrs + 3*int(i)
+			s.rv(c)
+			// The common values, a string reference or an integer, without a call.
+			switch t := s.b1(c + 1); t {
+			case byte(model.TypeString):
+				s.rv(c + 2)
+			case byte(model.TypeInt):
+				s.nv(c + 2)
+			default:
+				s.valueOf(t, c+2, depth)
+			}
+			continue
+		}
+		s.rv(colRest)
+		s.value(colRest, colRest, depth)
+	}
+}
+
+func (s *colSplitter) value(typeCol, valCol, depth int) {
+	s.valueOf(s.b1(typeCol), valCol, depth)
+}
+
+// valueOf moves a value of type t, whose type byte has been moved.
+func (s *colSplitter) valueOf(t byte, valCol, depth int) {
+	if depth > colMaxDepth {
+		if s.err == nil {
+			s.err = fmt.Errorf("%w: column page: values nested too deep", ErrCorrupt)
+		}
+		return
+	}
+	switch {
+	case s.err != nil:
+	case t == byte(model.TypeEmpty):
+	case t == byte(model.TypeString) || t == byte(model.TypeBytes):
+		s.rv(valCol)
+	case t == byte(model.TypeInt):
+		s.nv(valCol)
+	case t == byte(model.TypeFloat):
+		s.fixed(valCol, 8)
+	case t == byte(model.TypeBool):
+		s.fixed(valCol, 1)
+	case t == byte(model.TypeArray):
+		n := s.rv(colRest)
+		for i := uint64(0); i < n && s.err == nil; i++ {
+			s.value(colRest, colRest, depth+1)
+		}
+	case t == byte(model.TypeMap):
+		s.attrs(false, depth+1)
+	default:
+		s.err = fmt.Errorf("%w: column page: unknown value type %d", ErrCorrupt, t)
+	}
+}
+
+func (s *colSplitter) ref() {
+	if m := s.b1(colRest); m == 1 {
+		s.fixed(colRest, colFixedTrace)
+	} else if m != 0 && s.err == nil {
+		s.err = fmt.Errorf("%w: column page: event reference marker", ErrCorrupt)
+	}
+	s.rv(colRest)
+	s.rv(colRest)
+}
+
+// span moves one span's record and numbers, as colWalker.span does.
+func (s *colSplitter) span() {
+	h := s.rv(colHeader)
+	s.b1(colKind)
+	if h&recSameTrace != 0 {
+		s.nv(colStartDelta)
+	} else {
+		s.fixed(colTrace, colFixedTrace)
+		s.nv(colStartAbs)
+	}
+	s.nv(colDuration)
+	if h&recParent != 0 {
+		s.fixed(colParentID, colFixedSpanID)
+	} else if h&recParentRef != 0 {
+		s.rv(colParentRef)
+	}
+	s.rv(colName)
+	s.rv(colResource)
+	if h&(recStatusMsg|recSpanResource|recSpanType|recScope|recScopeVersion) != 0 {
+		if h&recStatusMsg != 0 {
+			s.rv(colStatusMsg)
+		}
+		if h&recSpanResource != 0 {
+			s.rv(colSpanResource)
+		}
+		if h&recSpanType != 0 {
+			s.rv(colSpanType)
+		}
+		if h&recScope != 0 {
+			s.rv(colScope)
+		}
+		if h&recScopeVersion != 0 {
+			s.rv(colScopeVersion)
+		}
+	}
+	s.attrs(true, 0)
+	if h&(recEvents|recLinks|recTraceState|recFlags|recCausality) == 0 {
+		return
+	}
+	if h&recEvents != 0 {
+		n := s.rv(colRest)
+		for i := uint64(0); i < n && s.err == nil; i++ {
+			s.rv(colRest) // time
+			s.rv(colRest) // name
+			s.attrs(false, 0)
+			s.rv(colRest) // unit
+			s.rv(colRest) // seq
+			s.ref()
+		}
+	}
+	if h&recLinks != 0 {
+		n := s.rv(colRest)
+		for i := uint64(0); i < n && s.err == nil; i++ {
+			s.fixed(colRest, colFixedTrace)
+			s.fixed(colRest, colFixedSpanID)
+			s.rv(colRest)
+			s.attrs(false, 0)
+		}
+	}
+	if h&recTraceState != 0 {
+		s.rv(colRest)
+	}
+	if h&recFlags != 0 {
+		s.rv(colRest)
+	}
+	if h&recCausality != 0 {
+		for range 4 {
+			s.rv(colRest)
+		}
+		s.ref()
+	}
+}
+
 // ColumnPage appends to dst the column form of the encoded batch page (see above), every stream compressed on
 // its own (see colcodec.go); better uses zstd's better level where zstd is the smallest. traces, if not nil, are
 // the page's traces in order as the reader will know them: when the records name exactly those, one after the
@@ -317,17 +523,16 @@ func (cw *ColumnWriter) Page(dst, page []byte, traces []model.TraceID) ([]byte, 
 		return dst, d.err
 	}
 	ids := d.b
-	w := &colWalker{fwd: true, inRec: rec, inNums: nums}
-	for i := range w.cols {
-		w.cols[i] = cw.cols[i][:0]
+	for i := range cw.cols {
+		cw.cols[i] = cw.cols[i][:0]
 	}
+	w := &colSplitter{rec: rec, nums: nums, cols: &cw.cols}
 	for i := 0; i < n && w.err == nil; i++ {
 		w.span()
 	}
-	cw.cols = w.cols
-	if w.err == nil && (len(w.inRec) != 0 || len(w.inNums) != 0) {
+	if w.err == nil && (w.r != len(rec) || w.n != len(nums)) {
 		w.err = fmt.Errorf("%w: column page: %d record and %d number bytes after the last span", ErrCorrupt,
-			len(w.inRec), len(w.inNums))
+			len(rec)-w.r, len(nums)-w.n)
 	}
 	if w.err != nil {
 		return dst, w.err
@@ -336,11 +541,11 @@ func (cw *ColumnWriter) Page(dst, page []byte, traces []model.TraceID) ([]byte, 
 	dst = binary.AppendUvarint(dst, uint64(n))
 	dst = binary.AppendUvarint(dst, colStreams)
 	dst = c.appendStream(dst, tables, 0)
-	implied := traces != nil && len(w.cols[colTrace]) == 16*len(traces)
+	implied := traces != nil && len(cw.cols[colTrace]) == 16*len(traces)
 	for i := 0; implied && i < len(traces); i++ {
-		implied = [16]byte(w.cols[colTrace][16*i:]) == [16]byte(traces[i])
+		implied = [16]byte(cw.cols[colTrace][16*i:]) == [16]byte(traces[i])
 	}
-	for i, s := range w.cols {
+	for i, s := range cw.cols {
 		if i == colTrace && implied {
 			dst = append(dst, colImplied)
 			dst = binary.AppendUvarint(dst, uint64(len(s)))
