@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/weftrace/weft/model"
 )
 
 // benchTraces are 100 traces of 10 spans, each span with 10 meta entries and 3 metrics, as a busy web service
@@ -34,38 +36,42 @@ func benchTraces() [][]ddSpan {
 	return traces
 }
 
+// BenchmarkDecodeV04 decodes as the handler does for a consumer that lets go of the spans (the pipeline in front
+// of the embedded store): each request into the memory of the one before, taken back by release.
 func BenchmarkDecodeV04(b *testing.B) {
-	body := encodeV04(b, benchTraces())
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	n := 0
-	cpu0 := cpuTime()
-	for b.Loop() {
-		spans, err := decodeV04(body, goldenHeader)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n += len(spans)
-	}
-	cpu := cpuTime() - cpu0
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "spans/s")
-	if cpu > 0 {
-		b.ReportMetric(float64(n)/cpu.Seconds(), "spans/cpu-s")
-	}
+	benchDecode(b, encodeV04(b, benchTraces()), (*builder).decodeV04, true)
 }
 
+// BenchmarkDecodeV04Kept is BenchmarkDecodeV04 for a consumer that keeps the spans: every request in new memory.
+func BenchmarkDecodeV04Kept(b *testing.B) {
+	benchDecode(b, encodeV04(b, benchTraces()), (*builder).decodeV04, false)
+}
+
+// BenchmarkDecodeV05 is BenchmarkDecodeV04 for /v0.5.
 func BenchmarkDecodeV05(b *testing.B) {
-	body := encodeV05(b, benchTraces())
+	benchDecode(b, encodeV05(b, benchTraces()), (*builder).decodeV05, true)
+}
+
+// BenchmarkDecodeV05Kept is BenchmarkDecodeV04Kept for /v0.5.
+func BenchmarkDecodeV05Kept(b *testing.B) {
+	benchDecode(b, encodeV05(b, benchTraces()), (*builder).decodeV05, false)
+}
+
+// benchDecode decodes body with decode over and over, releasing the spans (reuse) or not, and reports spans per
+// second of time and of CPU (garbage collection included).
+func benchDecode(b *testing.B, body []byte, decode func(*builder, []byte) ([]*model.Span, error), reuse bool) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	n := 0
 	cpu0 := cpuTime()
 	for b.Loop() {
-		spans, err := decodeV05(body, goldenHeader)
+		d := newBuilder(goldenHeader, nil)
+		spans, err := decode(d, body)
 		if err != nil {
 			b.Fatal(err)
 		}
 		n += len(spans)
+		d.release(reuse)
 	}
 	cpu := cpuTime() - cpu0
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "spans/s")

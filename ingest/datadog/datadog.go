@@ -34,8 +34,8 @@ func NewHandler(c ingest.Consumer, o ingest.Options) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v0.3/traces", h.traces(decodeV03))
 	mux.Handle("/v0.4/traces", h.traces(decodeV03)) // same payload as v0.3; dd-trace clients send msgpack
-	mux.Handle("/v0.5/traces", h.traces(func(_ string, b []byte, hd header) ([]*model.Span, error) {
-		return decodeV05(b, hd)
+	mux.Handle("/v0.5/traces", h.traces(func(b *builder, _ string, body []byte) ([]*model.Span, error) {
+		return b.decodeV05(body)
 	}))
 	mux.HandleFunc("/info", h.info)
 	for _, p := range acceptedOnly {
@@ -45,11 +45,11 @@ func NewHandler(c ingest.Consumer, o ingest.Options) http.Handler {
 }
 
 // decodeV03 decodes the payload of /v0.3/traces and /v0.4/traces: JSON or msgpack by content type.
-func decodeV03(contentType string, body []byte, h header) ([]*model.Span, error) {
+func decodeV03(b *builder, contentType string, body []byte) ([]*model.Span, error) {
 	if isJSON(contentType, body) {
-		return decodeJSON(body, h)
+		return b.decodeJSON(body)
 	}
-	return decodeV04(body, h)
+	return b.decodeV04(body)
 }
 
 // advertised are the endpoints /info lists. Stats and remote configuration are answered but not listed: a tracer
@@ -92,7 +92,8 @@ type handler struct {
 	o ingest.Options
 }
 
-type decodeFunc func(contentType string, body []byte, h header) ([]*model.Span, error)
+// decodeFunc decodes a request's body into b's memory.
+type decodeFunc func(b *builder, contentType string, body []byte) ([]*model.Span, error)
 
 func (h *handler) traces(decode decodeFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -117,16 +118,22 @@ func (h *handler) handle(w http.ResponseWriter, r *http.Request, decode decodeFu
 	if err := ingest.Admit(w, r, h.o); err != nil {
 		return err
 	}
-	body, err := ingest.ReadBody(w, r, h.o)
+	body, release, err := ingest.ReadBodyPooled(w, r, h.o)
 	if err != nil {
 		return err
 	}
+	defer release() // the decoders copy what they keep
 	h.o.Metrics.Bytes(receiver, len(body))
-	spans, err := decode(r.Header.Get("Content-Type"), body, headerOf(r))
+	batch := ingest.NewBatch(h.c)
+	b := newBuilder(headerOf(r), batch)
+	// The spans' memory goes back to the builder only if the consumer said it let go of them; the answer needs
+	// nothing of them.
+	defer func() { b.release(ingest.Released(batch)) }()
+	spans, err := decode(b, r.Header.Get("Content-Type"), body)
 	if err != nil {
 		return err
 	}
-	return ingest.Deliver(r.Context(), h.c, h.o, receiver, spans)
+	return ingest.DeliverBatch(r.Context(), h.c, h.o, receiver, spans, batch)
 }
 
 // headerOf reads what the tracer says about itself in the Datadog-Meta-* headers.

@@ -247,7 +247,7 @@ func TestGoldenV03JSON(t *testing.T) {
 	if !isJSON("application/json", body) || !isJSON("", body) {
 		t.Fatal("the JSON payload is not recognised as JSON")
 	}
-	spans, err := decodeV03("application/json", body, goldenHeader)
+	spans, err := decodeJSON(body, goldenHeader)
 	if err != nil {
 		t.Fatal(err)
 	}

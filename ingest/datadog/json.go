@@ -28,6 +28,13 @@ type jsonSpan struct {
 
 // decodeJSON decodes a JSON array of traces, each an array of spans.
 func decodeJSON(body []byte, h header) ([]*model.Span, error) {
+	b := newBuilder(h, nil)
+	defer b.release(false) // the spans are the caller's
+	return b.decodeJSON(body)
+}
+
+// decodeJSON is the package's decodeJSON into b's memory.
+func (b *builder) decodeJSON(body []byte) ([]*model.Span, error) {
 	var traces [][]jsonSpan
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&traces); err != nil {
@@ -43,7 +50,6 @@ func decodeJSON(body []byte, h header) ([]*model.Span, error) {
 	if dec.More() {
 		return nil, badInput("json: data after the traces")
 	}
-	b := newBuilder(h)
 	var keys []string
 	for ti, t := range traces {
 		first := len(b.spans)

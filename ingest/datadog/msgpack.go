@@ -7,35 +7,39 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 
+	"github.com/weftrace/weft/ingest/internal/spanmem"
 	"github.com/weftrace/weft/model"
 )
 
-// reader streams msgpack values out of one request body. It takes strings straight from the body and interns
-// the short ones, so the keys and values that repeat from span to span (meta keys, services, names, types) are
-// allocated once per request. Every length prefix is checked against the bytes left before anything is
-// allocated for it, so a hostile prefix costs nothing.
+// reader streams msgpack values out of one request body. It takes strings straight from the body and makes them
+// through the builder's spanmem.Strings: keys (meta keys, services, names, types) interned across requests, values
+// copied into blocks, so that nothing decoded refers to the body. Every length prefix is checked against the bytes
+// left before anything is allocated for it, so a hostile prefix costs nothing.
 type reader struct {
-	body   []byte
-	r      *bytes.Reader
-	d      *msgpack.Decoder
-	intern map[string]string
-	cache  [256]string
+	body []byte
+	r    bytes.Reader
+	d    *msgpack.Decoder
+	strs *spanmem.Strings
 }
 
-// internMax is the longest string worth interning; longer values (queries, stacks, URLs) rarely repeat.
-const internMax = 64
-
-func newReader(body []byte) *reader {
-	r := bytes.NewReader(body)
+// reset starts reading body (nil when the request is done, so that the pooled reader does not keep it).
+func (m *reader) reset(body []byte) {
+	m.body = body
+	m.r.Reset(body)
 	// bytes.Reader is an io.ByteScanner, so the decoder reads it directly without buffering and r.Len() is
 	// exactly what is left.
-	return &reader{body: body, r: r, d: msgpack.NewDecoder(r), intern: make(map[string]string, 64)}
+	if m.d == nil {
+		m.d = msgpack.NewDecoder(&m.r)
+	} else {
+		m.d.Reset(&m.r)
+	}
 }
 
 func (m *reader) left() int { return m.r.Len() }
@@ -92,28 +96,22 @@ func (m *reader) bytes() ([]byte, error) {
 	return m.body[off : off+n : off+n], nil
 }
 
-// str reads a string, interning the short ones.
-func (m *reader) str() (string, error) {
+// key reads a string that repeats from span to span (a meta key, a service, a name, a type).
+func (m *reader) key() (string, error) {
 	b, err := m.bytes()
-	if err != nil || len(b) == 0 {
+	if err != nil {
 		return "", err
 	}
-	if len(b) > internMax {
-		return string(b), nil
+	return m.strs.Key(b), nil
+}
+
+// value reads any other string.
+func (m *reader) value() (string, error) {
+	b, err := m.bytes()
+	if err != nil {
+		return "", err
 	}
-	// A small direct-mapped cache in front of the map catches most repeats (meta keys, services, types) for the
-	// price of a comparison.
-	h := (uint(len(b))*31 + uint(b[0])*7 + uint(b[len(b)/2])*13 + uint(b[len(b)-1])) % uint(len(m.cache))
-	if c := m.cache[h]; c == string(b) {
-		return c, nil
-	}
-	s, ok := m.intern[string(b)]
-	if !ok {
-		s = string(b)
-		m.intern[s] = s
-	}
-	m.cache[h] = s
-	return s, nil
+	return m.strs.Value(b), nil
 }
 
 func (m *reader) uint64() (uint64, error) {
@@ -246,8 +244,15 @@ func wrapEOF(err error) error {
 // decodeV04 decodes the body of /v0.3/traces or /v0.4/traces in msgpack: an array of traces, each an array of
 // spans, each a map keyed by field name.
 func decodeV04(body []byte, h header) ([]*model.Span, error) {
-	m := newReader(body)
-	b := newBuilder(h)
+	b := newBuilder(h, nil)
+	defer b.release(false) // the spans are the caller's
+	return b.decodeV04(body)
+}
+
+// decodeV04 is the package's decodeV04 into b's memory.
+func (b *builder) decodeV04(body []byte) ([]*model.Span, error) {
+	m := &b.m
+	m.reset(body)
 	nt, err := m.arrayLen()
 	if err != nil {
 		return nil, badInput("traces: %v", wrapEOF(err))
@@ -291,16 +296,16 @@ func decodeSpanV04(m *reader, b *builder, ti, si int) error {
 		switch string(k) { // compiles to comparisons, without allocating
 		case "service":
 			field = "service"
-			r.service, err = m.str()
+			r.service, err = m.key()
 		case "name":
 			field = "name"
-			r.name, err = m.str()
+			r.name, err = m.key()
 		case "resource":
 			field = "resource"
-			r.resource, err = m.str()
+			r.resource, err = m.value()
 		case "type":
 			field = "type"
-			r.typ, err = m.str()
+			r.typ, err = m.key()
 		case "trace_id":
 			field = "trace_id"
 			r.traceID, err = m.uint64()
@@ -356,11 +361,11 @@ func decodeMetaV04(m *reader, b *builder) error {
 		return err
 	}
 	for i := 0; i < n; i++ {
-		k, err := m.str()
+		k, err := m.key()
 		if err != nil {
 			return err
 		}
-		v, err := m.str()
+		v, err := m.value()
 		if err != nil {
 			return fmt.Errorf("%q: %w", k, err)
 		}
@@ -375,7 +380,7 @@ func decodeMetricsV04(m *reader, b *builder) error {
 		return err
 	}
 	for i := 0; i < n; i++ {
-		k, err := m.str()
+		k, err := m.key()
 		if err != nil {
 			return err
 		}
@@ -420,15 +425,15 @@ func decodeLinksV04(m *reader, b *builder) error {
 				sid, err = m.uint64()
 			case "tracestate":
 				field = "tracestate"
-				l.TraceState, err = m.str()
+				l.TraceState, err = m.value()
 			case "attributes":
 				field = "attributes"
 				var na int
 				if na, err = m.mapLen(); err == nil {
 					for a := 0; a < na && err == nil; a++ {
 						var ak, av string
-						if ak, err = m.str(); err == nil {
-							if av, err = m.str(); err == nil {
+						if ak, err = m.key(); err == nil {
+							if av, err = m.value(); err == nil {
 								l.Attrs = append(l.Attrs, model.Attr{Key: ak, Value: model.String(av)})
 							}
 						}
@@ -472,7 +477,7 @@ func decodeEventsV04(m *reader, b *builder) error {
 			switch string(k) {
 			case "name":
 				field = "name"
-				e.Name, err = m.str()
+				e.Name, err = m.key()
 			case "time_unix_nano":
 				field = "time_unix_nano"
 				e.Time, err = m.int64()
@@ -483,7 +488,7 @@ func decodeEventsV04(m *reader, b *builder) error {
 					for a := 0; a < na && err == nil; a++ {
 						var ak string
 						var v model.Value
-						if ak, err = m.str(); err == nil {
+						if ak, err = m.key(); err == nil {
 							if v, err = decodeAnyValue(m, 0); err == nil {
 								e.Attrs = append(e.Attrs, model.Attr{Key: ak, Value: v})
 							}
@@ -519,7 +524,7 @@ func decodeAnyValue(m *reader, depth int) (model.Value, error) {
 		switch string(k) {
 		case "string_value":
 			var s string
-			s, err = m.str()
+			s, err = m.value()
 			v = model.String(s)
 		case "bool_value":
 			var bv bool
@@ -584,7 +589,15 @@ func decodeArrayValue(m *reader) (model.Value, error) {
 // 12 elements — service, name, resource (string indexes), trace_id, span_id, parent_id, start, duration, error,
 // meta (index to index), metrics (index to float), type (index) — and every string is an index into the table.
 func decodeV05(body []byte, h header) ([]*model.Span, error) {
-	m := newReader(body)
+	b := newBuilder(h, nil)
+	defer b.release(false) // the spans are the caller's
+	return b.decodeV05(body)
+}
+
+// decodeV05 is the package's decodeV05 into b's memory.
+func (b *builder) decodeV05(body []byte) ([]*model.Span, error) {
+	m := &b.m
+	m.reset(body)
 	n, err := m.arrayLen()
 	if err != nil {
 		return nil, badInput("payload: %v", wrapEOF(err))
@@ -592,11 +605,9 @@ func decodeV05(body []byte, h header) ([]*model.Span, error) {
 	if n != 2 {
 		return nil, badInput("payload: want an array of 2 (strings, traces), got %d elements", n)
 	}
-	table, err := readStringTable(m)
-	if err != nil {
+	if err := b.table.read(m); err != nil {
 		return nil, badInput("string table: %v", wrapEOF(err))
 	}
-	b := newBuilder(h)
 	nt, err := m.arrayLen()
 	if err != nil {
 		return nil, badInput("traces: %v", wrapEOF(err))
@@ -608,7 +619,7 @@ func decodeV05(body []byte, h header) ([]*model.Span, error) {
 		}
 		first := len(b.spans)
 		for si := 0; si < ns; si++ {
-			if err := decodeSpanV05(m, b, &table, ti, si); err != nil {
+			if err := decodeSpanV05(m, b, &b.table, ti, si); err != nil {
 				return nil, err
 			}
 		}
@@ -621,10 +632,12 @@ func decodeV05(body []byte, h header) ([]*model.Span, error) {
 }
 
 // stringTable holds v0.5's strings as one string and the end offset of each, so that a table of many strings
-// costs one allocation and four bytes a string.
+// costs one allocation and four bytes a string. The ends, and the buffer the strings are gathered in before they
+// are copied into all, are the builder's and serve the next request.
 type stringTable struct {
 	all  string
 	ends []uint32
+	buf  []byte
 }
 
 func (t *stringTable) get(i uint64) (string, bool) {
@@ -638,24 +651,25 @@ func (t *stringTable) get(i uint64) (string, bool) {
 	return t.all[start:t.ends[i]], true
 }
 
-func readStringTable(m *reader) (stringTable, error) {
-	var t stringTable
+// read reads the table, reusing t's ends.
+func (t *stringTable) read(m *reader) error {
 	n, err := m.arrayLen()
 	if err != nil {
-		return t, err
+		return err
 	}
-	t.ends = make([]uint32, n)
-	var all []byte
+	t.ends = slices.Grow(t.ends[:0], n)[:n]
+	all := t.buf[:0]
 	for i := range t.ends {
 		b, err := m.bytes()
 		if err != nil {
-			return t, fmt.Errorf("string %d: %w", i, err)
+			return fmt.Errorf("string %d: %w", i, err)
 		}
 		all = append(all, b...)
 		t.ends[i] = uint32(len(all))
 	}
-	t.all = string(all)
-	return t, nil
+	t.all = string(all) // the spans' strings: a copy, never written again
+	t.buf = all[:0]
+	return nil
 }
 
 func decodeSpanV05(m *reader, b *builder, t *stringTable, ti, si int) error {

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/weftrace/weft/ingest"
+	"github.com/weftrace/weft/ingest/internal/spanmem"
 	"github.com/weftrace/weft/model"
 )
 
@@ -50,17 +52,23 @@ type rawSpan struct {
 
 type resourceKey struct{ service, env, version string }
 
-// builder turns Datadog spans into model spans for one request. Spans and their attributes are carved out of
-// shared slabs, so a request costs few allocations whatever its size: the attributes of the span being decoded
-// are appended straight to the attribute slab, from mark on.
+// builder turns Datadog spans into model spans, one request at a time. Spans and their attributes are carved out
+// of blocks (spanmem.Blocks) that serve the next request once the consumer has let go of the spans
+// (ingest.Released): the attributes of the span being decoded are appended straight to the attribute block, from
+// mark on. Builders are pooled, with their blocks, their strings (spanmem.Strings: keys interned across requests,
+// never written again) and their msgpack reader.
 type builder struct {
 	norm      ingest.Normalizer
 	hdr       header
+	batch     ingest.Batch // the consumer's, if any: given each span as it is done
 	resources map[resourceKey]*model.Resource
 	spans     []*model.Span
-	slab      []model.Span
-	attrs     []model.Attr
+	slab      spanmem.Blocks[model.Span]
+	attrs     spanmem.Blocks[model.Attr]
 	mark      int // where the current span's attributes start in attrs
+	strs      spanmem.Strings
+	m         reader
+	table     stringTable // /v0.5's, whose ends are reused; its strings are the spans'
 
 	// state of the span being decoded
 	tidHigh uint64
@@ -72,13 +80,64 @@ type builder struct {
 	links   []model.Link
 }
 
-func newBuilder(h header) *builder {
-	return &builder{hdr: h, resources: make(map[resourceKey]*model.Resource, 4)}
+// Blocks of 32 KiB or so (a size class): 128 spans, 292 attributes.
+const (
+	spanBlock = 128
+	attrBlock = 292
+)
+
+// maxTableBuf bounds the /v0.5 string table buffer a pooled builder keeps (and with it the table's ends).
+const maxTableBuf = 1 << 20
+
+var builders = sync.Pool{New: func() any {
+	b := &builder{resources: make(map[resourceKey]*model.Resource, 4)}
+	b.slab.Size, b.attrs.Size = spanBlock, attrBlock
+	b.m.strs = &b.strs
+	return b
+}}
+
+// newBuilder gives a builder for one request from a tracer that sent h, whose spans are also added to batch
+// (unless nil) as they are done. Give it back with release once the spans are handed over.
+func newBuilder(h header, batch ingest.Batch) *builder {
+	b := builders.Get().(*builder)
+	b.hdr, b.batch = h, batch
+	return b
+}
+
+// release ends the builder's request (see reset) and gives the builder back to the pool.
+func (b *builder) release(reuse bool) {
+	b.reset(reuse)
+	builders.Put(b)
+}
+
+// reset ends the builder's request. With reuse (the consumer released the spans: ingest.Released), the blocks that
+// held the spans and their attributes are zeroed and kept for the next request, and so is the slice of span
+// pointers; otherwise they are left to the spans' new owner. Strings are never written again either way.
+func (b *builder) reset(reuse bool) {
+	b.slab.Reset(reuse)
+	b.attrs.Reset(reuse)
+	if reuse {
+		clear(b.spans)
+		b.spans = b.spans[:0]
+	} else {
+		b.spans = nil
+	}
+	b.mark = 0
+	b.batch = nil
+	b.hdr = header{}
+	clear(b.resources)
+	b.strs.EndRequest()
+	b.m.reset(nil)
+	b.table.all = ""
+	if cap(b.table.buf) > maxTableBuf {
+		b.table.buf, b.table.ends = nil, nil
+	}
+	b.begin()
 }
 
 // begin clears the per-span state.
 func (b *builder) begin() {
-	b.attrs = b.attrs[:b.mark]
+	b.attrs.Truncate(b.mark)
 	b.tidHigh = 0
 	b.kind = model.KindUnspecified
 	b.errMsg, b.env, b.version = "", "", ""
@@ -119,24 +178,12 @@ func (b *builder) meta(k, v string) {
 			b.errMsg = v
 		}
 	}
-	b.add(model.Attr{Key: k, Value: model.String(v)})
+	b.mark = b.attrs.Append(b.mark, model.Attr{Key: k, Value: model.String(v)})
 }
 
 // metric takes one entry of a span's metrics map. _sampling_priority_v1 and every other metric stay attributes.
 func (b *builder) metric(k string, f float64) {
-	b.add(model.Attr{Key: k, Value: model.Float(f)})
-}
-
-// add appends an attribute of the current span, moving the span's attributes so far to a new slab when the
-// slab is full (the spans already taken keep the old one).
-func (b *builder) add(a model.Attr) {
-	if len(b.attrs) == cap(b.attrs) {
-		cur := b.attrs[b.mark:]
-		next := make([]model.Attr, len(cur), max(1024, 2*len(cur)))
-		copy(next, cur)
-		b.attrs, b.mark = next, 0
-	}
-	b.attrs = append(b.attrs, a)
+	b.mark = b.attrs.Append(b.mark, model.Attr{Key: k, Value: model.Float(f)})
 }
 
 // finish validates the span and appends it to the request's spans; ti and si place it in error messages.
@@ -154,11 +201,7 @@ func (b *builder) finish(r *rawSpan, ti, si int) error {
 	case r.duration > math.MaxInt64-r.start:
 		return badInput("%s: start %d plus duration %d is out of range", where(), r.start, r.duration)
 	}
-	if len(b.slab) == cap(b.slab) {
-		b.slab = make([]model.Span, 0, 64)
-	}
-	b.slab = b.slab[:len(b.slab)+1]
-	s := &b.slab[len(b.slab)-1]
+	s := b.slab.New()
 	binary.BigEndian.PutUint64(s.TraceID[:8], b.tidHigh)
 	binary.BigEndian.PutUint64(s.TraceID[8:], r.traceID)
 	binary.BigEndian.PutUint64(s.SpanID[:], r.spanID)
@@ -179,7 +222,8 @@ func (b *builder) finish(r *rawSpan, ti, si int) error {
 		s.StatusMessage = b.errMsg
 	}
 	s.Resource = b.resource(r.service)
-	s.Attrs = b.takeAttrs()
+	s.Attrs = b.attrs.Since(b.mark)
+	b.mark = b.attrs.Len()
 	s.Events = b.events
 	s.Links = b.links
 	ingest.ExtractCausality(s)
@@ -190,7 +234,8 @@ func (b *builder) finish(r *rawSpan, ti, si int) error {
 
 // endTrace completes the 128-bit trace IDs of one trace chunk, the spans from first on. Tracers put _dd.p.tid,
 // the upper half of the trace ID, on one span of a chunk only (dd-trace-go on the chunk's first span); the other
-// spans of the chunk with the same lower half get it too, or the trace would split in two.
+// spans of the chunk with the same lower half get it too, or the trace would split in two. The chunk's spans are
+// then done, and go to the consumer's batch.
 func (b *builder) endTrace(first int) {
 	spans := b.spans[first:]
 	for _, s := range spans {
@@ -202,19 +247,13 @@ func (b *builder) endTrace(first int) {
 				copy(o.TraceID[:8], s.TraceID[:8])
 			}
 		}
-		return
+		break
 	}
-}
-
-// takeAttrs returns the current span's attributes with their capacity capped, so that an append by a later
-// stage cannot overwrite the next span's.
-func (b *builder) takeAttrs() []model.Attr {
-	start, end := b.mark, len(b.attrs)
-	b.mark = end
-	if start == end {
-		return nil
+	if b.batch != nil {
+		for _, s := range spans {
+			b.batch.Add(s)
+		}
 	}
-	return b.attrs[start:end:end]
 }
 
 // resource returns the request's Resource for the span's service, env and version, making it on first use.
