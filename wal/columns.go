@@ -54,43 +54,86 @@ const (
 	colFixedTrace, colFixedSpanID = 16, 8
 )
 
-// colWalker walks a column page's streams back into a batch's records and numbers (RowPage); colSplitter is the
-// other direction. Every token is read from its column and appended to its destination byte for byte.
+// colWalker walks a column page's streams back into a batch's records and numbers (RowPage), token by token and
+// byte for byte; colSplitter is the other direction, and the two are written alike. A failed read sets err and
+// empties every column, so that every later read fails at once too.
 type colWalker struct {
-	outRec, outNums []byte             // the batch's streams being written
-	cols            [colStreams][]byte // read from
-	err             error
+	cols      [colStreams][]byte // what is left of each column
+	rec, nums []byte             // the batch's streams being written
+	err       error
 }
 
-// tok moves one token: a varint (size 0) or size fixed bytes, of column col, which the batch keeps in its
-// numbers stream when nums is set.
-func (w *colWalker) tok(col int, nums bool, size int) []byte {
-	if w.err != nil {
-		return nil
-	}
-	b := w.cols[col]
-	if size == 0 && len(b) > 0 && b[0] < 0x80 { // most tokens: a one-byte varint
-		w.cols[col] = b[1:]
-		if nums {
-			w.outNums = append(w.outNums, b[0])
-		} else {
-			w.outRec = append(w.outRec, b[0])
-		}
-		return b[:1]
-	}
-	n := tokLen(b, size)
-	if n < 0 {
+func (w *colWalker) fail(col int) {
+	if w.err == nil {
 		w.err = fmt.Errorf("%w: column page: stream %d ends inside a value", ErrCorrupt, col)
-		return nil
+		w.cols = [colStreams][]byte{}
 	}
-	t := b[:n]
-	w.cols[col] = b[n:]
-	if nums {
-		w.outNums = append(w.outNums, t...)
-	} else {
-		w.outRec = append(w.outRec, t...)
+}
+
+// rv moves a varint of column col to the records and returns it.
+func (w *colWalker) rv(col int) uint64 {
+	if b := w.cols[col]; len(b) > 0 && b[0] < 0x80 { // most tokens: a one-byte varint
+		w.rec = append(w.rec, b[0])
+		w.cols[col] = b[1:]
+		return uint64(b[0])
 	}
-	return t
+	return w.rvLong(col)
+}
+
+func (w *colWalker) rvLong(col int) uint64 {
+	b := w.cols[col]
+	k := tokLen(b, 0)
+	if k < 0 {
+		w.fail(col)
+		return 0
+	}
+	v, _ := binary.Uvarint(b[:k]) // 0 for a varint that overflows: it is copied all the same
+	w.rec = append(w.rec, b[:k]...)
+	w.cols[col] = b[k:]
+	return v
+}
+
+// nv moves a varint of column col to the numbers.
+func (w *colWalker) nv(col int) {
+	if b := w.cols[col]; len(b) > 0 && b[0] < 0x80 {
+		w.nums = append(w.nums, b[0])
+		w.cols[col] = b[1:]
+		return
+	}
+	w.nvLong(col)
+}
+
+func (w *colWalker) nvLong(col int) {
+	b := w.cols[col]
+	k := tokLen(b, 0)
+	if k < 0 {
+		w.fail(col)
+		return
+	}
+	w.nums = append(w.nums, b[:k]...)
+	w.cols[col] = b[k:]
+}
+
+// fixed moves size bytes of column col to the records.
+func (w *colWalker) fixed(col, size int) {
+	b := w.cols[col]
+	if len(b) < size {
+		w.fail(col)
+		return
+	}
+	w.rec = append(w.rec, b[:size]...)
+	w.cols[col] = b[size:]
+}
+
+// b1 moves one byte of column col to the records and returns it.
+func (w *colWalker) b1(col int) byte {
+	if b := w.cols[col]; len(b) > 0 {
+		w.rec = append(w.rec, b[0])
+		w.cols[col] = b[1:]
+		return b[0]
+	}
+	w.fail(col)
+	return 0
 }
 
 // tokLen is the length of the token at the start of b: a varint (size 0) or size bytes; -1 if b ends first.
@@ -109,61 +152,57 @@ func tokLen(b []byte, size int) int {
 	return -1
 }
 
-func (w *colWalker) uv(col int, nums bool) uint64 {
-	t := w.tok(col, nums, 0)
-	if t == nil {
-		return 0
-	}
-	v, _ := binary.Uvarint(t)
-	return v
-}
-
-func (w *colWalker) byte1(col int) byte {
-	t := w.tok(col, false, 1)
-	if t == nil {
-		return 0
-	}
-	return t[0]
-}
-
 func (w *colWalker) attrs(top bool, depth int) {
 	cnt := colRest
 	if top {
 		cnt = colAttrCount
 	}
-	n := w.uv(cnt, false)
+	n := w.rv(cnt)
 	for i := uint64(0); i < n && w.err == nil; i++ {
-		c := colRest
 		if top && i < colAttrSlots {
-			c = colAttrs + 3*int(i)
+			c := colAttrs + 3*int(i)
+			w.rv(c)
+			// The common values, a string reference or an integer, without a call.
+			switch t := w.b1(c + 1); t {
+			case byte(model.TypeString):
+				w.rv(c + 2)
+			case byte(model.TypeInt):
+				w.nv(c + 2)
+			default:
+				w.valueOf(t, c+2, depth)
+			}
+			continue
 		}
-		w.tok(c, false, 0)
-		if c == colRest {
-			w.value(c, c, depth)
-		} else {
-			w.value(c+1, c+2, depth)
-		}
+		w.rv(colRest)
+		w.value(colRest, colRest, depth)
 	}
 }
 
 func (w *colWalker) value(typeCol, valCol, depth int) {
+	w.valueOf(w.b1(typeCol), valCol, depth)
+}
+
+// valueOf moves a value of type t, whose type byte has been moved.
+func (w *colWalker) valueOf(t byte, valCol, depth int) {
 	if depth > colMaxDepth {
-		w.err = fmt.Errorf("%w: column page: values nested too deep", ErrCorrupt)
+		if w.err == nil {
+			w.err = fmt.Errorf("%w: column page: values nested too deep", ErrCorrupt)
+		}
 		return
 	}
-	switch t := w.byte1(typeCol); {
+	switch {
 	case w.err != nil:
 	case t == byte(model.TypeEmpty):
 	case t == byte(model.TypeString) || t == byte(model.TypeBytes):
-		w.tok(valCol, false, 0)
+		w.rv(valCol)
 	case t == byte(model.TypeInt):
-		w.tok(valCol, true, 0)
+		w.nv(valCol)
 	case t == byte(model.TypeFloat):
-		w.tok(valCol, false, 8)
+		w.fixed(valCol, 8)
 	case t == byte(model.TypeBool):
-		w.tok(valCol, false, 1)
+		w.fixed(valCol, 1)
 	case t == byte(model.TypeArray):
-		n := w.uv(colRest, false)
+		n := w.rv(colRest)
 		for i := uint64(0); i < n && w.err == nil; i++ {
 			w.value(colRest, colRest, depth+1)
 		}
@@ -175,82 +214,92 @@ func (w *colWalker) value(typeCol, valCol, depth int) {
 }
 
 func (w *colWalker) ref() {
-	if m := w.byte1(colRest); m == 1 {
-		w.tok(colRest, false, colFixedTrace)
+	if m := w.b1(colRest); m == 1 {
+		w.fixed(colRest, colFixedTrace)
 	} else if m != 0 && w.err == nil {
 		w.err = fmt.Errorf("%w: column page: event reference marker", ErrCorrupt)
 	}
-	w.tok(colRest, false, 0)
-	w.tok(colRest, false, 0)
+	w.rv(colRest)
+	w.rv(colRest)
 }
 
-// span moves one span's record and numbers.
+// span moves one span's record and numbers back from the columns.
 func (w *colWalker) span() {
-	h := w.uv(colHeader, false)
-	w.tok(colKind, false, 1)
+	h := w.rv(colHeader)
+	w.b1(colKind)
 	if h&recSameTrace != 0 {
-		w.tok(colStartDelta, true, 0)
+		w.nv(colStartDelta)
 	} else {
-		w.tok(colTrace, false, colFixedTrace)
-		w.tok(colStartAbs, true, 0)
+		w.fixed(colTrace, colFixedTrace)
+		w.nv(colStartAbs)
 	}
-	w.tok(colDuration, true, 0)
+	w.nv(colDuration)
 	if h&recParent != 0 {
-		w.tok(colParentID, false, colFixedSpanID)
+		w.fixed(colParentID, colFixedSpanID)
 	} else if h&recParentRef != 0 {
-		w.tok(colParentRef, false, 0)
+		w.rv(colParentRef)
 	}
-	w.tok(colName, false, 0)
-	w.tok(colResource, false, 0)
-	for _, f := range [...]struct {
-		bit uint64
-		col int
-	}{{recStatusMsg, colStatusMsg}, {recSpanResource, colSpanResource}, {recSpanType, colSpanType},
-		{recScope, colScope}, {recScopeVersion, colScopeVersion}} {
-		if h&f.bit != 0 {
-			w.tok(f.col, false, 0)
+	w.rv(colName)
+	w.rv(colResource)
+	if h&(recStatusMsg|recSpanResource|recSpanType|recScope|recScopeVersion) != 0 {
+		if h&recStatusMsg != 0 {
+			w.rv(colStatusMsg)
+		}
+		if h&recSpanResource != 0 {
+			w.rv(colSpanResource)
+		}
+		if h&recSpanType != 0 {
+			w.rv(colSpanType)
+		}
+		if h&recScope != 0 {
+			w.rv(colScope)
+		}
+		if h&recScopeVersion != 0 {
+			w.rv(colScopeVersion)
 		}
 	}
 	w.attrs(true, 0)
+	if h&(recEvents|recLinks|recTraceState|recFlags|recCausality) == 0 {
+		return
+	}
 	if h&recEvents != 0 {
-		n := w.uv(colRest, false)
+		n := w.rv(colRest)
 		for i := uint64(0); i < n && w.err == nil; i++ {
-			w.tok(colRest, false, 0) // time
-			w.tok(colRest, false, 0) // name
+			w.rv(colRest) // time
+			w.rv(colRest) // name
 			w.attrs(false, 0)
-			w.tok(colRest, false, 0) // unit
-			w.tok(colRest, false, 0) // seq
+			w.rv(colRest) // unit
+			w.rv(colRest) // seq
 			w.ref()
 		}
 	}
 	if h&recLinks != 0 {
-		n := w.uv(colRest, false)
+		n := w.rv(colRest)
 		for i := uint64(0); i < n && w.err == nil; i++ {
-			w.tok(colRest, false, colFixedTrace)
-			w.tok(colRest, false, colFixedSpanID)
-			w.tok(colRest, false, 0)
+			w.fixed(colRest, colFixedTrace)
+			w.fixed(colRest, colFixedSpanID)
+			w.rv(colRest)
 			w.attrs(false, 0)
 		}
 	}
 	if h&recTraceState != 0 {
-		w.tok(colRest, false, 0)
+		w.rv(colRest)
 	}
 	if h&recFlags != 0 {
-		w.tok(colRest, false, 0)
+		w.rv(colRest)
 	}
 	if h&recCausality != 0 {
 		for range 4 {
-			w.tok(colRest, false, 0)
+			w.rv(colRest)
 		}
 		w.ref()
 	}
 }
 
-// colSplitter puts a batch's records and numbers into the column streams (ColumnWriter.Page): the forward walk
-// of colWalker, written out for that direction alone. Every page compaction writes goes through it, and the
-// generic walker's test of the direction, the error and the token's size at every token, and its streams kept
-// as slices re-cut at each token, cost about as much as the copying. Positions are indexes into rec and nums;
-// a failed read sets err and moves r past the records' end, so that every later read fails at once too.
+// colSplitter puts a batch's records and numbers into the column streams (ColumnWriter.Page), token by token; it
+// is colWalker's other direction. Positions are indexes into rec and nums; a failed read sets err and moves r and
+// n past the ends, so that every later read fails at once too. (One walker for both directions, as before, tested
+// the direction, the error and the token's size at every token, which cost about as much as the copying.)
 type colSplitter struct {
 	rec, nums []byte
 	r, n      int
@@ -401,7 +450,7 @@ func (s *colSplitter) ref() {
 	s.rv(colRest)
 }
 
-// span moves one span's record and numbers, as colWalker.span does.
+// span moves one span's record and numbers into the columns, as colWalker.span moves them back.
 func (s *colSplitter) span() {
 	h := s.rv(colHeader)
 	s.b1(colKind)
@@ -629,7 +678,7 @@ func rowPage(dst, col []byte, traces []model.TraceID, rows int) ([]byte, error) 
 	for _, c := range w.cols {
 		total += len(c)
 	}
-	w.outRec, w.outNums = make([]byte, 0, total), make([]byte, 0, total/2)
+	w.rec, w.nums = make([]byte, 0, total), make([]byte, 0, total/2)
 	if rows >= 0 && uint64(rows) < n {
 		// The tables end with the span count: say rows instead.
 		k := len(binary.AppendUvarint(nil, n))
@@ -653,10 +702,10 @@ func rowPage(dst, col []byte, traces []model.TraceID, rows int) ([]byte, error) 
 		}
 	}
 	dst = append(dst, tables...)
-	dst = binary.AppendUvarint(dst, uint64(len(w.outRec)))
-	dst = append(dst, w.outRec...)
-	dst = binary.AppendUvarint(dst, uint64(len(w.outNums)))
-	dst = append(dst, w.outNums...)
+	dst = binary.AppendUvarint(dst, uint64(len(w.rec)))
+	dst = append(dst, w.rec...)
+	dst = binary.AppendUvarint(dst, uint64(len(w.nums)))
+	dst = append(dst, w.nums...)
 	return append(dst, ids...), nil
 }
 
