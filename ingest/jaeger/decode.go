@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/weftrace/weft/ingest"
+	"github.com/weftrace/weft/ingest/internal/spanmem"
 	"github.com/weftrace/weft/model"
 )
 
@@ -38,43 +40,75 @@ const (
 	maxMicros   = math.MaxInt64 / usPerNs
 )
 
-// decoder turns one jaeger.thrift Batch into model spans.
+// decoder turns jaeger.thrift Batches into model spans, one request at a time. Spans and their attributes are
+// carved out of blocks (spanmem.Blocks) that serve the next request once the consumer has let go of the spans
+// (ingest.Released): the attributes of the span (or process, or log) being decoded are appended straight to the
+// attribute block, from mark on. Decoders are pooled, with their blocks and their strings (spanmem.Strings: keys
+// interned across requests, values copied into blocks, never written again).
 type decoder struct {
 	norm     ingest.Normalizer
 	r        reader
-	intern   map[string]string
-	cache    [256]string
+	strs     spanmem.Strings
+	batch    ingest.Batch // the consumer's, if any: given each span as it is done
 	resource *model.Resource
 	spans    []*model.Span
-	slab     []model.Span
-	attrs    []model.Attr // slab of attributes; the current span's (or process's) start at mark
-	mark     int
+	slab     spanmem.Blocks[model.Span]
+	attrs    spanmem.Blocks[model.Attr]
+	mark     int // where the current span's (or process's) attributes start in attrs
 	refs     []ref
 }
 
-// internMax is the longest string worth interning; longer values rarely repeat.
-const internMax = 64
+// Blocks of 32 KiB or so (a size class): 128 spans, 292 attributes.
+const (
+	spanBlock = 128
+	attrBlock = 292
+)
 
-func (d *decoder) str(b []byte) string {
-	if len(b) == 0 {
-		return ""
+var decoders = sync.Pool{New: func() any {
+	d := &decoder{}
+	d.slab.Size, d.attrs.Size = spanBlock, attrBlock
+	return d
+}}
+
+// newDecoder gives a decoder for one request's body, in the compact protocol or the binary one, whose spans are
+// also added to batch (unless nil) as they are done. Give it back with release once the spans are handed over.
+func newDecoder(body []byte, compact bool, batch ingest.Batch) *decoder {
+	d := decoders.Get().(*decoder)
+	d.start(body, compact, batch)
+	return d
+}
+
+// start begins a request.
+func (d *decoder) start(body []byte, compact bool, batch ingest.Batch) {
+	d.r = reader{b: body, compact: compact, lastID: d.r.lastID[:0]}
+	d.batch = batch
+	d.resource = &model.Resource{}
+}
+
+// release ends the decoder's request (see reset) and gives the decoder back to the pool.
+func (d *decoder) release(reuse bool) {
+	d.reset(reuse)
+	decoders.Put(d)
+}
+
+// reset ends the decoder's request. With reuse (the consumer released the spans: ingest.Released), the blocks that
+// held the spans and their attributes are zeroed and kept for the next request, and so is the slice of span
+// pointers; otherwise they are left to the spans' new owner. Strings are never written again either way.
+func (d *decoder) reset(reuse bool) {
+	d.slab.Reset(reuse)
+	d.attrs.Reset(reuse)
+	if reuse {
+		clear(d.spans)
+		d.spans = d.spans[:0]
+	} else {
+		d.spans = nil
 	}
-	if len(b) > internMax {
-		return string(b)
-	}
-	// A small direct-mapped cache in front of the map catches most repeats (tag keys, names) for the price of a
-	// comparison.
-	h := (uint(len(b))*31 + uint(b[0])*7 + uint(b[len(b)/2])*13 + uint(b[len(b)-1])) % uint(len(d.cache))
-	if c := d.cache[h]; c == string(b) {
-		return c
-	}
-	s, ok := d.intern[string(b)]
-	if !ok {
-		s = string(b)
-		d.intern[s] = s
-	}
-	d.cache[h] = s
-	return s
+	d.mark = 0
+	d.batch = nil
+	d.resource = nil
+	d.r = reader{lastID: d.r.lastID[:0]}
+	d.strs.EndRequest()
+	d.refs = d.refs[:0]
 }
 
 func badInput(format string, args ...any) error {
@@ -83,14 +117,16 @@ func badInput(format string, args ...any) error {
 
 // decodeBatch decodes a jaeger.thrift Batch, as the jaeger-client libraries' HTTP sender posts it, in the binary
 // protocol or, when compact is set, the compact protocol. The batch is taken whole or refused with a
-// *ingest.BadInputError that says what was wrong.
+// *ingest.BadInputError that says what was wrong. The spans are the caller's: their memory is never reused.
 func decodeBatch(body []byte, compact bool) ([]*model.Span, error) {
-	d := &decoder{
-		r:        reader{b: body, compact: compact},
-		intern:   make(map[string]string, 64),
-		resource: &model.Resource{},
-	}
-	if err := d.batch(); err != nil {
+	d := newDecoder(body, compact, nil)
+	defer d.release(false)
+	return d.decode()
+}
+
+// decode decodes the decoder's request. The spans live in the decoder's blocks until release.
+func (d *decoder) decode() ([]*model.Span, error) {
+	if err := d.readBatch(); err != nil {
 		return nil, err
 	}
 	if d.r.left() != 0 {
@@ -107,7 +143,8 @@ func where(part string, err error) error {
 	return badInput("%s: %v", part, err)
 }
 
-func (d *decoder) batch() error {
+// readBatch reads the Batch struct.
+func (d *decoder) readBatch() error {
 	r := &d.r
 	r.structBegin()
 	defer r.structEnd()
@@ -163,7 +200,7 @@ func (d *decoder) process() error {
 	r := &d.r
 	r.structBegin()
 	defer r.structEnd()
-	d.attrs = d.attrs[:d.mark]
+	d.attrs.Truncate(d.mark)
 	for {
 		typ, id, err := r.field()
 		if err != nil {
@@ -178,7 +215,7 @@ func (d *decoder) process() error {
 			if err != nil {
 				return fmt.Errorf("serviceName: %w", err)
 			}
-			d.resource.Service = d.str(b)
+			d.resource.Service = d.strs.Key(b)
 		case id == 2 && typ == tList:
 			if err := d.tags("tags"); err != nil {
 				return err
@@ -189,8 +226,8 @@ func (d *decoder) process() error {
 			}
 		}
 	}
-	d.resource.Attrs = processAttrs(d.attrs[d.mark:])
-	d.attrs = d.attrs[:d.mark]
+	d.resource.Attrs = processAttrs(d.attrs.Since(d.mark))
+	d.attrs.Truncate(d.mark)
 	return nil
 }
 
@@ -263,7 +300,7 @@ func (d *decoder) tag() (model.Attr, error) {
 		case id == 1 && typ == tString:
 			var k []byte
 			if k, err = r.binary(); err == nil {
-				a.Key, hasKey = d.str(k), true
+				a.Key, hasKey = d.strs.Key(k), true
 			}
 		case id == 2 && typ == tI32:
 			vType, err = r.i32()
@@ -295,7 +332,7 @@ func (d *decoder) tag() (model.Attr, error) {
 	switch vType {
 	case tagString:
 		// Some clients leave vStr out for an empty string.
-		a.Value = model.String(d.str(vStr))
+		a.Value = model.String(d.strs.Value(vStr))
 	case tagDouble:
 		if !hasDbl {
 			return a, missing("vDouble")
@@ -338,12 +375,8 @@ func (d *decoder) span(idx int) error {
 	r := &d.r
 	r.structBegin()
 	defer r.structEnd()
-	if len(d.slab) == cap(d.slab) {
-		d.slab = make([]model.Span, 0, 64)
-	}
-	d.slab = d.slab[:len(d.slab)+1]
-	s := &d.slab[len(d.slab)-1]
-	d.attrs = d.attrs[:d.mark]
+	s := d.slab.New()
+	d.attrs.Truncate(d.mark)
 	d.refs = d.refs[:0]
 	var (
 		traceLow, traceHigh, spanID, parentID, start, duration int64
@@ -375,7 +408,7 @@ func (d *decoder) span(idx int) error {
 			name = "operationName"
 			var b []byte
 			if b, err = r.binary(); err == nil {
-				s.Name = d.str(b)
+				s.Name = d.strs.Key(b)
 			}
 		case id == 6 && typ == tList:
 			name = "references"
@@ -430,10 +463,14 @@ func (d *decoder) span(idx int) error {
 	if flags != flagSampled {
 		d.add(model.Attr{Key: flagsAttr, Value: model.Int(int64(flags))})
 	}
-	s.Attrs = d.takeAttrs()
+	s.Attrs = d.attrs.Since(d.mark)
+	d.mark = d.attrs.Len()
 	ingest.ExtractCausality(s)
 	d.norm.Normalize(s)
 	d.spans = append(d.spans, s)
+	if d.batch != nil {
+		d.batch.Add(s)
+	}
 	return nil
 }
 
@@ -534,9 +571,10 @@ func (d *decoder) sameTrace(s *model.Span, f ref) bool {
 // otel.status_code and otel.status_description → status; otel.scope.* (or otel.library.*) → Scope; and
 // w3c.tracestate → TraceState.
 func (d *decoder) spanTags(s *model.Span) {
-	kept := d.attrs[d.mark:d.mark]
+	all := d.attrs.Since(d.mark)
+	kept := all[:0]
 	isError := false
-	for _, a := range d.attrs[d.mark:] {
+	for _, a := range all {
 		switch a.Key {
 		case "span.kind":
 			if k := model.ParseKind(a.Value.AsString()); k != model.KindUnspecified {
@@ -574,7 +612,7 @@ func (d *decoder) spanTags(s *model.Span) {
 		}
 		kept = append(kept, a)
 	}
-	d.attrs = d.attrs[:d.mark+len(kept)]
+	d.attrs.Truncate(d.mark + len(kept))
 	if isError {
 		s.StatusCode = model.StatusError
 		if s.StatusMessage == "" {
@@ -612,9 +650,10 @@ func (d *decoder) logs(s *model.Span) error {
 	if elem != tStruct {
 		return fmt.Errorf("want a list of structs, got elements of thrift type %d", elem)
 	}
-	// The log fields are read with d.tags, which appends to the slab; they are moved out after each log. The
-	// slab may move as it grows, so the log's fields are found by their offset from mark.
-	rel := len(d.attrs) - d.mark
+	// The log fields are read with d.tags, which appends to the attribute block; they are copied out after each
+	// log. The span's attributes so far may move to a new block as they grow, so the log's fields are found by
+	// their offset from mark.
+	rel := d.attrs.Len() - d.mark
 	for i := 0; i < n; i++ {
 		var e model.Event
 		var ts int64
@@ -646,7 +685,7 @@ func (d *decoder) logs(s *model.Span) error {
 			return fmt.Errorf("log %d: timestamp %d out of range", i, ts)
 		}
 		e.Time = ts * usPerNs
-		fields := d.attrs[d.mark+rel:]
+		fields := d.attrs.Since(d.mark)[rel:]
 		nameAt := -1
 		for j, a := range fields {
 			if a.Key == "event" {
@@ -668,31 +707,11 @@ func (d *decoder) logs(s *model.Span) error {
 				}
 			}
 		}
-		d.attrs = d.attrs[:d.mark+rel]
+		d.attrs.Truncate(d.mark + rel)
 		s.Events = append(s.Events, e)
 	}
 	return nil
 }
 
-// add appends an attribute to the slab, moving the current span's attributes so far to a new slab when it is
-// full (the spans already taken keep the old one).
-func (d *decoder) add(a model.Attr) {
-	if len(d.attrs) == cap(d.attrs) {
-		cur := d.attrs[d.mark:]
-		next := make([]model.Attr, len(cur), max(1024, 2*len(cur)))
-		copy(next, cur)
-		d.attrs, d.mark = next, 0
-	}
-	d.attrs = append(d.attrs, a)
-}
-
-// takeAttrs returns the current span's attributes with their capacity capped, so that an append by a later
-// stage cannot overwrite the next span's.
-func (d *decoder) takeAttrs() []model.Attr {
-	start, end := d.mark, len(d.attrs)
-	d.mark = end
-	if start == end {
-		return nil
-	}
-	return d.attrs[start:end:end]
-}
+// add appends an attribute of the current span, process or log.
+func (d *decoder) add(a model.Attr) { d.mark = d.attrs.Append(d.mark, a) }

@@ -67,16 +67,22 @@ func (h *handler) handle(w http.ResponseWriter, r *http.Request, compact bool) e
 	if err := ingest.Admit(w, r, h.o); err != nil {
 		return err
 	}
-	body, err := ingest.ReadBody(w, r, h.o)
+	body, release, err := ingest.ReadBodyPooled(w, r, h.o)
 	if err != nil {
 		return err
 	}
+	defer release() // the decoder copies what it keeps
 	h.o.Metrics.Bytes(receiver, len(body))
-	spans, err := decodeBatch(body, compact)
+	batch := ingest.NewBatch(h.c)
+	d := newDecoder(body, compact, batch)
+	// The spans' memory goes back to the decoder only if the consumer said it let go of them; the answer needs
+	// nothing of them.
+	defer func() { d.release(ingest.Released(batch)) }()
+	spans, err := d.decode()
 	if err != nil {
 		return err
 	}
-	return ingest.Deliver(r.Context(), h.c, h.o, receiver, spans)
+	return ingest.DeliverBatch(r.Context(), h.c, h.o, receiver, spans, batch)
 }
 
 // protocolOf tells the thrift protocol of a request from its query and Content-Type; ok is false for a content
