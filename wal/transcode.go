@@ -1044,6 +1044,19 @@ func (t *transcoder) eventRef() {
 // nil) for each span. The first record must name its trace. On error the page is left incomplete and must not
 // be written.
 func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanInfo)) error {
+	return w.addRun(src, from, recEnd, visit, visit != nil)
+}
+
+// AddRunNoAttrs is AddRun for a visitor that reads no attributes: the SpanInfo it is given has none. Making a
+// span's attributes for the visitor costs a global id for each (and the text of every value that is not a string
+// or an integer), which a visitor of a span's identity, parent, resource and status only (compaction finding the
+// dependency edges of a trace it joins) does not need.
+func (w *PageWriter) AddRunNoAttrs(src *Source, from Pos, recEnd int, visit func(*SpanInfo)) error {
+	return w.addRun(src, from, recEnd, visit, false)
+}
+
+// addRun is AddRun; the visitor's SpanInfo has its attributes with attrs.
+func (w *PageWriter) addRun(src *Source, from Pos, recEnd int, visit func(*SpanInfo), attrs bool) error {
 	b := src.b
 	if from.Rec < 0 || recEnd > len(b.rec) || from.Rec > recEnd || from.Num < 0 || from.Num > len(b.nums) ||
 		from.Row < 0 || from.Row > b.n {
@@ -1197,8 +1210,8 @@ func (w *PageWriter) AddRun(src *Source, from Pos, recEnd int, visit func(*SpanI
 		if h&recScopeVersion != 0 {
 			t.str("scope version")
 		}
-		if visit != nil {
-			info.Attrs = info.Attrs[:0]
+		info.Attrs = info.Attrs[:0]
+		if attrs {
 			t.attrs(0, &info.Attrs)
 		} else {
 			t.attrs(0, nil)

@@ -219,6 +219,93 @@ func TestPageWriterCopiesRuns(t *testing.T) {
 	checkPages(t, pages2, dict2, where2, traces)
 }
 
+// TestPageWriterNoAttrs copies the same runs (spans with events, links and values of every type, traces split
+// over batches) with AddRun and with AddRunNoAttrs: the pages must be the same bytes, and the visitor must be told
+// the same of every span but its attributes, which AddRunNoAttrs leaves empty.
+func TestPageWriterNoAttrs(t *testing.T) {
+	g := spangen.New(5, time.Now().UnixNano())
+	g.Extras = true
+	rng := rand.New(rand.NewPCG(5, 6))
+	var all []*model.Span
+	for range 80 {
+		all = append(all, g.Trace()...)
+	}
+	rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	var recs []*Record
+	for len(all) > 0 {
+		n := min(len(all), 1+rng.IntN(150))
+		recs = append(recs, Encode(all[:n]))
+		all = all[n:]
+	}
+	copyAll := func(noAttrs bool) ([][]byte, []SpanInfo) {
+		w := NewPageWriter()
+		var runs []runRef
+		for _, rec := range recs {
+			bt, err := ParseBatch(rec.Payload(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := w.Source(bt, nil)
+			for _, r := range rec.Runs {
+				runs = append(runs, runRef{src, r})
+			}
+		}
+		var dict []uint32
+		for gid := range uint32(w.Strings()) {
+			if w.Count(gid) > 1 {
+				dict = append(dict, gid)
+			}
+		}
+		w.SetDict(dict)
+		slices.SortStableFunc(runs, func(a, b runRef) int { return bytes.Compare(a.run.TraceID[:], b.run.TraceID[:]) })
+		var seen []SpanInfo
+		visit := func(in *SpanInfo) {
+			c := *in
+			c.Attrs = slices.Clone(in.Attrs)
+			seen = append(seen, c)
+		}
+		var pages [][]byte
+		for _, r := range runs {
+			if w.Size() >= 4<<10 {
+				pages = append(pages, w.AppendPage(nil))
+			}
+			add := w.AddRun
+			if noAttrs {
+				add = w.AddRunNoAttrs
+			}
+			if err := add(r.src, r.run.From, r.run.RecEnd, visit); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return append(pages, w.AppendPage(nil)), seen
+	}
+	pages, seen := copyAll(false)
+	pagesNo, seenNo := copyAll(true)
+	if !slices.EqualFunc(pages, pagesNo, bytes.Equal) {
+		t.Fatal("AddRunNoAttrs wrote other pages than AddRun")
+	}
+	if len(seen) != len(seenNo) || len(seen) == 0 {
+		t.Fatalf("visitor called %d times with AddRunNoAttrs, %d with AddRun", len(seenNo), len(seen))
+	}
+	withAttrs := 0
+	for i := range seen {
+		if len(seenNo[i].Attrs) != 0 {
+			t.Fatalf("span %d: AddRunNoAttrs reported %d attributes", i, len(seenNo[i].Attrs))
+		}
+		if len(seen[i].Attrs) > 0 {
+			withAttrs++
+		}
+		a, b := seen[i], seenNo[i]
+		a.Attrs, b.Attrs = nil, nil
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("span %d: AddRun reported %+v, AddRunNoAttrs %+v", i, a, b)
+		}
+	}
+	if withAttrs == 0 {
+		t.Fatal("no span had attributes: the test checks nothing of them")
+	}
+}
+
 // TestPageWriterRejectsDamage feeds damaged batches to AddRun: it must fail or copy, never panic.
 func TestPageWriterRejectsDamage(t *testing.T) {
 	g := spangen.New(4, time.Now().UnixNano())

@@ -364,6 +364,7 @@ type blockWriter struct {
 	edgeStart    []uint32 // per trace, its first edge
 	emptyService uint32   // global id of "", once known (MaxUint32 before)
 	visitFn      func(*wal.SpanInfo)
+	edgeVisitFn  func(*wal.SpanInfo) // bw.edgeVisit, made once
 }
 
 // newBlockWriter starts a block at path, written over a spare file of about want bytes when sp has one (sp may be
@@ -380,7 +381,7 @@ func newBlockWriter(path string, better bool, sp *spares, want int64) (*blockWri
 	}
 	bw := &blockWriter{path: path, tmp: tmp, f: f, w: bufio.NewWriterSize(f, 1<<20), better: better,
 		pw: wal.NewPageWriter(), ix: newTermIndex(), first: true, over: over}
-	bw.visitFn = bw.visit
+	bw.visitFn, bw.edgeVisitFn = bw.visit, bw.edgeVisit
 	bw.emptyService = math.MaxUint32
 	bw.meta.Version = blockVersion
 	bw.meta.RawPages = !better
@@ -781,12 +782,14 @@ func (bw *blockWriter) copyTrace(id model.TraceID, runs []srcRun, mn, mx int64, 
 		bw.flushPage()
 	}
 	pos := bw.pw.Pos()
-	var visit func(*wal.SpanInfo)
-	if from.c == nil {
-		visit = bw.edgeVisit
-	}
 	for _, r := range runs {
-		if err := bw.pw.AddRun(r.src, r.from, r.recEnd, visit); err != nil {
+		var err error
+		if from.c == nil { // edgeVisit reads no attributes: the page writer need not make them
+			err = bw.pw.AddRunNoAttrs(r.src, r.from, r.recEnd, bw.edgeVisitFn)
+		} else {
+			err = bw.pw.AddRun(r.src, r.from, r.recEnd, nil)
+		}
+		if err != nil {
 			return err
 		}
 	}

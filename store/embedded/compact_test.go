@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -434,4 +435,139 @@ func TestTermCursor(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestMergeKeepsEverySpan merges blocks and compares the merged block with its inputs trace by trace: the spans
+// decoded from the merged block must equal, exactly (resources included), those decoded from the inputs, and its
+// dependency edges those of a head's block written from those spans. Traces are split over the inputs
+// (their parts joined by the page writer, their edges found again from spans reported without attributes) or
+// whole in one (edges copied). It merges heads' blocks (row pages in, column pages out), then merged blocks
+// (column pages in), as compaction's levels do.
+func TestMergeKeepsEverySpan(t *testing.T) {
+	g := spangen.New(21, time.Now().UnixNano())
+	g.Extras = true
+	rng := rand.New(rand.NewPCG(21, 22))
+	s, err := Open(t.TempDir(), Options{Logger: quiet(), CompactInterval: -1, CompactFanIn: 4, CompactSpans: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const heads = 8
+	// Each trace goes whole to one head, or is dealt over two or three neighbouring ones (a trace cut by a head
+	// cut), its spans in shuffled batches.
+	parts := make([][]*model.Span, heads)
+	split := 0
+	for range 400 {
+		tr := g.Trace()
+		first, n := rng.IntN(heads), 1
+		if rng.IntN(3) == 0 {
+			n = 2 + rng.IntN(2)
+			split++
+		}
+		for _, sp := range tr {
+			h := min(first+rng.IntN(n), heads-1)
+			parts[h] = append(parts[h], sp)
+		}
+	}
+	var group []*block
+	for _, spans := range parts {
+		h := newHead()
+		for _, b := range batches(rng, spans, 5) {
+			h.write(b, wal.Encode(b))
+		}
+		blk, err := writeBlock(s.newBlockPath(), h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		group = append(group, blk)
+	}
+	merge := func(group []*block) *block {
+		t.Helper()
+		want := map[model.TraceID][]*model.Span{}
+		var all []*model.Span
+		for _, b := range group {
+			for id, spans := range blockTraces(t, b) {
+				want[id] = append(want[id], spans...)
+				all = append(all, spans...)
+			}
+			b.refs.Add(1) // merge releases the group's hold
+		}
+		// The edges of the traces' spans in the inputs, found by writing them all in one head's block.
+		ref := newHead()
+		for _, b := range batches(rng, all, 7) {
+			ref.write(b, wal.Encode(b))
+		}
+		refBlock, err := writeBlock(filepath.Join(t.TempDir(), "ref.blk"), ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantEdges := blockEdges(t, refBlock)
+		refBlock.release()
+		s.blocks = append(s.blocks[:0], group...)
+		if err := s.merge(group); err != nil {
+			t.Fatal(err)
+		}
+		nb := s.blocks[0]
+		s.blocks = s.blocks[:0]
+		got := blockTraces(t, nb)
+		if len(got) != len(want) {
+			t.Fatalf("merged block holds %d traces, its inputs %d", len(got), len(want))
+		}
+		for id, spans := range want {
+			if !reflect.DeepEqual(sortSpans(got[id]), sortSpans(spans)) {
+				t.Fatalf("trace %s: merged block's %d spans differ from the inputs' %d", id, len(got[id]), len(spans))
+			}
+		}
+		gotEdges := blockEdges(t, nb)
+		for id := range want {
+			if !slices.Equal(gotEdges[id], wantEdges[id]) {
+				t.Fatalf("trace %s: merged block's edges %v, its spans' %v", id, gotEdges[id], wantEdges[id])
+			}
+		}
+		return nb
+	}
+	if split == 0 {
+		t.Fatal("no trace split over heads")
+	}
+	var level1 []*block
+	for i := 0; i < heads; i += 4 {
+		level1 = append(level1, merge(group[i:i+4]))
+	}
+	merge(level1)
+}
+
+// blockTraces decodes every trace of b.
+func blockTraces(t *testing.T, b *block) map[model.TraceID][]*model.Span {
+	t.Helper()
+	out := map[model.TraceID][]*model.Span{}
+	c, tc := newPageCache(1<<20), newTraceCache(0)
+	for ord, id := range b.ids {
+		spans, err := b.traceSpans(c, tc, ord)
+		if err != nil {
+			t.Fatalf("block %s trace %s: %v", b.path, id, err)
+		}
+		out[id] = spans
+	}
+	return out
+}
+
+// blockEdges reads the dependency edges b stores for each trace, as sorted "parent child calls errors" lines.
+func blockEdges(t *testing.T, b *block) map[model.TraceID][]string {
+	t.Helper()
+	er, err := b.edgeReader()
+	if err != nil || er == nil {
+		t.Fatalf("block %s: no edges (%v)", b.path, err)
+	}
+	out := map[model.TraceID][]string{}
+	for _, id := range b.ids {
+		var lines []string
+		if err := er.next(func(e traceEdge) {
+			lines = append(lines, fmt.Sprintf("%s %s %d %d", b.meta.Services[e.parent], b.meta.Services[e.child], e.calls, e.errors))
+		}); err != nil {
+			t.Fatalf("block %s edges: %v", b.path, err)
+		}
+		slices.Sort(lines)
+		out[id] = lines
+	}
+	return out
 }
