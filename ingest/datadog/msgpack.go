@@ -1,7 +1,6 @@
 package datadog
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,89 +10,205 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 
 	"github.com/weftrace/weft/ingest/internal/spanmem"
 	"github.com/weftrace/weft/model"
 )
 
-// reader streams msgpack values out of one request body. It takes strings straight from the body and makes them
-// through the builder's spanmem.Strings: keys (meta keys, services, names, types) interned across requests, values
-// copied into blocks, so that nothing decoded refers to the body. Every length prefix is checked against the bytes
-// left before anything is allocated for it, so a hostile prefix costs nothing.
+// reader reads msgpack values out of one request body held in memory, by hand rather than through a general
+// decoder (whose reads through io interfaces were about half of decoding). It takes strings straight from the body
+// and makes them through the builder's spanmem.Strings: keys (meta keys, services, names, types) interned across
+// requests, values copied into blocks, so that nothing decoded refers to the body. Every length prefix is checked
+// against the bytes left before anything is allocated for it, so a hostile prefix costs nothing. A value of the
+// wrong type fails with "want ..., got ..."; a body that ends inside a value fails with io.ErrUnexpectedEOF (io.EOF
+// at the start of one), which wrapEOF words for the client.
 type reader struct {
-	body []byte
-	r    bytes.Reader
-	d    *msgpack.Decoder
+	b    []byte // the body
+	pos  int    // the next byte to read
 	strs *spanmem.Strings
 }
 
 // reset starts reading body (nil when the request is done, so that the pooled reader does not keep it).
-func (m *reader) reset(body []byte) {
-	m.body = body
-	m.r.Reset(body)
-	// bytes.Reader is an io.ByteScanner, so the decoder reads it directly without buffering and r.Len() is
-	// exactly what is left.
-	if m.d == nil {
-		m.d = msgpack.NewDecoder(&m.r)
-	} else {
-		m.d.Reset(&m.r)
+func (m *reader) reset(body []byte) { m.b, m.pos = body, 0 }
+
+func (m *reader) left() int { return len(m.b) - m.pos }
+
+// code reads the type byte that starts a value.
+func (m *reader) code() (byte, error) {
+	if m.pos >= len(m.b) {
+		return 0, io.EOF
 	}
+	c := m.b[m.pos]
+	m.pos++
+	return c, nil
 }
 
-func (m *reader) left() int { return m.r.Len() }
+// peek is the type byte of the next value, not read.
+func (m *reader) peek() (byte, error) {
+	if m.pos >= len(m.b) {
+		return 0, io.EOF
+	}
+	return m.b[m.pos], nil
+}
+
+// be reads an unsigned big-endian integer of n bytes (1, 2, 4 or 8).
+func (m *reader) be(n int) (uint64, error) {
+	if m.left() < n {
+		m.pos = len(m.b)
+		return 0, io.ErrUnexpectedEOF
+	}
+	p := m.b[m.pos : m.pos+n]
+	m.pos += n
+	switch n {
+	case 1:
+		return uint64(p[0]), nil
+	case 2:
+		return uint64(binary.BigEndian.Uint16(p)), nil
+	case 4:
+		return uint64(binary.BigEndian.Uint32(p)), nil
+	}
+	return binary.BigEndian.Uint64(p), nil
+}
+
+// advance passes over n bytes.
+func (m *reader) advance(n int) error {
+	if n > m.left() {
+		m.pos = len(m.b)
+		return io.ErrUnexpectedEOF
+	}
+	m.pos += n
+	return nil
+}
+
+// wrongType says that a value of type code c came where want was wanted.
+func wrongType(want string, c byte) error { return fmt.Errorf("want %s, got %s", want, typeOf(c)) }
 
 // arrayLen reads an array header (nil reads as empty). Each element takes at least a byte, which bounds the
 // length by what is left.
 func (m *reader) arrayLen() (int, error) {
-	n, err := m.d.DecodeArrayLen()
+	c, err := m.code()
 	if err != nil {
-		return 0, m.typeErr("an array", err)
+		return 0, err
 	}
-	if n < 0 {
+	var n uint64
+	switch {
+	case c >= msgpcode.FixedArrayLow && c <= msgpcode.FixedArrayHigh:
+		n = uint64(c & msgpcode.FixedArrayMask)
+	case c == msgpcode.Array16:
+		n, err = m.be(2)
+	case c == msgpcode.Array32:
+		n, err = m.be(4)
+	case c == msgpcode.Nil:
 		return 0, nil
+	default:
+		return 0, wrongType("an array", c)
 	}
-	if n > m.left() {
+	if err != nil {
+		return 0, err
+	}
+	if n > uint64(m.left()) {
 		return 0, fmt.Errorf("array length %d exceeds the %d bytes left (truncated or corrupt)", n, m.left())
 	}
-	return n, nil
+	return int(n), nil
 }
 
-// mapLen reads a map header (nil reads as empty); each entry takes at least two bytes.
+// mapLen reads a map header (nil reads as empty); each entry takes at least two bytes. A map inside an extension
+// is read as the map, as msgpack decoders do.
 func (m *reader) mapLen() (int, error) {
-	n, err := m.d.DecodeMapLen()
+	c, err := m.code()
 	if err != nil {
-		return 0, m.typeErr("a map", err)
+		return 0, err
 	}
-	if n < 0 {
+	if isExt(c) {
+		if _, err := m.extLen(c); err != nil {
+			return 0, err
+		}
+		if c, err = m.code(); err != nil {
+			return 0, err
+		}
+	}
+	var n uint64
+	switch {
+	case c >= msgpcode.FixedMapLow && c <= msgpcode.FixedMapHigh:
+		n = uint64(c & msgpcode.FixedMapMask)
+	case c == msgpcode.Map16:
+		n, err = m.be(2)
+	case c == msgpcode.Map32:
+		n, err = m.be(4)
+	case c == msgpcode.Nil:
 		return 0, nil
+	default:
+		return 0, wrongType("a map", c)
 	}
-	if 2*n > m.left() {
+	if err != nil {
+		return 0, err
+	}
+	if 2*n > uint64(m.left()) {
 		return 0, fmt.Errorf("map length %d exceeds the %d bytes left (truncated or corrupt)", n, m.left())
 	}
-	return n, nil
+	return int(n), nil
+}
+
+func isExt(c byte) bool {
+	return (c >= msgpcode.FixExt1 && c <= msgpcode.FixExt16) || (c >= msgpcode.Ext8 && c <= msgpcode.Ext32)
+}
+
+// extLen reads the rest of an extension's header (its length, if not fixed, and its type) and gives the length
+// of its data.
+func (m *reader) extLen(c byte) (int, error) {
+	var n uint64
+	var err error
+	switch c {
+	case msgpcode.FixExt1, msgpcode.FixExt2, msgpcode.FixExt4, msgpcode.FixExt8, msgpcode.FixExt16:
+		n = 1 << (c - msgpcode.FixExt1)
+	case msgpcode.Ext8:
+		n, err = m.be(1)
+	case msgpcode.Ext16:
+		n, err = m.be(2)
+	default:
+		n, err = m.be(4)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return int(n), m.advance(1) // the type
 }
 
 // bytes reads a str or bin value (nil reads as empty). It returns a slice of the body itself, valid while the
-// body is: the decoder only parses the length, and the reader skips over the bytes without copying them.
+// body is; what is kept of it must be copied.
 func (m *reader) bytes() ([]byte, error) {
-	n, err := m.d.DecodeBytesLen()
+	c, err := m.code()
 	if err != nil {
-		return nil, m.typeErr("a string", err)
-	}
-	if n <= 0 {
-		return nil, nil
-	}
-	left := m.left()
-	if n > left {
-		return nil, fmt.Errorf("string length %d exceeds the %d bytes left (truncated or corrupt)", n, left)
-	}
-	off := len(m.body) - left
-	if _, err := m.r.Seek(int64(n), io.SeekCurrent); err != nil {
 		return nil, err
 	}
-	return m.body[off : off+n : off+n], nil
+	var n uint64
+	switch {
+	case c >= msgpcode.FixedStrLow && c <= msgpcode.FixedStrHigh:
+		n = uint64(c & msgpcode.FixedStrMask)
+	case c == msgpcode.Str8, c == msgpcode.Bin8:
+		n, err = m.be(1)
+	case c == msgpcode.Str16, c == msgpcode.Bin16:
+		n, err = m.be(2)
+	case c == msgpcode.Str32, c == msgpcode.Bin32:
+		n, err = m.be(4)
+	case c == msgpcode.Nil:
+		return nil, nil
+	default:
+		return nil, wrongType("a string", c)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if n > uint64(m.left()) {
+		return nil, fmt.Errorf("string length %d exceeds the %d bytes left (truncated or corrupt)", n, m.left())
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	start := m.pos
+	m.pos += int(n)
+	return m.b[start:m.pos:m.pos], nil
 }
 
 // key reads a string that repeats from span to span (a meta key, a service, a name, a type).
@@ -114,22 +229,47 @@ func (m *reader) value() (string, error) {
 	return m.strs.Value(b), nil
 }
 
-func (m *reader) uint64() (uint64, error) {
-	v, err := m.d.DecodeUint64()
-	return v, m.typeErr("an integer", err)
+// integer reads an integer of any msgpack width as its 64 bits (the signed ones sign-extended); nil reads as 0.
+// ok is false, and nothing is read past c, when c starts no integer.
+func (m *reader) integer(c byte) (v uint64, ok bool, err error) {
+	switch {
+	case c <= msgpcode.PosFixedNumHigh || c >= msgpcode.NegFixedNumLow:
+		return uint64(int64(int8(c))), true, nil
+	case c == msgpcode.Nil:
+		return 0, true, nil
+	case c == msgpcode.Uint8:
+		v, err = m.be(1)
+	case c == msgpcode.Uint16:
+		v, err = m.be(2)
+	case c == msgpcode.Uint32:
+		v, err = m.be(4)
+	case c == msgpcode.Uint64, c == msgpcode.Int64:
+		v, err = m.be(8)
+	case c == msgpcode.Int8:
+		v, err = m.be(1)
+		v = uint64(int64(int8(v)))
+	case c == msgpcode.Int16:
+		v, err = m.be(2)
+		v = uint64(int64(int16(v)))
+	case c == msgpcode.Int32:
+		v, err = m.be(4)
+		v = uint64(int64(int32(v)))
+	default:
+		return 0, false, nil
+	}
+	return v, true, err
 }
 
-// typeErr rewrites the decoder's "invalid code" error as what was wanted and what came. The decoder fails on a
-// wrong type right after reading the type byte, so that byte is the last one read.
-func (m *reader) typeErr(want string, err error) error {
-	if err == nil || !strings.Contains(err.Error(), "invalid code") {
-		return err
+func (m *reader) uint64() (uint64, error) {
+	c, err := m.code()
+	if err != nil {
+		return 0, err
 	}
-	if m.r.UnreadByte() != nil {
-		return err
+	v, ok, err := m.integer(c)
+	if !ok {
+		return 0, wrongType("an integer", c)
 	}
-	c, _ := m.r.ReadByte()
-	return fmt.Errorf("want %s, got %s", want, typeOf(c))
+	return v, err
 }
 
 // typeOf names the msgpack type that code c starts.
@@ -156,38 +296,69 @@ func typeOf(c byte) string {
 }
 
 func (m *reader) int64() (int64, error) {
-	c, err := m.d.PeekCode()
+	c, err := m.code()
 	if err != nil {
 		return 0, err
 	}
-	if c == msgpcode.Uint64 {
-		u, err := m.d.DecodeUint64()
-		if err == nil && u > math.MaxInt64 {
-			err = fmt.Errorf("%d overflows int64", u)
-		}
-		return int64(u), err
+	v, ok, err := m.integer(c)
+	if !ok {
+		return 0, wrongType("an integer", c)
 	}
-	v, err := m.d.DecodeInt64()
-	return v, m.typeErr("an integer", err)
+	if err == nil && c == msgpcode.Uint64 && v > math.MaxInt64 {
+		err = fmt.Errorf("%d overflows int64", v)
+	}
+	return int64(v), err
 }
 
 func (m *reader) float64() (float64, error) {
-	v, err := m.d.DecodeFloat64()
-	return v, m.typeErr("a number", err)
+	c, err := m.code()
+	if err != nil {
+		return 0, err
+	}
+	switch c {
+	case msgpcode.Float:
+		v, err := m.be(4)
+		return float64(math.Float32frombits(uint32(v))), err
+	case msgpcode.Double:
+		v, err := m.be(8)
+		return math.Float64frombits(v), err
+	}
+	v, ok, err := m.integer(c)
+	if !ok {
+		return 0, wrongType("a number", c)
+	}
+	if c == msgpcode.Uint64 {
+		return float64(v), err
+	}
+	return float64(int64(v)), err
+}
+
+// bool reads a bool (nil reads as false).
+func (m *reader) bool() (bool, error) {
+	c, err := m.code()
+	if err != nil {
+		return false, err
+	}
+	switch c {
+	case msgpcode.True:
+		return true, nil
+	case msgpcode.False, msgpcode.Nil:
+		return false, nil
+	}
+	return false, wrongType("a bool", c)
 }
 
 // errorFlag reads Datadog's error field: an int32, or a bool from lenient encoders.
 func (m *reader) errorFlag() (int32, error) {
-	c, err := m.d.PeekCode()
+	c, err := m.peek()
 	if err != nil {
 		return 0, err
 	}
 	if c == msgpcode.True || c == msgpcode.False {
-		b, err := m.d.DecodeBool()
-		if b {
-			return 1, err
+		if b, _ := m.bool(); b {
+			return 1, nil
 		}
-		return 0, err
+		return 0, nil
 	}
 	v, err := m.int64()
 	if err == nil && (v > math.MaxInt32 || v < math.MinInt32) {
@@ -196,15 +367,15 @@ func (m *reader) errorFlag() (int32, error) {
 	return int32(v), err
 }
 
-// maxDepth bounds the nesting of the arrays and maps skip follows: the decoder's own Skip recurses without a
-// limit, and a body of nothing but nested array headers would exhaust the stack.
+// maxDepth bounds the nesting of the arrays and maps skip follows, so that a body of nothing but nested array
+// headers cannot exhaust the stack.
 const maxDepth = 32
 
 // skip passes over one value of any type, for fields weft does not read.
 func (m *reader) skip() error { return m.skipDepth(0) }
 
 func (m *reader) skipDepth(depth int) error {
-	c, err := m.d.PeekCode()
+	c, err := m.peek()
 	if err != nil {
 		return err
 	}
@@ -220,7 +391,7 @@ func (m *reader) skipDepth(depth int) error {
 		}
 		n *= 2
 	default: // scalars, strings, binary and extensions do not nest
-		return m.d.Skip()
+		return m.skipScalar()
 	}
 	if depth >= maxDepth {
 		return errors.New("values nested too deep")
@@ -231,6 +402,37 @@ func (m *reader) skipDepth(depth int) error {
 		}
 	}
 	return nil
+}
+
+// skipScalar passes over a value that is no array or map.
+func (m *reader) skipScalar() error {
+	c, err := m.code()
+	if err != nil {
+		return err
+	}
+	switch {
+	case msgpcode.IsFixedNum(c), c == msgpcode.Nil, c == msgpcode.False, c == msgpcode.True:
+		return nil
+	case c == msgpcode.Uint8, c == msgpcode.Int8:
+		return m.advance(1)
+	case c == msgpcode.Uint16, c == msgpcode.Int16:
+		return m.advance(2)
+	case c == msgpcode.Uint32, c == msgpcode.Int32, c == msgpcode.Float:
+		return m.advance(4)
+	case c == msgpcode.Uint64, c == msgpcode.Int64, c == msgpcode.Double:
+		return m.advance(8)
+	case msgpcode.IsFixedString(c), c >= msgpcode.Str8 && c <= msgpcode.Str32, c >= msgpcode.Bin8 && c <= msgpcode.Bin32:
+		m.pos-- // bytes reads the code again
+		_, err := m.bytes()
+		return err
+	case isExt(c):
+		n, err := m.extLen(c)
+		if err != nil {
+			return err
+		}
+		return m.advance(n)
+	}
+	return fmt.Errorf("unknown msgpack code 0x%02x", c)
 }
 
 // wrapEOF turns the decoder's bare EOF into words a client can act on.
@@ -528,7 +730,7 @@ func decodeAnyValue(m *reader, depth int) (model.Value, error) {
 			v = model.String(s)
 		case "bool_value":
 			var bv bool
-			bv, err = m.d.DecodeBool()
+			bv, err = m.bool()
 			v = model.Bool(bv)
 		case "int_value":
 			var iv int64
