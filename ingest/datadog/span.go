@@ -62,6 +62,8 @@ type builder struct {
 	hdr       header
 	batch     ingest.Batch // the consumer's, if any: given each span as it is done
 	resources map[resourceKey]*model.Resource
+	lastKey   resourceKey // the last span's, and its Resource
+	last      *model.Resource
 	spans     []*model.Span
 	slab      spanmem.Blocks[model.Span]
 	attrs     spanmem.Blocks[model.Attr]
@@ -126,6 +128,7 @@ func (b *builder) reset(reuse bool) {
 	b.batch = nil
 	b.hdr = header{}
 	clear(b.resources)
+	b.lastKey, b.last = resourceKey{}, nil
 	b.strs.EndRequest()
 	b.m.reset(nil)
 	b.table.all = ""
@@ -262,7 +265,11 @@ func (b *builder) resource(service string) *model.Resource {
 		service = unknownService
 	}
 	k := resourceKey{service, b.env, b.version}
+	if k == b.lastKey && b.last != nil { // most spans of a request are of one service
+		return b.last
+	}
 	if r, ok := b.resources[k]; ok {
+		b.lastKey, b.last = k, r
 		return r
 	}
 	r := &model.Resource{Service: service}
@@ -280,6 +287,7 @@ func (b *builder) resource(service string) *model.Resource {
 	add(attrRuntimeVersion, b.hdr.langVersion)
 	add(attrContainerID, b.hdr.containerID)
 	b.resources[k] = r
+	b.lastKey, b.last = k, r
 	return r
 }
 

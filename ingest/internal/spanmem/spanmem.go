@@ -53,16 +53,22 @@ func (l *Blocks[T]) Len() int { return len(l.cur) }
 // to a new block because the current one is full. (The copies they leave behind are cleared with the block.)
 func (l *Blocks[T]) Append(mark int, x T) int {
 	if len(l.cur) == cap(l.cur) {
-		moved := l.cur[mark:]
-		l.grow()
-		if len(moved) >= cap(l.cur) { // more than a block: a slice of their own, which Reset will not keep
-			l.cur = make([]T, 0, 2*len(moved))
-		}
-		l.cur = append(l.cur, moved...)
-		mark = 0
+		return l.appendMoving(mark, x)
 	}
 	l.cur = append(l.cur, x)
 	return mark
+}
+
+// appendMoving is Append when the current block is full.
+func (l *Blocks[T]) appendMoving(mark int, x T) int {
+	moved := l.cur[mark:]
+	l.grow()
+	if len(moved) >= cap(l.cur) { // more than a block: a slice of their own, which Reset will not keep
+		l.cur = make([]T, 0, 2*len(moved))
+	}
+	l.cur = append(l.cur, moved...)
+	l.cur = append(l.cur, x)
+	return 0
 }
 
 // Since is the elements from mark on (a span's, appended since its mark), with their capacity ended at their
