@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
+	"sync"
 
 	"github.com/weftrace/weft/model"
 )
@@ -678,7 +680,6 @@ func rowPage(dst, col []byte, traces []model.TraceID, rows int) ([]byte, error) 
 	for _, c := range w.cols {
 		total += len(c)
 	}
-	w.rec, w.nums = make([]byte, 0, total), make([]byte, 0, total/2)
 	if rows >= 0 && uint64(rows) < n {
 		// The tables end with the span count: say rows instead.
 		k := len(binary.AppendUvarint(nil, n))
@@ -690,24 +691,42 @@ func rowPage(dst, col []byte, traces []model.TraceID, rows int) ([]byte, error) 
 	} else {
 		rows = -1
 	}
+	// The records, which the streams hold at most total bytes of, are written in place in dst after room for
+	// their length, moved back if the length takes less; the numbers go to a buffer of the pool.
+	start := len(dst)
+	room := len(binary.AppendUvarint(nil, uint64(total)))
+	dst = slices.Grow(dst, len(tables)+room+total+binary.MaxVarintLen64+len(ids))
+	dst = append(dst, tables...)
+	at := len(dst)
+	w.rec = dst[at+room : at+room]
+	nb := numsPool.Get().(*[]byte)
+	defer numsPool.Put(nb)
+	w.nums = (*nb)[:0]
 	for i := uint64(0); i < n && w.err == nil; i++ {
 		w.span()
 	}
+	*nb = w.nums[:0]
 	if w.err != nil {
-		return dst, w.err
+		return dst[:start], w.err
 	}
 	for i, c := range w.cols {
 		if len(c) != 0 && rows < 0 {
-			return dst, fmt.Errorf("%w: column page: %d bytes left in stream %d", ErrCorrupt, len(c), i)
+			return dst[:start], fmt.Errorf("%w: column page: %d bytes left in stream %d", ErrCorrupt, len(c), i)
 		}
 	}
-	dst = append(dst, tables...)
-	dst = binary.AppendUvarint(dst, uint64(len(w.rec)))
-	dst = append(dst, w.rec...)
+	nrec := len(w.rec) // w.rec never outgrows the room made for it: it is still dst's memory
+	dst = binary.AppendUvarint(dst[:at], uint64(nrec))
+	if k := len(dst) - at; k < room {
+		copy(dst[at+k:at+k+nrec], dst[at+room:at+room+nrec])
+	}
+	dst = dst[:len(dst)+nrec]
 	dst = binary.AppendUvarint(dst, uint64(len(w.nums)))
 	dst = append(dst, w.nums...)
 	return append(dst, ids...), nil
 }
+
+// numsPool holds the buffers rowPage writes a page's numbers into.
+var numsPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // skipTables moves d past a batch's string and resource tables without resolving any reference (a page refers
 // to its block's dictionary, which the column form does not need).

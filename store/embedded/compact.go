@@ -93,6 +93,7 @@ type cursor struct {
 	ord      int
 	page     int
 	src      *wal.Source
+	buf      pageBuf // the page src reads, reused for the next: the page writer copies what it takes
 }
 
 func (c *cursor) id() model.TraceID { return c.b.ids[c.ord] }
@@ -133,7 +134,7 @@ func (c *cursor) copyEdges(bw *blockWriter, ord int) error {
 func (c *cursor) run(pw *wal.PageWriter) (srcRun, error) {
 	p := int(c.b.tPage[c.ord])
 	if c.src == nil || c.page != p {
-		raw, err := c.b.readPage(p)
+		raw, err := c.b.readPage(p, &c.buf)
 		if err != nil {
 			return srcRun{}, err
 		}

@@ -533,6 +533,11 @@ func TestMergeKeepsEverySpan(t *testing.T) {
 	for i := 0; i < heads; i += 4 {
 		level1 = append(level1, merge(group[i:i+4]))
 	}
+	for _, b := range level1 {
+		if len(b.meta.Pages) < 3 {
+			t.Fatalf("a merged block of %d pages: the test wants its cursors to move from page to page", len(b.meta.Pages))
+		}
+	}
 	merge(level1)
 }
 
