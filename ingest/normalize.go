@@ -281,7 +281,9 @@ func (c *conventions) classify(kind model.Kind, n *Normalizer) (resource, typ st
 		path = stripQuery(target)
 	}
 	if path == "" && c[keyHTTPURL] != "" {
-		if u, err := url.Parse(c[keyHTTPURL]); err == nil {
+		if p, ok := urlPath(c[keyHTTPURL]); ok {
+			path = p
+		} else if u, err := url.Parse(c[keyHTTPURL]); err == nil {
 			path = u.Path
 		}
 	}
@@ -297,6 +299,49 @@ func (c *conventions) classify(kind model.Kind, n *Normalizer) (resource, typ st
 		return resource, "web"
 	}
 	return resource, "http"
+}
+
+// urlPath is the path of a URL as url.Parse gives it, for the URLs SDKs mostly send ("/path?query" and
+// "scheme://host:port/path?query", with no escapes), found without url.Parse's allocation; ok is false for any other
+// URL, which url.Parse must read.
+func urlPath(s string) (path string, ok bool) {
+	end := len(s) // the path ends at the query or the fragment
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c == 0x7f || c == '%':
+			return "", false
+		case (c == '?' || c == '#') && end == len(s):
+			end = i
+		}
+	}
+	rest := s[:end]
+	if rest != "" && rest[0] == '/' {
+		return rest, len(rest) == 1 || rest[1] != '/'
+	}
+	i := 0
+	for i < len(rest) && 'a' <= rest[i]|0x20 && rest[i]|0x20 <= 'z' {
+		i++
+	}
+	if i == 0 || !strings.HasPrefix(rest[i:], "://") {
+		return "", false
+	}
+	auth := rest[i+3:]
+	j := strings.IndexByte(auth, '/')
+	if j < 0 {
+		j = len(auth)
+	}
+	port := false // past the host's colon: digits only
+	for _, c := range []byte(auth[:j]) {
+		switch {
+		case '0' <= c && c <= '9':
+		case c == ':' && !port:
+			port = true
+		case !port && ('a' <= c|0x20 && c|0x20 <= 'z' || c == '.' || c == '-'):
+		default:
+			return "", false
+		}
+	}
+	return auth[j:], true
 }
 
 // cacheSystem reports whether a db.system names Redis or Memcached, in any case.
