@@ -1,11 +1,14 @@
 package jaeger
 
 import (
+	"bytes"
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/weftrace/weft/ingest"
+	"github.com/weftrace/weft/ingest/internal/receivertest"
 )
 
 func fuzzDecode(f *testing.F, compact bool) {
@@ -38,3 +41,27 @@ func fuzzDecode(f *testing.F, compact bool) {
 
 func FuzzDecodeBinary(f *testing.F)  { fuzzDecode(f, false) }
 func FuzzDecodeCompact(f *testing.F) { fuzzDecode(f, true) }
+
+// FuzzHandler sends any body to the Jaeger receiver as binary or compact thrift (pick's bit 0), to a consumer that
+// lets go of the spans or not (bit 1): the answer is 202 with whole spans handed over, exactly those added to the
+// batch, or 400 or 413 with nothing handed over.
+func FuzzHandler(f *testing.F) {
+	f.Add(uint8(0), encode(f, goldenBatch(), false))
+	f.Add(uint8(1), encode(f, goldenBatch(), true))
+	f.Add(uint8(2), encode(f, goldenBatch(), false))
+	f.Add(uint8(3), encode(f, goldenBatch(), true))
+	for _, c := range badInputs(f) {
+		f.Add(uint8(0), c.body)
+	}
+	f.Fuzz(func(t *testing.T, pick uint8, body []byte) {
+		c := &receivertest.Consumer{Release: pick&2 != 0}
+		h := NewHandler(c, ingest.Options{MaxRequestBytes: 1 << 20})
+		ct := "application/vnd.apache.thrift.binary"
+		if pick&1 != 0 {
+			ct = "application/vnd.apache.thrift.compact"
+		}
+		r := httptest.NewRequest("POST", "/api/traces", bytes.NewReader(body))
+		r.Header.Set("Content-Type", ct)
+		receivertest.Serve(t, h, c, r, 202)
+	})
+}
