@@ -56,6 +56,7 @@ type decoder struct {
 	attrs    spanmem.Blocks[model.Attr]
 	mark     int // where the current span's (or process's) attributes start in attrs
 	refs     []ref
+	keyHint  [16]string // the keys of the last tag list's first tags, by position (see key)
 }
 
 // Blocks of 32 KiB or so (a size class): 128 spans, 292 attributes.
@@ -264,22 +265,21 @@ func (d *decoder) tags(what string) error {
 		return fmt.Errorf("%s: want a list of structs, got elements of thrift type %d", what, elem)
 	}
 	for i := 0; i < n; i++ {
-		a, err := d.tag()
-		if err != nil {
+		var a *model.Attr
+		d.mark, a = d.attrs.Next(d.mark)
+		if err := d.tag(a, i); err != nil {
 			return fmt.Errorf("%s: tag %d: %w", what, i, err)
 		}
-		d.add(a)
 	}
 	return nil
 }
 
-// tag reads one Tag: its key and the value its vType names.
-func (d *decoder) tag() (model.Attr, error) {
+// tag reads one Tag, the list's i-th, into *a, which is zero: its key and the value its vType names.
+func (d *decoder) tag(a *model.Attr, i int) error {
 	r := &d.r
 	r.structBegin()
 	defer r.structEnd()
 	var (
-		a                      model.Attr
 		vType                  int32 = -1
 		vStr, vBin             []byte
 		vDouble                float64
@@ -291,7 +291,7 @@ func (d *decoder) tag() (model.Attr, error) {
 	for {
 		typ, id, err := r.field()
 		if err != nil {
-			return a, err
+			return err
 		}
 		if typ == tStop {
 			break
@@ -300,7 +300,7 @@ func (d *decoder) tag() (model.Attr, error) {
 		case id == 1 && typ == tString:
 			var k []byte
 			if k, err = r.binary(); err == nil {
-				a.Key, hasKey = d.strs.Key(k), true
+				a.Key, hasKey = d.key(k, i), true
 			}
 		case id == 2 && typ == tI32:
 			vType, err = r.i32()
@@ -322,11 +322,11 @@ func (d *decoder) tag() (model.Attr, error) {
 			err = r.skipField(typ, 0)
 		}
 		if err != nil {
-			return a, err
+			return err
 		}
 	}
 	if !hasKey {
-		return a, fmt.Errorf("no key")
+		return fmt.Errorf("no key")
 	}
 	missing := func(field string) error { return fmt.Errorf("%q: vType %d without %s", a.Key, vType, field) }
 	switch vType {
@@ -335,30 +335,44 @@ func (d *decoder) tag() (model.Attr, error) {
 		a.Value = model.String(d.strs.Value(vStr))
 	case tagDouble:
 		if !hasDbl {
-			return a, missing("vDouble")
+			return missing("vDouble")
 		}
 		a.Value = model.Float(vDouble)
 	case tagBool:
 		if !hasBool {
-			return a, missing("vBool")
+			return missing("vBool")
 		}
 		a.Value = model.Bool(vBool)
 	case tagLong:
 		if !hasLong {
-			return a, missing("vLong")
+			return missing("vLong")
 		}
 		a.Value = model.Int(vLong)
 	case tagBinary:
 		if !hasBin {
-			return a, missing("vBinary")
+			return missing("vBinary")
 		}
 		a.Value = model.Bytes(vBin)
 	case -1:
-		return a, fmt.Errorf("%q: no vType", a.Key)
+		return fmt.Errorf("%q: no vType", a.Key)
 	default:
-		return a, fmt.Errorf("%q: unknown vType %d", a.Key, vType)
+		return fmt.Errorf("%q: unknown vType %d", a.Key, vType)
 	}
-	return a, nil
+	return nil
+}
+
+// key gives the key of the i-th tag of a list. Clients write a kind of span's tags in one order, so a key is most
+// often the one at its place in the list before, found by comparing it with that one.
+func (d *decoder) key(b []byte, i int) string {
+	if i < len(d.keyHint) {
+		if h := d.keyHint[i]; len(h) == len(b) && h == string(b) {
+			return h
+		}
+		k := d.strs.Key(b)
+		d.keyHint[i] = k
+		return k
+	}
+	return d.strs.Key(b)
 }
 
 // ref is a SpanRef as read.

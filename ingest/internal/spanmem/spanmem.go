@@ -71,6 +71,13 @@ func (l *Blocks[T]) appendMoving(mark int, x T) int {
 	return 0
 }
 
+// Next is Append of a zero element, given to be filled in place.
+func (l *Blocks[T]) Next(mark int) (int, *T) {
+	var zero T
+	mark = l.Append(mark, zero)
+	return mark, &l.cur[len(l.cur)-1]
+}
+
 // Since is the elements from mark on (a span's, appended since its mark), with their capacity ended at their
 // length, so that a later append (ExtractCausality, Normalize) copies rather than writes over the next span's; nil
 // when there are none.
