@@ -62,8 +62,10 @@ func (l *Blocks[T]) Append(mark int, x T) int {
 // appendMoving is Append when the current block is full.
 func (l *Blocks[T]) appendMoving(mark int, x T) int {
 	moved := l.cur[mark:]
-	l.grow()
-	if len(moved) >= cap(l.cur) { // more than a block: a slice of their own, which Reset will not keep
+	if len(moved) < l.Size {
+		l.grow()
+	} else { // a block would not hold them: a slice of their own, which Reset will not keep
+		l.full = append(l.full, l.cur)
 		l.cur = make([]T, 0, 2*len(moved))
 	}
 	l.cur = append(l.cur, moved...)
