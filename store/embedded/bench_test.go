@@ -99,15 +99,24 @@ func cpuTime() time.Duration {
 }
 
 // BenchmarkCompact merges blocks written as head cuts are into one: four of 200,000 spans (heads), and 32 of
-// 25,000 (the parts of heads written one block per processor, as compaction's first level finds them). It
-// reports the CPU per span of the merge and the bytes per span before and after.
+// 25,000 (the parts of heads written one block per processor, as compaction's first level finds them). In
+// split=1, every third trace of a head has half its spans in the next head, as traces cut by a head cut have:
+// compaction joins their parts and finds their dependency edges again. It reports the CPU per span of the merge
+// and the bytes per span before and after.
 func BenchmarkCompact(b *testing.B) {
-	for _, in := range []struct{ blocks, spans int }{{4, 200_000}, {32, 25_000}} {
-		b.Run(fmt.Sprintf("blocks=%d", in.blocks), func(b *testing.B) { benchmarkCompact(b, in.blocks, in.spans) })
+	for _, in := range []struct {
+		blocks, spans int
+		split         bool
+	}{{4, 200_000, false}, {32, 25_000, false}, {4, 200_000, true}} {
+		name := fmt.Sprintf("blocks=%d", in.blocks)
+		if in.split {
+			name += "/split=1"
+		}
+		b.Run(name, func(b *testing.B) { benchmarkCompact(b, in.blocks, in.spans, in.split) })
 	}
 }
 
-func benchmarkCompact(b *testing.B, blocks, blockSpans int) {
+func benchmarkCompact(b *testing.B, blocks, blockSpans int, split bool) {
 	g := spangen.New(2, time.Now().UnixNano())
 	dir := b.TempDir()
 	s, err := Open(dir, Options{Logger: slog.New(slog.DiscardHandler), CompactInterval: -1, CompactFanIn: 4, CompactSpans: 1 << 30})
@@ -115,11 +124,27 @@ func benchmarkCompact(b *testing.B, blocks, blockSpans int) {
 		b.Fatal(err)
 	}
 	defer s.Close()
+	heads := make([][]*model.Span, blocks)
+	for i := range heads {
+		heads[i] = g.Spans(blockSpans)
+	}
+	if split {
+		for i := 1; i < blocks; i++ {
+			kept := heads[i-1][:0]
+			for k, sp := range heads[i-1] {
+				if sp.TraceID[0]%3 == 0 && k%2 == 1 {
+					heads[i] = append(heads[i], sp)
+				} else {
+					kept = append(kept, sp)
+				}
+			}
+			heads[i-1] = kept
+		}
+	}
 	var paths []string
 	var before int64
-	for range blocks {
+	for _, spans := range heads {
 		h := newHead()
-		spans := g.Spans(blockSpans)
 		for i := 0; i < len(spans); i += 1000 {
 			batch := spans[i:min(i+1000, len(spans))]
 			h.write(batch, wal.Encode(batch))
