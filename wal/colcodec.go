@@ -43,6 +43,10 @@ var (
 	zstdDefault, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
 	zstdBetter, _  = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1))
 	zstdReader, _  = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxStreamLen))
+	// zstdStreams' DecodeAll stops at the capacity it is given, a stream's announced length: without the limit a
+	// few kilobytes of a damaged stream decode to maxStreamLen bytes before the length is compared.
+	zstdStreams, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxStreamLen),
+		zstd.WithDecodeAllCapLimit(true))
 )
 
 var huffScratch = sync.Pool{New: func() any { return new(huff0.Scratch) }}
@@ -171,15 +175,16 @@ func (c *streamCoder) appendStream(dst, s []byte, idx int) []byte {
 	return dst
 }
 
-// readStream reads one stream from d; planes are allowed at top level. budget is what the page's streams may
-// still decode to (a few bytes of a damaged page must not announce gigabytes).
+// readStream reads one stream from d; planes are allowed at top level. budget is what the page's streams (or,
+// for a plane, the stream's other planes) may still decode to, and is charged with this stream's length: a few
+// bytes of a damaged page must not announce gigabytes.
 func readStream(d *decoder, top bool, budget *uint64, implied []byte) []byte {
 	m := d.byte1("stream method")
 	n := d.uvarint("stream length")
 	if d.err == nil && n > *budget {
 		d.fail(fmt.Sprintf("stream of %d bytes", n))
 	}
-	if d.err == nil && top {
+	if d.err == nil {
 		*budget -= n
 	}
 	if d.err != nil {
@@ -212,7 +217,7 @@ func readStream(d *decoder, top bool, budget *uint64, implied []byte) []byte {
 		var out []byte
 		var err error
 		if m == colZstd {
-			out, err = zstdReader.DecodeAll(payload, make([]byte, 0, n))
+			out, err = zstdStreams.DecodeAll(payload, make([]byte, 0, n))
 		} else if n > huff0.BlockSizeMax {
 			err = fmt.Errorf("huff0 stream of %d bytes", n)
 		} else {
@@ -241,13 +246,13 @@ func readStream(d *decoder, top bool, budget *uint64, implied []byte) []byte {
 			d.fail("planes")
 			return nil
 		}
+		// The planes share the stream's length: each charged to it, they cannot announce more than it in all.
 		var planes [maxPlanes][]byte
-		total, want := 0, n
+		left, want := n, n
 		for i := range np {
-			planes[i] = readStream(d, false, &n, nil)
-			total += len(planes[i])
+			planes[i] = readStream(d, false, &left, nil)
 		}
-		if d.err == nil && uint64(total) != want {
+		if d.err == nil && left != 0 {
 			d.fail("planes do not add up")
 		}
 		if d.err != nil {
