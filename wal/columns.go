@@ -160,21 +160,35 @@ func (w *colWalker) attrs(top bool, depth int) {
 		cnt = colAttrCount
 	}
 	n := w.rv(cnt)
-	for i := uint64(0); i < n && w.err == nil; i++ {
-		if top && i < colAttrSlots {
+	i := uint64(0)
+	if top {
+		// Nearly every attribute is a one-byte key and a one-byte string reference or integer: moved here, its
+		// three tokens without a call each; anything else by rv and value.
+		cols := &w.cols
+		for ; i < n && i < colAttrSlots; i++ {
 			c := colAttrs + 3*int(i)
-			w.rv(c)
-			// The common values, a string reference or an integer, without a call.
-			switch t := w.b1(c + 1); t {
-			case byte(model.TypeString):
-				w.rv(c + 2)
-			case byte(model.TypeInt):
-				w.nv(c + 2)
-			default:
-				w.valueOf(t, c+2, depth)
+			k, t, v := cols[c], cols[c+1], cols[c+2]
+			if len(k) > 0 && k[0] < 0x80 && len(t) > 0 && len(v) > 0 && v[0] < 0x80 {
+				switch t[0] {
+				case byte(model.TypeString):
+					w.rec = append(w.rec, k[0], t[0], v[0])
+					cols[c], cols[c+1], cols[c+2] = k[1:], t[1:], v[1:]
+					continue
+				case byte(model.TypeInt):
+					w.rec = append(w.rec, k[0], t[0])
+					w.nums = append(w.nums, v[0])
+					cols[c], cols[c+1], cols[c+2] = k[1:], t[1:], v[1:]
+					continue
+				}
 			}
-			continue
+			w.rv(c)
+			w.value(c+1, c+2, depth)
+			if w.err != nil {
+				return
+			}
 		}
+	}
+	for ; i < n && w.err == nil; i++ {
 		w.rv(colRest)
 		w.value(colRest, colRest, depth)
 	}
@@ -387,21 +401,41 @@ func (s *colSplitter) attrs(top bool, depth int) {
 		cnt = colAttrCount
 	}
 	n := s.rv(cnt)
-	for i := uint64(0); i < n && s.err == nil; i++ {
-		if top && i < colAttrSlots {
+	i := uint64(0)
+	if top {
+		// Nearly every attribute is a one-byte key and a one-byte string reference or integer: moved here, its
+		// three tokens without a call each; anything else by rv and value.
+		cols, rec, nums := s.cols, s.rec, s.nums
+		r, m := s.r, s.n
+		for ; i < n && i < colAttrSlots; i++ {
 			c := colAttrs + 3*int(i)
-			s.rv(c)
-			// The common values, a string reference or an integer, without a call.
-			switch t := s.b1(c + 1); t {
-			case byte(model.TypeString):
-				s.rv(c + 2)
-			case byte(model.TypeInt):
-				s.nv(c + 2)
-			default:
-				s.valueOf(t, c+2, depth)
+			if r+2 < len(rec) && rec[r] < 0x80 {
+				switch t := rec[r+1]; {
+				case t == byte(model.TypeString) && rec[r+2] < 0x80:
+					cols[c] = append(cols[c], rec[r])
+					cols[c+1] = append(cols[c+1], t)
+					cols[c+2] = append(cols[c+2], rec[r+2])
+					r += 3
+					continue
+				case t == byte(model.TypeInt) && m < len(nums) && nums[m] < 0x80:
+					cols[c] = append(cols[c], rec[r])
+					cols[c+1] = append(cols[c+1], t)
+					cols[c+2] = append(cols[c+2], nums[m])
+					r, m = r+2, m+1
+					continue
+				}
 			}
-			continue
+			s.r, s.n = r, m
+			s.rv(c)
+			s.value(c+1, c+2, depth)
+			if s.err != nil {
+				return
+			}
+			r, m = s.r, s.n
 		}
+		s.r, s.n = r, m
+	}
+	for ; i < n && s.err == nil; i++ {
 		s.rv(colRest)
 		s.value(colRest, colRest, depth)
 	}
