@@ -63,6 +63,10 @@ type streamCoder struct {
 	adaptive bool
 	page     int
 	zstdWon  [colStreams + 2]bool // by stream: the tables, the field streams, the span IDs
+	// planesWon, by stream, is set where planes were the smallest on the page before: an adaptive coder then
+	// writes planes at once, without huff0 on the whole stream (which nearly always loses to them there: on
+	// the load generator's spans, a quarter of the bytes huff0 was given), but on every zstdProbe-th page.
+	planesWon [colStreams + 2]bool
 }
 
 // zstdProbe is how often (in pages) an adaptive coder tries zstd on every stream again.
@@ -142,11 +146,19 @@ func anyHigh(s []byte) bool {
 // streamCoder.adaptive), or -1.
 func (c *streamCoder) appendStream(dst, s []byte, idx int) []byte {
 	start := len(dst)
+	adaptive := c.adaptive && idx >= 0
+	if adaptive && c.planesWon[idx] && !c.zstdWon[idx] && c.page%zstdProbe != 0 && len(s) >= 64 && !allSame(s) {
+		if np, ok := c.splitPlanes(s); ok && np > 1 {
+			return c.appendPlanes(dst, s, np)
+		}
+	}
 	dst = c.appendSimple(dst, s)
 	if len(s) < 64 || dst[start] == colRLE {
+		if adaptive {
+			c.planesWon[idx] = false
+		}
 		return dst
 	}
-	adaptive := c.adaptive && idx >= 0
 	best := dst[start:]
 	if adaptive && !c.zstdWon[idx] && c.page%zstdProbe != 0 {
 		// zstd lost here on the page before: planes are still tried below.
@@ -158,19 +170,25 @@ func (c *streamCoder) appendStream(dst, s []byte, idx int) []byte {
 		best = dst[start:]
 	}
 	if np, ok := c.splitPlanes(s); ok && np > 1 {
-		alt := make([]byte, 0, len(best))
-		alt = append(alt, colPlanes)
-		alt = binary.AppendUvarint(alt, uint64(len(s)))
-		alt = append(alt, byte(np))
-		for i := range np {
-			alt = c.appendSimple(alt, c.planes[i])
-		}
+		alt := c.appendPlanes(make([]byte, 0, len(best)), s, np)
 		if len(alt) < len(best) {
 			dst = append(dst[:start], alt...)
 		}
 	}
 	if adaptive {
 		c.zstdWon[idx] = dst[start] == colZstd
+		c.planesWon[idx] = dst[start] == colPlanes
+	}
+	return dst
+}
+
+// appendPlanes appends s as the np planes splitPlanes just made of it.
+func (c *streamCoder) appendPlanes(dst, s []byte, np int) []byte {
+	dst = append(dst, colPlanes)
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	dst = append(dst, byte(np))
+	for i := range np {
+		dst = c.appendSimple(dst, c.planes[i])
 	}
 	return dst
 }
