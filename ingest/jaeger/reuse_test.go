@@ -1,17 +1,14 @@
 package jaeger
 
 import (
-	"context"
 	"fmt"
-	"maps"
 	"reflect"
-	"strings"
-	"sync"
 	"testing"
 
 	jaegerthrift "github.com/jaegertracing/jaeger-idl/thrift-gen/jaeger"
 
 	"github.com/weftrace/weft/ingest"
+	"github.com/weftrace/weft/ingest/internal/receivertest"
 	"github.com/weftrace/weft/model"
 )
 
@@ -97,25 +94,6 @@ func reuseRequests(t testing.TB) []reuseRequest {
 	}
 }
 
-// spanText is a span with everything it points at, for comparing spans across requests.
-func spanText(s *model.Span) string {
-	c := *s
-	c.Resource = nil
-	if s.Resource == nil {
-		return fmt.Sprintf("%+v without resource", c)
-	}
-	return fmt.Sprintf("%+v %+v", c, *s.Resource)
-}
-
-func requestText(spans []*model.Span) string {
-	var b strings.Builder
-	for _, s := range spans {
-		b.WriteString(spanText(s))
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
 // fresh decodes r with a decoder of its own, whose memory nothing else uses.
 func fresh(t testing.TB, r reuseRequest) []*model.Span {
 	t.Helper()
@@ -150,9 +128,9 @@ func TestReuseKeepsHeldSpans(t *testing.T) {
 	reused := 0
 	for round := range 2 {
 		for i, r := range reqs {
-			want := requestText(fresh(t, r))
+			want := receivertest.RequestText(fresh(t, r))
 			spans := decodeInto(t, d, r)
-			if got := requestText(spans); got != want {
+			if got := receivertest.RequestText(spans); got != want {
 				t.Fatalf("round %d request %d decoded into reused memory differs:\n got %.600s\nwant %.600s",
 					round, i, got, want)
 			}
@@ -181,7 +159,7 @@ func TestReuseKeepsHeldSpans(t *testing.T) {
 		t.Error("no span was decoded into the memory of a released one: the test tests nothing")
 	}
 	for i := range kept {
-		if got := requestText(kept[i]); got != keptText[i] {
+		if got := receivertest.RequestText(kept[i]); got != keptText[i] {
 			t.Fatalf("kept request %d changed after later requests were decoded:\n got %.600s\nwant %.600s", i, got, keptText[i])
 		}
 	}
@@ -206,7 +184,7 @@ func checkFree[T any](t *testing.T, i int, kind string, l interface {
 func TestDecodedAttrsAreSeparate(t *testing.T) {
 	for i, r := range reuseRequests(t) {
 		spans := fresh(t, r)
-		want := requestText(spans)
+		want := receivertest.RequestText(spans)
 		for _, s := range spans {
 			if len(s.Attrs) != cap(s.Attrs) {
 				t.Fatalf("span attributes with len %d cap %d: an append would write into the block", len(s.Attrs), cap(s.Attrs))
@@ -218,64 +196,10 @@ func TestDecodedAttrsAreSeparate(t *testing.T) {
 		for _, s := range spans {
 			s.Attrs = s.Attrs[:len(s.Attrs)-1]
 		}
-		if got := requestText(spans); got != want {
+		if got := receivertest.RequestText(spans); got != want {
 			t.Fatalf("request %d: span attributes changed by appends to others", i)
 		}
 	}
-}
-
-// releasingConsumer is a BatchConsumer that lets go of the spans (its batches report Released) after checking each
-// request against the texts it may be, and that each span of it was added to the batch, in order.
-type releasingConsumer struct {
-	want map[string]bool
-
-	mu        sync.Mutex
-	requests  int
-	surprises []string
-}
-
-type releasingBatch struct {
-	added    []*model.Span
-	consumed bool
-}
-
-func (b *releasingBatch) Add(s *model.Span) { b.added = append(b.added, s) }
-func (b *releasingBatch) Released() bool    { return b.consumed }
-
-func (c *releasingConsumer) NewBatch() ingest.Batch { return &releasingBatch{} }
-
-func (c *releasingConsumer) Consume(ctx context.Context, spans []*model.Span) error {
-	return c.ConsumeBatch(ctx, spans, nil)
-}
-
-func (c *releasingConsumer) ConsumeBatch(_ context.Context, spans []*model.Span, b ingest.Batch) error {
-	text := requestText(spans)
-	rb, _ := b.(*releasingBatch)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.requests++
-	if !c.want[text] {
-		c.surprises = append(c.surprises, text)
-	}
-	if rb == nil || !reflect.DeepEqual(rb.added, spans) {
-		c.surprises = append(c.surprises, "the batch was not given the request's spans, in order")
-	}
-	if rb != nil {
-		rb.consumed = true
-	}
-	return nil
-}
-
-// keepingBatches is a BatchConsumer whose batches do not release: it keeps the spans, as a recorder does.
-type keepingBatches struct{ recorder }
-
-type keepingBatch struct{}
-
-func (keepingBatch) Add(*model.Span) {}
-
-func (k *keepingBatches) NewBatch() ingest.Batch { return keepingBatch{} }
-func (k *keepingBatches) ConsumeBatch(ctx context.Context, spans []*model.Span, _ ingest.Batch) error {
-	return k.Consume(ctx, spans)
 }
 
 // TestHandlerReusesOnlyReleasedSpans sends requests of both protocols, concurrently, to a consumer that releases
@@ -284,55 +208,18 @@ func (k *keepingBatches) ConsumeBatch(ctx context.Context, spans []*model.Span, 
 // the end, though the handlers share their pooled decoders, and the blocks in them, with the releasing consumer's.
 func TestHandlerReusesOnlyReleasedSpans(t *testing.T) {
 	reqs := reuseRequests(t)
-	texts := map[string]bool{}
-	count := map[string]int{}
-	const rounds = 3
+	var decoded [][]*model.Span
 	for _, r := range reqs {
-		spans := fresh(t, r)
-		texts[requestText(spans)] = true
-		for _, s := range spans {
-			count[spanText(s)] += rounds
-		}
+		decoded = append(decoded, fresh(t, r))
 	}
-	releasing := &releasingConsumer{want: texts}
-	keeping, keepingB := &recorder{}, &keepingBatches{}
-	var wg sync.WaitGroup
-	for _, c := range []ingest.Consumer{releasing, keeping, keepingB} {
+	receivertest.CheckReuse(t, decoded, 3, func(c ingest.Consumer) func(int) error {
 		srv := serve(t, c, ingest.Options{})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for round := range rounds {
-				for i := range reqs {
-					r := reqs[(i+round)%len(reqs)]
-					resp, body := post(t, srv, "POST", "/api/traces", r.contentType(), r.body)
-					if resp.StatusCode != 202 {
-						t.Errorf("%T: status %d: %s", c, resp.StatusCode, body)
-						return
-					}
-				}
+		return func(i int) error {
+			resp, body := post(t, srv, "POST", "/api/traces", reqs[i].contentType(), reqs[i].body)
+			if resp.StatusCode != 202 {
+				return fmt.Errorf("status %d: %s", resp.StatusCode, body)
 			}
-		}()
-	}
-	wg.Wait()
-	if t.Failed() {
-		return
-	}
-	if want := rounds * len(reqs); releasing.requests != want {
-		t.Errorf("the releasing consumer took %d requests, want %d", releasing.requests, want)
-	}
-	for _, s := range releasing.surprises {
-		t.Errorf("a request decoded into reused memory differs from every request sent:\n%.600s", s)
-	}
-	for _, k := range []*recorder{keeping, &keepingB.recorder} {
-		left := maps.Clone(count)
-		for _, s := range k.spans {
-			left[spanText(s)]--
+			return nil
 		}
-		for text, n := range left {
-			if n != 0 {
-				t.Fatalf("a kept span changed after it was handed over: %d too few of %.600s", n, text)
-			}
-		}
-	}
+	})
 }
