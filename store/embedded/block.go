@@ -933,7 +933,7 @@ func (bw *blockWriter) writeTerms() {
 		merged = append(merged, e)
 	}
 	for _, e := range merged {
-		bw.appendTerm(e.text, e.p.ords, e.p.dmin, e.p.dmax)
+		appendTerm(bw, e.text, e.p.ords, e.p.dmin, e.p.dmax)
 	}
 	bw.flushChunk()
 }
@@ -981,10 +981,11 @@ func (bw *blockWriter) termGroups() (groups []uint64, ok bool) {
 	return groups, true
 }
 
-// appendTerm adds a term and its posting list to the term chunk being built, in term order.
-func (bw *blockWriter) appendTerm(k string, ords []uint32, dmin, dmax []uint8) {
+// appendTerm adds a term and its posting list to the term chunk being built, in term order. k is a string or,
+// from compaction's merge of terms, the bytes of an input's chunk: made a string only when it starts a chunk.
+func appendTerm[T string | []byte](bw *blockWriter, k T, ords []uint32, dmin, dmax []uint8) {
 	if len(bw.chunk) == 0 {
-		bw.chunkFirst = k
+		bw.chunkFirst = string(k)
 	}
 	c := binary.AppendUvarint(bw.chunk, uint64(len(k)))
 	c = append(c, k...)
@@ -996,7 +997,11 @@ func (bw *blockWriter) appendTerm(k string, ords []uint32, dmin, dmax []uint8) {
 	}
 	prev := uint32(0)
 	for _, ord := range ords {
-		o = binary.AppendUvarint(o, uint64(ord-prev))
+		if delta := ord - prev; delta < 0x80 { // most deltas: one byte
+			o = append(o, byte(delta))
+		} else {
+			o = binary.AppendUvarint(o, uint64(delta))
+		}
 		prev = ord
 	}
 	if bw.meta.ColumnIndex {

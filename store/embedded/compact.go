@@ -225,11 +225,17 @@ func (c *termCursor) next() error {
 	ords, ordMap := c.ords[:0], c.ordMap
 	prev, p := uint64(0), 0
 	for range n {
-		v, k := binary.Uvarint(deltas[p:])
-		if k <= 0 {
-			return errBadBlock
+		var v uint64
+		if p < len(deltas) && deltas[p] < 0x80 { // most deltas: one byte
+			v = uint64(deltas[p])
+			p++
+		} else {
+			var k int
+			if v, k = binary.Uvarint(deltas[p:]); k <= 0 {
+				return errBadBlock
+			}
+			p += k
 		}
-		p += k
 		if prev += v; prev >= uint64(len(ordMap)) {
 			return errBadBlock
 		}
@@ -315,7 +321,7 @@ func (bw *blockWriter) mergeTerms(curs []*termCursor) error {
 			if c.durBuckets != nil {
 				dmin, dmax = c.durBuckets[:n], c.durBuckets[n:]
 			}
-			bw.appendTerm(string(low), c.ords, dmin, dmax)
+			appendTerm(bw, low, c.ords, dmin, dmax)
 		} else {
 			u.reset()
 			for _, c := range same {
@@ -327,7 +333,7 @@ func (bw *blockWriter) mergeTerms(curs []*termCursor) error {
 				u.add(l)
 			}
 			all := u.union()
-			bw.appendTerm(string(low), all.ords, all.dmin, all.dmax)
+			appendTerm(bw, low, all.ords, all.dmin, all.dmax)
 		}
 		for _, c := range same {
 			if err := c.next(); err != nil {
