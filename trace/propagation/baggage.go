@@ -85,6 +85,20 @@ func (b Baggage) Delete(key string) Baggage {
 	return Baggage{members: out}
 }
 
+// headerLen is the length of m in the baggage header, as String writes it.
+func (m Member) headerLen() int {
+	n := len(m.Key) + 1 + len(m.Value)
+	for j := 0; j < len(m.Value); j++ {
+		if c := m.Value[j]; !baggageOctet(c) || c == '%' {
+			n += 2
+		}
+	}
+	if m.Properties != "" {
+		n += 1 + len(m.Properties)
+	}
+	return n
+}
+
 // String is the baggage header value: members joined by ',', values percent-encoded.
 func (b Baggage) String() string {
 	var sb strings.Builder

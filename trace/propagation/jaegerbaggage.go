@@ -18,7 +18,8 @@ const jaegerBaggagePrefix = "uberctx-"
 // it; put it beside Jaeger (config does, for OTEL_PROPAGATORS=jaeger).
 //
 // Extract needs the carrier's keys: it reads an http.Header (HeaderCarrier), a MapCarrier, or any KeysCarrier.
-// An item whose key is not an HTTP token or whose value does not decode is counted (as Jaeger) and ignored.
+// An item whose key is not an HTTP token or whose value does not decode is counted (as Jaeger) and ignored, and
+// so are the items past W3C baggage's limits (180 members, 8192 bytes as a baggage header).
 type JaegerBaggage struct{}
 
 // KeysCarrier is a Carrier that can list its keys, as propagators whose header names are not fixed (Jaeger's
@@ -99,18 +100,23 @@ func (JaegerBaggage) Extract(ctx context.Context, c Carrier) context.Context {
 		}
 		return strings.Compare(a.Value, b.Value)
 	})
+	// The baggage stays within W3C's limits (180 members, 8192 bytes as a baggage header), so that a W3C
+	// propagator beside this one sends what the next service will take: past either, the rest is dropped.
 	b := BaggageFromContext(ctx)
 	members := make([]Member, 0, b.Len()+len(items))
+	size := -1 // the header's length: members and the commas between them
 	for _, m := range b.members {
 		if _, dup := slices.BinarySearchFunc(items, m.Key, func(x Member, k string) int { return strings.Compare(x.Key, k) }); !dup {
 			members = append(members, m)
+			size += 1 + m.headerLen()
 		}
 	}
 	for i, m := range items {
 		if i > 0 && items[i-1].Key == m.Key {
 			continue
 		}
-		if len(members) == maxBaggageMembers {
+		size += 1 + m.headerLen()
+		if len(members) == maxBaggageMembers || size > maxBaggageBytes {
 			fail(failJaeger)
 			break
 		}
