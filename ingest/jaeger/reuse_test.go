@@ -2,7 +2,6 @@ package jaeger
 
 import (
 	"fmt"
-	"reflect"
 	"testing"
 
 	jaegerthrift "github.com/jaegertracing/jaeger-idl/thrift-gen/jaeger"
@@ -115,90 +114,22 @@ func decodeInto(t testing.TB, d *decoder, r reuseRequest) []*model.Span {
 }
 
 // TestReuseKeepsHeldSpans decodes requests one after the other with one decoder, whose consumer lets go of some
-// requests' spans (their memory serves the next) and keeps the others. Every request must decode as with a new
-// decoder, whatever memory it lands in; the spans kept must be, at the end, exactly as they were handed over,
-// though later requests were decoded into reused memory; spans must really land in the memory of released ones;
-// and what the decoder keeps for reuse must be all zero.
+// requests' spans and keeps the others (receivertest.CheckKeepsHeldSpans).
 func TestReuseKeepsHeldSpans(t *testing.T) {
 	reqs := reuseRequests(t)
 	d := decoders.New().(*decoder)
-	var kept [][]*model.Span
-	var keptText []string
-	released := map[*model.Span]bool{}
-	reused := 0
-	for round := range 2 {
-		for i, r := range reqs {
-			want := receivertest.RequestText(fresh(t, r))
-			spans := decodeInto(t, d, r)
-			if got := receivertest.RequestText(spans); got != want {
-				t.Fatalf("round %d request %d decoded into reused memory differs:\n got %.600s\nwant %.600s",
-					round, i, got, want)
-			}
-			for _, s := range spans {
-				if released[s] {
-					reused++
-				}
-			}
-			release := (i+round)%3 != 0
-			if release {
-				for _, s := range spans {
-					released[s] = true
-				}
-			} else {
-				kept = append(kept, spans)
-				keptText = append(keptText, want)
-			}
-			d.reset(release)
-			if release {
-				checkFree(t, i, "span", &d.slab)
-				checkFree(t, i, "attribute", &d.attrs)
-			}
-		}
-	}
-	if reused == 0 {
-		t.Error("no span was decoded into the memory of a released one: the test tests nothing")
-	}
-	for i := range kept {
-		if got := receivertest.RequestText(kept[i]); got != keptText[i] {
-			t.Fatalf("kept request %d changed after later requests were decoded:\n got %.600s\nwant %.600s", i, got, keptText[i])
-		}
-	}
-}
-
-// checkFree fails unless l, after request i, keeps free blocks and they are all zero.
-func checkFree[T any](t *testing.T, i int, kind string, l interface {
-	Free(func(*T) bool) (int, bool)
-}) {
-	t.Helper()
-	n, zero := l.Free(func(x *T) bool { return reflect.ValueOf(x).Elem().IsZero() })
-	if n == 0 {
-		t.Fatalf("after request %d, no free %s blocks kept", i, kind)
-	}
-	if !zero {
-		t.Fatalf("after request %d, a free %s block is not empty and zero", i, kind)
-	}
+	receivertest.CheckKeepsHeldSpans(t, len(reqs),
+		func(i int) []*model.Span { return fresh(t, reqs[i]) },
+		func(i int) []*model.Span { return decodeInto(t, d, reqs[i]) },
+		d.reset,
+		receivertest.Free[model.Span]("span", &d.slab), receivertest.Free[model.Attr]("attribute", &d.attrs))
 }
 
 // TestDecodedAttrsAreSeparate: the spans of a request share attribute blocks, so growing one span's attributes
-// (as ExtractCausality and Normalize may) must never write into another's.
+// must never write into another's.
 func TestDecodedAttrsAreSeparate(t *testing.T) {
-	for i, r := range reuseRequests(t) {
-		spans := fresh(t, r)
-		want := receivertest.RequestText(spans)
-		for _, s := range spans {
-			if len(s.Attrs) != cap(s.Attrs) {
-				t.Fatalf("span attributes with len %d cap %d: an append would write into the block", len(s.Attrs), cap(s.Attrs))
-			}
-		}
-		for _, s := range spans {
-			s.Attrs = append(s.Attrs, model.Attr{Key: "added", Value: model.Int(1)})
-		}
-		for _, s := range spans {
-			s.Attrs = s.Attrs[:len(s.Attrs)-1]
-		}
-		if got := receivertest.RequestText(spans); got != want {
-			t.Fatalf("request %d: span attributes changed by appends to others", i)
-		}
+	for _, r := range reuseRequests(t) {
+		receivertest.CheckAttrsSeparate(t, r.contentType(), fresh(t, r))
 	}
 }
 

@@ -158,3 +158,96 @@ func (k *keepingBatches) NewBatch() ingest.Batch { return keepingBatch{} }
 func (k *keepingBatches) ConsumeBatch(ctx context.Context, spans []*model.Span, _ ingest.Batch) error {
 	return k.Consume(ctx, spans)
 }
+
+// FreeCheck fails t unless what a decoder keeps for reuse after request i is free and zero.
+type FreeCheck func(t *testing.T, i int)
+
+// Free checks the free blocks of l, a kind of a decoder's memory (spanmem.Blocks): after a request whose spans
+// were released there must be some, and all of them empty and zero.
+func Free[T any](kind string, l interface {
+	Free(isZero func(*T) bool) (n int, zero bool)
+}) FreeCheck {
+	return func(t *testing.T, i int) {
+		t.Helper()
+		n, zero := l.Free(func(x *T) bool { return reflect.ValueOf(x).Elem().IsZero() })
+		if n == 0 {
+			t.Fatalf("after request %d, no free %s blocks kept", i, kind)
+		}
+		if !zero {
+			t.Fatalf("after request %d, a free %s block is not empty and zero", i, kind)
+		}
+	}
+}
+
+// CheckKeepsHeldSpans decodes n requests, twice over, one after the other with one decoder (decode(i) decodes
+// request i into its memory; reset ends the request, releasing its spans or not), whose consumer lets go of some
+// requests' spans (their memory serves the next) and keeps the others. Every request must decode as fresh(i)
+// does, with a decoder of its own, whatever memory it lands in; the spans kept must be, at the end, exactly as
+// they were handed over, though later requests were decoded into reused memory; spans must really land in the
+// memory of released ones; and after a release, frees must find what the decoder keeps for reuse all zero.
+func CheckKeepsHeldSpans(t *testing.T, n int, fresh, decode func(i int) []*model.Span, reset func(release bool), frees ...FreeCheck) {
+	t.Helper()
+	var kept [][]*model.Span
+	var keptText []string
+	released := map[*model.Span]bool{}
+	reused := 0
+	for round := range 2 {
+		for i := range n {
+			want := RequestText(fresh(i))
+			spans := decode(i)
+			if got := RequestText(spans); got != want {
+				t.Fatalf("round %d request %d decoded into reused memory differs:\n got %.600s\nwant %.600s",
+					round, i, got, want)
+			}
+			for _, s := range spans {
+				if released[s] {
+					reused++
+				}
+			}
+			release := (i+round)%3 != 0
+			if release {
+				for _, s := range spans {
+					released[s] = true
+				}
+			} else {
+				kept = append(kept, spans)
+				keptText = append(keptText, want)
+			}
+			reset(release)
+			if release {
+				for _, free := range frees {
+					free(t, i)
+				}
+			}
+		}
+	}
+	if reused == 0 {
+		t.Error("no span was decoded into the memory of a released one: the test tests nothing")
+	}
+	for i := range kept {
+		if got := RequestText(kept[i]); got != keptText[i] {
+			t.Fatalf("kept request %d changed after later requests were decoded:\n got %.600s\nwant %.600s", i, got, keptText[i])
+		}
+	}
+}
+
+// CheckAttrsSeparate checks that growing one span's attributes (as ExtractCausality and Normalize may) never
+// writes into another's, though a request's spans share attribute blocks.
+func CheckAttrsSeparate(t *testing.T, name string, spans []*model.Span) {
+	t.Helper()
+	want := RequestText(spans)
+	for _, s := range spans {
+		if len(s.Attrs) != cap(s.Attrs) {
+			t.Fatalf("%s: span attributes with len %d cap %d: an append would write into the block", name, len(s.Attrs), cap(s.Attrs))
+		}
+	}
+	for _, s := range spans {
+		s.Attrs = append(s.Attrs, model.Attr{Key: "added", Value: model.Int(1)})
+	}
+	for _, s := range spans {
+		s.Attrs = s.Attrs[:len(s.Attrs)-1]
+	}
+	if got := RequestText(spans); got != want {
+		t.Fatalf("%s: span attributes changed by appends to others", name)
+	}
+}
