@@ -138,9 +138,9 @@ func TestHandlerReusesOnlyReleasedSpans(t *testing.T) {
 	for _, r := range reqs {
 		decoded = append(decoded, fresh(t, r))
 	}
-	receivertest.CheckReuse(t, decoded, 3, func(c ingest.Consumer) func(int) error {
+	receivertest.CheckReuse(t, decoded, 3, func(c ingest.Consumer) []func(int) error {
 		srv := serve(t, c, ingest.Options{})
-		return func(i int) error {
+		return []func(int) error{func(i int) error {
 			r := reqs[i]
 			resp, body := send(t, srv, "PUT", r.path, r.contentType, r.body,
 				"Datadog-Meta-Lang", goldenHeader.lang, "Datadog-Meta-Lang-Version", goldenHeader.langVersion,
@@ -149,6 +149,6 @@ func TestHandlerReusesOnlyReleasedSpans(t *testing.T) {
 				return fmt.Errorf("%s: status %d: %s", r.path, resp.StatusCode, body)
 			}
 			return nil
-		}
+		}}
 	})
 }

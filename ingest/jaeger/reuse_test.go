@@ -143,14 +143,14 @@ func TestHandlerReusesOnlyReleasedSpans(t *testing.T) {
 	for _, r := range reqs {
 		decoded = append(decoded, fresh(t, r))
 	}
-	receivertest.CheckReuse(t, decoded, 3, func(c ingest.Consumer) func(int) error {
+	receivertest.CheckReuse(t, decoded, 3, func(c ingest.Consumer) []func(int) error {
 		srv := serve(t, c, ingest.Options{})
-		return func(i int) error {
+		return []func(int) error{func(i int) error {
 			resp, body := post(t, srv, "POST", "/api/traces", reqs[i].contentType(), reqs[i].body)
 			if resp.StatusCode != 202 {
 				return fmt.Errorf("status %d: %s", resp.StatusCode, body)
 			}
 			return nil
-		}
+		}}
 	})
 }

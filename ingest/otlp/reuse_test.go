@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http/httptest"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/weftrace/weft/ingest"
+	"github.com/weftrace/weft/ingest/internal/receivertest"
 	"github.com/weftrace/weft/model"
 )
 
@@ -97,29 +97,10 @@ func richRequest(t testing.TB, n int, seed byte) []byte {
 	return encodeRequest(t, spans)
 }
 
-// spanText is a span with everything it points at, for comparing spans across requests.
-func spanText(s *model.Span) string {
-	c := *s
-	c.Resource = nil
-	if s.Resource == nil {
-		return fmt.Sprintf("%+v without resource", c)
-	}
-	return fmt.Sprintf("%+v %+v", c, *s.Resource)
-}
-
 // TestAttributesPastABlockMatchOfficial: spans whose attributes outgrow what is left of an attribute block, and the
 // spans after them, decode as the official decoder has them.
 func TestAttributesPastABlockMatchOfficial(t *testing.T) {
 	sameAsOfficial(t, richRequest(t, 300, 1))
-}
-
-func requestText(spans []*model.Span) string {
-	var b []byte
-	for _, s := range spans {
-		b = append(b, spanText(s)...)
-		b = append(b, '\n')
-	}
-	return string(b)
 }
 
 // reuseBodies are requests in an order that puts sparse spans where rich ones were, and the other way round.
@@ -207,146 +188,47 @@ func TestNotReleasedIsNeverReused(t *testing.T) {
 			t.Fatal(err)
 		}
 		kept = append(kept, d.spans)
-		want = append(want, requestText(d.spans))
+		want = append(want, receivertest.RequestText(d.spans))
 		w.reset(false)
 	}
 	for i := range kept {
-		if got := requestText(kept[i]); got != want[i] {
+		if got := receivertest.RequestText(kept[i]); got != want[i] {
 			t.Fatalf("request %d's spans changed after it was handed over:\n got %.300s\n want %.300s", i, got, want[i])
 		}
 	}
 }
 
-// releasingConsumer is a BatchConsumer that lets go of the spans (its batches report Released) after checking
-// each request against the texts it may be, and counts what it saw.
-type releasingConsumer struct {
-	want map[string]bool
-
-	mu        sync.Mutex
-	requests  int
-	surprises []string
-}
-
-type releasingBatch struct{ consumed bool }
-
-func (*releasingBatch) Add(*model.Span)  {}
-func (b *releasingBatch) Released() bool { return b.consumed }
-
-func (c *releasingConsumer) NewBatch() ingest.Batch { return &releasingBatch{} }
-
-func (c *releasingConsumer) Consume(ctx context.Context, spans []*model.Span) error {
-	return c.ConsumeBatch(ctx, spans, nil)
-}
-
-func (c *releasingConsumer) ConsumeBatch(_ context.Context, spans []*model.Span, b ingest.Batch) error {
-	text := requestText(spans)
-	c.mu.Lock()
-	c.requests++
-	if !c.want[text] {
-		c.surprises = append(c.surprises, text)
-	}
-	c.mu.Unlock()
-	if rb, ok := b.(*releasingBatch); ok {
-		rb.consumed = true
-	}
-	return nil
-}
-
 // TestReceiversReuseOnlyReleasedSpans sends requests of every shape, concurrently, over OTLP/HTTP and gRPC, to a
-// consumer that releases the spans (each request must decode as by a new decoder, whatever memory it reuses) and
-// to consumers that keep them, a plain Consumer and a BatchConsumer whose batch does not release: the spans they
-// kept must be unchanged at the end, though the receivers shared their decoders, and the blocks in them, with the
-// releasing consumer's.
+// consumer that releases the spans and to consumers that keep them (receivertest.CheckReuse): the spans kept must
+// be unchanged at the end, though the receivers shared their decoders, and the blocks in them, with the releasing
+// consumer's.
 func TestReceiversReuseOnlyReleasedSpans(t *testing.T) {
 	bodies := reuseBodies(t)
-	texts := map[string]bool{}
+	var fresh [][]*model.Span
 	for _, body := range bodies {
 		d, err := decodeWire(body, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		texts[requestText(d.spans)] = true
+		fresh = append(fresh, d.spans)
 	}
-	releasing := &releasingConsumer{want: texts}
-	keeping := &recorder{}
-	keepingBatches := &batchRecorder{}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-
-	type target struct {
-		name string
-		send func(body []byte) error
-	}
-	var targets []target
-	for _, c := range []ingest.Consumer{releasing, keeping, keepingBatches} {
+	receivertest.CheckReuse(t, fresh, 3, func(c ingest.Consumer) []func(int) error {
 		srv := httptest.NewServer(NewHTTPHandler(c, ingest.Options{}))
-		defer srv.Close()
+		t.Cleanup(srv.Close)
 		conn := startGRPCConn(t, c)
-		targets = append(targets,
-			target{fmt.Sprintf("http %T", c), func(body []byte) error {
-				resp := post(t, srv.URL+TracesPath, "application/x-protobuf", "", body)
+		return []func(int) error{
+			func(i int) error {
+				resp := post(t, srv.URL+TracesPath, "application/x-protobuf", "", bodies[i])
 				if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 {
-					return fmt.Errorf("status %d: %s", resp.StatusCode, b)
+					return fmt.Errorf("http: status %d: %s", resp.StatusCode, b)
 				}
 				return nil
-			}},
-			target{fmt.Sprintf("grpc %T", c), func(body []byte) error {
-				return conn.Invoke(ctx, exportMethod, body, &coltracepb.ExportTraceServiceResponse{}, grpc.ForceCodec(rawCodec{}))
-			}})
-	}
-	const rounds = 3
-	var wg sync.WaitGroup
-	errs := make(chan error, len(targets))
-	for _, tg := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for r := range rounds {
-				for i := range bodies {
-					if err := tg.send(bodies[(i+r)%len(bodies)]); err != nil {
-						errs <- fmt.Errorf("%s: %w", tg.name, err)
-						return
-					}
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-
-	if want := 2 * rounds * len(bodies); releasing.requests != want {
-		t.Errorf("the releasing consumer took %d requests, want %d", releasing.requests, want)
-	}
-	for _, s := range releasing.surprises {
-		t.Errorf("a request decoded into reused memory differs from every request sent:\n%.500s", s)
-	}
-	wantSpans := 0
-	for _, body := range bodies {
-		d, _ := decodeWire(body, nil)
-		wantSpans += len(d.spans)
-	}
-	for _, k := range []*recorder{keeping, &keepingBatches.recorder} {
-		if len(k.spans) != 2*rounds*wantSpans {
-			t.Fatalf("a keeping consumer holds %d spans, want %d", len(k.spans), 2*rounds*wantSpans)
+			},
+			func(i int) error {
+				return conn.Invoke(ctx, exportMethod, bodies[i], &coltracepb.ExportTraceServiceResponse{}, grpc.ForceCodec(rawCodec{}))
+			},
 		}
-		// Each request's spans, still as they were handed over: each span sent is held as many times as it was sent.
-		count := map[string]int{}
-		for _, body := range bodies {
-			d, _ := decodeWire(body, nil)
-			for _, s := range d.spans {
-				count[spanText(s)] += 2 * rounds
-			}
-		}
-		for _, s := range k.spans {
-			count[spanText(s)]--
-		}
-		for text, n := range count {
-			if n != 0 {
-				t.Fatalf("a kept span changed after it was handed over: %d too few of %.500s", n, text)
-			}
-		}
-	}
+	})
 }

@@ -36,48 +36,56 @@ func RequestText(spans []*model.Span) string {
 
 // CheckReuse checks that a receiver reuses the memory of a request's spans only when its consumer let go of them.
 // fresh holds each request's spans as a decoder of its own decodes them. send(c) starts the receiver with consumer
-// c and returns a function that sends it request i and reports a wrong answer. Every request is sent rounds times,
-// concurrently, to three receivers: one whose consumer releases the spans (each request must reach it as with a
-// new decoder, whatever memory it reuses) and two whose consumers keep them, a plain Consumer and a BatchConsumer
-// whose batches do not release. The spans kept must be unchanged at the end, though the receivers share their
-// pooled decoders, and the memory in them, with the releasing one.
-func CheckReuse(t *testing.T, fresh [][]*model.Span, rounds int, send func(c ingest.Consumer) func(i int) error) {
+// c and returns its senders (one for each way in: HTTP, gRPC), each a function that sends request i and reports a
+// wrong answer. Every request is sent rounds times by every sender, concurrently, to three receivers: one whose
+// consumer releases the spans (each request must reach it as with a new decoder, whatever memory it reuses) and
+// two whose consumers keep them, a plain Consumer and a BatchConsumer whose batches do not release. The spans kept
+// must be unchanged at the end, though the receivers share their pooled decoders, and the memory in them, with the
+// releasing one.
+func CheckReuse(t *testing.T, fresh [][]*model.Span, rounds int, send func(c ingest.Consumer) []func(i int) error) {
 	t.Helper()
 	texts := map[string]bool{}
-	count := map[string]int{}
 	for _, spans := range fresh {
 		texts[RequestText(spans)] = true
-		for _, s := range spans {
-			count[SpanText(s)] += rounds
-		}
 	}
 	releasing := &releasingConsumer{want: texts}
 	keeping, keepingB := &keeper{}, &keepingBatches{}
 	var wg sync.WaitGroup
+	senders := 0
 	for _, c := range []ingest.Consumer{releasing, keeping, keepingB} {
-		sendTo := send(c)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for round := range rounds {
-				for i := range fresh {
-					if err := sendTo((i + round) % len(fresh)); err != nil {
-						t.Errorf("%T: %v", c, err)
-						return
+		for j, sendTo := range send(c) {
+			senders++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for round := range rounds {
+					for i := range fresh {
+						if err := sendTo((i + round) % len(fresh)); err != nil {
+							t.Errorf("%T, sender %d: %v", c, j, err)
+							return
+						}
 					}
 				}
-			}
-		}()
+			}()
+		}
 	}
 	wg.Wait()
 	if t.Failed() {
 		return
 	}
-	if want := rounds * len(fresh); releasing.requests != want {
+	sends := senders / 3 * rounds // of each request to each receiver
+	if want := sends * len(fresh); releasing.requests != want {
 		t.Errorf("the releasing consumer took %d requests, want %d", releasing.requests, want)
 	}
 	for _, s := range releasing.surprises {
 		t.Errorf("a request decoded into reused memory differs from every request sent:\n%.600s", s)
+	}
+	// Each request's spans, still as they were handed over: each span sent is held as many times as it was sent.
+	count := map[string]int{}
+	for _, spans := range fresh {
+		for _, s := range spans {
+			count[SpanText(s)] += sends
+		}
 	}
 	for _, k := range []*keeper{keeping, &keepingB.keeper} {
 		left := maps.Clone(count)
