@@ -2,13 +2,10 @@ package api
 
 import (
 	"context"
-	"encoding/json"
-	"net/http/httptest"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/weftrace/weft/internal/endpointtest"
 	"github.com/weftrace/weft/store/memstore"
 )
 
@@ -35,14 +32,7 @@ func FuzzEndpoints(f *testing.F) {
 	}
 	h := NewHandler(st, Options{Now: func() time.Time { return time.Unix(0, base+int64(time.Minute)) }})
 	f.Fuzz(func(t *testing.T, route uint8, seg, raw string) {
-		path := Prefix + strings.ReplaceAll(routes[int(route)%len(routes)], "{}", url.PathEscape(seg))
-		req := httptest.NewRequest("GET", path, nil)
-		req.URL.RawQuery = raw
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != 200 && rec.Code != 400 && rec.Code != 404 || !json.Valid(rec.Body.Bytes()) {
-			t.Fatalf("%s?%s: %d %s", path, raw, rec.Code, rec.Body)
-		}
+		endpointtest.Get(t, h, Prefix+routes[int(route)%len(routes)], seg, raw, false)
 	})
 }
 

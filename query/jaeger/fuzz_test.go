@@ -1,14 +1,10 @@
 package jaeger
 
 import (
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"path"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/weftrace/weft/internal/endpointtest"
 )
 
 // routes are the API's GET endpoints, with {} where the fuzzed path segment goes.
@@ -28,22 +24,6 @@ func FuzzEndpoints(f *testing.F) {
 	f.Add(uint8(4), "", "service=db&spanKind=x")
 	h := NewHandler(fixture(f), Options{Now: func() time.Time { return time.Unix(0, base).Add(time.Hour) }})
 	f.Fuzz(func(t *testing.T, route uint8, seg, raw string) {
-		path := strings.ReplaceAll(routes[int(route)%len(routes)], "{}", url.PathEscape(seg))
-		req := httptest.NewRequest("GET", path, nil)
-		req.URL.RawQuery = raw
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if redirected(rec, path) {
-			return
-		}
-		if rec.Code != 200 && rec.Code != 400 && rec.Code != 404 || !json.Valid(rec.Body.Bytes()) {
-			t.Fatalf("%s?%s: %d %s", path, raw, rec.Code, rec.Body)
-		}
+		endpointtest.Get(t, h, routes[int(route)%len(routes)], seg, raw, false)
 	})
-}
-
-// redirected reports whether the answer is ServeMux's redirect of a path that is not clean (an empty, "." or ".."
-// segment) to its clean form, which is how every net/http server answers such a path.
-func redirected(rec *httptest.ResponseRecorder, p string) bool {
-	return rec.Code == http.StatusTemporaryRedirect && path.Clean(p) != p
 }
