@@ -42,7 +42,6 @@ const (
 var (
 	zstdDefault, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
 	zstdBetter, _  = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1))
-	zstdReader, _  = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxStreamLen))
 	// zstdStreams' DecodeAll stops at the capacity it is given, a stream's announced length: without the limit a
 	// few kilobytes of a damaged stream decode to maxStreamLen bytes before the length is compared.
 	zstdStreams, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxStreamLen),
