@@ -91,26 +91,7 @@ func (m *reader) arrayLen() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var n uint64
-	switch {
-	case c >= msgpcode.FixedArrayLow && c <= msgpcode.FixedArrayHigh:
-		n = uint64(c & msgpcode.FixedArrayMask)
-	case c == msgpcode.Array16:
-		n, err = m.be(2)
-	case c == msgpcode.Array32:
-		n, err = m.be(4)
-	case c == msgpcode.Nil:
-		return 0, nil
-	default:
-		return 0, wrongType("an array", c)
-	}
-	if err != nil {
-		return 0, err
-	}
-	if n > uint64(m.left()) {
-		return 0, fmt.Errorf("array length %d exceeds the %d bytes left (truncated or corrupt)", n, m.left())
-	}
-	return int(n), nil
+	return m.headerLen(c, "an", "array", msgpcode.FixedArrayLow, msgpcode.FixedArrayHigh, msgpcode.Array16, msgpcode.Array32, 1)
 }
 
 // mapLen reads a map header (nil reads as empty); each entry takes at least two bytes. A map inside an extension
@@ -128,24 +109,32 @@ func (m *reader) mapLen() (int, error) {
 			return 0, err
 		}
 	}
+	return m.headerLen(c, "a", "map", msgpcode.FixedMapLow, msgpcode.FixedMapHigh, msgpcode.Map16, msgpcode.Map32, 2)
+}
+
+// headerLen reads the length of an array's or a map's header whose code c was read: a fixed one (fixLow to fixHigh,
+// the length in the low four bits), one with a 16- or 32-bit length, or nil (empty). Each of the n items takes at
+// least minItem bytes, which bounds n by what is left.
+func (m *reader) headerLen(c byte, article, kind string, fixLow, fixHigh, c16, c32 byte, minItem uint64) (int, error) {
 	var n uint64
+	var err error
 	switch {
-	case c >= msgpcode.FixedMapLow && c <= msgpcode.FixedMapHigh:
-		n = uint64(c & msgpcode.FixedMapMask)
-	case c == msgpcode.Map16:
+	case c >= fixLow && c <= fixHigh:
+		n = uint64(c & 0x0f)
+	case c == c16:
 		n, err = m.be(2)
-	case c == msgpcode.Map32:
+	case c == c32:
 		n, err = m.be(4)
 	case c == msgpcode.Nil:
 		return 0, nil
 	default:
-		return 0, wrongType("a map", c)
+		return 0, wrongType(article+" "+kind, c)
 	}
 	if err != nil {
 		return 0, err
 	}
-	if 2*n > uint64(m.left()) {
-		return 0, fmt.Errorf("map length %d exceeds the %d bytes left (truncated or corrupt)", n, m.left())
+	if minItem*n > uint64(m.left()) {
+		return 0, fmt.Errorf("%s length %d exceeds the %d bytes left (truncated or corrupt)", kind, n, m.left())
 	}
 	return int(n), nil
 }
