@@ -169,27 +169,14 @@ func TestPageWriterCopiesRuns(t *testing.T) {
 			all[i+k], all[j+k] = all[j+k], all[i+k]
 		}
 	}
-	w := NewPageWriter()
-	var runs []runRef
+	var recs []*Record
 	for len(all) > 0 {
 		n := min(len(all), 1+rng.IntN(200))
-		rec := Encode(all[:n])
+		recs = append(recs, Encode(all[:n]))
 		all = all[n:]
-		bt, err := ParseBatch(rec.Payload(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src := w.Source(bt, nil)
-		for _, r := range rec.Runs {
-			runs = append(runs, runRef{src, r})
-		}
 	}
-	var dict []uint32
-	for gid := range uint32(w.Strings()) {
-		if w.Count(gid) > 1 {
-			dict = append(dict, gid)
-		}
-	}
+	w := NewPageWriter()
+	runs, dict := sourceRuns(t, w, recs)
 	if len(dict) == 0 {
 		t.Fatal("no string in more than one batch: the test does not exercise the dictionary")
 	}
@@ -221,6 +208,30 @@ func TestPageWriterCopiesRuns(t *testing.T) {
 	checkPages(t, pages2, dict2, where2, traces)
 }
 
+// sourceRuns makes every record a source of w and gives their runs, in order, and the dictionary compaction would
+// choose: the global ids of the strings in more than one record.
+func sourceRuns(t *testing.T, w *PageWriter, recs []*Record) ([]runRef, []uint32) {
+	t.Helper()
+	var runs []runRef
+	for _, rec := range recs {
+		bt, err := ParseBatch(rec.Payload(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := w.Source(bt, nil)
+		for _, r := range rec.Runs {
+			runs = append(runs, runRef{src, r})
+		}
+	}
+	var dict []uint32
+	for gid := range uint32(w.Strings()) {
+		if w.Count(gid) > 1 {
+			dict = append(dict, gid)
+		}
+	}
+	return runs, dict
+}
+
 // TestPageWriterNoAttrs copies the same runs (spans with events, links and values of every type, traces split
 // over batches) with AddRun and with AddRunNoAttrs: the pages must be the same bytes, and the visitor must be told
 // the same of every span but its attributes, which AddRunNoAttrs leaves empty.
@@ -241,23 +252,7 @@ func TestPageWriterNoAttrs(t *testing.T) {
 	}
 	copyAll := func(noAttrs bool) ([][]byte, []SpanInfo) {
 		w := NewPageWriter()
-		var runs []runRef
-		for _, rec := range recs {
-			bt, err := ParseBatch(rec.Payload(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			src := w.Source(bt, nil)
-			for _, r := range rec.Runs {
-				runs = append(runs, runRef{src, r})
-			}
-		}
-		var dict []uint32
-		for gid := range uint32(w.Strings()) {
-			if w.Count(gid) > 1 {
-				dict = append(dict, gid)
-			}
-		}
+		runs, dict := sourceRuns(t, w, recs)
 		w.SetDict(dict)
 		slices.SortStableFunc(runs, func(a, b runRef) int { return bytes.Compare(a.run.TraceID[:], b.run.TraceID[:]) })
 		var seen []SpanInfo
